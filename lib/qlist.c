@@ -1,0 +1,286 @@
+#include "config.h"
+
+#include "qlist.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "xalloc.h"
+
+/* print_single_queue() sorts with priority 0x7fffffff for jobs whose
+ * control file it could not read. */
+#define QLIST_UNKNOWN_PRI 0x7fffffffLL
+
+static long long
+qlist_pri(const struct qlist_entry *e)
+{
+	return e->env ? e->env->priority : QLIST_UNKNOWN_PRI;
+}
+
+bool
+qlist_gather(struct spool *sp, struct qlist *out, struct spool_error *err)
+{
+	size_t i, j, n = 0;
+
+	memset(out, 0, sizeof *out);
+	if (!spool_scan(sp, 'q', &out->scan, err))
+		return false;
+	out->v = xcalloc(out->scan.nids ? out->scan.nids : 1, sizeof *out->v);
+	for (i = 0; i < out->scan.nids; i++) {
+		struct qlist_entry *e = &out->v[n];
+		struct spool_error serr;
+		struct qf_error qerr;
+		char *data;
+		size_t len;
+
+		memset(e, 0, sizeof *e);
+		snprintf(e->id, sizeof e->id, "%s", out->scan.ids[i]);
+		e->sres = spool_peek(sp, 'q', e->id, &e->locked, &data, &len, &serr);
+		if (e->sres == SPOOL_GONE)
+			continue;	/* delivered while we listed */
+		e->df_size = spool_df_size(sp, e->id);
+		if (e->sres != SPOOL_OK) {
+			e->problem = xstrdup(serr.reason);
+			n++;
+			continue;
+		}
+		e->qst = qf_parse(data, len, &e->env, &qerr);
+		free(data);
+		if (e->qst != QF_OK) {
+			if (qerr.line)
+				e->problem = xasprintf("line %u: %s", qerr.line, qerr.reason);
+			else
+				e->problem = xstrdup(qerr.reason);
+		} else if (e->env->quarantine != NULL) {
+			/* gatherq() leaves a qf with a q line out of a normal
+			 * listing. */
+			qf_free(e->env);
+			continue;
+		}
+		n++;
+	}
+	out->n = n;
+	/* Stable insertion sort by priority: sendmail's qsort() (glibc's
+	 * merge sort) keeps equal priorities in directory order. */
+	for (i = 1; i < n; i++) {
+		struct qlist_entry tmp = out->v[i];
+
+		for (j = i; j > 0 && qlist_pri(&out->v[j - 1]) > qlist_pri(&tmp); j--)
+			out->v[j] = out->v[j - 1];
+		out->v[j] = tmp;
+	}
+	return true;
+}
+
+void
+qlist_free(struct qlist *ql)
+{
+	size_t i;
+
+	for (i = 0; i < ql->n; i++) {
+		qf_free(ql->v[i].env);
+		free(ql->v[i].problem);
+	}
+	free(ql->v);
+	spool_scan_free(&ql->scan);
+	memset(ql, 0, sizeof *ql);
+}
+
+/* prtstr(): at most ml columns; a backslash is doubled, anything not
+ * printable ASCII is written as \ooo while there is room. */
+static void
+qlist_prtstr(FILE *fp, const char *s, int ml)
+{
+	int c;
+
+	while (ml-- > 0 && (c = (unsigned char)*s++) != '\0') {
+		if (c == '\\') {
+			if (ml-- > 0) {
+				putc(c, fp);
+				putc(c, fp);
+			}
+		} else if (c < 0x80 && c >= ' ' && c < 0x7f) {
+			putc(c, fp);
+		} else if ((ml -= 3) > 0) {
+			fprintf(fp, "\\%03o", c & 0xFF);
+		}
+	}
+}
+
+/* The first 16 characters of ctime(): "Tue Nov  4 22:38", in the local
+ * time zone, always in English as the C locale's ctime() is. */
+static void
+qlist_ctime16(FILE *fp, long long t)
+{
+	static const char wday[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char mon[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (localtime_r(&tt, &tm) == NULL) {
+		fprintf(fp, "%-16s", "?");
+		return;
+	}
+	fprintf(fp, "%.3s %.3s%3d %.2d:%.2d", wday[tm.tm_wday], mon[tm.tm_mon],
+	    tm.tm_mday, tm.tm_hour, tm.tm_min);
+}
+
+static void
+qlist_print_entry(const struct qlist_entry *e, FILE *fp)
+{
+	const struct qf_envelope *env = e->env;
+	size_t i;
+
+	fprintf(fp, "%13s%c", e->id, e->locked ? '*' : ' ');
+	if (env == NULL) {
+		/* mailq's own words where it has them. */
+		if (e->qst == QF_EMPTY && e->sres == SPOOL_OK)
+			fprintf(fp, " (no control file)\n");
+		else
+			fprintf(fp, " (%s: %s)\n",
+			    e->sres != SPOOL_OK ? "unsafe" : qf_status_str(e->qst),
+			    e->problem ? e->problem : "?");
+		return;
+	}
+	/* The S line: size, date, sender; then the quarantine reason, body
+	 * type and envelope status. */
+	fprintf(fp, "%8lld ", e->df_size);
+	qlist_ctime16(fp, env->ctime);
+	putc(' ', fp);
+	qlist_prtstr(fp, env->sender, 39);
+	if (env->quarantine != NULL)
+		fprintf(fp, "\n     QUARANTINE: %.60s", env->quarantine);
+	if (env->status != NULL || env->bodytype != NULL) {
+		fprintf(fp, "\n    %10.10s", env->bodytype ? env->bodytype : "");
+		if (env->status != NULL)
+			fprintf(fp, "   (%.60s)", env->status);
+	}
+	for (i = 0; i < env->nrcpts; i++) {
+		fputs("\n\t\t\t\t\t ", fp);
+		qlist_prtstr(fp, env->rcpts[i].addr, 38);
+	}
+	if (env->ctime == 0)
+		fputs(" (no control file)", fp);
+	putc('\n', fp);
+}
+
+void
+qlist_print_mailq(const struct qlist *ql, const char *queue_dir, FILE *fp)
+{
+	size_t i;
+
+	if (ql->n == 0) {
+		fprintf(fp, "%s is empty\n", queue_dir);
+	} else {
+		fprintf(fp, "\t\t%s (%zu request%s)\n", queue_dir, ql->n,
+		    ql->n == 1 ? "" : "s");
+		fputs("-----Q-ID----- --Size-- -----Q-Time----- ------------Sender/Recipient-----------\n", fp);
+		for (i = 0; i < ql->n; i++)
+			qlist_print_entry(&ql->v[i], fp);
+	}
+	fprintf(fp, "\t\tTotal requests: %zu\n", ql->n);
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0. */
+static size_t
+qlist_utf8_len(const unsigned char *s)
+{
+	size_t n, i;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		n = 2, cp = s[0] & 0x1F;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		n = 3, cp = s[0] & 0x0F;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+		return 0;
+	return n;
+}
+
+void
+qlist_json_string(FILE *fp, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	putc('"', fp);
+	while (*p != '\0') {
+		size_t n;
+
+		if (*p == '"' || *p == '\\') {
+			putc('\\', fp);
+			putc(*p++, fp);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			fprintf(fp, "\\u%04x", *p++);
+		} else if ((n = qlist_utf8_len(p)) > 0) {
+			fwrite(p, 1, n, fp);
+			p += n;
+		} else {
+			fprintf(fp, "\\u%04x", *p++);
+		}
+	}
+	putc('"', fp);
+}
+
+static void
+qlist_json_opt(FILE *fp, const char *key, const char *value)
+{
+	fprintf(fp, ",\"%s\":", key);
+	if (value == NULL)
+		fputs("null", fp);
+	else
+		qlist_json_string(fp, value);
+}
+
+void
+qlist_print_json(const struct qlist *ql, FILE *fp)
+{
+	size_t i, k;
+
+	putc('[', fp);
+	for (i = 0; i < ql->n; i++) {
+		const struct qlist_entry *e = &ql->v[i];
+		const struct qf_envelope *env = e->env;
+
+		fprintf(fp, "%s\n{\"id\":", i ? "," : "");
+		qlist_json_string(fp, e->id);
+		fprintf(fp, ",\"locked\":%s,\"size\":%lld", e->locked ? "true" : "false",
+		    e->df_size);
+		if (env == NULL) {
+			fprintf(fp, ",\"state\":\"%s\"",
+			    e->sres != SPOOL_OK ? "unsafe" : qf_status_str(e->qst));
+			qlist_json_opt(fp, "problem", e->problem);
+			fputs("}", fp);
+			continue;
+		}
+		fprintf(fp, ",\"state\":\"ok\",\"ctime\":%lld,\"last_attempt\":%lld,\"tries\":%ld,\"priority\":%lld",
+		    env->ctime, env->dtime, env->ntries, env->priority);
+		qlist_json_opt(fp, "sender", env->sender);
+		qlist_json_opt(fp, "status", env->status);
+		qlist_json_opt(fp, "bodytype", env->bodytype);
+		qlist_json_opt(fp, "envid", env->envid);
+		fputs(",\"recipients\":[", fp);
+		for (k = 0; k < env->nrcpts; k++) {
+			fprintf(fp, "%s{\"address\":", k ? "," : "");
+			qlist_json_string(fp, env->rcpts[k].addr);
+			qlist_json_opt(fp, "status", env->rcpts[k].status);
+			putc('}', fp);
+		}
+		fputs("]}", fp);
+	}
+	fputs(ql->n ? "\n]\n" : "]\n", fp);
+}

@@ -1,0 +1,53 @@
+/*
+ * qlist: the queue listing that `mailq -Ac` prints, and the same as JSON.
+ *
+ * qlist_gather() reads every control file of a queue the way sendmail's
+ * gatherq() does for a listing (a shared-lock probe for the '*' mark; no
+ * exclusive lock, so a listing never delays a delivery) and orders it as
+ * sendmail's default QueueSortOrder does: by ascending priority, ties kept
+ * in directory order.  qlist_print_mailq() reproduces print_single_queue()'s
+ * layout byte for byte for every file sendmail would list.  Files it cannot
+ * read get one line with the reason (see clientqctl(8) for how these differ
+ * from mailq).
+ */
+#ifndef CQ_QLIST_H
+#define CQ_QLIST_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "qf.h"
+#include "qid.h"
+#include "spool.h"
+
+struct qlist_entry {
+	char id[QID_MAX_LEN + 1];
+	bool locked;			/* someone holds the lock ('*') */
+	long long df_size;		/* -1: no data file */
+	struct qf_envelope *env;	/* NULL unless the file was read */
+	enum spool_result sres;		/* how opening it went */
+	enum qf_status qst;		/* how parsing it went */
+	char *problem;			/* why env is NULL, or NULL */
+};
+
+struct qlist {
+	struct qlist_entry *v;
+	size_t n;
+	struct spool_scan scan;		/* .skipped: names that are not queue files */
+};
+
+bool qlist_gather(struct spool *sp, struct qlist *out, struct spool_error *err);
+void qlist_free(struct qlist *ql);
+
+/* qlist_print_mailq: the listing as `mailq -Ac` prints it for queue_dir. */
+void qlist_print_mailq(const struct qlist *ql, const char *queue_dir, FILE *fp);
+
+/* qlist_print_json: a JSON array with one object per entry. */
+void qlist_print_json(const struct qlist *ql, FILE *fp);
+
+/* qlist_json_string: fp gets s as a JSON string; bytes that are not UTF-8
+ * are written as \u00XX. */
+void qlist_json_string(FILE *fp, const char *s);
+
+#endif

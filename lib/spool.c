@@ -1,0 +1,866 @@
+#include "config.h"
+
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "xalloc.h"
+
+/* Longest name gatherq() accepts: MAXQFNAME (21) minus one. */
+#define SPOOL_NAME_MAX 20
+
+struct spool {
+	char *path;
+	int dirfd;		/* the queue directory */
+	int qfdirfd;		/* qf/ if it exists, else dirfd */
+	int dfdirfd;		/* df/ if it exists, else dirfd */
+	int xfdirfd;		/* xf/ if it exists, else dirfd */
+	bool dir_group_writable;
+	uid_t trusted_uid;
+	gid_t queue_gid;
+	enum spool_lockmode lockmode;
+};
+
+struct spool_job {
+	struct spool *sp;
+	char id[QID_MAX_LEN + 1];
+	int fd;			/* the locked control file, O_RDWR */
+};
+
+static void
+spool_fail(struct spool_error *err, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+spool_fail(struct spool_error *err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return;
+	err->errnum = errnum;
+	va_start(ap, fmt);
+	vsnprintf(err->reason, sizeof err->reason, fmt, ap);
+	va_end(ap);
+}
+
+void
+spool_policy_default(struct spool_policy *pol)
+{
+	pol->trusted_uid = (uid_t)-1;
+	pol->queue_gid = (gid_t)-1;
+#ifdef __linux__
+	pol->lockmode = SPOOL_LOCK_BOTH;
+#else
+	pol->lockmode = SPOOL_LOCK_FLOCK;
+#endif
+}
+
+static int
+spool_subdir(int dirfd, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISDIR(st.st_mode))
+		return dirfd;
+	return openat(dirfd, name,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+struct spool *
+spool_open(const char *path, const struct spool_policy *pol,
+    struct spool_error *err)
+{
+	struct spool *sp;
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		spool_fail(err, errno, "%s: cannot open queue directory: %s",
+		    path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0) {
+		spool_fail(err, errno, "%s: cannot stat queue directory: %s",
+		    path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	sp = xcalloc(1, sizeof *sp);
+	sp->path = xstrdup(path);
+	sp->dirfd = fd;
+	sp->trusted_uid = pol->trusted_uid == (uid_t)-1 ? st.st_uid : pol->trusted_uid;
+	sp->queue_gid = pol->queue_gid == (gid_t)-1 ? st.st_gid : pol->queue_gid;
+	sp->lockmode = pol->lockmode;
+	sp->dir_group_writable = (st.st_mode & S_IWGRP) && st.st_gid == sp->queue_gid;
+	sp->qfdirfd = spool_subdir(fd, "qf");
+	sp->dfdirfd = spool_subdir(fd, "df");
+	sp->xfdirfd = spool_subdir(fd, "xf");
+	if (sp->qfdirfd < 0 || sp->dfdirfd < 0 || sp->xfdirfd < 0) {
+		spool_fail(err, errno, "%s: cannot open a qf/, df/ or xf/ subdirectory: %s",
+		    path, strerror(errno));
+		spool_free(sp);
+		return NULL;
+	}
+	return sp;
+}
+
+void
+spool_free(struct spool *sp)
+{
+	if (sp == NULL)
+		return;
+	if (sp->qfdirfd >= 0 && sp->qfdirfd != sp->dirfd)
+		close(sp->qfdirfd);
+	if (sp->dfdirfd >= 0 && sp->dfdirfd != sp->dirfd)
+		close(sp->dfdirfd);
+	if (sp->xfdirfd >= 0 && sp->xfdirfd != sp->dirfd)
+		close(sp->xfdirfd);
+	close(sp->dirfd);
+	free(sp->path);
+	free(sp);
+}
+
+const char *
+spool_path(const struct spool *sp)
+{
+	return sp->path;
+}
+
+uid_t
+spool_trusted_uid(const struct spool *sp)
+{
+	return sp->trusted_uid;
+}
+
+gid_t
+spool_queue_gid(const struct spool *sp)
+{
+	return sp->queue_gid;
+}
+
+static const char *
+spool_ftype(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	return "not a regular file";
+}
+
+enum spool_result
+spool_check_stat(const struct spool *sp, const struct stat *st,
+    const char *name, struct spool_error *err)
+{
+	const char *p = sp->path;
+
+	if (!S_ISREG(st->st_mode)) {
+		spool_fail(err, 0, "%s/%s: is %s", p, name, spool_ftype(st->st_mode));
+		return SPOOL_UNSAFE;
+	}
+	if (st->st_nlink != 1) {
+		/* A second link could be anywhere on the file system: a
+		 * hard link to another user's file, or a way to make us
+		 * rewrite or unlink something that is not ours. */
+		spool_fail(err, 0, "%s/%s: has %lu links, expected 1", p, name,
+		    (unsigned long)st->st_nlink);
+		return SPOOL_UNSAFE;
+	}
+	if (st->st_mode & S_IWOTH) {
+		spool_fail(err, 0, "%s/%s: is world-writable (mode %04o)", p,
+		    name, (unsigned)(st->st_mode & 07777));
+		return SPOOL_UNSAFE;
+	}
+	if (st->st_mode & (S_ISUID | S_ISGID | S_ISVTX)) {
+		spool_fail(err, 0, "%s/%s: has set-id or sticky bits (mode %04o)",
+		    p, name, (unsigned)(st->st_mode & 07777));
+		return SPOOL_UNSAFE;
+	}
+	if (st->st_gid != sp->queue_gid) {
+		spool_fail(err, 0, "%s/%s: group %lu is not the queue's group %lu",
+		    p, name, (unsigned long)st->st_gid,
+		    (unsigned long)sp->queue_gid);
+		return SPOOL_UNSAFE;
+	}
+	/* Owner: the trusted user, ourselves, or (the MSP case: a user's
+	 * own submission through the setgid binary) anyone, provided the
+	 * directory is group-writable for the queue's group. */
+	if (st->st_uid != sp->trusted_uid && st->st_uid != geteuid() &&
+	    !sp->dir_group_writable) {
+		spool_fail(err, 0, "%s/%s: owner %lu is neither the queue's user %lu nor us, and the directory is not group-writable",
+		    p, name, (unsigned long)st->st_uid,
+		    (unsigned long)sp->trusted_uid);
+		return SPOOL_UNSAFE;
+	}
+	if ((st->st_mode & S_IWGRP) && !sp->dir_group_writable) {
+		spool_fail(err, 0, "%s/%s: is group-writable (mode %04o) in a directory that is not",
+		    p, name, (unsigned)(st->st_mode & 07777));
+		return SPOOL_UNSAFE;
+	}
+	return SPOOL_OK;
+}
+
+/* --------------------------------------------------------------- locking */
+
+/* spool_lock: lock fd as sendmail does; shared or exclusive, never
+ * blocking.  Returns SPOOL_OK, SPOOL_LOCKED or SPOOL_ERROR. */
+static enum spool_result
+spool_lock(const struct spool *sp, int fd, bool exclusive, const char *name,
+    struct spool_error *err)
+{
+	if (sp->lockmode & SPOOL_LOCK_FLOCK) {
+		while (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EWOULDBLOCK)
+				return SPOOL_LOCKED;
+			spool_fail(err, errno, "%s/%s: cannot flock: %s",
+			    sp->path, name, strerror(errno));
+			return SPOOL_ERROR;
+		}
+	}
+	if (sp->lockmode & SPOOL_LOCK_FCNTL) {
+		struct flock fl;
+		int r;
+
+		memset(&fl, 0, sizeof fl);
+		fl.l_type = exclusive ? F_WRLCK : F_RDLCK;
+		fl.l_whence = SEEK_SET;
+		/* Open file description locks conflict with classic POSIX
+		 * locks (what an fcntl-built sendmail takes) but belong to
+		 * this descriptor, not the process: closing some other
+		 * descriptor of the same file cannot drop them. */
+#ifdef F_OFD_SETLK
+		r = fcntl(fd, F_OFD_SETLK, &fl);
+		if (r < 0 && errno == EINVAL)
+#endif
+			r = fcntl(fd, F_SETLK, &fl);
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EACCES)
+				return SPOOL_LOCKED;
+			spool_fail(err, errno, "%s/%s: cannot lock with fcntl: %s",
+			    sp->path, name, strerror(errno));
+			return SPOOL_ERROR;
+		}
+	}
+	return SPOOL_OK;
+}
+
+/* spool_open_checked: open dirfd/name without following links or blocking,
+ * and apply the file policy. */
+static enum spool_result
+spool_open_checked(struct spool *sp, int dirfd, const char *name, int flags,
+    int *fdp, struct stat *st, struct spool_error *err)
+{
+	int fd;
+	enum spool_result r;
+
+	fd = openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		int e = errno;
+
+		if (e == ENOENT) {
+			spool_fail(err, e, "%s/%s: does not exist", sp->path, name);
+			return SPOOL_GONE;
+		}
+		if (e == ELOOP || e == EISDIR || e == ENXIO || e == ENODEV) {
+			struct stat lst;
+
+			if (fstatat(dirfd, name, &lst, AT_SYMLINK_NOFOLLOW) == 0)
+				spool_fail(err, e, "%s/%s: is %s", sp->path, name,
+				    spool_ftype(lst.st_mode));
+			else
+				spool_fail(err, e, "%s/%s: cannot open: %s",
+				    sp->path, name, strerror(e));
+			return SPOOL_UNSAFE;
+		}
+		spool_fail(err, e, "%s/%s: cannot open: %s", sp->path, name,
+		    strerror(e));
+		return e == EACCES || e == EPERM ? SPOOL_UNSAFE : SPOOL_ERROR;
+	}
+	if (fstat(fd, st) < 0) {
+		spool_fail(err, errno, "%s/%s: cannot fstat: %s", sp->path,
+		    name, strerror(errno));
+		close(fd);
+		return SPOOL_ERROR;
+	}
+	if (st->st_nlink == 0) {
+		/* Unlinked between readdir and open: delivered by someone. */
+		spool_fail(err, 0, "%s/%s: was removed", sp->path, name);
+		close(fd);
+		return SPOOL_GONE;
+	}
+	r = spool_check_stat(sp, st, name, err);
+	if (r != SPOOL_OK) {
+		close(fd);
+		return r;
+	}
+	*fdp = fd;
+	return SPOOL_OK;
+}
+
+/* Read the whole file, at most limit + 1 bytes (so that the parser can see
+ * that it is too long), NUL-terminated. */
+static bool
+spool_read_all(int fd, size_t limit, char **data, size_t *len)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char buf[65536];
+	off_t off = 0;
+
+	for (;;) {
+		size_t want = sizeof buf;
+		ssize_t n;
+
+		if (sb.len + want > limit + 1)
+			want = limit + 1 - sb.len;
+		if (want == 0)
+			break;
+		n = pread(fd, buf, want, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			strbuf_free(&sb);
+			return false;
+		}
+		if (n == 0)
+			break;
+		strbuf_append(&sb, buf, (size_t)n);
+		off += n;
+	}
+	*data = strbuf_detach(&sb, len);
+	return true;
+}
+
+static bool
+spool_name(char *buf, size_t size, char prefix, const char *id)
+{
+	if (!qid_valid(id))
+		return false;
+	snprintf(buf, size, "%cf%s", prefix, id);
+	return true;
+}
+
+/* ------------------------------------------------------------- scanning */
+
+bool
+spool_scan(struct spool *sp, char prefix, struct spool_scan *out,
+    struct spool_error *err)
+{
+	size_t cap = 0, skipcap = 0;
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	memset(out, 0, sizeof *out);
+	/* fdopendir takes ownership of (and closes) its descriptor. */
+	fd = openat(sp->qfdirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		spool_fail(err, errno, "%s: cannot read queue directory: %s",
+		    sp->path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
+		const char *why = NULL;
+		unsigned char type = de->d_type;
+
+		if (name[0] != prefix || name[1] != 'f')
+			continue;
+		if (type == DT_UNKNOWN) {
+			struct stat st;
+
+			if (fstatat(sp->qfdirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;	/* gone meanwhile */
+			type = S_ISREG(st.st_mode) ? DT_REG : DT_DIR;
+		}
+		if (strlen(name) > SPOOL_NAME_MAX)
+			why = "name too long for a queue file";
+		else if (!qid_valid(name + 2))
+			why = "name is not a queue file name (bad queue ID)";
+		else if (type != DT_REG)
+			why = "not a regular file";
+		if (why != NULL) {
+			if (out->nskipped == skipcap) {
+				skipcap = skipcap ? skipcap * 2 : 8;
+				out->skipped = xreallocarray(out->skipped,
+				    skipcap, sizeof *out->skipped);
+			}
+			out->skipped[out->nskipped].name = xstrdup(name);
+			out->skipped[out->nskipped].reason = xstrdup(why);
+			out->nskipped++;
+			continue;
+		}
+		if (out->nids == cap) {
+			cap = cap ? cap * 2 : 64;
+			out->ids = xreallocarray(out->ids, cap, sizeof *out->ids);
+		}
+		snprintf(out->ids[out->nids++], sizeof out->ids[0], "%s", name + 2);
+	}
+	if (errno != 0) {
+		spool_fail(err, errno, "%s: error reading the directory: %s",
+		    sp->path, strerror(errno));
+		closedir(d);
+		spool_scan_free(out);
+		return false;
+	}
+	closedir(d);
+	return true;
+}
+
+void
+spool_scan_free(struct spool_scan *scan)
+{
+	size_t i;
+
+	for (i = 0; i < scan->nskipped; i++) {
+		free(scan->skipped[i].name);
+		free(scan->skipped[i].reason);
+	}
+	free(scan->skipped);
+	free(scan->ids);
+	memset(scan, 0, sizeof *scan);
+}
+
+/* --------------------------------------------------------------- peeking */
+
+enum spool_result
+spool_peek(struct spool *sp, char prefix, const char *id, bool *locked,
+    char **data, size_t *len, struct spool_error *err)
+{
+	char name[SPOOL_NAME_MAX + 8];
+	struct stat st;
+	enum spool_result r;
+	int fd;
+
+	*data = NULL;
+	*len = 0;
+	*locked = false;
+	if (!spool_name(name, sizeof name, prefix, id)) {
+		spool_fail(err, 0, "%s: bad queue ID '%.40s'", sp->path, id);
+		return SPOOL_UNSAFE;
+	}
+	r = spool_open_checked(sp, sp->qfdirfd, name, O_RDONLY, &fd, &st, err);
+	if (r != SPOOL_OK)
+		return r;
+	/* gatherq()'s hint: a shared lock that fails means that a delivery
+	 * (or the submitter) holds the file. */
+	r = spool_lock(sp, fd, false, name, err);
+	if (r == SPOOL_ERROR) {
+		close(fd);
+		return r;
+	}
+	*locked = (r == SPOOL_LOCKED);
+	if (!spool_read_all(fd, QF_FILE_MAX, data, len)) {
+		spool_fail(err, errno, "%s/%s: read error: %s", sp->path, name,
+		    strerror(errno));
+		close(fd);
+		return SPOOL_ERROR;
+	}
+	close(fd);
+	return SPOOL_OK;
+}
+
+long long
+spool_df_size(struct spool *sp, const char *id)
+{
+	char name[SPOOL_NAME_MAX + 8];
+	struct stat st;
+
+	if (!spool_name(name, sizeof name, 'd', id))
+		return -1;
+	if (fstatat(sp->dfdirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode))
+		return -1;
+	return (long long)st.st_size;
+}
+
+/* ------------------------------------------------------------------ jobs */
+
+enum spool_result
+spool_job_open(struct spool *sp, const char *id, struct spool_job **out,
+    struct spool_error *err)
+{
+	char name[SPOOL_NAME_MAX + 8];
+	struct stat st, lst;
+	struct spool_job *job;
+	enum spool_result r;
+	int fd;
+
+	*out = NULL;
+	if (!spool_name(name, sizeof name, 'q', id)) {
+		spool_fail(err, 0, "%s: bad queue ID '%.40s'", sp->path, id);
+		return SPOOL_UNSAFE;
+	}
+	/* O_RDWR: an fcntl write lock needs a writable descriptor, and it is
+	 * what readqf() opens. */
+	r = spool_open_checked(sp, sp->qfdirfd, name, O_RDWR, &fd, &st, err);
+	if (r != SPOOL_OK)
+		return r;
+	r = spool_lock(sp, fd, true, name, err);
+	if (r != SPOOL_OK) {
+		if (r == SPOOL_LOCKED)
+			spool_fail(err, 0, "%s/%s: locked by another process",
+			    sp->path, name);
+		close(fd);
+		return r;
+	}
+	/* readqf()'s race check: the name must still lead to the file we
+	 * locked, unchanged (a rename() over it between our open and our lock
+	 * would otherwise go unnoticed). */
+	if (fstatat(sp->qfdirfd, name, &lst, AT_SYMLINK_NOFOLLOW) < 0) {
+		int e = errno;
+
+		close(fd);
+		spool_fail(err, e, "%s/%s: vanished while being locked", sp->path, name);
+		return e == ENOENT ? SPOOL_GONE : SPOOL_ERROR;
+	}
+	if (fstat(fd, &st) < 0 || st.st_dev != lst.st_dev ||
+	    st.st_ino != lst.st_ino || st.st_nlink != lst.st_nlink ||
+	    st.st_uid != lst.st_uid || st.st_gid != lst.st_gid ||
+	    st.st_size != lst.st_size) {
+		close(fd);
+		spool_fail(err, 0, "%s/%s: changed while being locked", sp->path, name);
+		return SPOOL_CHANGED;
+	}
+	job = xcalloc(1, sizeof *job);
+	job->sp = sp;
+	job->fd = fd;
+	snprintf(job->id, sizeof job->id, "%s", id);
+	*out = job;
+	return SPOOL_OK;
+}
+
+const char *
+spool_job_id(const struct spool_job *job)
+{
+	return job->id;
+}
+
+int
+spool_job_fd(const struct spool_job *job)
+{
+	return job->fd;
+}
+
+enum qf_status
+spool_job_load(struct spool_job *job, struct qf_envelope **env,
+    struct qf_error *err)
+{
+	enum qf_status st;
+	char *data;
+	size_t len;
+
+	*env = NULL;
+	if (!spool_read_all(job->fd, QF_FILE_MAX, &data, &len)) {
+		/* An I/O error says nothing about the file's contents:
+		 * report it as incomplete, so it is retried, not lost. */
+		if (err != NULL) {
+			err->line = 0;
+			snprintf(err->reason, sizeof err->reason,
+			    "read error: %s", strerror(errno));
+		}
+		return QF_INCOMPLETE;
+	}
+	st = qf_parse(data, len, env, err);
+	free(data);
+	if (st == QF_OK && (*env)->df_dir != NULL &&
+	    strcmp((*env)->df_dir, job->sp->path) != 0) {
+		if (err != NULL) {
+			err->line = 0;
+			snprintf(err->reason, sizeof err->reason,
+			    "d line points the data file at another directory (%.120s)",
+			    (*env)->df_dir);
+		}
+		qf_free(*env);
+		*env = NULL;
+		return QF_REFUSED;
+	}
+	return st;
+}
+
+enum spool_result
+spool_job_open_df(struct spool_job *job, int *fd, struct stat *st,
+    struct spool_error *err)
+{
+	char name[SPOOL_NAME_MAX + 8];
+
+	*fd = -1;
+	spool_name(name, sizeof name, 'd', job->id);
+	return spool_open_checked(job->sp, job->sp->dfdirfd, name, O_RDONLY,
+	    fd, st, err);
+}
+
+/* Rename dirfd/from to dirfd/to, never replacing an existing file. */
+static int
+spool_rename_noreplace(int dirfd, const char *from, const char *to)
+{
+#if defined(HAVE_RENAMEAT2) && defined(RENAME_NOREPLACE)
+	if (renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+#endif
+	/* Portable fallback: link() never replaces; then drop the old name. */
+	if (linkat(dirfd, from, dirfd, to, 0) < 0)
+		return -1;
+	if (unlinkat(dirfd, from, 0) < 0) {
+		int e = errno;
+
+		(void)unlinkat(dirfd, to, 0);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* A tf left by a crash (ours or sendmail's) blocks O_EXCL.  If nobody holds
+ * it, move it aside to Tf as queueup() does ("save the old temp file
+ * away"): the real qf is still intact, and nothing is deleted. */
+static enum spool_result
+spool_move_stale_tf(struct spool *sp, const char *tf, const char *id,
+    struct spool_error *err)
+{
+	char Tf[SPOOL_NAME_MAX + 8];
+	enum spool_result r;
+	int fd;
+
+	fd = openat(sp->qfdirfd, tf, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd >= 0) {
+		r = spool_lock(sp, fd, true, tf, err);
+		if (r != SPOOL_OK) {
+			close(fd);
+			if (r == SPOOL_LOCKED)
+				spool_fail(err, 0, "%s/%s: temporary file is held by another process",
+				    sp->path, tf);
+			return r;
+		}
+	}
+	snprintf(Tf, sizeof Tf, "Tf%s", id);
+	if (spool_rename_noreplace(sp->qfdirfd, tf, Tf) < 0) {
+		spool_fail(err, errno, "%s/%s: cannot move stale temporary file to %s: %s",
+		    sp->path, tf, Tf, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return SPOOL_ERROR;
+	}
+	if (fd >= 0)
+		close(fd);
+	return SPOOL_OK;
+}
+
+static bool
+spool_write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return false;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+enum spool_result
+spool_job_commit(struct spool_job *job, const void *data, size_t len,
+    struct spool_error *err)
+{
+	struct spool *sp = job->sp;
+	char tf[SPOOL_NAME_MAX + 8], qf[SPOOL_NAME_MAX + 8];
+	enum spool_result r;
+	struct stat st;
+	int fd, tries;
+
+	snprintf(tf, sizeof tf, "tf%s", job->id);
+	snprintf(qf, sizeof qf, "qf%s", job->id);
+	for (tries = 0;; tries++) {
+		fd = openat(sp->qfdirfd, tf,
+		    O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0660);
+		if (fd >= 0)
+			break;
+		if (errno != EEXIST || tries > 0) {
+			spool_fail(err, errno, "%s/%s: cannot create: %s",
+			    sp->path, tf, strerror(errno));
+			return SPOOL_ERROR;
+		}
+		r = spool_move_stale_tf(sp, tf, job->id, err);
+		if (r != SPOOL_OK)
+			return r;
+	}
+	/* QueueFileMode is 0660 whatever our umask, and the group must be
+	 * the queue's (the directory may not be setgid). */
+	if (fchmod(fd, 0660) < 0 || fstat(fd, &st) < 0 ||
+	    (st.st_gid != sp->queue_gid && fchown(fd, (uid_t)-1, sp->queue_gid) < 0)) {
+		spool_fail(err, errno, "%s/%s: cannot set mode 0660 and group %lu: %s",
+		    sp->path, tf, (unsigned long)sp->queue_gid, strerror(errno));
+		goto fail;
+	}
+	r = spool_lock(sp, fd, true, tf, err);
+	if (r != SPOOL_OK) {
+		if (r == SPOOL_LOCKED)
+			spool_fail(err, 0, "%s/%s: new temporary file is locked by another process",
+			    sp->path, tf);
+		goto fail_r;
+	}
+	if (!spool_write_all(fd, data, len)) {
+		spool_fail(err, errno, "%s/%s: write failed: %s", sp->path, tf,
+		    strerror(errno));
+		goto fail;
+	}
+	/* SuperSafe: the data must be on disk before the name says so. */
+	if (fsync(fd) < 0) {
+		spool_fail(err, errno, "%s/%s: fsync failed: %s", sp->path, tf,
+		    strerror(errno));
+		goto fail;
+	}
+	if (renameat(sp->qfdirfd, tf, sp->qfdirfd, qf) < 0) {
+		spool_fail(err, errno, "%s: cannot rename %s to %s: %s",
+		    sp->path, tf, qf, strerror(errno));
+		goto fail;
+	}
+	/* The rename itself must survive a crash: sync the directory
+	 * (Linux needs this; sendmail's REQUIRES_DIR_FSYNC). */
+	if (fsync(sp->qfdirfd) < 0 && errno != EINVAL) {
+		/* The new file is in place; only its durability is in doubt.
+		 * Keep it and report, as sendmail's sync_dir() logs. */
+		spool_fail(err, errno, "%s: fsync of the directory failed: %s",
+		    sp->path, strerror(errno));
+		close(job->fd);
+		job->fd = fd;
+		return SPOOL_ERROR;
+	}
+	/* Closing the old descriptor drops the lock on the old (now
+	 * unlinked) inode; the new file stays locked through fd. */
+	close(job->fd);
+	job->fd = fd;
+	return SPOOL_OK;
+
+fail:
+	r = SPOOL_ERROR;
+fail_r:
+	/* Only our own new tf is removed; the qf is untouched. */
+	(void)unlinkat(sp->qfdirfd, tf, 0);
+	close(fd);
+	return r;
+}
+
+enum spool_result
+spool_job_remove(struct spool_job *job, struct spool_error *err)
+{
+	struct spool *sp = job->sp;
+	char name[SPOOL_NAME_MAX + 8];
+	enum spool_result r = SPOOL_OK;
+
+	/* dropenvelope()'s order: df first, then qf (still locked), then the
+	 * transcript.  A crash after the df is gone leaves a qf whose
+	 * delivery is complete; it will fail "data file missing" and be
+	 * quarantined, not delivered twice. */
+	snprintf(name, sizeof name, "df%s", job->id);
+	if (unlinkat(sp->dfdirfd, name, 0) < 0 && errno != ENOENT) {
+		spool_fail(err, errno, "%s/%s: cannot remove: %s", sp->path,
+		    name, strerror(errno));
+		r = SPOOL_ERROR;
+	}
+	snprintf(name, sizeof name, "qf%s", job->id);
+	if (r == SPOOL_OK && unlinkat(sp->qfdirfd, name, 0) < 0 && errno != ENOENT) {
+		spool_fail(err, errno, "%s/%s: cannot remove: %s", sp->path,
+		    name, strerror(errno));
+		r = SPOOL_ERROR;
+	}
+	snprintf(name, sizeof name, "xf%s", job->id);
+	if (r == SPOOL_OK)
+		(void)unlinkat(sp->xfdirfd, name, 0);
+	spool_job_close(job);
+	return r;
+}
+
+static enum spool_result
+spool_quarantine_in(struct spool *sp, const char *id, struct spool_error *err)
+{
+	char qf[SPOOL_NAME_MAX + 8], Qf[SPOOL_NAME_MAX + 8];
+
+	if (!spool_name(qf, sizeof qf, 'q', id)) {
+		spool_fail(err, 0, "%s: bad queue ID '%.40s'", sp->path, id);
+		return SPOOL_UNSAFE;
+	}
+	spool_name(Qf, sizeof Qf, 'Q', id);
+	if (spool_rename_noreplace(sp->qfdirfd, qf, Qf) < 0) {
+		int e = errno;
+
+		spool_fail(err, e, "%s: cannot rename %s to %s: %s", sp->path,
+		    qf, Qf, strerror(e));
+		return e == ENOENT ? SPOOL_GONE : SPOOL_ERROR;
+	}
+	(void)fsync(sp->qfdirfd);
+	return SPOOL_OK;
+}
+
+enum spool_result
+spool_job_quarantine(struct spool_job *job, struct spool_error *err)
+{
+	enum spool_result r = spool_quarantine_in(job->sp, job->id, err);
+
+	spool_job_close(job);
+	return r;
+}
+
+enum spool_result
+spool_quarantine_name(struct spool *sp, const char *id, struct spool_error *err)
+{
+	return spool_quarantine_in(sp, id, err);
+}
+
+void
+spool_job_close(struct spool_job *job)
+{
+	if (job == NULL)
+		return;
+	close(job->fd);
+	free(job);
+}
+
+const char *
+spool_result_str(enum spool_result r)
+{
+	switch (r) {
+	case SPOOL_OK:
+		return "ok";
+	case SPOOL_LOCKED:
+		return "locked";
+	case SPOOL_GONE:
+		return "gone";
+	case SPOOL_CHANGED:
+		return "changed";
+	case SPOOL_UNSAFE:
+		return "unsafe";
+	case SPOOL_ERROR:
+		return "error";
+	}
+	return "unknown";
+}

@@ -1,0 +1,187 @@
+/*
+ * spool: safe access to a sendmail client queue directory.
+ *
+ * The queue is group-writable by smmsp, so anyone who gains that group can
+ * put anything in it: every name, file type, owner, mode and byte is
+ * checked before use, and nothing is ever deleted except the files of a
+ * message that the relay accepted (spool_job_remove).
+ *
+ * Contract
+ * --------
+ * - spool_open() opens the directory once; every later access is relative
+ *   to that descriptor (openat with O_NOFOLLOW|O_NONBLOCK), so a symlink or
+ *   a FIFO planted under a queue-file name is never followed or blocked on.
+ *   The optional qf/, df/ and xf/ subdirectories are used when they exist,
+ *   as sendmail does.
+ * - A queue file is accepted only if it is a regular file with one link,
+ *   not world-writable, without set-id or sticky bits, whose group is the
+ *   queue's group and whose owner is the trusted user (RunAsUser, smmsp),
+ *   the caller's effective user, or, when the directory is group-writable,
+ *   any user (the MSP writes a user's own submissions as that user).
+ * - Locks are taken as sendmail takes them: flock(LOCK_EX|LOCK_NB), plus an
+ *   fcntl-family write lock where the sendmail build uses fcntl (open file
+ *   description locks where the kernel has them, so that closing another
+ *   descriptor of the file cannot drop the lock).  A file held by anyone
+ *   else is SPOOL_LOCKED: retried later, never waited on, never an error.
+ * - After locking, the directory entry is compared with the open file
+ *   (device, inode, links, owner, group, size), as readqf() does; a file
+ *   replaced in between is SPOOL_CHANGED.
+ * - spool_job_commit() replaces a control file: tf created O_EXCL, locked,
+ *   written, fsync'd, renamed over qf, directory fsync'd; the job then holds
+ *   the lock on the new file.  A crash at any point leaves either the old or
+ *   the new file under the qf name.
+ * - spool_job_quarantine() renames qf to Qf (never over an existing file)
+ *   and leaves the data file where it is: nothing is deleted, and an admin
+ *   can rename it back.
+ */
+#ifndef CQ_SPOOL_H
+#define CQ_SPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "qf.h"
+#include "qid.h"
+
+/* How sendmail locks queue files: flock (Debian, Fedora and the BSDs build
+ * with HASFLOCK) or fcntl (upstream's Linux default).  On Linux the two do
+ * not see each other, so the default there takes both. */
+enum spool_lockmode {
+	SPOOL_LOCK_FLOCK = 1,
+	SPOOL_LOCK_FCNTL = 2,
+	SPOOL_LOCK_BOTH = 3,
+};
+
+struct spool_policy {
+	uid_t trusted_uid;	/* RunAsUser; (uid_t)-1: the directory's owner */
+	gid_t queue_gid;	/* (gid_t)-1: the directory's group */
+	enum spool_lockmode lockmode;
+};
+
+enum spool_result {
+	SPOOL_OK = 0,
+	SPOOL_LOCKED,	/* someone else holds the lock: try again shortly */
+	SPOOL_GONE,	/* the file is no longer there (delivered, renamed) */
+	SPOOL_CHANGED,	/* replaced between open and lock: try again */
+	SPOOL_UNSAFE,	/* type, links, owner, group or mode are not what the
+			 * MSP writes: quarantine or skip, never read */
+	SPOOL_ERROR,	/* a system call failed; see the reason */
+};
+
+struct spool_error {
+	int errnum;		/* errno of the failing call, or 0 */
+	char reason[256];	/* names the file and the problem */
+};
+
+struct spool;
+struct spool_job;
+
+/* spool_policy_default: the directory's owner and group, the lock mode of
+ * this platform. */
+void spool_policy_default(struct spool_policy *pol);
+
+/* spool_open: open the queue directory at path.  NULL (and err) on failure. */
+struct spool *spool_open(const char *path, const struct spool_policy *pol,
+    struct spool_error *err);
+void spool_free(struct spool *sp);
+const char *spool_path(const struct spool *sp);
+/* The uid and gid the policy resolved to. */
+uid_t spool_trusted_uid(const struct spool *sp);
+gid_t spool_queue_gid(const struct spool *sp);
+
+/* spool_check_stat: apply the file policy to st (from fstat of an open
+ * queue or data file).  SPOOL_OK or SPOOL_UNSAFE with a reason. */
+enum spool_result spool_check_stat(const struct spool *sp,
+    const struct stat *st, const char *name, struct spool_error *err);
+
+/* ------------------------------------------------------------ scanning */
+
+struct spool_skip {
+	char *name;
+	char *reason;
+};
+
+struct spool_scan {
+	char (*ids)[QID_MAX_LEN + 1];	/* queue IDs, in directory order */
+	size_t nids;
+	struct spool_skip *skipped;	/* entries with the prefix that are not
+					 * usable queue files, with why */
+	size_t nskipped;
+};
+
+/* spool_scan: list the files whose names start with prefix followed by 'f'
+ * ('q' control files, 'h' quarantined, 'Q' lost).  Names that are too long
+ * or not a valid queue ID, and entries that are not regular files, go to
+ * skipped instead.  Returns false (and err) if the directory cannot be
+ * read. */
+bool spool_scan(struct spool *sp, char prefix, struct spool_scan *out,
+    struct spool_error *err);
+void spool_scan_free(struct spool_scan *scan);
+
+/* ------------------------------------------------------------- peeking */
+
+/* spool_peek: read a control file without taking its lock, for listings:
+ * the same open and policy checks, then a shared-lock probe (*locked is
+ * true when someone holds it, as mailq's '*').  On SPOOL_OK *data (len
+ * bytes, NUL-terminated, at most QF_FILE_MAX + 1) belongs to the caller.
+ * Must not be used by a process that holds a job lock on the same file. */
+enum spool_result spool_peek(struct spool *sp, char prefix, const char *id,
+    bool *locked, char **data, size_t *len, struct spool_error *err);
+
+/* spool_df_size: the size of the data file of id (lstat-style, without
+ * opening it), or -1 if there is none. */
+long long spool_df_size(struct spool *sp, const char *id);
+
+/* ---------------------------------------------------------------- jobs */
+
+/* spool_job_open: open and exclusively lock qf<id>.  SPOOL_OK gives a job;
+ * any other result gives none (and says why in err). */
+enum spool_result spool_job_open(struct spool *sp, const char *id,
+    struct spool_job **out, struct spool_error *err);
+
+const char *spool_job_id(const struct spool_job *job);
+int spool_job_fd(const struct spool_job *job);
+
+/* spool_job_load: read and parse the locked control file.  Besides the
+ * reader's own checks, a d line naming any directory but this queue's is
+ * refused (the client queue has one directory; a d line could point the
+ * data file at another one). */
+enum qf_status spool_job_load(struct spool_job *job, struct qf_envelope **env,
+    struct qf_error *err);
+
+/* spool_job_open_df: open the job's data file read-only with the same
+ * checks as a control file.  SPOOL_GONE when it does not exist. */
+enum spool_result spool_job_open_df(struct spool_job *job, int *fd,
+    struct stat *st, struct spool_error *err);
+
+/* spool_job_commit: replace the control file with len bytes at data (see
+ * the contract above).  On failure the old file is untouched and still
+ * locked. */
+enum spool_result spool_job_commit(struct spool_job *job, const void *data,
+    size_t len, struct spool_error *err);
+
+/* spool_job_remove: after the relay accepted every recipient: unlink the
+ * data file, then the control file, then any transcript, under the lock;
+ * then close the job.  The job is freed whatever the result. */
+enum spool_result spool_job_remove(struct spool_job *job,
+    struct spool_error *err);
+
+/* spool_job_quarantine: rename qf<id> to Qf<id> (refusing to replace an
+ * existing Qf) and close the job.  The job is freed whatever the result. */
+enum spool_result spool_job_quarantine(struct spool_job *job,
+    struct spool_error *err);
+
+/* spool_quarantine_name: the same for a queue file that could not be
+ * opened as a job (wrong owner, links, mode): renames the directory entry
+ * itself, without following it. */
+enum spool_result spool_quarantine_name(struct spool *sp, const char *id,
+    struct spool_error *err);
+
+/* spool_job_close: release the lock and free the job. */
+void spool_job_close(struct spool_job *job);
+
+const char *spool_result_str(enum spool_result r);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * submitcf: settings from a compiled sendmail configuration (submit.cf).
+ *
+ * clientq-runner has no configuration of its own for what submit.cf
+ * already says: it reads the same file the submission program reads.
+ * This module reads option lines ("O Name=value") and macro definitions
+ * ("Dxvalue", "D{name}value"); options given on the command line with
+ * -O Name=value override the file, as with sendmail.
+ *
+ * Contract: submitcf_load() either returns a complete settings object or
+ * NULL with an error naming the file and line.  Option names compare
+ * without regard to case, as sendmail's do.  A missing option is NULL;
+ * callers apply sendmail's defaults.
+ */
+#ifndef CQ_SUBMITCF_H
+#define CQ_SUBMITCF_H
+
+#include <stdbool.h>
+
+#define SUBMITCF_LINE_MAX 8192
+
+struct submitcf;
+
+struct submitcf_error {
+	unsigned line;		/* 0 when not about a line */
+	char reason[512];	/* "FILE:LINE: problem" or "FILE: problem" */
+};
+
+struct submitcf *submitcf_load(const char *path, struct submitcf_error *err);
+void submitcf_free(struct submitcf *cf);
+const char *submitcf_path(const struct submitcf *cf);
+
+/* submitcf_set_option: apply a -O "Name=value" override.  False (and err)
+ * when the argument has no '=' or no name. */
+bool submitcf_set_option(struct submitcf *cf, const char *arg,
+    struct submitcf_error *err);
+
+/* submitcf_option: the value of an option, or NULL when not set. */
+const char *submitcf_option(const struct submitcf *cf, const char *name);
+
+/* submitcf_macro: the value of a D macro ("j", "{MTAHost}"), or NULL. */
+const char *submitcf_macro(const struct submitcf *cf, const char *name);
+
+/* submitcf_queue_dir: O QueueDirectory, checked: absolute, and not a
+ * wildcard (several client queues are not supported, as sendmail's own
+ * cf/README says of the MSP).  NULL and err otherwise. */
+const char *submitcf_queue_dir(const struct submitcf *cf,
+    struct submitcf_error *err);
+
+#endif

@@ -1,0 +1,135 @@
+# Shared helpers for the integration tests (sourced, POSIX sh).
+#
+# Each test calls it_need_root_sendmail (exit 77 = skipped when not root or
+# when sendmail-bin is missing), it_setup (a private client queue and a
+# submit.cf built with m4), then ok/fail for each check, and it_finish,
+# which prints "N passed, N failed" and sets the exit status.
+# Every sendmail call goes through `sm`, which runs it in a private mount
+# namespace with a hosts file that gives it a qualified name (otherwise
+# each call sleeps 60 s looking for one).
+
+SENDMAIL=${SENDMAIL:-/usr/libexec/sendmail/sendmail}
+CF_M4=/usr/share/sendmail/cf/m4/cf.m4
+: "${top_builddir:=$(pwd)}"
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+QFTOOL=$top_builddir/tests/tools/qftool
+CLIENTQCTL=$top_builddir/clientqctl
+
+it_passed=0
+it_failed=0
+
+ok() {
+	it_passed=$((it_passed + 1))
+	printf 'ok %d - %s\n' "$((it_passed + it_failed))" "$1"
+}
+
+fail() {
+	it_failed=$((it_failed + 1))
+	printf 'not ok %d - %s\n' "$((it_passed + it_failed))" "$1"
+	shift
+	for line in "$@"; do
+		printf '#   %s\n' "$line"
+	done
+}
+
+# check DESCRIPTION COMMAND...: ok when the command succeeds.
+check() {
+	_d=$1
+	shift
+	if "$@"; then ok "$_d"; else fail "$_d" "command failed: $*"; fi
+}
+
+it_finish() {
+	printf '%d passed, %d failed\n' "$it_passed" "$it_failed"
+	[ "$it_failed" -eq 0 ]
+	exit $?
+}
+
+it_need_root_sendmail() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "SKIP: needs root (private mount namespaces, chown to smmsp)"
+		exit 77
+	fi
+	if [ ! -x "$SENDMAIL" ] || [ ! -f "$CF_M4" ]; then
+		echo "SKIP: needs sendmail-bin and sendmail-cf (tests/install-deps)"
+		exit 77
+	fi
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on.
+it_free_port() {
+	_p=$(( $$ % 20000 + 30000 ))
+	while [ -n "$(ss -Hltn "sport = :$_p" 2>/dev/null)" ]; do
+		_p=$((_p + 1))
+	done
+	echo "$_p"
+}
+
+# it_setup: W (work dir), Q (queue dir, smmsp:smmsp 2770), CF (submit.cf
+# sending to [127.0.0.1]:$PORT).
+it_setup() {
+	W=$(mktemp -d /tmp/cq-it.XXXXXX)
+	chmod 0755 "$W"
+	trap 'it_cleanup' EXIT
+	PORT=$(it_free_port)
+	Q=$W/q
+	mkdir "$Q"
+	chown smmsp:smmsp "$Q"
+	chmod 2770 "$Q"
+	printf '127.0.0.1 host.test host localhost\n127.0.0.1 example.test\n' >"$W/hosts"
+	printf 'hosts files\naliases files\n' >"$W/service.switch"
+	cat >"$W/submit.mc" <<EOF
+include(\`$CF_M4')dnl
+VERSIONID(\`clientq-runner integration test')dnl
+define(\`confCF_VERSION', \`Submit')dnl
+define(\`__OSTYPE__',\`')dnl
+define(\`_USE_DECNET_SYNTAX_', \`1')dnl
+define(\`confTIME_ZONE', \`USE_TZ')dnl
+define(\`confDONT_INIT_GROUPS', \`True')dnl
+define(\`MSP_QUEUE_DIR', \`$Q')dnl
+define(\`confPID_FILE', \`$W/sm-client.pid')dnl
+define(\`confSERVICE_SWITCH_FILE', \`$W/service.switch')dnl
+define(\`RELAY_MAILER_ARGS', \`TCP \$h $PORT')dnl
+define(\`confDOMAIN_NAME', \`host.test')dnl
+FEATURE(\`msp', \`[127.0.0.1]')dnl
+EOF
+	m4 "$W/submit.mc" >"$W/submit.cf"
+	CF=$W/submit.cf
+	IT_PIDS=
+}
+
+it_cleanup() {
+	for _pid in $IT_PIDS; do
+		kill "$_pid" 2>/dev/null || true
+	done
+	[ -n "${KEEP_WORK-}" ] || rm -rf "$W"
+}
+
+# sm ARGS...: run sendmail with the private hosts file, in UTC.
+sm() {
+	TZ=UTC LC_ALL=C unshare -m --propagation private sh -c \
+	    'mount --bind "$0" /etc/hosts && exec "$@"' "$W/hosts" "$SENDMAIL" "$@"
+}
+
+# submit RCPT...: queue one message (-odq) and print its queue ID.
+submit() {
+	_before=" $(ls "$Q" | tr '\n' ' ') "
+	printf 'Subject: integration test\n\nbody\n' | sm -Ac -C "$CF" -odq "$@"
+	for _f in $(ls "$Q"); do
+		case $_f in qf*) ;; *) continue ;; esac
+		case $_before in
+		*" $_f "*) ;;
+		*) echo "${_f#qf}" ;;
+		esac
+	done
+}
+
+# wait_for COMMAND...: retry for up to 10 s.
+wait_for() {
+	_i=0
+	while ! "$@" >/dev/null 2>&1; do
+		_i=$((_i + 1))
+		[ "$_i" -lt 100 ] || return 1
+		sleep 0.1
+	done
+}

@@ -1,0 +1,167 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <criterion/criterion.h>
+
+#include "qlist.h"
+#include "testutil.h"
+#include "xalloc.h"
+
+static char *dir;
+static struct spool *sp;
+
+static void
+setup(void)
+{
+	struct spool_policy pol;
+	struct spool_error err;
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	dir = tu_tempdir();
+	spool_policy_default(&pol);
+	sp = spool_open(dir, &pol, &err);
+	cr_assert_not_null(sp);
+}
+
+static void
+teardown(void)
+{
+	spool_free(sp);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+TestSuite(qlist, .init = setup, .fini = teardown);
+
+/* The listing of the queue, as a string. */
+static char *
+listing(bool json)
+{
+	struct spool_error err;
+	struct qlist ql;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	cr_assert(qlist_gather(sp, &ql, &err), "%s", err.reason);
+	if (json)
+		qlist_print_json(&ql, fp);
+	else
+		qlist_print_mailq(&ql, "/q", fp);
+	qlist_free(&ql);
+	fclose(fp);
+	return buf;
+}
+
+Test(qlist, empty_queue)
+{
+	char *s = listing(false);
+
+	cr_assert_str_eq(s, "/q is empty\n\t\tTotal requests: 0\n");
+	free(s);
+	s = listing(true);
+	cr_assert_str_eq(s, "[]\n");
+	free(s);
+}
+
+Test(qlist, layout_of_print_single_queue)
+{
+	char *s;
+
+	tu_write_str(dir, "qf6AOMct2T003760",
+	    "V8\nT1795559935\nK0\nN1\nP120000\nB8BITMIME\nMDeferred: Connection refused by [127.0.0.1]\n"
+	    "Sa-very-long-sender-address-that-goes-past-39@example.test\n"
+	    "RPFD:back\\slash@example.test\nMrecipient status, not shown\nRPFD:\x01" "ctl@x\n.\n");
+	tu_write_str(dir, "df6AOMct2T003760", "12345");
+	tu_write_str(dir, "qf6AOMct2T003761", "V8\nT1795559999\nK0\nN0\nP30000\nS<>\nRPFD:a@b\n.\n");
+	s = listing(false);
+	cr_assert_str_eq(s,
+	    "\t\t/q (2 requests)\n"
+	    "-----Q-ID----- --Size-- -----Q-Time----- ------------Sender/Recipient-----------\n"
+	    "6AOMct2T003761       -1 Tue Nov 24 22:39 <>\n"
+	    "\t\t\t\t\t a@b\n"
+	    "6AOMct2T003760        5 Tue Nov 24 22:38 a-very-long-sender-address-that-goes-pa\n"
+	    "      8BITMIME   (Deferred: Connection refused by [127.0.0.1])\n"
+	    "\t\t\t\t\t back\\\\slash@example.test\n"
+	    "\t\t\t\t\t \\001ctl@x\n"
+	    "\t\tTotal requests: 2\n");
+	free(s);
+}
+
+Test(qlist, unreadable_files_get_a_reason)
+{
+	char *s;
+
+	tu_write_str(dir, "qf6AOMct2T003760", "V8\nT1\nXbad\n.\n");
+	tu_write_str(dir, "qf6AOMct2T003761", "");
+	tu_write(dir, "qf6AOMct2T003762", "V8\n", 3, 0666);
+	s = listing(false);
+	cr_assert(strstr(s, "6AOMct2T003760  (refused: line 3: unrecognized line type 'X')\n"), "%s", s);
+	cr_assert(strstr(s, "6AOMct2T003761  (no control file)\n"), "%s", s);
+	cr_assert(strstr(s, "6AOMct2T003762  (unsafe: "), "%s", s);
+	cr_assert(strstr(s, "is world-writable (mode 0666))\n"), "%s", s);
+	cr_assert(strstr(s, "(3 requests)"), "%s", s);
+	free(s);
+	cr_assert_eq(tu_count(dir), 3, "listing changes nothing");
+}
+
+Test(qlist, json)
+{
+	char *s;
+
+	tu_write_str(dir, "qf6AOMct2T003760",
+	    "V8\nT1795559935\nK1795559936\nN2\nP120000\nMDeferred: \"x\"\nScaf\xc3\xa9@x\xe9y\nZid\n"
+	    "MRcpt status\nRPFD:a@b\n.\n");
+	s = listing(true);
+	cr_assert_str_eq(s,
+	    "[\n{\"id\":\"6AOMct2T003760\",\"locked\":false,\"size\":-1,\"state\":\"ok\","
+	    "\"ctime\":1795559935,\"last_attempt\":1795559936,\"tries\":2,\"priority\":120000,"
+	    "\"sender\":\"caf\xc3\xa9@x\\u00e9y\",\"status\":\"Deferred: \\\"x\\\"\",\"bodytype\":null,"
+	    "\"envid\":\"id\",\"recipients\":[{\"address\":\"a@b\",\"status\":\"Rcpt status\"}]}\n]\n");
+	free(s);
+}
+
+Test(qlist, sorted_by_priority_ties_in_directory_order)
+{
+	struct spool_error err;
+	struct qlist ql;
+	const char *ids[] = { "6AOMct2T000001", "6AOMct2T000002", "6AOMct2T000003", "6AOMct2T000004" };
+	const long pri[] = { 300, 100, 300, -5 };
+	size_t i;
+	char order[4][QID_MAX_LEN + 1];
+	size_t n = 0;
+
+	for (i = 0; i < 4; i++) {
+		char *qf = xasprintf("V8\nT1\nK0\nN0\nP%ld\nSroot\nRPFD:a@b\n.\n", pri[i]);
+
+		{
+			char name[32];
+
+			snprintf(name, sizeof name, "qf%s", ids[i]);
+			tu_write_str(dir, name, qf);
+		}
+		free(qf);
+	}
+	/* Expected: by priority; equal priorities in readdir order. */
+	{
+		struct spool_scan scan;
+
+		cr_assert(spool_scan(sp, 'q', &scan, &err));
+		strcpy(order[n++], "6AOMct2T000004");
+		strcpy(order[n++], "6AOMct2T000002");
+		for (i = 0; i < scan.nids; i++)
+			if (!strcmp(scan.ids[i], "6AOMct2T000001") || !strcmp(scan.ids[i], "6AOMct2T000003"))
+				strcpy(order[n++], scan.ids[i]);
+		spool_scan_free(&scan);
+	}
+	cr_assert(qlist_gather(sp, &ql, &err));
+	cr_assert_eq(ql.n, 4);
+	for (i = 0; i < 4; i++)
+		cr_assert_str_eq(ql.v[i].id, order[i]);
+	qlist_free(&ql);
+}

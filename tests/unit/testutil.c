@@ -1,0 +1,176 @@
+#include "config.h"
+
+#include "testutil.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "strbuf.h"
+#include "xalloc.h"
+
+char *
+tu_tempdir(void)
+{
+	const char *t = getenv("TMPDIR");
+	char *p = xasprintf("%s/cqtest.XXXXXX", t && *t ? t : "/tmp");
+
+	cr_assert_not_null(mkdtemp(p), "mkdtemp");
+	cr_assert_eq(chmod(p, 0770), 0);
+	return p;
+}
+
+void
+tu_rmtree(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	if (d != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			char *sub;
+			struct stat st;
+
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			sub = xasprintf("%s/%s", path, de->d_name);
+			if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
+				tu_rmtree(sub);
+			else
+				unlink(sub);
+			free(sub);
+		}
+		closedir(d);
+	}
+	rmdir(path);
+}
+
+const char *
+tu_path(const char *dir, const char *name)
+{
+	static char bufs[8][4096];
+	static unsigned next;
+	char *b = bufs[next++ % 8];
+
+	snprintf(b, sizeof bufs[0], "%s/%s", dir, name);
+	return b;
+}
+
+void
+tu_write(const char *dir, const char *name, const void *data, size_t len,
+    mode_t mode)
+{
+	char *p = xasprintf("%s/%s", dir, name);
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	cr_assert(fd >= 0, "open %s", p);
+	cr_assert_eq(write(fd, data, len), (ssize_t)len);
+	cr_assert_eq(fchmod(fd, mode), 0);
+	close(fd);
+	free(p);
+}
+
+void
+tu_write_str(const char *dir, const char *name, const char *s)
+{
+	tu_write(dir, name, s, strlen(s), 0660);
+}
+
+char *
+tu_read(const char *path, size_t *len)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char buf[8192];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return NULL;
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		strbuf_append(&sb, buf, (size_t)n);
+	close(fd);
+	return strbuf_detach(&sb, len);
+}
+
+char *
+tu_read2(const char *dir, const char *name, size_t *len)
+{
+	char *p = xasprintf("%s/%s", dir, name);
+	char *r = tu_read(p, len);
+
+	free(p);
+	return r;
+}
+
+bool
+tu_exists(const char *dir, const char *name)
+{
+	char *p = xasprintf("%s/%s", dir, name);
+	struct stat st;
+	bool r = lstat(p, &st) == 0;
+
+	free(p);
+	return r;
+}
+
+int
+tu_count(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+const char *
+tu_fixtures(void)
+{
+	const char *e = getenv("CQ_FIXTURES");
+
+	return e && *e ? e : CQ_SRCDIR "/tests/fixtures/queues";
+}
+
+char *
+tu_fixture_copy(const char *name)
+{
+	char *src = xasprintf("%s/%s", tu_fixtures(), name);
+	char *dst = tu_tempdir();
+	DIR *d = opendir(src);
+	struct dirent *de;
+
+	cr_assert_not_null(d, "fixture %s", src);
+	while ((de = readdir(d)) != NULL) {
+		char *data;
+		size_t len;
+
+		if (de->d_name[1] != 'f' || strchr("qdQ", de->d_name[0]) == NULL)
+			continue;
+		data = tu_read2(src, de->d_name, &len);
+		cr_assert_not_null(data);
+		tu_write(dst, de->d_name, data, len, 0660);
+		free(data);
+	}
+	closedir(d);
+	free(src);
+	return dst;
+}
+
+char *
+tu_simple_qf(const char *sender, const char *rcpt)
+{
+	return xasprintf("V8\nT1795559935\nK0\nN0\nP30019\n$_root@localhost\n"
+	    "S%s\nC:%s\nrRFC822; %s\nRPFD:%s\nH?P?Return-Path: <\x81g>\n"
+	    "H??Subject: test\n.\n", sender, rcpt, rcpt, rcpt);
+}
