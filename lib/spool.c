@@ -29,6 +29,11 @@ struct spool {
 	enum spool_lockmode lockmode;
 };
 
+/* Test seam: when set (only by tests/unit/test-spool-race.c, which includes
+ * this file), called between the open and the lock of a control file, to
+ * replace the file at exactly the moment the race check exists for. */
+static void (*spool_race_hook)(int dirfd, const char *name);
+
 struct spool_job {
 	struct spool *sp;
 	char id[QID_MAX_LEN + 1];
@@ -518,6 +523,8 @@ spool_job_open(struct spool *sp, const char *id, struct spool_job **out,
 	r = spool_open_checked(sp, sp->qfdirfd, name, O_RDWR, &fd, &st, err);
 	if (r != SPOOL_OK)
 		return r;
+	if (spool_race_hook != NULL)
+		spool_race_hook(sp->qfdirfd, name);
 	r = spool_lock(sp, fd, true, name, err);
 	if (r != SPOOL_OK) {
 		if (r == SPOOL_LOCKED)
