@@ -26,7 +26,8 @@ fi
 
 mkfifo "$W/hold"
 "$QFTOOL" lock "$Q" "$c" <"$W/hold" >"$W/lock.out" &
-IT_PIDS="$IT_PIDS $!"
+holder=$!
+IT_PIDS="$IT_PIDS $holder"
 exec 9>"$W/hold"
 wait_for grep -q '^acquired$' "$W/lock.out"
 if same_listing && grep -q "^$c\*" "$W/ours"; then
@@ -35,7 +36,7 @@ else
 	fail "locked message marked '*'" "$(diff "$W/theirs" "$W/ours")"
 fi
 exec 9>&-
-wait
+wait "$holder"
 same_listing
 check "unlocked again, the listings agree" cmp -s "$W/ours" "$W/theirs"
 

@@ -40,12 +40,38 @@ check() {
 }
 
 it_finish() {
+	it_stop_watchdog
 	printf '%d passed, %d failed\n' "$it_passed" "$it_failed"
 	[ "$it_failed" -eq 0 ]
 	exit $?
 }
 
+# A test that hangs is killed after IT_TIMEOUT seconds (default 300), so a
+# stuck sendmail or receiver can never eat CI's time.
+it_watchdog() {
+	(
+		# wait is interrupted by a trapped signal: stopping the watchdog
+		# takes its sleep with it instead of orphaning it.
+		trap 'kill "$_sleep" 2>/dev/null; exit 0' TERM
+		sleep "${IT_TIMEOUT:-300}" &
+		_sleep=$!
+		wait "$_sleep"
+		echo "TIMEOUT: $0 ran longer than ${IT_TIMEOUT:-300} s" >&2
+		kill -TERM $$
+	) &
+	IT_WATCHDOG=$!
+}
+
+it_stop_watchdog() {
+	if [ -n "${IT_WATCHDOG-}" ]; then
+		kill "$IT_WATCHDOG" 2>/dev/null || true
+		wait "$IT_WATCHDOG" 2>/dev/null || true
+		IT_WATCHDOG=
+	fi
+}
+
 it_need_root_sendmail() {
+	it_watchdog
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "SKIP: needs root (private mount namespaces, chown to smmsp)"
 		exit 77
