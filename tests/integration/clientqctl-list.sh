@@ -24,19 +24,13 @@ else
 	fail "listing equals sendmail -Ac -bp" "$(diff "$W/theirs" "$W/ours")"
 fi
 
-mkfifo "$W/hold"
-"$QFTOOL" lock "$Q" "$c" <"$W/hold" >"$W/lock.out" &
-holder=$!
-IT_PIDS="$IT_PIDS $holder"
-exec 9>"$W/hold"
-wait_for grep -q '^acquired$' "$W/lock.out"
+hold_lock "$c"
 if same_listing && grep -q "^$c\*" "$W/ours"; then
 	ok "a locked message is marked '*' as by mailq"
 else
 	fail "locked message marked '*'" "$(diff "$W/theirs" "$W/ours")"
 fi
-exec 9>&-
-wait "$holder"
+release_lock
 same_listing
 check "unlocked again, the listings agree" cmp -s "$W/ours" "$W/theirs"
 

@@ -150,6 +150,22 @@ submit() {
 	done
 }
 
+# hold_lock ID: lock qfID with the library, as the runner does, until
+# release_lock.  Returns when the lock is held.
+hold_lock() {
+	mkfifo "$W/hold.$1"
+	"$QFTOOL" lock "$Q" "$1" <"$W/hold.$1" >"$W/lock.$1" &
+	IT_HOLDER=$!
+	IT_PIDS="$IT_PIDS $IT_HOLDER"
+	exec 9>"$W/hold.$1"
+	wait_for grep -qx acquired "$W/lock.$1"
+}
+
+release_lock() {
+	exec 9>&-
+	wait "$IT_HOLDER"
+}
+
 # wait_for COMMAND...: retry for up to 10 s.
 wait_for() {
 	_i=0

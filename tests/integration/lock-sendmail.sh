@@ -15,17 +15,10 @@ ok "real sendmail queued $id"
 cp "$Q/qf$id" "$W/before"
 
 # 1. We hold the lock; sendmail's queue run must skip the file.
-mkfifo "$W/hold"
-"$QFTOOL" lock "$Q" "$id" <"$W/hold" >"$W/lock.out" &
-holder=$!
-IT_PIDS="$IT_PIDS $holder"
-exec 9>"$W/hold"
-wait_for grep -q '^acquired$' "$W/lock.out"
-check "qftool holds the lock" grep -q '^acquired$' "$W/lock.out"
+check "qftool holds the lock" hold_lock "$id"
 sm -Ac -qf -C "$CF" >"$W/run1.out" 2>&1 || true
 check "sendmail -Ac -qf left the locked file alone (byte-identical)" cmp -s "$W/before" "$Q/qf$id"
-exec 9>&-
-wait "$holder"
+release_lock
 sm -Ac -qf -C "$CF" >"$W/run2.out" 2>&1 || true
 if grep -q '^N1$' "$Q/qf$id" && grep -q '^MDeferred: Connection refused' "$Q/qf$id"; then
 	ok "after the lock is released, sendmail tries it (N1, Deferred)"

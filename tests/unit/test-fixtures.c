@@ -61,7 +61,11 @@ free_names(char **v, size_t n)
 	free(v);
 }
 
-Test(fixtures, every_control_file_round_trips_byte_for_byte)
+/* Call fn for every file whose name starts with prefix in every fixture
+ * queue; returns how many there were. */
+static size_t
+each_fixture_file(const char *prefix,
+    void (*fn)(const char *queue, const char *file, const char *data, size_t len))
 {
 	char **names;
 	size_t n = fixture_names(&names), i, files = 0;
@@ -71,73 +75,69 @@ Test(fixtures, every_control_file_round_trips_byte_for_byte)
 		DIR *d = opendir(qdir);
 		struct dirent *de;
 
-		cr_assert_not_null(d);
+		cr_assert_not_null(d, "%s", qdir);
 		while ((de = readdir(d)) != NULL) {
-			struct strbuf out = STRBUF_INIT;
-			struct qf_envelope *env;
-			struct qf_error err;
-			enum qf_status st;
 			char *data;
 			size_t len;
 
-			if (strncmp(de->d_name, "qf", 2) != 0)
+			if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
 				continue;
 			data = tu_read2(qdir, de->d_name, &len);
 			cr_assert_not_null(data);
-			st = qf_parse(data, len, &env, &err);
-			cr_expect_eq(st, QF_OK, "%s/%s: %s: line %u: %s", names[i],
-			    de->d_name, qf_status_str(st), err.line, err.reason);
-			if (st == QF_OK) {
-				qf_format(env, &out);
-				cr_expect(out.len == len && memcmp(out.buf, data, len) == 0,
-				    "%s/%s: round trip differs:\n--- file\n%s\n--- written\n%s",
-				    names[i], de->d_name, data, out.buf);
-				qf_free(env);
-			}
-			strbuf_free(&out);
+			fn(names[i], de->d_name, data, len);
 			free(data);
 			files++;
 		}
 		closedir(d);
 		free(qdir);
 	}
-	cr_assert_geq(files, 24, "only %zu control files", files);
 	free_names(names, n);
+	return files;
+}
+
+static void
+check_round_trip(const char *queue, const char *file, const char *data, size_t len)
+{
+	struct strbuf out = STRBUF_INIT;
+	struct qf_envelope *env;
+	struct qf_error err;
+	enum qf_status st = qf_parse(data, len, &env, &err);
+
+	cr_expect_eq(st, QF_OK, "%s/%s: %s: line %u: %s", queue, file,
+	    qf_status_str(st), err.line, err.reason);
+	if (st != QF_OK)
+		return;
+	qf_format(env, &out);
+	cr_expect(out.len == len && memcmp(out.buf, data, len) == 0,
+	    "%s/%s: round trip differs:\n--- file\n%s\n--- written\n%s",
+	    queue, file, data, out.buf);
+	qf_free(env);
+	strbuf_free(&out);
+}
+
+/* The `lost` case has an unknown record "Xbogus", which sendmail itself
+ * refused ("bad line") by renaming the file to Qf. */
+static void
+check_refused(const char *queue, const char *file, const char *data, size_t len)
+{
+	struct qf_envelope *env;
+	struct qf_error err;
+
+	cr_expect_eq(qf_parse(data, len, &env, &err), QF_REFUSED, "%s/%s", queue, file);
+	cr_expect(strstr(err.reason, "unrecognized line type 'X'") != NULL,
+	    "%s/%s: %s", queue, file, err.reason);
+}
+
+Test(fixtures, every_control_file_round_trips_byte_for_byte)
+{
+	size_t files = each_fixture_file("qf", check_round_trip);
+
+	cr_assert_geq(files, 24, "only %zu control files", files);
 }
 
 Test(fixtures, files_sendmail_lost_are_refused)
 {
-	char **names;
-	size_t n = fixture_names(&names), i, lost = 0;
-
-	for (i = 0; i < n; i++) {
-		char *qdir = xasprintf("%s/%s", tu_fixtures(), names[i]);
-		DIR *d = opendir(qdir);
-		struct dirent *de;
-
-		while ((de = readdir(d)) != NULL) {
-			struct qf_envelope *env;
-			struct qf_error err;
-			char *data;
-			size_t len;
-
-			if (strncmp(de->d_name, "Qf", 2) != 0)
-				continue;
-			data = tu_read2(qdir, de->d_name, &len);
-			/* The `lost` case has an unknown record "Xbogus",
-			 * which sendmail refused as "bad line". */
-			cr_expect_eq(qf_parse(data, len, &env, &err), QF_REFUSED,
-			    "%s/%s", names[i], de->d_name);
-			cr_expect(strstr(err.reason, "unrecognized line type 'X'") != NULL,
-			    "%s", err.reason);
-			free(data);
-			lost++;
-		}
-		closedir(d);
-		free(qdir);
-	}
-	cr_assert_geq(lost, 1);
-	free_names(names, n);
+	cr_assert_geq(each_fixture_file("Qf", check_refused), 1);
 }
 
 Test(fixtures, offline_listing_equals_mailq)
