@@ -3,6 +3,9 @@
 #include "submitcf.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,9 @@ struct submitcf {
 	size_t nopts, optcap;
 	struct submitcf_kv *macros;
 	size_t nmacros, macrocap;
+	struct submitcf_kv *mailers;	/* name -> the definition, continuation
+					 * lines joined with a space */
+	size_t nmailers, mailercap;
 };
 
 static void
@@ -89,6 +95,7 @@ submitcf_load(const char *path, struct submitcf_error *err)
 	char *line = NULL;
 	size_t cap = 0;
 	unsigned lineno = 0;
+	bool in_mailer = false;
 	ssize_t n;
 	FILE *fp;
 
@@ -113,7 +120,30 @@ submitcf_load(const char *path, struct submitcf_error *err)
 		}
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			line[--n] = '\0';
+		if ((line[0] == ' ' || line[0] == '\t') && in_mailer) {
+			/* Continuation of a mailer definition. */
+			struct submitcf_kv *mk = &cf->mailers[cf->nmailers - 1];
+			char *joined = xasprintf("%s %s", mk->value, line);
+
+			free(mk->value);
+			mk->value = joined;
+			continue;
+		}
+		in_mailer = false;
 		switch (line[0]) {
+		case 'M': {
+			const char *comma = strchr(line + 1, ',');
+
+			if (comma == NULL || comma == line + 1) {
+				submitcf_fail(err, lineno, "%s:%u: malformed mailer definition (expected 'Mname, ...')",
+				    path, lineno);
+				goto fail;
+			}
+			submitcf_add(&cf->mailers, &cf->nmailers, &cf->mailercap,
+			    line + 1, (size_t)(comma - line - 1), comma + 1);
+			in_mailer = true;
+			break;
+		}
 		case 'O':
 			/* "O Name=value"; a single-letter old-style option
 			 * ("Oxvalue") is not used by any current submit.cf. */
@@ -145,8 +175,7 @@ submitcf_load(const char *path, struct submitcf_error *err)
 			}
 			break;
 		default:
-			/* Rulesets, mailers, classes, headers: read by later
-			 * parts of the runner as they need them. */
+			/* Rulesets, classes, headers, comments: not needed. */
 			break;
 		}
 	}
@@ -179,8 +208,13 @@ submitcf_free(struct submitcf *cf)
 		free(cf->macros[i].name);
 		free(cf->macros[i].value);
 	}
+	for (i = 0; i < cf->nmailers; i++) {
+		free(cf->mailers[i].name);
+		free(cf->mailers[i].value);
+	}
 	free(cf->opts);
 	free(cf->macros);
+	free(cf->mailers);
 	free(cf->path);
 	free(cf);
 }
@@ -244,4 +278,212 @@ submitcf_queue_dir(const struct submitcf *cf, struct submitcf_error *err)
 		return NULL;
 	}
 	return q;
+}
+
+static bool
+submitcf_number(const char *s, unsigned long *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+bool
+submitcf_mailer(const struct submitcf *cf, const char *name,
+    struct submitcf_mailer *m, struct submitcf_error *err)
+{
+	const char *def = NULL, *p;
+	size_t i;
+
+	memset(m, 0, sizeof *m);
+	m->port = 25;
+	for (i = cf->nmailers; i > 0; i--)
+		if (strcmp(cf->mailers[i - 1].name, name) == 0) {
+			def = cf->mailers[i - 1].value;
+			break;
+		}
+	if (def == NULL) {
+		submitcf_fail(err, 0, "%s: no mailer '%s' is defined", cf->path, name);
+		return false;
+	}
+	/* Fields are "X=value" separated by commas; none of the values this
+	 * runner reads (F, L, A) contains a comma. */
+	for (p = def; *p != '\0';) {
+		const char *end = strchr(p, ','), *v;
+		size_t len;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (end == NULL)
+			end = p + strlen(p);
+		len = (size_t)(end - p);
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len >= 2 && p[1] == '=') {
+			v = p + 2;
+			len -= 2;
+			switch (p[0]) {
+			case 'F':
+				snprintf(m->flags, sizeof m->flags, "%.*s", (int)len, v);
+				break;
+			case 'L':
+				m->linelimit = strtol(v, NULL, 10);
+				break;
+			case 'A':
+				snprintf(m->argv, sizeof m->argv, "%.*s", (int)len, v);
+				break;
+			default:
+				break;
+			}
+		}
+		p = *end ? end + 1 : end;
+	}
+	/* A=TCP $h [port]: exactly these tokens. */
+	{
+		char copy[sizeof m->argv], *save = NULL, *tok[4];
+		unsigned long port = 25;
+		int k = 0;
+
+		snprintf(copy, sizeof copy, "%s", m->argv);
+		for (char *t = strtok_r(copy, " \t", &save); t != NULL && k < 4;
+		    t = strtok_r(NULL, " \t", &save))
+			tok[k++] = t;
+		if (k < 2 || k > 3 || strcmp(tok[0], "TCP") != 0 ||
+		    strcmp(tok[1], "$h") != 0 ||
+		    (k == 3 && (!submitcf_number(tok[2], &port) || port < 1 || port > 65535))) {
+			submitcf_fail(err, 0, "%s: mailer '%s' has A=%s; expected 'TCP $h [port]'",
+			    cf->path, name, m->argv);
+			return false;
+		}
+		m->port = (int)port;
+	}
+	return true;
+}
+
+bool
+submitcf_interval(const char *s, long long *secs)
+{
+	long long total = 0;
+
+	if (*s == '\0')
+		return false;
+	while (*s != '\0') {
+		long long t = 0, mult;
+
+		if (*s < '0' || *s > '9')
+			return false;
+		for (; *s >= '0' && *s <= '9'; s++) {
+			if (t > LLONG_MAX / 100000000)
+				return false;
+			t = t * 10 + (*s - '0');
+		}
+		switch (*s) {
+		case 'w':
+			mult = 7 * 24 * 3600;
+			break;
+		case 'd':
+			mult = 24 * 3600;
+			break;
+		case 'h':
+			mult = 3600;
+			break;
+		case '\0':
+		case 'm':
+			mult = 60;
+			break;
+		case 's':
+			mult = 1;
+			break;
+		default:
+			return false;
+		}
+		if (*s != '\0')
+			s++;
+		total += t * mult;
+	}
+	*secs = total;
+	return true;
+}
+
+bool
+submitcf_timeout(const struct submitcf *cf, const char *kind, const char *cls,
+    long long *secs, struct submitcf_error *err)
+{
+	char base[64], star[64], one[96];
+	const char *val = NULL;
+	size_t i;
+
+	snprintf(base, sizeof base, "Timeout.%s", kind);
+	snprintf(star, sizeof star, "Timeout.%s.*", kind);
+	snprintf(one, sizeof one, "Timeout.%s.%s", kind, cls);
+	for (i = 0; i < cf->nopts; i++) {
+		const char *n = cf->opts[i].name;
+
+		if (strcasecmp(n, base) == 0 || strcasecmp(n, star) == 0 ||
+		    strcasecmp(n, one) == 0)
+			val = cf->opts[i].value;
+	}
+	if (val == NULL) {
+		if (err != NULL)
+			err->reason[0] = '\0';
+		return false;
+	}
+	if (!submitcf_interval(val, secs)) {
+		submitcf_fail(err, 0, "%s: %s=%s is not a time interval", cf->path,
+		    one, val);
+		return false;
+	}
+	return true;
+}
+
+bool
+submitcf_run_as(const struct submitcf *cf, uid_t *uid, gid_t *gid,
+    struct submitcf_error *err)
+{
+	const char *v = submitcf_option(cf, "RunAsUser");
+	char user[256];
+	const char *group = NULL, *colon;
+	unsigned long n;
+	struct passwd *pw;
+
+	if (v == NULL || *v == '\0') {
+		submitcf_fail(err, 0, "%s: no RunAsUser option", cf->path);
+		return false;
+	}
+	colon = strchr(v, ':');
+	snprintf(user, sizeof user, "%.*s", (int)(colon ? colon - v : (int)strlen(v)), v);
+	if (colon != NULL)
+		group = colon + 1;
+	if (submitcf_number(user, &n)) {
+		*uid = (uid_t)n;
+		pw = getpwuid(*uid);
+		*gid = pw ? pw->pw_gid : (gid_t)-1;
+	} else if ((pw = getpwnam(user)) != NULL) {
+		*uid = pw->pw_uid;
+		*gid = pw->pw_gid;
+	} else {
+		submitcf_fail(err, 0, "%s: RunAsUser=%s: no such user", cf->path, v);
+		return false;
+	}
+	if (group != NULL && *group != '\0') {
+		struct group *gr;
+
+		if (submitcf_number(group, &n)) {
+			*gid = (gid_t)n;
+		} else if ((gr = getgrnam(group)) != NULL) {
+			*gid = gr->gr_gid;
+		} else {
+			submitcf_fail(err, 0, "%s: RunAsUser=%s: no such group", cf->path, v);
+			return false;
+		}
+	}
+	if (*gid == (gid_t)-1) {
+		submitcf_fail(err, 0, "%s: RunAsUser=%s: no group for that uid", cf->path, v);
+		return false;
+	}
+	return true;
 }

@@ -16,6 +16,7 @@
 #define CQ_SUBMITCF_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #define SUBMITCF_LINE_MAX 8192
 
@@ -45,6 +46,38 @@ const char *submitcf_macro(const struct submitcf *cf, const char *name);
  * wildcard (several client queues are not supported, as sendmail's own
  * cf/README says of the MSP).  NULL and err otherwise. */
 const char *submitcf_queue_dir(const struct submitcf *cf,
+    struct submitcf_error *err);
+
+/* A mailer definition ("Mrelay, P=[IPC], F=mDFMuXa8k, ..., A=TCP $h"). */
+struct submitcf_mailer {
+	char flags[128];	/* F= letters; "" when absent */
+	long linelimit;		/* L=, 0 when absent (sendmail: no limit) */
+	int port;		/* from A=TCP $h [port]; 25 when absent */
+	char argv[256];		/* A= as written */
+};
+
+/* submitcf_mailer: the mailer named name ("relay").  False and err when it
+ * is not defined or its A= is not "TCP $h [port]" (the client queue only
+ * ever talks SMTP over TCP). */
+bool submitcf_mailer(const struct submitcf *cf, const char *name,
+    struct submitcf_mailer *m, struct submitcf_error *err);
+
+/* submitcf_interval: a sendmail time interval ("4h", "5d", "1h30m", "90";
+ * the default unit is minutes, as for every Timeout option) in seconds.
+ * False on anything else (sendmail warns and guesses; we refuse). */
+bool submitcf_interval(const char *s, long long *secs);
+
+/* submitcf_timeout: Timeout.<kind> for the precedence class cls ("normal",
+ * "urgent", "non-urgent"): the last of Timeout.<kind>, Timeout.<kind>.*
+ * and Timeout.<kind>.<cls> in file order, then -O overrides.  False when
+ * none is set (the caller applies sendmail's default); false with err set
+ * when the value is not an interval. */
+bool submitcf_timeout(const struct submitcf *cf, const char *kind,
+    const char *cls, long long *secs, struct submitcf_error *err);
+
+/* submitcf_run_as: O RunAsUser ("user", "user:group", "uid:gid") resolved
+ * to ids.  False and err when unset or unknown. */
+bool submitcf_run_as(const struct submitcf *cf, uid_t *uid, gid_t *gid,
     struct submitcf_error *err);
 
 #endif

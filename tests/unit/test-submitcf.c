@@ -105,3 +105,127 @@ Test(submitcf, reads_the_system_submit_cf_when_present)
 	cr_assert_not_null(submitcf_option(cf, "RunAsUser"));
 	submitcf_free(cf);
 }
+
+Test(submitcf, relay_mailer)
+{
+	struct submitcf_error err;
+	struct submitcf_mailer m;
+	struct submitcf *cf = load(
+	    "Mrelay,\t\tP=[IPC], F=mDFMuXa8k, S=EnvFromSMTP/HdrFromSMTP, R=MasqSMTP, E=\\r\\n, L=2040,\n"
+	    "\t\tT=DNS/RFC822/SMTP,\n"
+	    "\t\tA=TCP $h 2526\n"
+	    "Mbad,\t\tP=[IPC], A=TCP $h abc\n"
+	    "Mprog,\t\tP=/bin/sh, F=lsDFMoqeu9, S=EnvFromL/HdrFromL, R=EnvToL/HdrToL, D=$z:/,\n"
+	    "\t\tT=X-Unix/X-Unix/X-Unix,\n\t\tA=sh -c $u\n", &err);
+
+	cr_assert_not_null(cf, "%s", err.reason);
+	cr_assert(submitcf_mailer(cf, "relay", &m, &err), "%s", err.reason);
+	cr_assert_str_eq(m.flags, "mDFMuXa8k");
+	cr_assert_eq(m.linelimit, 2040);
+	cr_assert_str_eq(m.argv, "TCP $h 2526");
+	cr_assert_eq(m.port, 2526);
+	cr_assert_not(submitcf_mailer(cf, "bad", &m, &err));
+	cr_assert(strstr(err.reason, "mailer 'bad' has A=TCP $h abc; expected 'TCP $h [port]'"), "%s", err.reason);
+	cr_assert_not(submitcf_mailer(cf, "prog", &m, &err));
+	cr_assert_not(submitcf_mailer(cf, "esmtp", &m, &err));
+	cr_assert(strstr(err.reason, "no mailer 'esmtp' is defined"), "%s", err.reason);
+	submitcf_free(cf);
+	cf = load("Mrelay, P=[IPC], F=mDFMuXa8k, A=TCP $h\n", &err);
+	cr_assert(submitcf_mailer(cf, "relay", &m, &err));
+	cr_assert_eq(m.port, 25, "no port means 25");
+	submitcf_free(cf);
+}
+
+Test(submitcf, intervals)
+{
+	static const struct {
+		const char *s;
+		long long secs;
+	} good[] = {
+		{ "4h", 4 * 3600 }, { "5d", 5 * 86400 }, { "1w", 7 * 86400 },
+		{ "1h30m", 5400 }, { "90", 90 * 60 }, { "45s", 45 }, { "0", 0 },
+	};
+	static const char *bad[] = { "", "h", "4x", "-1h", "4h 30m", "99999999999999999999" };
+	long long v;
+	size_t i;
+
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		cr_assert(submitcf_interval(good[i].s, &v), "%s", good[i].s);
+		cr_assert_eq(v, good[i].secs, "%s: %lld", good[i].s, v);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		cr_assert_not(submitcf_interval(bad[i], &v), "'%s' accepted", bad[i]);
+}
+
+Test(submitcf, queue_timeouts_by_precedence)
+{
+	struct submitcf_error err;
+	long long v;
+	struct submitcf *cf = load(
+	    "O Timeout.queuereturn=5d\nO Timeout.queuewarn=4h\n"
+	    "O Timeout.queuewarn.urgent=1h\nO Timeout.queuereturn.non-urgent=7d\n", &err);
+
+	cr_assert(submitcf_timeout(cf, "queuewarn", "normal", &v, &err));
+	cr_assert_eq(v, 4 * 3600);
+	cr_assert(submitcf_timeout(cf, "queuewarn", "urgent", &v, &err));
+	cr_assert_eq(v, 3600, "the class-specific option wins when later");
+	cr_assert(submitcf_timeout(cf, "queuereturn", "non-urgent", &v, &err));
+	cr_assert_eq(v, 7 * 86400);
+	cr_assert(submitcf_timeout(cf, "queuereturn", "normal", &v, &err));
+	cr_assert_eq(v, 5 * 86400);
+	/* A later un-suffixed option sets every class again (readcf.c). */
+	cr_assert(submitcf_set_option(cf, "Timeout.queuewarn=2h", &err));
+	cr_assert(submitcf_timeout(cf, "queuewarn", "urgent", &v, &err));
+	cr_assert_eq(v, 2 * 3600);
+	cr_assert_not(submitcf_timeout(cf, "initial", "normal", &v, &err));
+	cr_assert_str_eq(err.reason, "", "unset is not an error");
+	cr_assert(submitcf_set_option(cf, "Timeout.queuewarn=4x", &err));
+	cr_assert_not(submitcf_timeout(cf, "queuewarn", "normal", &v, &err));
+	cr_assert(strstr(err.reason, "Timeout.queuewarn.normal=4x is not a time interval"), "%s", err.reason);
+	submitcf_free(cf);
+}
+
+Test(submitcf, run_as_user)
+{
+	struct submitcf_error err;
+	struct submitcf *cf;
+	uid_t uid;
+	gid_t gid;
+
+	cf = load("O RunAsUser=root\n", &err);
+	cr_assert(submitcf_run_as(cf, &uid, &gid, &err), "%s", err.reason);
+	cr_assert_eq(uid, 0);
+	cr_assert_eq(gid, 0);
+	cr_assert(submitcf_set_option(cf, "RunAsUser=0:12345", &err));
+	cr_assert(submitcf_run_as(cf, &uid, &gid, &err), "%s", err.reason);
+	cr_assert_eq(gid, 12345);
+	cr_assert(submitcf_set_option(cf, "RunAsUser=no-such-user-here", &err));
+	cr_assert_not(submitcf_run_as(cf, &uid, &gid, &err));
+	cr_assert(strstr(err.reason, "RunAsUser=no-such-user-here: no such user"), "%s", err.reason);
+	cr_assert(submitcf_set_option(cf, "RunAsUser=root:no-such-group-here", &err));
+	cr_assert_not(submitcf_run_as(cf, &uid, &gid, &err));
+	cr_assert(strstr(err.reason, "no such group"), "%s", err.reason);
+	submitcf_free(cf);
+}
+
+Test(submitcf, the_debian_submit_cf)
+{
+	struct submitcf_error err;
+	struct submitcf_mailer m;
+	struct submitcf *cf = submitcf_load("/etc/mail/submit.cf", &err);
+	long long v;
+
+	if (cf == NULL)
+		cr_skip_test("no /etc/mail/submit.cf here");
+	cr_assert(submitcf_mailer(cf, "relay", &m, &err), "%s", err.reason);
+	/* Only what every FEATURE(msp) submit.cf has: the values are the
+	 * site's own. */
+	cr_assert(strchr(m.flags, 'X') != NULL, "relay dot-stuffs: %s", m.flags);
+	cr_assert_gt(m.linelimit, 0);
+	cr_assert_not_null(submitcf_macro(cf, "{MTAHost}"));
+	cr_assert(submitcf_timeout(cf, "queuereturn", "normal", &v, &err) || err.reason[0] == '\0',
+	    "%s", err.reason);
+	cr_assert(submitcf_timeout(cf, "queuewarn", "normal", &v, &err) || err.reason[0] == '\0',
+	    "%s", err.reason);
+	submitcf_free(cf);
+}
