@@ -1,0 +1,82 @@
+#!/bin/sh
+# bench/delivery.sh [MESSAGES] [RUNS]
+#
+# Messages per second of sendmail's own client-queue runner
+# (`sendmail -Ac -qf`) on a queue of MESSAGES (default 2000) messages that
+# real sendmail wrote with -odq, into bench/sink on loopback; the median of
+# RUNS (default 3) runs, each on a fresh copy of the same queue.  Also the
+# receiver's own limit (bench/blast, pipelined, one connection) and, once
+# it exists, clientq-runner --once on the same queue, with the ratios.
+# Prints figures; never fails on a slow result.  Needs root and
+# sendmail-bin (tests/install-deps), and a build (make).
+set -eu
+N=${1:-2000}
+RUNS=${2:-3}
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+. "$top_srcdir/tests/integration/lib.sh"
+it_need_root_sendmail
+IT_TIMEOUT=3600
+it_setup
+SINK=$top_builddir/bench/sink
+BLAST=$top_builddir/bench/blast
+RUNNER=$top_builddir/clientq-runner/clientq-runner
+
+now() { date +%s.%N; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+echo "queueing $N messages with real sendmail (-odq)..."
+i=0
+body=$(awk 'BEGIN { for (i = 0; i < 12; i++) printf "%076d\n", i }')
+while [ "$i" -lt "$N" ]; do
+	printf 'Subject: bench %d\n\n%s\n' "$i" "$body" | sm -Ac -C "$CF" -odq "rcpt$i@example.test"
+	i=$((i + 1))
+done
+cp -a "$Q" "$W/master"
+
+# flush LABEL COMMAND...: time COMMAND on a fresh copy of the queue into a
+# fresh sink; print the rate.
+flush() {
+	label=$1
+	shift
+	rm -rf "$Q"
+	cp -a "$W/master" "$Q"
+	"$SINK" -p "$PORT" -n "$N" -q &
+	sinkpid=$!
+	wait_for sh -c "ss -Hltn 'sport = :$PORT' | grep -q ."
+	t0=$(now)
+	"$@" >/dev/null 2>&1 || true
+	wait "$sinkpid" || { echo "$label: the receiver did not get all $N messages" >&2; return 1; }
+	t1=$(now)
+	echo "$N $t0 $t1" | awk '{ printf "%.1f\n", $1 / ($3 - $2) }'
+}
+
+rates() { # LABEL COMMAND...
+	r=0
+	: >"$W/rates"
+	while [ "$r" -lt "$RUNS" ]; do
+		flush "$@" >>"$W/rates"
+		r=$((r + 1))
+	done
+	median <"$W/rates"
+}
+
+sendmail_rate=$(rates sendmail sm -Ac -qf -C "$CF")
+"$SINK" -p "$PORT" -n "$N" -q &
+sinkpid=$!
+wait_for sh -c "ss -Hltn 'sport = :$PORT' | grep -q ."
+blast_rate=$("$BLAST" -p "$PORT" -m "$N" -s 1000 | awk '{ print $(NF - 1) }')
+wait "$sinkpid"
+
+printf 'messages: %d, runs: %d (medians)\n' "$N" "$RUNS"
+printf 'sendmail -Ac -qf:         %10.1f msg/s\n' "$sendmail_rate"
+printf 'raw pipelined (blast):    %10.1f msg/s  (the receiver'"'"'s limit on one connection)\n' "$blast_rate"
+if [ -x "$RUNNER" ]; then
+	runner_rate=$(rates clientq-runner "$RUNNER" --once -C "$CF")
+	printf 'clientq-runner --once:    %10.1f msg/s\n' "$runner_rate"
+	echo "$runner_rate $sendmail_rate $blast_rate" |
+	    awk '{ printf "ratio to sendmail: %.1fx; share of the raw limit: %.0f%%\n", $1 / $2, 100 * $1 / $3 }'
+else
+	echo "clientq-runner --once:    not built yet"
+fi
+it_stop_watchdog
