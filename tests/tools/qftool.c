@@ -6,15 +6,21 @@
  *   qftool open DIR ID      try to open and lock qfID; print the result
  *   qftool parse FILE       parse a control file; print the status/reason
  *   qftool roundtrip FILE   exit 0 when write(parse(FILE)) == FILE
+ *   qftool render DIR ID DOMAIN
+ *                           print DATA as the relay mailer (F=mDFMuXa8k,
+ *                           L=2040) sends it, without the final dot; and
+ *                           SIZE= on stderr
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "qf.h"
+#include "render.h"
 #include "spool.h"
 #include "strbuf.h"
 
@@ -107,6 +113,38 @@ main(int argc, char **argv)
 		free(data);
 		return rc;
 	}
-	fprintf(stderr, "usage: qftool lock|open DIR ID | parse|roundtrip FILE\n");
+	if (argc == 5 && strcmp(argv[1], "render") == 0) {
+		struct render_opts o = { "mDFMuXa8k", 2040, argv[4], NULL, NULL };
+		struct strbuf out = STRBUF_INIT;
+		struct qf_envelope *env;
+		struct qf_error qerr;
+		struct render_body rb;
+		struct stat st;
+		char buf[65536];
+		ssize_t n;
+		int dfd;
+
+		sp = open_dir(argv[2]);
+		if (spool_job_open(sp, argv[3], &job, &err) != SPOOL_OK ||
+		    spool_job_load(job, &env, &qerr) != QF_OK ||
+		    spool_job_open_df(job, &dfd, &st, &err) != SPOOL_OK) {
+			fprintf(stderr, "qftool: cannot load %s\n", argv[3]);
+			return 1;
+		}
+		render_headers(env, &o, &out);
+		render_body_init(&rb, &o);
+		while ((n = read(dfd, buf, sizeof buf)) > 0)
+			render_body_feed(&rb, buf, (size_t)n, &out);
+		render_body_finish(&rb, &out);
+		fwrite(out.buf, 1, out.len, stdout);
+		fprintf(stderr, "SIZE=%lld\n", render_message_size(env, (long long)st.st_size));
+		close(dfd);
+		strbuf_free(&out);
+		qf_free(env);
+		spool_job_close(job);
+		spool_free(sp);
+		return 0;
+	}
+	fprintf(stderr, "usage: qftool lock|open DIR ID | parse|roundtrip FILE | render DIR ID DOMAIN\n");
 	return 2;
 }
