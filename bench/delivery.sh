@@ -74,6 +74,11 @@ printf 'raw pipelined (blast):    %10.1f msg/s  (the receiver'"'"'s limit on one
 if [ -x "$RUNNER" ]; then
 	runner_rate=$(rates clientq-runner "$RUNNER" --once -C "$CF")
 	printf 'clientq-runner --once:    %10.1f msg/s\n' "$runner_rate"
+	# Peak RSS of one more run (GNU time's maximum resident set size).
+	if [ -x /usr/bin/time ]; then
+		flush rss /usr/bin/time -f '%M' -o "$W/rss" "$RUNNER" --once -C "$CF" >/dev/null
+		printf 'clientq-runner peak RSS:  %10s KiB for %d messages\n' "$(cat "$W/rss")" "$N"
+	fi
 	echo "$runner_rate $sendmail_rate $blast_rate" |
 	    awk '{ printf "ratio to sendmail: %.1fx; share of the raw limit: %.0f%%\n", $1 / $2, 100 * $1 / $3 }'
 else

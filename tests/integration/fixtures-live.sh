@@ -8,7 +8,7 @@ it_need_root_sendmail
 
 W=$(mktemp -d /tmp/cq-live.XXXXXX)
 trap 'rm -rf "$W"' EXIT
-if "$top_srcdir/tests/fixtures/gen-fixtures.sh" "$W/queues" >"$W/gen.log" 2>&1; then
+if RELAY_PORT=$(it_free_port) "$top_srcdir/tests/fixtures/gen-fixtures.sh" "$W/queues" >"$W/gen.log" 2>&1; then
 	ok "real sendmail wrote the fixture matrix ($(ls "$W/queues" | wc -l) queues)"
 else
 	fail "gen-fixtures.sh" "$(tail -5 "$W/gen.log")"
