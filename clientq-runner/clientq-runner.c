@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <grp.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -153,6 +154,47 @@ run_relay(struct run *r)
 		return false;
 	}
 	freeaddrinfo(ai);
+	return true;
+}
+
+/* The SMTP phase timeouts: sendmail's Timeout.* options when submit.cf or
+ * -O sets them (default unit minutes), RFC 5321's values otherwise. */
+static bool
+run_timeouts(struct run *r)
+{
+	static const struct {
+		const char *opt;
+		size_t off;
+	} map[] = {
+		{ "Timeout.connect", offsetof(struct smtp_timeouts, connect) },
+		{ "Timeout.initial", offsetof(struct smtp_timeouts, initial) },
+		{ "Timeout.helo", offsetof(struct smtp_timeouts, helo) },
+		{ "Timeout.mail", offsetof(struct smtp_timeouts, mail) },
+		{ "Timeout.rcpt", offsetof(struct smtp_timeouts, rcpt) },
+		{ "Timeout.datainit", offsetof(struct smtp_timeouts, datainit) },
+		{ "Timeout.datablock", offsetof(struct smtp_timeouts, datablock) },
+		{ "Timeout.datafinal", offsetof(struct smtp_timeouts, datafinal) },
+		{ "Timeout.rset", offsetof(struct smtp_timeouts, rset) },
+		{ "Timeout.quit", offsetof(struct smtp_timeouts, quit) },
+	};
+	size_t i;
+
+	smtp_timeouts_default(&r->timeouts);
+	for (i = 0; i < sizeof map / sizeof map[0]; i++) {
+		const char *v = submitcf_option(r->cf, map[i].opt);
+		long long secs;
+
+		if (v == NULL)
+			continue;
+		if (!submitcf_interval(v, &secs) || secs > 86400) {
+			log_msg(LOG_LVL_ERR, "%s: %s=%s is not a time interval (at most 1d)",
+			    submitcf_path(r->cf), map[i].opt, v);
+			return false;
+		}
+		/* 0 means "the system's default" in sendmail: keep ours. */
+		if (secs > 0)
+			*(int *)((char *)&r->timeouts + map[i].off) = (int)secs;
+	}
 	return true;
 }
 
@@ -607,7 +649,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	run_domain(&r);
-	if (!run_relay(&r))
+	if (!run_relay(&r) || !run_timeouts(&r))
 		goto out;
 	if (!run_drop_privileges(&r)) {
 		rc = RUN_EXIT_OSERR;
@@ -618,7 +660,6 @@ main(int argc, char **argv)
 	r.ropts.domain = r.domain;
 	r.ropts.macro = run_cf_macro;
 	r.ropts.macro_arg = r.cf;
-	smtp_timeouts_default(&r.timeouts);
 	spool_policy_default(&pol);
 	pol.trusted_uid = geteuid();
 	r.sp = spool_open(qdir, &pol, &serr);
