@@ -168,6 +168,46 @@ render_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* Where a scan of address text is: in a quoted string, in (nested)
+ * comments, or at the top level. */
+struct render_lex {
+	bool quoted;
+	int cmt;
+};
+
+/* render_lex_top: account for the character at *s (stepping over a
+ * backslash pair inside quotes); true when it stands at the top level and
+ * is not itself a quote or a comment's opening. */
+static bool
+render_lex_top(struct render_lex *lx, const char **s)
+{
+	char c = **s;
+
+	if (lx->quoted) {
+		if (c == '\\' && (*s)[1] != '\0')
+			(*s)++;
+		else if (c == '"')
+			lx->quoted = false;
+		return false;
+	}
+	if (lx->cmt > 0) {
+		if (c == '(')
+			lx->cmt++;
+		else if (c == ')')
+			lx->cmt--;
+		return false;
+	}
+	if (c == '"') {
+		lx->quoted = true;
+		return false;
+	}
+	if (c == '(') {
+		lx->cmt = 1;
+		return false;
+	}
+	return true;
+}
+
 void
 render_address(const char *addr, const char *domain, struct strbuf *out)
 {
@@ -249,6 +289,7 @@ render_one_address(const char *elem, const char *domain, struct strbuf *out)
 {
 	const char *p = elem, *addr_start = NULL, *lt = NULL, *s;
 	struct strbuf tmpl_before = STRBUF_INIT, rewritten = STRBUF_INIT;
+	struct render_lex lx;
 	bool quoted = false, quoteit = false;
 	int cmt = 0;
 
@@ -259,18 +300,10 @@ render_one_address(const char *elem, const char *domain, struct strbuf *out)
 	}
 	/* A group name "name:" (not "::" or ":." of old routing syntax)
 	 * before any '<' starts the template. */
+	lx = (struct render_lex){ false, 0 };
 	for (s = p; *s != '\0'; s++) {
-		if (quoted) {
-			if (*s == '\\' && s[1] != '\0')
-				s++;
-			else if (*s == '"')
-				quoted = false;
+		if (!render_lex_top(&lx, &s))
 			continue;
-		}
-		if (*s == '"') {
-			quoted = true;
-			continue;
-		}
 		if (*s == '<' || *s == '@')
 			break;
 		if (*s == ':' && s[1] != ':' && s[1] != '.') {
@@ -282,31 +315,17 @@ render_one_address(const char *elem, const char *domain, struct strbuf *out)
 			break;
 		}
 	}
-	/* Find a top-level '<'. */
-	quoted = false;
+	/* Find a top-level '<'; note whether the display name before it
+	 * has a character that must be quoted. */
+	lx = (struct render_lex){ false, 0 };
 	for (s = p; *s != '\0'; s++) {
-		if (quoted) {
-			if (*s == '\\' && s[1] != '\0')
-				s++;
-			else if (*s == '"')
-				quoted = false;
+		if (!render_lex_top(&lx, &s))
 			continue;
-		}
-		if (cmt > 0) {
-			if (*s == '(')
-				cmt++;
-			else if (*s == ')')
-				cmt--;
-			continue;
-		}
-		if (*s == '"')
-			quoted = true;
-		else if (*s == '(')
-			cmt = 1;
-		else if (*s == '<') {
+		if (*s == '<') {
 			lt = s;
 			break;
-		} else if (strchr(RENDER_MUSTQUOTE, *s) != NULL)
+		}
+		if (strchr(RENDER_MUSTQUOTE, *s) != NULL)
 			quoteit = true;
 	}
 	render_address(p, domain, &rewritten);
@@ -404,8 +423,8 @@ render_address_header(const struct render_opts *o, const struct qf_header *h,
 	opos += spaces;
 	while (*p != '\0') {
 		const char *start, *end;
-		bool quoted = false;
-		int cmt = 0, angle = 0;
+		struct render_lex lx;
+		int angle = 0;
 		char *elem;
 
 		while (render_space(*p) || *p == ',')
@@ -413,25 +432,15 @@ render_address_header(const struct render_opts *o, const struct qf_header *h,
 		if (*p == '\0')
 			break;
 		start = p;
+		lx = (struct render_lex){ false, 0 };
 		for (; *p != '\0'; p++) {
-			if (quoted) {
-				if (*p == '\\' && p[1] != '\0')
-					p++;
-				else if (*p == '"')
-					quoted = false;
+			if (!render_lex_top(&lx, &p))
 				continue;
-			}
-			if (*p == '"')
-				quoted = true;
-			else if (*p == '(')
-				cmt++;
-			else if (*p == ')' && cmt > 0)
-				cmt--;
-			else if (cmt == 0 && *p == '<')
+			if (*p == '<')
 				angle++;
-			else if (cmt == 0 && *p == '>' && angle > 0)
+			else if (*p == '>' && angle > 0)
 				angle--;
-			else if (cmt == 0 && angle == 0 && *p == ',')
+			else if (angle == 0 && *p == ',')
 				break;
 		}
 		end = p;
