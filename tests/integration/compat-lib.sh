@@ -33,27 +33,9 @@ COMPAT_EXT_FULL='PIPELINING,SIZE 52428800,8BITMIME,DSN,SMTPUTF8,ENHANCEDSTATUSCO
 
 # ------------------------------------------------------------------ queues
 
-# compat_make_cf QUEUEDIR PORT OUTFILE: build with m4 a submit.cf like
-# it_setup's (FEATURE(msp, [127.0.0.1]), confDOMAIN_NAME host.test) whose
-# QueueDirectory is QUEUEDIR and whose relay mailer connects to PORT.
-# OUTFILE.mc keeps the m4 source; the PidFile is OUTFILE.pid.
+# compat_make_cf QUEUEDIR PORT OUTFILE: lib.sh's it_make_cf.
 compat_make_cf() {
-	cat >"$3.mc" <<EOF
-include(\`$CF_M4')dnl
-VERSIONID(\`clientq-runner compatibility test')dnl
-define(\`confCF_VERSION', \`Submit')dnl
-define(\`__OSTYPE__',\`')dnl
-define(\`_USE_DECNET_SYNTAX_', \`1')dnl
-define(\`confTIME_ZONE', \`USE_TZ')dnl
-define(\`confDONT_INIT_GROUPS', \`True')dnl
-define(\`MSP_QUEUE_DIR', \`$1')dnl
-define(\`confPID_FILE', \`$3.pid')dnl
-define(\`confSERVICE_SWITCH_FILE', \`$W/service.switch')dnl
-define(\`RELAY_MAILER_ARGS', \`TCP \$h $2')dnl
-define(\`confDOMAIN_NAME', \`host.test')dnl
-FEATURE(\`msp', \`[127.0.0.1]')dnl
-EOF
-	m4 "$3.mc" >"$3" && chmod 0644 "$3"
+	it_make_cf "$@"
 }
 
 # compat__new_case DIR CASE: start an extra case: an empty queue

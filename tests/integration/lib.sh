@@ -91,6 +91,29 @@ it_free_port() {
 	echo "$_p"
 }
 
+# it_make_cf QUEUEDIR PORT OUTFILE: a submit.cf built with m4 like the
+# stock one (FEATURE(msp, [127.0.0.1])), with confDOMAIN_NAME host.test,
+# QueueDirectory QUEUEDIR and the relay mailer connecting to PORT.
+# OUTFILE.mc keeps the m4 source; the PidFile is OUTFILE.pid.
+it_make_cf() {
+	cat >"$3.mc" <<EOF
+include(\`$CF_M4')dnl
+VERSIONID(\`clientq-runner test submit.cf')dnl
+define(\`confCF_VERSION', \`Submit')dnl
+define(\`__OSTYPE__',\`')dnl
+define(\`_USE_DECNET_SYNTAX_', \`1')dnl
+define(\`confTIME_ZONE', \`USE_TZ')dnl
+define(\`confDONT_INIT_GROUPS', \`True')dnl
+define(\`MSP_QUEUE_DIR', \`$1')dnl
+define(\`confPID_FILE', \`$3.pid')dnl
+define(\`confSERVICE_SWITCH_FILE', \`$W/service.switch')dnl
+define(\`RELAY_MAILER_ARGS', \`TCP \$h $2')dnl
+define(\`confDOMAIN_NAME', \`host.test')dnl
+FEATURE(\`msp', \`[127.0.0.1]')dnl
+EOF
+	m4 "$3.mc" >"$3" && chmod 0644 "$3"
+}
+
 # it_setup: W (work dir), Q (queue dir, smmsp:smmsp 2770), CF (submit.cf
 # sending to [127.0.0.1]:$PORT).
 it_setup() {
@@ -104,22 +127,7 @@ it_setup() {
 	chmod 2770 "$Q"
 	printf '127.0.0.1 host.test host localhost\n127.0.0.1 example.test\n' >"$W/hosts"
 	printf 'hosts files\naliases files\n' >"$W/service.switch"
-	cat >"$W/submit.mc" <<EOF
-include(\`$CF_M4')dnl
-VERSIONID(\`clientq-runner integration test')dnl
-define(\`confCF_VERSION', \`Submit')dnl
-define(\`__OSTYPE__',\`')dnl
-define(\`_USE_DECNET_SYNTAX_', \`1')dnl
-define(\`confTIME_ZONE', \`USE_TZ')dnl
-define(\`confDONT_INIT_GROUPS', \`True')dnl
-define(\`MSP_QUEUE_DIR', \`$Q')dnl
-define(\`confPID_FILE', \`$W/sm-client.pid')dnl
-define(\`confSERVICE_SWITCH_FILE', \`$W/service.switch')dnl
-define(\`RELAY_MAILER_ARGS', \`TCP \$h $PORT')dnl
-define(\`confDOMAIN_NAME', \`host.test')dnl
-FEATURE(\`msp', \`[127.0.0.1]')dnl
-EOF
-	m4 "$W/submit.mc" >"$W/submit.cf"
+	it_make_cf "$Q" "$PORT" "$W/submit.cf"
 	CF=$W/submit.cf
 	IT_PIDS=
 }
