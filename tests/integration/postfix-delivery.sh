@@ -1,0 +1,82 @@
+#!/bin/sh
+# A real MTA: clientq-runner --once delivers a queue written by real
+# sendmail into a real Postfix (3.7, a private instance on a loopback
+# port, postfix-lib.sh), and every recipient's copy arrives in Postfix's
+# mailbox intact: the message as Postfix stored it (its own trace lines
+# removed) is, line for line, what the relay mailer renders for it (the
+# same headers sendmail's runner sends; the body equal to the data file).
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/postfix-lib.sh"
+it_need_root_sendmail
+command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
+it_setup
+PFD=$W/pf
+trap 'pf_stop "$PFD"; it_cleanup' EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+RUNNER=$top_builddir/clientq-runner/clientq-runner
+
+check "the private Postfix is installed (sendmail-bin untouched)" pf_install
+check "Postfix listens on 127.0.0.1:$PORT" pf_start "$PFD" "$PORT"
+
+# Postfix takes mail for example.test only: every recipient is there.
+submit alice@example.test >/dev/null
+printf 'Subject: eight bit\nTo: Bob <bob@example.test>, carol@example.test\n\ncaf\303\251 \351t\351\n.leading dot\n' |
+    sm -Ac -C "$CF" -odq -B 8BITMIME bob@example.test carol@example.test
+printf 'Subject: dsn\n\nwith DSN options\n' |
+    sm -Ac -C "$CF" -odq -N success,failure -R hdrs -V envid7 -f sender@example.test dave@example.test
+awk 'BEGIN { printf "Subject: long line\n\n"; s = ""; while (length(s) < 3000) s = s "0123456789"; print s }' |
+    sm -Ac -C "$CF" -odq erin@example.test
+ids=$(ls "$Q" | sed -n 's/^qf//p')
+check "real sendmail queued 4 messages" test "$(echo "$ids" | wc -w)" -eq 4
+
+# What the relay mailer sends for each, rendered before delivery.
+mkdir "$W/want"
+for id in $ids; do
+	"$QFTOOL" render "$Q" "$id" host.test 2>/dev/null |
+	    python3 -c '
+import sys
+d = sys.stdin.buffer.read().replace(b"\r\n", b"\n")
+# undo dot-stuffing, as the receiving MTA does
+d = b"\n".join(l[1:] if l.startswith(b".") else l for l in d.split(b"\n"))
+sys.stdout.buffer.write(d)' >"$W/want/$(grep -a -m1 -i '^H?[^?]*?Message-Id:' "$Q/qf$id" | sed 's/.*<//; s/>.*//')"
+done
+
+"$RUNNER" --once -C "$CF" >"$W/runner.out" 2>&1
+rc=$?
+check "clientq-runner --once exited 0" test "$rc" -eq 0
+check "the client queue is empty" test -z "$(ls "$Q")"
+# 5 recipients' copies, and Postfix's own success report for the
+# NOTIFY=SUCCESS recipient: the DSN parameters reached a real MTA.
+check "Postfix delivered 6 messages (5 copies and a success DSN)" pf_wait_count "$PFD" 6
+n=0
+bad=
+dsn=0
+for m in $(pf_messages "$PFD"); do
+	if pf_strip "$m" | grep -q '^From: Mail Delivery System <MAILER-DAEMON@'; then
+		pf_strip "$m" | grep -q '^Original-Envelope-Id: envid7' &&
+		    pf_strip "$m" | grep -q '^To: sender@example.test' &&
+		    pf_strip "$m" | grep -q '^Action: delivered' && dsn=$((dsn + 1))
+		continue
+	fi
+	mid=$(pf_strip "$m" | grep -m1 -i '^Message-Id' | sed 's/.*<//; s/>.*//')
+	if pf_strip "$m" | cmp -s - "$W/want/$mid"; then
+		n=$((n + 1))
+	else
+		bad="$bad $m"
+	fi
+done
+if [ -z "$bad" ] && [ "$n" -eq 5 ]; then
+	ok "all 5 copies arrived intact, headers and body"
+else
+	fail "copies that differ:$bad"
+fi
+check "Postfix's success DSN names ENVID envid7 and goes to the envelope sender" test "$dsn" -eq 1
+if grep -q 'stat=Sent' "$W/runner.out" && ! grep -q 'stat=Deferred' "$W/runner.out"; then
+	ok "the log says Sent for every transaction: $(grep -c 'stat=Sent' "$W/runner.out") lines"
+else
+	fail "log lines" "$(cat "$W/runner.out")"
+fi
+pf_stop "$PFD"
+check "no Postfix process is left" test -z "$(pgrep -f "$PFD" || true)"
+it_finish
