@@ -1,0 +1,38 @@
+/*
+ * libFuzzer target for the SMTP reply-line parser: every line a relay can
+ * send must parse or be refused without a crash or undefined behaviour,
+ * and what parses must be consistent (a code of 200-599, an enhanced code
+ * of the same class, text within bounds).
+ */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtp.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char line[SMTP_LINE_MAX + 1];
+	struct smtp_reply r;
+	bool last;
+
+	if (size > SMTP_LINE_MAX)
+		size = SMTP_LINE_MAX;
+	memcpy(line, data, size);
+	line[size] = '\0';
+	if (!smtp_parse_reply_line(line, &last, &r))
+		return 0;
+	if (r.code < 200 || r.code > 599)
+		abort();
+	if (r.enhanced[0] != '\0' && r.enhanced[0] != line[0])
+		abort();
+	if (strlen(r.text) >= sizeof r.text || strlen(r.full) >= sizeof r.full)
+		abort();
+	return 0;
+}
