@@ -237,7 +237,7 @@ run_log_delivery(struct run *r, const struct qf_envelope *env, const char *id,
 
 	log_interval((long long)now - env->ctime, delay, sizeof delay);
 	log_interval((long long)now - xstart, xdelay, sizeof xdelay);
-	log_msg(dsn[0] == '2' ? LOG_LVL_INFO : LOG_LVL_INFO,
+	log_msg(LOG_LVL_INFO,
 	    "%s: to=%s, delay=%s, xdelay=%s, mailer=relay, pri=%lld, relay=%s [%s], dsn=%s%s%s, stat=%s",
 	    id, to, delay, xdelay, env->priority + 90000, r->relay_host,
 	    r->relay_ip, dsn, reply && reply->code && dsn[0] != '2' ? ", reply=" : "",
@@ -332,13 +332,12 @@ run_send_message(struct run *r, const struct qf_envelope *env, int dfd,
 
 /* Connect (or reuse the connection after RSET, as sendmail probes it). */
 static bool
-run_connection(struct run *r, bool *fresh)
+run_connection(struct run *r)
 {
 	struct smtp_reply reply;
 	enum smtp_status st;
 	char err[300];
 
-	*fresh = false;
 	if (r->relay_down)
 		return false;
 	if (r->conn != NULL) {
@@ -356,7 +355,6 @@ run_connection(struct run *r, bool *fresh)
 		snprintf(r->relay_down_why, sizeof r->relay_down_why, "%s", err);
 		return false;
 	}
-	*fresh = true;
 	return true;
 }
 
@@ -372,7 +370,7 @@ run_deliver(struct run *r, const char *id)
 	enum qf_status qs;
 	size_t *order, *starts, nb, b, i, nacc_total = 0;
 	bool *done;
-	bool fresh, failed = false;
+	bool failed = false;
 	char status[700] = "";
 	time_t xstart = time(NULL);
 	int dfd;
@@ -408,7 +406,7 @@ run_deliver(struct run *r, const char *id)
 		spool_job_close(job);
 		return RUN_SKIPPED;
 	}
-	if (env->nrcpts == 0 || !run_connection(r, &fresh)) {
+	if (env->nrcpts == 0 || !run_connection(r)) {
 		if (env->nrcpts > 0) {
 			struct smtp_reply none;
 
@@ -441,7 +439,7 @@ run_deliver(struct run *r, const char *id)
 
 		/* A second transaction of the same message reuses the
 		 * connection after RSET, as sendmail does. */
-		if (b > 0 && !run_connection(r, &fresh)) {
+		if (b > 0 && !run_connection(r)) {
 			free(res);
 			free(cmds);
 			failed = true;

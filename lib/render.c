@@ -288,7 +288,7 @@ static void
 render_one_address(const char *elem, const char *domain, struct strbuf *out)
 {
 	const char *p = elem, *addr_start = NULL, *lt = NULL, *s;
-	struct strbuf tmpl_before = STRBUF_INIT, rewritten = STRBUF_INIT;
+	struct strbuf rewritten = STRBUF_INIT;
 	struct render_lex lx;
 	bool quoted = false, quoteit = false;
 	int cmt = 0;
@@ -355,7 +355,6 @@ render_one_address(const char *elem, const char *domain, struct strbuf *out)
 		if (gt != NULL)
 			strbuf_addstr(out, gt + 1);
 		strbuf_free(&rewritten);
-		strbuf_free(&tmpl_before);
 		return;
 	}
 	/* No angle brackets: the address where its first character was, the
@@ -393,7 +392,6 @@ render_one_address(const char *elem, const char *domain, struct strbuf *out)
 		}
 	}
 	strbuf_free(&rewritten);
-	strbuf_free(&tmpl_before);
 }
 
 /* commaize(): the list split at top-level commas, each element rewritten,
