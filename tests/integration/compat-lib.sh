@@ -399,3 +399,25 @@ compat__dsn_normalize() {
 		}
 	}'
 }
+
+# compat_check_pair LABEL WHAT: the end of a comparison of two flushed
+# copies ($W/q-LABEL-a and -b, recorded in $W/rec-LABEL-a and -b): both
+# queues empty, both recordings normalized (to $W/rec-LABEL-?.norm) and
+# identical; WHAT names what is compared in the ok line.
+compat_check_pair() {
+	for _cp_x in a b; do
+		_cp_left=$(compat_queue_files "$W/q-$1-$_cp_x")
+		if [ -z "$_cp_left" ]; then
+			ok "$1: copy $_cp_x: the queue is empty after the flush"
+		else
+			fail "$1: copy $_cp_x: files left in the queue" "$_cp_left"
+		fi
+		compat_normalize "$W/rec-$1-$_cp_x" >"$W/rec-$1-$_cp_x.norm"
+	done
+	if cmp -s "$W/rec-$1-a.norm" "$W/rec-$1-b.norm"; then
+		ok "$1: $2 ($(grep -c '^MAIL' "$W/rec-$1-a.norm") transactions)"
+	else
+		fail "$1: not so: $2"
+		diff "$W/rec-$1-a.norm" "$W/rec-$1-b.norm" | head -n 30 | sed 's/^/#   /'
+	fi
+}

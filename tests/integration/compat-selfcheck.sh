@@ -60,21 +60,7 @@ flush() {
 		fail "$l: sendmail -Ac -qf (status $ra, $rb)" \
 			"$(cat "$W/rec-$l-a/sendmail.out" "$W/rec-$l-b/sendmail.out")"
 	fi
-	for x in a b; do
-		left=$(compat_queue_files "$W/q-$l-$x")
-		if [ -z "$left" ]; then
-			ok "$l: copy $x: the queue is empty after the flush"
-		else
-			fail "$l: copy $x: files left in the queue" "$left"
-		fi
-		compat_normalize "$W/rec-$l-$x" >"$W/rec-$l-$x.norm"
-	done
-	if cmp -s "$W/rec-$l-a.norm" "$W/rec-$l-b.norm"; then
-		ok "$l: the normalized recordings of the two copies are identical"
-	else
-		fail "$l: the normalized recordings differ"
-		diff "$W/rec-$l-a.norm" "$W/rec-$l-b.norm" | head -n 20 | sed 's/^/#   /'
-	fi
+	compat_check_pair "$l" "the normalized recordings of the two copies are identical"
 }
 
 # count FILE PATTERN: number of lines of FILE that match the ERE PATTERN

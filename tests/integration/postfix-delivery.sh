@@ -9,11 +9,7 @@
 . "$top_srcdir/tests/integration/postfix-lib.sh"
 it_need_root_sendmail
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
-it_setup
-PFD=$W/pf
-trap 'pf_stop "$PFD"; it_cleanup' EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
+pf_setup
 RUNNER=$top_builddir/clientq-runner/clientq-runner
 
 check "the private Postfix is installed (sendmail-bin untouched)" pf_install

@@ -371,3 +371,13 @@ pf_strip() {
 		rcvd && /^[ \t]/ { next }
 		{ rcvd = 0; print }' "$1"
 }
+
+# pf_setup: it_setup, plus PFD (the instance's directory, $W/pf) and traps
+# that stop Postfix on every way out of the test.
+pf_setup() {
+	it_setup
+	PFD=$W/pf
+	trap 'pf_stop "$PFD"; it_cleanup' EXIT
+	trap 'exit 143' TERM
+	trap 'exit 130' INT
+}
