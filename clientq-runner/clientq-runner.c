@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <grp.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,21 +228,82 @@ run_drop_privileges(struct run *r)
 	return true;
 }
 
+/* sendmail logs "ctladdr=user (uid/gid)" when the envelope sender is a
+ * local user of this system (measured: root, nobody and smmsp get it;
+ * remote and unknown senders do not). */
+static void
+run_ctladdr(const struct qf_envelope *env, char *buf, size_t size)
+{
+	const char *s = env->sender ? env->sender : "";
+	char user[256];
+	struct passwd *pw;
+	size_t n;
+
+	buf[0] = '\0';
+	if (*s == '<')
+		s++;
+	n = strcspn(s, ">");
+	if (n == 0 || n >= sizeof user || memchr(s, '@', n) != NULL ||
+	    (env->flags & QF_EF_RESPONSE))
+		return;
+	memcpy(user, s, n);
+	user[n] = '\0';
+	if ((pw = getpwnam(user)) != NULL)
+		snprintf(buf, size, ", ctladdr=%s (%lu/%lu)", user,
+		    (unsigned long)pw->pw_uid, (unsigned long)pw->pw_gid);
+}
+
 static void
 run_log_delivery(struct run *r, const struct qf_envelope *env, const char *id,
     const char *to, time_t xstart, const char *dsn, const char *stat,
-    const struct smtp_reply *reply)
+    const struct smtp_reply *reply, bool connected)
 {
-	char delay[32], xdelay[32];
+	char delay[32], xdelay[32], ctladdr[300], relay[400];
 	time_t now = time(NULL);
 
 	log_interval((long long)now - env->ctime, delay, sizeof delay);
 	log_interval((long long)now - xstart, xdelay, sizeof xdelay);
+	run_ctladdr(env, ctladdr, sizeof ctladdr);
+	/* The address part only when this attempt reached the network; a
+	 * message deferred from the cached host status names the host. */
+	if (connected)
+		snprintf(relay, sizeof relay, "%s [%s]", r->relay_host, r->relay_ip);
+	else
+		snprintf(relay, sizeof relay, "%s", r->relay_host);
 	log_msg(LOG_LVL_INFO,
-	    "%s: to=%s, delay=%s, xdelay=%s, mailer=relay, pri=%lld, relay=%s [%s], dsn=%s%s%s, stat=%s",
-	    id, to, delay, xdelay, env->priority + 90000, r->relay_host,
-	    r->relay_ip, dsn, reply && reply->code && dsn[0] != '2' ? ", reply=" : "",
+	    "%s: to=%s%s, delay=%s, xdelay=%s, mailer=relay, pri=%lld, relay=%s, dsn=%s%s%s, stat=%s",
+	    id, to, ctladdr, delay, xdelay, env->priority + 90000, relay, dsn, reply && reply->code && dsn[0] != '2' ? ", reply=" : "",
 	    reply && reply->code && dsn[0] != '2' ? reply->full : "", stat);
+}
+
+/* The relay could not be reached: one line per transaction, its
+ * recipients in sending order, as sendmail logs a connection failure
+ * (dsn=4.4.1, "Deferred: Connection refused by [127.0.0.1]"). */
+static void
+run_log_unreachable(struct run *r, const struct qf_envelope *env,
+    const char *id, time_t xstart, bool tried)
+{
+	size_t *order = xcalloc(env->nrcpts, sizeof *order);
+	size_t *starts = xcalloc(env->nrcpts + 1, sizeof *starts);
+	size_t nb = envelope_batches(env, order, starts), b, i;
+	struct smtp_reply none;
+	char status[400];
+
+	memset(&none, 0, sizeof none);
+	snprintf(status, sizeof status, "Deferred: %s", r->relay_down_why);
+	starts[nb] = env->nrcpts;
+	for (b = 0; b < nb; b++) {
+		struct strbuf to = STRBUF_INIT;
+
+		for (i = starts[b]; i < starts[b + 1]; i++)
+			strbuf_addf(&to, "%s%s", to.len ? "," : "",
+			    env->rcpts[order[i]].addr);
+		run_log_delivery(r, env, id, to.buf, xstart, "4.4.1", status, &none,
+		    tried);
+		strbuf_free(&to);
+	}
+	free(order);
+	free(starts);
 }
 
 /* A status sendmail would write: the enhanced code of the reply, else
@@ -370,7 +432,7 @@ run_deliver(struct run *r, const char *id)
 	enum qf_status qs;
 	size_t *order, *starts, nb, b, i, nacc_total = 0;
 	bool *done;
-	bool failed = false;
+	bool failed = false, cached;
 	char status[700] = "";
 	time_t xstart = time(NULL);
 	int dfd;
@@ -406,16 +468,10 @@ run_deliver(struct run *r, const char *id)
 		spool_job_close(job);
 		return RUN_SKIPPED;
 	}
+	cached = r->relay_down;
 	if (env->nrcpts == 0 || !run_connection(r)) {
-		if (env->nrcpts > 0) {
-			struct smtp_reply none;
-
-			memset(&none, 0, sizeof none);
-			snprintf(status, sizeof status, "Deferred: %s", r->relay_down_why);
-			for (i = 0; i < env->nrcpts; i++)
-				run_log_delivery(r, env, id, env->rcpts[i].addr,
-				    xstart, "4.0.0", status, &none);
-		}
+		if (env->nrcpts > 0)
+			run_log_unreachable(r, env, id, xstart, !cached);
 		close(dfd);
 		qf_free(env);
 		spool_job_close(job);
@@ -471,7 +527,7 @@ run_deliver(struct run *r, const char *id)
 
 			snprintf(stat, sizeof stat, "Sent (%s)", reply.text);
 			run_log_delivery(r, env, id, to.buf, xstart,
-			    run_dsn(&reply, dsnbuf), stat, &reply);
+			    run_dsn(&reply, dsnbuf), stat, &reply, true);
 		}
 		for (i = 0; i < count; i++) {
 			const struct smtp_reply *rr = ss == SMTP_OK &&
@@ -482,7 +538,7 @@ run_deliver(struct run *r, const char *id)
 			snprintf(status, sizeof status, "Deferred: %s",
 			    rr->code ? rr->full : "lost connection with the relay");
 			run_log_delivery(r, env, id, env->rcpts[order[first + i]].addr,
-			    xstart, run_dsn(rr, dsnbuf), status, rr);
+			    xstart, run_dsn(rr, dsnbuf), status, rr, true);
 		}
 		if (ss == SMTP_IOERR) {
 			/* The connection is not usable any more. */

@@ -145,6 +145,44 @@ sm() {
 	    'mount --bind "$0" /etc/hosts && exec "$@"' "$W/hosts" "$SENDMAIL" "$@"
 }
 
+# sm_logged LOGFILE ARGS...: run sendmail as sm does and collect what it
+# logs through syslog(3) into LOGFILE.  sendmail logs only to /dev/log; in
+# its private mount namespace /dev is a tmpfs with the device nodes it
+# needs bound back and /dev/log a link to a datagram socket of the test's.
+sm_logged() {
+	_sl_log=$1
+	shift
+	rm -f "$W/log.sock"
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "ab") as f:
+    while True:
+        f.write(s.recv(65536).rstrip(b"\n") + b"\n")
+        f.flush()
+' "$W/log.sock" "$_sl_log" &
+	_sl_pid=$!
+	wait_for test -S "$W/log.sock"
+	chmod 666 "$W/log.sock"	# sendmail logs as RunAsUser
+	mkdir -p "$W/olddev"
+	TZ=UTC LC_ALL=C unshare -m --propagation private sh -c '
+hosts=$1 sock=$2 olddev=$3
+shift 3
+mount --bind "$hosts" /etc/hosts &&
+mount --rbind /dev "$olddev" &&
+mount -t tmpfs none /dev &&
+for n in null zero random urandom tty; do
+	touch /dev/$n && mount --bind "$olddev/$n" /dev/$n || exit 1
+done &&
+ln -s "$sock" /dev/log && exec "$@"' sh "$W/hosts" "$W/log.sock" "$W/olddev" "$SENDMAIL" "$@"
+	_sl_rc=$?
+	sleep 0.2	# let the last datagrams be written
+	kill "$_sl_pid" 2>/dev/null
+	wait "$_sl_pid" 2>/dev/null
+	return $_sl_rc
+}
+
 # submit RCPT...: queue one message (-odq) and print its queue ID.
 submit() {
 	_before=" $(ls "$Q" | tr '\n' ' ') "
