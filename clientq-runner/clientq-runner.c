@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +72,10 @@ struct run {
 	char relay_host[256];	/* as named: "[127.0.0.1]" */
 	char relay_ip[64];
 	char domain[256];	/* $j */
+	char hostname[256];	/* gethostname() */
+	char canon[256];	/* its canonical name */
+	bool masq_envelope;	/* FEATURE(masquerade_envelope) */
+	struct render_opts env_opts;	/* the envelope's rewriting */
 	struct smtp_conn *conn;
 	bool relay_down;	/* a connection failed: defer the rest */
 	char relay_down_why[300];
@@ -104,24 +109,37 @@ run_domain(struct run *r)
 {
 	const char *j = submitcf_macro(r->cf, "j");
 	struct addrinfo hints, *ai = NULL;
-	char host[256];
 
-	if (j != NULL && *j != '\0' && strchr(j, '$') == NULL) {
-		snprintf(r->domain, sizeof r->domain, "%s", j);
-		return;
-	}
-	if (gethostname(host, sizeof host) < 0)
-		snprintf(host, sizeof host, "localhost");
-	host[sizeof host - 1] = '\0';
+	if (gethostname(r->hostname, sizeof r->hostname) < 0)
+		snprintf(r->hostname, sizeof r->hostname, "localhost");
+	r->hostname[sizeof r->hostname - 1] = '\0';
 	memset(&hints, 0, sizeof hints);
 	hints.ai_flags = AI_CANONNAME;
-	if (getaddrinfo(host, NULL, &hints, &ai) == 0 && ai != NULL &&
+	if (getaddrinfo(r->hostname, NULL, &hints, &ai) == 0 && ai != NULL &&
 	    ai->ai_canonname != NULL)
-		snprintf(r->domain, sizeof r->domain, "%s", ai->ai_canonname);
+		snprintf(r->canon, sizeof r->canon, "%s", ai->ai_canonname);
 	else
-		snprintf(r->domain, sizeof r->domain, "%s", host);
+		snprintf(r->canon, sizeof r->canon, "%s", r->hostname);
 	if (ai != NULL)
 		freeaddrinfo(ai);
+	if (j != NULL && *j != '\0' && strchr(j, '$') == NULL)
+		snprintf(r->domain, sizeof r->domain, "%s", j);
+	else
+		snprintf(r->domain, sizeof r->domain, "%s", r->canon);
+}
+
+/* Class w, as sendmail fills it at start-up: localhost, the host's own
+ * names, $j, and the cf's Cw words. */
+static bool
+run_is_local(const char *host, void *arg)
+{
+	const struct run *r = arg;
+
+	return strcasecmp(host, "localhost") == 0 ||
+	    strcasecmp(host, r->domain) == 0 ||
+	    strcasecmp(host, r->hostname) == 0 ||
+	    strcasecmp(host, r->canon) == 0 ||
+	    submitcf_class_has(r->cf, "w", host);
 }
 
 /* The relay: D{MTAHost}, "[address]" as FEATURE(msp) writes it, or a host
@@ -505,11 +523,15 @@ run_deliver(struct run *r, const char *id)
 		for (i = 0; i < count; i++) {
 			struct strbuf c = STRBUF_INIT;
 
-			envelope_rcpt(&env->rcpts[order[first + i]], ext, r->domain, &c);
+			envelope_rcpt(&env->rcpts[order[first + i]], ext, &r->env_opts, &c);
 			cmds[i] = strbuf_detach(&c, NULL);
 		}
-		envelope_mail(env, ext, r->domain,
-		    render_message_size(env, (long long)st.st_size), &mail);
+		if (r->masq_envelope)
+			envelope_mail_masq(env, ext, &r->ropts,
+			    render_message_size(env, (long long)st.st_size), &mail);
+		else
+			envelope_mail(env, ext, &r->ropts,
+			    render_message_size(env, (long long)st.st_size), &mail);
 		ss = smtp_begin(r->conn, mail.buf, (const char *const *)cmds, count,
 		    res, &accepted, &reply);
 		if (ss == SMTP_OK && accepted > 0)
@@ -714,6 +736,18 @@ main(int argc, char **argv)
 	r.ropts.domain = r.domain;
 	r.ropts.macro = run_cf_macro;
 	r.ropts.macro_arg = r.cf;
+	/* Masquerading: DM for header senders; the envelope too only with
+	 * FEATURE(masquerade_envelope), whose MasqEnv calls MasqHdr. */
+	r.ropts.masq = submitcf_macro(r.cf, "M");
+	if (r.ropts.masq != NULL && *r.ropts.masq == '\0')
+		r.ropts.masq = NULL;
+	r.ropts.is_local = run_is_local;
+	r.ropts.local_arg = &r;
+	r.masq_envelope = r.ropts.masq != NULL &&
+	    submitcf_ruleset_calls(r.cf, "MasqEnv", "MasqHdr");
+	r.env_opts = r.ropts;
+	if (r.masq_envelope)
+		r.env_opts.domain = r.ropts.masq;
 	spool_policy_default(&pol);
 	pol.trusted_uid = geteuid();
 	r.sp = spool_open(qdir, &pol, &serr);

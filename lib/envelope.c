@@ -7,13 +7,18 @@
 #include "render.h"
 #include "smtp.h"
 
-void
-envelope_mail(const struct qf_envelope *env, unsigned ext, const char *domain,
-    long long msgsize, struct strbuf *out)
+static void
+envelope_mail_core(const struct qf_envelope *env, unsigned ext,
+    const struct render_opts *o, bool masquerade, long long msgsize,
+    struct strbuf *out)
 {
 	strbuf_addstr(out, "MAIL From:<");
-	if (!(env->flags & QF_EF_RESPONSE))
-		render_address(env->sender ? env->sender : "", domain, out);
+	if (!(env->flags & QF_EF_RESPONSE)) {
+		if (masquerade)
+			render_address_masq(env->sender ? env->sender : "", o, out);
+		else
+			render_address(env->sender ? env->sender : "", o, out);
+	}
 	strbuf_addch(out, '>');
 	/* smtpmailfrom()'s order and conditions. */
 	if ((ext & SMTP_EXT_SIZE) && msgsize > 0)
@@ -36,11 +41,27 @@ envelope_mail(const struct qf_envelope *env, unsigned ext, const char *domain,
 }
 
 void
-envelope_rcpt(const struct qf_rcpt *r, unsigned ext, const char *domain,
-    struct strbuf *out)
+envelope_mail(const struct qf_envelope *env, unsigned ext,
+    const struct render_opts *o, long long msgsize, struct strbuf *out)
+{
+	envelope_mail_core(env, ext, o, false, msgsize, out);
+}
+
+void
+envelope_mail_masq(const struct qf_envelope *env, unsigned ext,
+    const struct render_opts *o, long long msgsize, struct strbuf *out)
+{
+	envelope_mail_core(env, ext, o, true, msgsize, out);
+}
+
+void
+envelope_rcpt(const struct qf_rcpt *r, unsigned ext,
+    const struct render_opts *o, struct strbuf *out)
 {
 	strbuf_addstr(out, "RCPT To:<");
-	render_address(r->addr, domain, out);
+	/* A recipient at a local name is local: ruleset 0 hands it to the
+	 * relay as user@$j (o->domain: $M with masquerade_envelope). */
+	render_address(r->addr, o, out);
 	strbuf_addch(out, '>');
 	if (!(ext & SMTP_EXT_DSN))
 		return;

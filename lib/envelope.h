@@ -19,19 +19,29 @@
 #include <stddef.h>
 
 #include "qf.h"
+#include "render.h"
 #include "strbuf.h"
 
 /* The relay mailer's 'm' flag: at most 100 recipients per transaction
  * (sendmail's DEFAULT_MAX_RCPT). */
 #define ENVELOPE_MAX_RCPT 100
 
-/* envelope_mail: the MAIL command (no CRLF).  ext is enum smtp_ext. */
+/* envelope_mail: the MAIL command (no CRLF).  ext is enum smtp_ext; o
+ * gives $j and class w. */
 void envelope_mail(const struct qf_envelope *env, unsigned ext,
-    const char *domain, long long msgsize, struct strbuf *out);
+    const struct render_opts *o, long long msgsize, struct strbuf *out);
 
-/* envelope_rcpt: the RCPT command for one recipient. */
-void envelope_rcpt(const struct qf_rcpt *r, unsigned ext, const char *domain,
-    struct strbuf *out);
+/* envelope_mail_masq: the same, with the sender masqueraded as o says
+ * (FEATURE(masquerade_envelope)). */
+void envelope_mail_masq(const struct qf_envelope *env, unsigned ext,
+    const struct render_opts *o, long long msgsize, struct strbuf *out);
+
+/* envelope_rcpt: the RCPT command for one recipient.  o gives the
+ * domain for unqualified and local-host recipients (ruleset 0 resolves
+ * both to "@$j", or "@$M" with masquerade_envelope: pass that as
+ * o->domain) and is_local for class w. */
+void envelope_rcpt(const struct qf_rcpt *r, unsigned ext,
+    const struct render_opts *o, struct strbuf *out);
 
 /* envelope_batches: fill order[] (env->nrcpts entries) with recipient
  * indexes in sending order and starts[] with the first position of each

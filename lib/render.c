@@ -27,7 +27,8 @@ enum { RB_LINE_START, RB_IN_LINE, RB_AFTER_CR };
 
 enum render_hkind {
 	RH_PLAIN,
-	RH_ADDRESS,	/* H_FROM or H_RCPT: commaize() */
+	RH_FROMADDR,	/* H_FROM: commaize(), masqueraded */
+	RH_RCPTADDR,	/* H_RCPT: commaize() */
 	RH_BCC,		/* H_BCC (also an address header) */
 	RH_ACHECK,	/* H_ACHECK: only with a matching condition */
 };
@@ -35,9 +36,10 @@ enum render_hkind {
 static enum render_hkind
 render_kind(const char *name)
 {
-	static const char *const addr[] = {
+	static const char *const from[] = {
 		"resent-sender", "resent-from", "resent-reply-to", "sender",
 		"from", "reply-to", "errors-to", "disposition-notification-to",
+	}, *const rcpt[] = {
 		"to", "resent-to", "cc", "resent-cc", "apparently-to",
 	};
 	size_t i;
@@ -48,9 +50,12 @@ render_kind(const char *name)
 	    strcasecmp(name, "full-name") == 0 ||
 	    strcasecmp(name, "content-length") == 0)
 		return RH_ACHECK;
-	for (i = 0; i < sizeof addr / sizeof addr[0]; i++)
-		if (strcasecmp(name, addr[i]) == 0)
-			return RH_ADDRESS;
+	for (i = 0; i < sizeof from / sizeof from[0]; i++)
+		if (strcasecmp(name, from[i]) == 0)
+			return RH_FROMADDR;
+	for (i = 0; i < sizeof rcpt / sizeof rcpt[0]; i++)
+		if (strcasecmp(name, rcpt[i]) == 0)
+			return RH_RCPTADDR;
 	return RH_PLAIN;
 }
 
@@ -208,8 +213,9 @@ render_lex_top(struct render_lex *lx, const char **s)
 	return true;
 }
 
-void
-render_address(const char *addr, const char *domain, struct strbuf *out)
+static void
+render_address_core(const char *addr, const struct render_opts *o,
+    bool masquerade, struct strbuf *out)
 {
 	struct strbuf a = STRBUF_INIT;
 	const char *p = addr, *lt, *gt;
@@ -273,19 +279,46 @@ render_address(const char *addr, const char *domain, struct strbuf *out)
 		strbuf_free(&a);
 		return;
 	}
-	strbuf_append(out, a.buf, a.len);
-	/* An unqualified local part gets the domain, as the relay mailer's
-	 * rulesets add "@$j". */
-	if (strchr(a.buf, '@') == NULL && strchr(a.buf, '!') == NULL)
-		strbuf_addf(out, "@%s", domain);
+	/* An unqualified local part, and one at a local name (class w),
+	 * get "@$j", as the rulesets canonify and qualify them; where
+	 * masquerading applies (MasqHdr), the masquerade domain instead. */
+	{
+		const char *at = strrchr(a.buf, '@');
+		const char *dom = masquerade && o->masq ? o->masq : o->domain;
+
+		if (at == NULL && strchr(a.buf, '!') == NULL) {
+			strbuf_append(out, a.buf, a.len);
+			strbuf_addf(out, "@%s", dom);
+		} else if (at != NULL && at != a.buf && a.buf[0] != '@' &&
+		    o->is_local != NULL && o->is_local(at + 1, o->local_arg)) {
+			strbuf_append(out, a.buf, (size_t)(at - a.buf) + 1);
+			strbuf_addstr(out, dom);
+		} else {
+			strbuf_append(out, a.buf, a.len);
+		}
+	}
 	strbuf_free(&a);
+}
+
+void
+render_address(const char *addr, const struct render_opts *o, struct strbuf *out)
+{
+	render_address_core(addr, o, false, out);
+}
+
+void
+render_address_masq(const char *addr, const struct render_opts *o,
+    struct strbuf *out)
+{
+	render_address_core(addr, o, true, out);
 }
 
 /* One element of an address list, re-templated the way crackaddr() keeps
  * what surrounds the address (display name, comments, group name, ';') and
  * the address replaced by its rewritten form. */
 static void
-render_one_address(const char *elem, const char *domain, struct strbuf *out)
+render_one_address(const char *elem, const struct render_opts *o,
+    bool masquerade, struct strbuf *out)
 {
 	const char *p = elem, *addr_start = NULL, *lt = NULL, *s;
 	struct strbuf rewritten = STRBUF_INIT;
@@ -328,7 +361,7 @@ render_one_address(const char *elem, const char *domain, struct strbuf *out)
 		if (strchr(RENDER_MUSTQUOTE, *s) != NULL)
 			quoteit = true;
 	}
-	render_address(p, domain, &rewritten);
+	render_address_core(p, o, masquerade, &rewritten);
 	if (lt != NULL) {
 		const char *gt = strchr(lt, '>');
 		const char *end = lt;
@@ -398,7 +431,7 @@ render_one_address(const char *elem, const char *domain, struct strbuf *out)
  * joined with ", " and folded before the column passes 78. */
 static void
 render_address_header(const struct render_opts *o, const struct qf_header *h,
-    struct strbuf *out)
+    bool sender, struct strbuf *out)
 {
 	struct strbuf line = STRBUF_INIT, name = STRBUF_INIT;
 	struct strbuf plain = STRBUF_INIT;
@@ -448,7 +481,7 @@ render_address_header(const struct render_opts *o, const struct qf_header *h,
 			continue;
 		elem = xstrndup(start, (size_t)(end - start));
 		strbuf_reset(&name);
-		render_one_address(elem, o->domain, &name);
+		render_one_address(elem, o, sender, &name);
 		free(elem);
 		if (name.len == 0)
 			continue;
@@ -492,8 +525,9 @@ render_headers(const struct qf_envelope *env, const struct render_opts *o,
 				strbuf_addf(out, "%.*s:\r\n", RENDER_FIELD_MAX, h->name);
 			}
 			break;
-		case RH_ADDRESS:
-			render_address_header(o, h, out);
+		case RH_FROMADDR:
+		case RH_RCPTADDR:
+			render_address_header(o, h, kind == RH_FROMADDR, out);
 			break;
 		case RH_PLAIN:
 		case RH_ACHECK:

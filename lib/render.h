@@ -12,8 +12,10 @@
  *   ?$macro? condition is set; Bcc: goes out empty, or not at all when the
  *   envelope has F flag b;
  * - address headers (From, Sender, Reply-To, To, Cc, Bcc, Resent-*, ...)
- *   have unqualified addresses qualified with @domain, phrases with
- *   characters that must be quoted quoted, and are re-folded at 78 columns;
+ *   have unqualified addresses qualified with @domain (sender headers:
+ *   with the masquerade domain, which also replaces a local host name),
+ *   phrases with characters that must be quoted quoted, and are re-folded
+ *   at 78 columns;
  * - sendmail's METAQUOTE escapes are removed;
  * - a header line longer than sendmail's buffer (2303 octets) is cut there,
  *   as sendmail cuts it (render_headers reports it so it can be logged);
@@ -49,6 +51,12 @@ struct render_opts {
 	 * own $ lines (the cf's D lines), or NULL. */
 	const char *(*macro)(const char *name, void *arg);
 	void *macro_arg;
+	/* Masquerading (submit.cf's DM, MASQUERADE_AS): sender addresses in
+	 * headers that are unqualified or at a local name (is_local: class
+	 * w) take this domain instead; NULL for none. */
+	const char *masq;
+	bool (*is_local)(const char *host, void *arg);
+	void *local_arg;
 };
 
 /* render_headers: append the header block and the empty line after it,
@@ -58,9 +66,16 @@ size_t render_headers(const struct qf_envelope *env,
     const struct render_opts *o, struct strbuf *out);
 
 /* render_address: the envelope or header form of one address: group and
- * route syntax removed, comments dropped, unqualified local parts given
- * "@domain"; "" for the null address.  Appends to out. */
-void render_address(const char *addr, const char *domain, struct strbuf *out);
+ * route syntax removed, comments dropped, an unqualified local part or one
+ * at a local name (o->is_local) given "@" o->domain; "" for the null
+ * address.  Appends to out. */
+void render_address(const char *addr, const struct render_opts *o,
+    struct strbuf *out);
+
+/* render_address_masq: the same, masqueraded as o says (for header and,
+ * with masquerade_envelope, envelope senders). */
+void render_address_masq(const char *addr, const struct render_opts *o,
+    struct strbuf *out);
 
 /* Body encoding, streamed: feed the data file in pieces of any size,
  * then finish.  Output goes to out; the caller drains it. */

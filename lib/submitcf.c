@@ -28,6 +28,10 @@ struct submitcf {
 	struct submitcf_kv *mailers;	/* name -> the definition, continuation
 					 * lines joined with a space */
 	size_t nmailers, mailercap;
+	struct submitcf_kv *classes;	/* name -> one word */
+	size_t nclasses, classcap;
+	struct submitcf_kv *rules;	/* ruleset name -> one R line */
+	size_t nrules, rulecap;
 };
 
 static void
@@ -96,6 +100,7 @@ submitcf_load(const char *path, struct submitcf_error *err)
 	size_t cap = 0;
 	unsigned lineno = 0;
 	bool in_mailer = false;
+	char *ruleset = NULL;	/* the S line in force, for R lines */
 	ssize_t n;
 	FILE *fp;
 
@@ -131,6 +136,47 @@ submitcf_load(const char *path, struct submitcf_error *err)
 		}
 		in_mailer = false;
 		switch (line[0]) {
+		case 'C': {
+			const char *w = line + 2, *close;
+			size_t nlen = 1;
+
+			if (line[1] == '{') {
+				close = strchr(line + 2, '}');
+				if (close == NULL)
+					break;
+				nlen = (size_t)(close - line);
+				w = close + 1;
+			} else if (line[1] == '\0') {
+				break;
+			}
+			while (*w != '\0') {
+				size_t k;
+
+				w += strspn(w, " \t");
+				k = strcspn(w, " \t");
+				if (k > 0) {
+					char *word = xstrndup(w, k);
+
+					submitcf_add(&cf->classes, &cf->nclasses,
+					    &cf->classcap, line + 1, nlen, word);
+					free(word);
+				}
+				w += k;
+			}
+			break;
+		}
+		case 'S': {
+			size_t k = strcspn(line + 1, "= \t");
+
+			free(ruleset);
+			ruleset = xstrndup(line + 1, k);
+			break;
+		}
+		case 'R':
+			if (ruleset != NULL)
+				submitcf_add(&cf->rules, &cf->nrules, &cf->rulecap,
+				    ruleset, strlen(ruleset), line + 1);
+			break;
 		case 'M': {
 			const char *comma = strchr(line + 1, ',');
 
@@ -184,10 +230,12 @@ submitcf_load(const char *path, struct submitcf_error *err)
 		goto fail;
 	}
 	free(line);
+	free(ruleset);
 	fclose(fp);
 	return cf;
 fail:
 	free(line);
+	free(ruleset);
 	fclose(fp);
 	submitcf_free(cf);
 	return NULL;
@@ -212,6 +260,16 @@ submitcf_free(struct submitcf *cf)
 		free(cf->mailers[i].name);
 		free(cf->mailers[i].value);
 	}
+	for (i = 0; i < cf->nclasses; i++) {
+		free(cf->classes[i].name);
+		free(cf->classes[i].value);
+	}
+	for (i = 0; i < cf->nrules; i++) {
+		free(cf->rules[i].name);
+		free(cf->rules[i].value);
+	}
+	free(cf->classes);
+	free(cf->rules);
 	free(cf->opts);
 	free(cf->macros);
 	free(cf->mailers);
@@ -486,4 +544,31 @@ submitcf_run_as(const struct submitcf *cf, uid_t *uid, gid_t *gid,
 		return false;
 	}
 	return true;
+}
+
+bool
+submitcf_class_has(const struct submitcf *cf, const char *name, const char *word)
+{
+	size_t i;
+
+	for (i = 0; i < cf->nclasses; i++)
+		if (strcmp(cf->classes[i].name, name) == 0 &&
+		    strcasecmp(cf->classes[i].value, word) == 0)
+			return true;
+	return false;
+}
+
+bool
+submitcf_ruleset_calls(const struct submitcf *cf, const char *rs,
+    const char *callee)
+{
+	char needle[128];
+	size_t i;
+
+	snprintf(needle, sizeof needle, "$>%s", callee);
+	for (i = 0; i < cf->nrules; i++)
+		if (strcmp(cf->rules[i].name, rs) == 0 &&
+		    strstr(cf->rules[i].value, needle) != NULL)
+			return true;
+	return false;
 }

@@ -48,6 +48,18 @@ const char *submitcf_macro(const struct submitcf *cf, const char *name);
 const char *submitcf_queue_dir(const struct submitcf *cf,
     struct submitcf_error *err);
 
+/* submitcf_class_has: whether word is in class name ("w", "{VirtHost}")
+ * as the cf's C lines define it (case-insensitive, as sendmail's classes;
+ * F lines, which read files, are not followed). */
+bool submitcf_class_has(const struct submitcf *cf, const char *name,
+    const char *word);
+
+/* submitcf_ruleset_calls: whether ruleset rs (by name, "MasqEnv") has a
+ * rule that calls ruleset callee ("$>MasqHdr") -- how FEATURE(
+ * masquerade_envelope) shows in a compiled cf. */
+bool submitcf_ruleset_calls(const struct submitcf *cf, const char *rs,
+    const char *callee);
+
 /* A mailer definition ("Mrelay, P=[IPC], F=mDFMuXa8k, ..., A=TCP $h"). */
 struct submitcf_mailer {
 	char flags[128];	/* F= letters; "" when absent */

@@ -137,6 +137,22 @@ Subject: full name
 No From: header; -F gives the full name.
 EOF
 	compat__end_case "$1" full-name || return 1
+
+	# Addresses at local names (class w) and the masquerading cases'
+	# material: local senders in From:, Sender:, Reply-To:, recipients
+	# at localhost and at $j.
+	compat__new_case "$1" local-names || return 1
+	compat__submit -t -f root <<'EOF' || return 1
+From: Root User <root@localhost>
+Sender: daemon@host.test
+Reply-To: other, someone@example.test
+To: bob@localhost, carol@host.test, dave
+Cc: erin@example.test
+Subject: local names
+
+Senders and recipients at local names.
+EOF
+	compat__end_case "$1" local-names || return 1
 }
 
 # compat_cases DIR: the names of the case directories in DIR that hold at

@@ -7,7 +7,8 @@
 # nothing of what is read from the queue: see its comment).  Three
 # receivers: all extensions offered (PIPELINING, SIZE, 8BITMIME, DSN,
 # SMTPUTF8, ENHANCEDSTATUSCODES, AUTH, DELIVERBY), none, and one that
-# refuses EHLO (HELO fallback).
+# refuses EHLO (HELO fallback); and all extensions with MASQUERADE_AS, with
+# and without FEATURE(masquerade_envelope).
 #
 # Left out, by name: with no DSN offered, sendmail's runner makes a
 # "Return receipt" for each NOTIFY=SUCCESS recipient itself; clientq-runner
@@ -31,15 +32,15 @@ PORT_A=$PORT
 PORT_B=$(it_free_port)
 [ "$PORT_B" != "$PORT_A" ] || PORT_B=$((PORT_A + 1))
 
-compare() { # LABEL EXT CASEDIR...
+compare() { # LABEL EXT CASEDIR...  ($M4: extra m4 for both submit.cf)
 	l=$1
 	e=$2
 	shift 2
 	for x in a b; do
 		compat_copy_queue "$W/q-$l-$x" "$@" || return 1
 	done
-	compat_make_cf "$W/q-$l-a" "$PORT_A" "$W/cf-$l-a" &&
-		compat_make_cf "$W/q-$l-b" "$PORT_B" "$W/cf-$l-b" || return 1
+	it_make_cf "$W/q-$l-a" "$PORT_A" "$W/cf-$l-a" "${M4-}" &&
+		it_make_cf "$W/q-$l-b" "$PORT_B" "$W/cf-$l-b" "${M4-}" || return 1
 	compat_flush_sendmail "$W/q-$l-a" "$W/cf-$l-a" "$PORT_A" "$W/rec-$l-a" "$e"
 	compat_recorder_start "$PORT_B" "$W/rec-$l-b" "$e" || return 1
 	"$RUNNER" --once -C "$W/cf-$l-b" >"$W/rec-$l-b/runner.out" 2>&1
@@ -65,4 +66,14 @@ for c in $(compat_cases "$W/cases"); do
 done
 compare none none "$@"
 compare helo no-ehlo "$@"
+
+# Masquerading: header senders take the masquerade domain; with
+# masquerade_envelope, the envelope sender and local recipients too.
+set --
+for c in $(compat_cases "$W/cases"); do
+	set -- "$@" "$W/cases/$c"
+done
+M4="MASQUERADE_AS(\`masq.example')dnl" compare masq "$COMPAT_EXT_FULL" "$@"
+M4="MASQUERADE_AS(\`masq.example')dnl
+FEATURE(\`masquerade_envelope')dnl" compare masqenv "$COMPAT_EXT_FULL" "$@"
 it_finish

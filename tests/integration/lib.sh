@@ -91,10 +91,11 @@ it_free_port() {
 	echo "$_p"
 }
 
-# it_make_cf QUEUEDIR PORT OUTFILE: a submit.cf built with m4 like the
-# stock one (FEATURE(msp, [127.0.0.1])), with confDOMAIN_NAME host.test,
-# QueueDirectory QUEUEDIR and the relay mailer connecting to PORT.
-# OUTFILE.mc keeps the m4 source; the PidFile is OUTFILE.pid.
+# it_make_cf QUEUEDIR PORT OUTFILE [M4]: a submit.cf built with m4 like
+# the stock one (FEATURE(msp, [127.0.0.1])), with confDOMAIN_NAME
+# host.test, QueueDirectory QUEUEDIR and the relay mailer connecting to
+# PORT; M4 (e.g. "MASQUERADE_AS(`masq.example')dnl") goes in before the
+# msp feature.  OUTFILE.mc keeps the m4 source; the PidFile is OUTFILE.pid.
 it_make_cf() {
 	cat >"$3.mc" <<EOF
 include(\`$CF_M4')dnl
@@ -109,6 +110,7 @@ define(\`confPID_FILE', \`$3.pid')dnl
 define(\`confSERVICE_SWITCH_FILE', \`$W/service.switch')dnl
 define(\`RELAY_MAILER_ARGS', \`TCP \$h $2')dnl
 define(\`confDOMAIN_NAME', \`host.test')dnl
+${4-}
 FEATURE(\`msp', \`[127.0.0.1]')dnl
 EOF
 	m4 "$3.mc" >"$3" && chmod 0644 "$3"

@@ -114,7 +114,7 @@ main(int argc, char **argv)
 		return rc;
 	}
 	if (argc == 5 && strcmp(argv[1], "render") == 0) {
-		struct render_opts o = { "mDFMuXa8k", 2040, argv[4], NULL, NULL };
+		struct render_opts o = { "mDFMuXa8k", 2040, argv[4], NULL, NULL, NULL, NULL, NULL };
 		struct strbuf out = STRBUF_INIT;
 		struct qf_envelope *env;
 		struct qf_error qerr;

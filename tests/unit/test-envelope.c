@@ -28,7 +28,9 @@ expect_mail(const char *qf, unsigned ext, long long size, const char *want)
 	struct qf_envelope *env = env_of(qf);
 	struct strbuf out = STRBUF_INIT;
 
-	envelope_mail(env, ext, "host.test", size, &out);
+	struct render_opts o = { "mDFMuXa8k", 2040, "host.test", NULL, NULL, NULL, NULL, NULL };
+
+	envelope_mail(env, ext, &o, size, &out);
 	cr_expect_str_eq(strbuf_str(&out), want);
 	strbuf_free(&out);
 	qf_free(env);
@@ -54,7 +56,9 @@ expect_rcpt(const char *rline, unsigned ext, const char *want)
 	struct qf_envelope *env = env_of(qf);
 	struct strbuf out = STRBUF_INIT;
 
-	envelope_rcpt(&env->rcpts[0], ext, "host.test", &out);
+	struct render_opts o = { "mDFMuXa8k", 2040, "host.test", NULL, NULL, NULL, NULL, NULL };
+
+	envelope_rcpt(&env->rcpts[0], ext, &o, &out);
 	cr_expect_str_eq(strbuf_str(&out), want, "%s", rline);
 	strbuf_free(&out);
 	qf_free(env);

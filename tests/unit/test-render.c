@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <criterion/criterion.h>
 
@@ -10,7 +11,7 @@
 #include "strbuf.h"
 #include "xalloc.h"
 
-static const struct render_opts relay = { "mDFMuXa8k", 2040, "host.test", NULL, NULL };
+static const struct render_opts relay = { "mDFMuXa8k", 2040, "host.test", NULL, NULL, NULL, NULL, NULL };
 
 /* The body as the relay mailer sends it. */
 static char *
@@ -223,7 +224,7 @@ Test(render, envelope_addresses)
 	for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
 		struct strbuf out = STRBUF_INIT;
 
-		render_address(cases[k].in, "host.test", &out);
+		render_address(cases[k].in, &relay, &out);
 		cr_expect_str_eq(strbuf_str(&out), cases[k].out, "'%s'", cases[k].in);
 		strbuf_free(&out);
 	}
@@ -239,5 +240,45 @@ Test(render, message_size_estimate)
 	/* readqf(): strlen of each logical H line, less 3. */
 	cr_assert_eq(render_message_size(env, 100),
 	    100 + (long long)strlen("H??Subject: s") - 3 + (long long)strlen("H?D?Date: d\n\tx") - 3);
+	qf_free(env);
+}
+
+static bool
+local_names(const char *host, void *arg)
+{
+	(void)arg;
+	return strcasecmp(host, "localhost") == 0 || strcasecmp(host, "host.test") == 0;
+}
+
+Test(render, local_names_and_masquerading)
+{
+	static const char qf[] = "V8\nT1\nSroot\nRPFD:a@b\n"
+	    "H??From: Root User <root@localhost>\nH??Sender: daemon@host.test\n"
+	    "H??To: bob@localhost, carol, dave@example.test\n.\n";
+	struct render_opts o = relay;
+	struct qf_envelope *env;
+	struct qf_error err;
+	struct strbuf out = STRBUF_INIT;
+
+	o.is_local = local_names;
+	cr_assert_eq(qf_parse(qf, strlen(qf), &env, &err), QF_OK);
+	/* Local names become $j in every address header. */
+	render_headers(env, &o, &out);
+	cr_assert_str_eq(out.buf, "From: Root User <root@host.test>\r\nSender: daemon@host.test\r\n"
+	    "To: bob@host.test, carol@host.test, dave@example.test\r\n\r\n");
+	/* MASQUERADE_AS: senders take the masquerade domain, recipients
+	 * keep $j. */
+	strbuf_reset(&out);
+	o.masq = "masq.example";
+	render_headers(env, &o, &out);
+	cr_assert_str_eq(out.buf, "From: Root User <root@masq.example>\r\nSender: daemon@masq.example\r\n"
+	    "To: bob@host.test, carol@host.test, dave@example.test\r\n\r\n");
+	strbuf_reset(&out);
+	render_address_masq("joe", &o, &out);
+	cr_assert_str_eq(out.buf, "joe@masq.example");
+	strbuf_reset(&out);
+	render_address("joe@localhost", &o, &out);
+	cr_assert_str_eq(out.buf, "joe@host.test");
+	strbuf_free(&out);
 	qf_free(env);
 }
