@@ -1,0 +1,54 @@
+#!/bin/sh
+# The relay accepts one recipient and refuses the other: the accepted one
+# must not get the message again, and the refused one must stay queued.
+# clientq-runner rewrites the control file with the refused recipient
+# only (tf + rename, K = now, N + 1, P + 90000, the status in M), keeps
+# the data file, exits 75; real sendmail reads the rewritten file (its
+# listing shows it) and a later run with the relay accepting delivers it.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+it_need_root_sendmail
+command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
+it_setup
+RUNNER=$top_builddir/clientq-runner/clientq-runner
+
+id=$(submit good@example.test bad@example.test)
+check "real sendmail queued $id" test -n "$id"
+p0=$(sed -n 's/^P//p' "$Q/qf$id")
+python3 "$top_srcdir/tests/tools/smtp-recorder.py" --port "$PORT" --out "$W/rec1" \
+    --fail-rcpt bad@example.test &
+rp=$!
+IT_PIDS="$IT_PIDS $rp"
+wait_for sh -c "ss -Hltn 'sport = :$PORT' | grep -q ."
+"$RUNNER" --once -C "$CF" 2>"$W/run1.log"
+rc=$?
+kill "$rp"
+wait "$rp" 2>/dev/null
+check "exit 75: something is still queued" test "$rc" -eq 75
+check "one message went out, to good@example.test only" \
+    test "$(grep -c '^RCPT' "$W"/rec1/session-1.txt)" -eq 2 -a -f "$W/rec1/session-1-msg-1.eml"
+check "the data file is kept" test -f "$Q/df$id"
+check "no tf is left" test ! -e "$Q/tf$id"
+if grep -q '^RPFD:bad@example.test$' "$Q/qf$id" && ! grep -q 'good@example.test' "$Q/qf$id"; then
+	ok "the control file keeps only the refused recipient"
+else
+	fail "recipients in the rewritten file" "$(grep '^R' "$Q/qf$id")"
+fi
+check "N is 1, K is set, P grew by 90000" sh -c "grep -qx N1 '$Q/qf$id' && ! grep -qx K0 '$Q/qf$id' && grep -qx 'P$((p0 + 90000))' '$Q/qf$id'"
+check "the status names the relay's reply" grep -q '^MDeferred: 550 5.1.1' "$Q/qf$id"
+check "the log says Sent for one and Deferred for the other" \
+    sh -c "grep -q 'to=good@example.test,.*stat=Sent' '$W/run1.log' && grep -q 'to=bad@example.test,.*dsn=5.1.1, reply=550' '$W/run1.log'"
+sm -Ac -C "$CF" -bp >"$W/listing" 2>&1
+check "sendmail reads the rewritten file (its listing shows it)" grep -q "^$id .*root" "$W/listing"
+check "... with the refused recipient" grep -q 'bad@example.test' "$W/listing"
+
+python3 "$top_srcdir/tests/tools/smtp-recorder.py" --port "$PORT" --out "$W/rec2" &
+rp=$!
+IT_PIDS="$IT_PIDS $rp"
+wait_for sh -c "ss -Hltn 'sport = :$PORT' | grep -q ."
+"$RUNNER" --once -C "$CF" 2>"$W/run2.log"
+rc=$?
+kill "$rp"
+check "the next run delivers the rest and exits 0" test "$rc" -eq 0
+check "... to bad@example.test alone" sh -c "grep '^RCPT' '$W/rec2/session-1.txt' | grep -qx 'RCPT To:<bad@example.test>' && [ \$(grep -c '^RCPT' '$W/rec2/session-1.txt') -eq 1 ]"
+check "the queue is empty" test -z "$(ls "$Q")"
+it_finish
