@@ -145,7 +145,7 @@ ctl_list(int argc, char **argv)
 		submitcf_free(cf);
 		return CTL_EXIT_FAILED;
 	}
-	if (!qlist_gather(sp, &ql, &serr)) {
+	if (!qlist_gather(sp, &ql, true, &serr)) {
 		fprintf(stderr, "%s: %s\n", ctl_progname, serr.reason);
 		spool_free(sp);
 		submitcf_free(cf);

@@ -16,11 +16,12 @@
 static long long
 qlist_pri(const struct qlist_entry *e)
 {
-	return e->env ? e->env->priority : QLIST_UNKNOWN_PRI;
+	return e->priority;
 }
 
 bool
-qlist_gather(struct spool *sp, struct qlist *out, struct spool_error *err)
+qlist_gather(struct spool *sp, struct qlist *out, bool keep_env,
+    struct spool_error *err)
 {
 	size_t i, j, n = 0;
 
@@ -36,6 +37,7 @@ qlist_gather(struct spool *sp, struct qlist *out, struct spool_error *err)
 		size_t len;
 
 		memset(e, 0, sizeof *e);
+		e->priority = QLIST_UNKNOWN_PRI;
 		snprintf(e->id, sizeof e->id, "%s", out->scan.ids[i]);
 		e->sres = spool_peek(sp, 'q', e->id, &e->locked, &data, &len, &serr);
 		if (e->sres == SPOOL_GONE)
@@ -58,6 +60,12 @@ qlist_gather(struct spool *sp, struct qlist *out, struct spool_error *err)
 			 * listing. */
 			qf_free(e->env);
 			continue;
+		} else {
+			e->priority = e->env->priority;
+			if (!keep_env) {
+				qf_free(e->env);
+				e->env = NULL;
+			}
 		}
 		n++;
 	}

@@ -25,7 +25,9 @@ struct qlist_entry {
 	char id[QID_MAX_LEN + 1];
 	bool locked;			/* someone holds the lock ('*') */
 	long long df_size;		/* -1: no data file */
-	struct qf_envelope *env;	/* NULL unless the file was read */
+	struct qf_envelope *env;	/* NULL unless the file was read and
+					 * the caller asked to keep it */
+	long long priority;		/* P, for the order */
 	enum spool_result sres;		/* how opening it went */
 	enum qf_status qst;		/* how parsing it went */
 	char *problem;			/* why env is NULL, or NULL */
@@ -37,7 +39,11 @@ struct qlist {
 	struct spool_scan scan;		/* .skipped: names that are not queue files */
 };
 
-bool qlist_gather(struct spool *sp, struct qlist *out, struct spool_error *err);
+/* qlist_gather: read and order the queue.  With keep_env false only what
+ * ordering needs is kept (the runner's case: memory stays small whatever
+ * the size of the backlog); the listing keeps the envelopes. */
+bool qlist_gather(struct spool *sp, struct qlist *out, bool keep_env,
+    struct spool_error *err);
 void qlist_free(struct qlist *ql);
 
 /* qlist_print_mailq: the listing as `mailq -Ac` prints it for queue_dir. */

@@ -164,7 +164,7 @@ Test(fixtures, offline_listing_equals_mailq)
 		spool_policy_default(&pol);
 		sp = spool_open(qdir, &pol, &err);
 		cr_assert_not_null(sp, "%s", err.reason);
-		cr_assert(qlist_gather(sp, &ql, &err), "%s", err.reason);
+		cr_assert(qlist_gather(sp, &ql, true, &err), "%s", err.reason);
 		fp = open_memstream(&got, &len);
 		qlist_print_mailq(&ql, "@QUEUEDIR@", fp);
 		fclose(fp);

@@ -48,7 +48,7 @@ listing(bool json)
 	size_t len = 0;
 	FILE *fp = open_memstream(&buf, &len);
 
-	cr_assert(qlist_gather(sp, &ql, &err), "%s", err.reason);
+	cr_assert(qlist_gather(sp, &ql, true, &err), "%s", err.reason);
 	if (json)
 		qlist_print_json(&ql, fp);
 	else
@@ -159,9 +159,18 @@ Test(qlist, sorted_by_priority_ties_in_directory_order)
 				strcpy(order[n++], scan.ids[i]);
 		spool_scan_free(&scan);
 	}
-	cr_assert(qlist_gather(sp, &ql, &err));
+	cr_assert(qlist_gather(sp, &ql, true, &err));
 	cr_assert_eq(ql.n, 4);
 	for (i = 0; i < 4; i++)
 		cr_assert_str_eq(ql.v[i].id, order[i]);
+	qlist_free(&ql);
+	/* The runner's lean mode: the same order, no envelopes kept. */
+	cr_assert(qlist_gather(sp, &ql, false, &err));
+	cr_assert_eq(ql.n, 4);
+	for (i = 0; i < 4; i++) {
+		cr_assert_str_eq(ql.v[i].id, order[i]);
+		cr_assert_null(ql.v[i].env);
+	}
+	cr_assert_eq(ql.v[0].priority, -5);
 	qlist_free(&ql);
 }
