@@ -24,15 +24,14 @@ check "sendmail queued the 50 MB message" test -n "$id"
 want=$(sha256sum "$Q/df$id" | cut -d' ' -f1)
 size=$(stat -c %s "$Q/df$id")
 
-python3 "$top_srcdir/tests/tools/smtp-recorder.py" --port "$PORT" --out "$W/rec" &
-IT_PIDS="$IT_PIDS $!"
-wait_for sh -c "ss -Hltn 'sport = :$PORT' | grep -q ."
+it_recorder_start "$PORT" "$W/rec"
 if [ -x /usr/bin/time ]; then
 	/usr/bin/time -f '%M' -o "$W/rss" "$RUNNER" --once -C "$CF" 2>"$W/runner.err"
 else
 	"$RUNNER" --once -C "$CF" 2>"$W/runner.err"
 fi
 rc=$?
+it_recorder_stop "$W/rec"
 check "clientq-runner --once exited 0 (queue empty)" test "$rc" -eq 0
 check "df and qf removed after the relay accepted it" test -z "$(ls "$Q")"
 got=$(python3 -c '

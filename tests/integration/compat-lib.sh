@@ -10,6 +10,8 @@
 #   compat_cases DIR                   the case names in DIR that hold a qf
 #   compat_copy_queue DST CASEDIR...   a live queue dir (smmsp 2770) holding those cases' files
 #   compat_make_cf QUEUEDIR PORT OUT   a submit.cf for QUEUEDIR relaying to [127.0.0.1]:PORT
+#   compat_prepare_pair LABEL CASEDIR... two copies $W/q-LABEL-{a,b} and their cf-LABEL-{a,b} ($PORT_A/$PORT_B)
+#   compat_check_pair LABEL WHAT        both queues empty, both recordings identical after normalizing
 #   compat_recorder_start PORT OUTDIR [EXT] [recorder options...]
 #   compat_recorder_stop OUTDIR
 #   compat_flush_sendmail QUEUEDIR CF PORT OUTDIR [EXT]
@@ -20,7 +22,6 @@
 # bare 250) or "no-ehlo" (EHLO gets 502, the client must use HELO); default
 # $COMPAT_EXT_FULL.
 
-RECORDER=${RECORDER:-$top_srcdir/tests/tools/smtp-recorder.py}
 GEN_FIXTURES=${GEN_FIXTURES:-$top_srcdir/tests/fixtures/gen-fixtures.sh}
 
 # Everything sendmail 8.17's client recognises that needs no real
@@ -211,32 +212,15 @@ compat_recorder_start() {
 	_cr_out=$2
 	_cr_ext=${3:-$COMPAT_EXT_FULL}
 	if [ $# -ge 3 ]; then shift 3; else shift $#; fi
-	mkdir -p "$_cr_out" || return 1
-	rm -f "$_cr_out/recorder.pid"
 	if [ "$_cr_ext" = no-ehlo ]; then
 		set -- --no-ehlo "$@"
 	else
 		set -- --ext "$_cr_ext" "$@"
 	fi
-	python3 "$RECORDER" --port "$_cr_port" --out "$_cr_out" --log-packets \
-		--pidfile "$_cr_out/recorder.pid" "$@" </dev/null >"$_cr_out/recorder.err" 2>&1 &
-	IT_PIDS="$IT_PIDS $!"
-	if ! wait_for test -s "$_cr_out/recorder.pid"; then
-		cat "$_cr_out/recorder.err" >&2
-		return 1
-	fi
+	it_recorder_start "$_cr_port" "$_cr_out" --log-packets "$@"
 }
-
-# compat_recorder_stop OUTDIR: SIGTERM the recorder writing to OUTDIR and
-# wait until it has gone (it removes its pid file on exit).
 compat_recorder_stop() {
-	[ -s "$1/recorder.pid" ] || return 0
-	_cs_pid=$(cat "$1/recorder.pid")
-	kill "$_cs_pid" 2>/dev/null
-	# shellcheck disable=SC2016  # $1 of the inner shell
-	wait_for sh -c '! test -e "$1"' sh "$1/recorder.pid"
-	wait "$_cs_pid" 2>/dev/null # reap it (when it is our child)
-	IT_PIDS=$(echo " $IT_PIDS " | sed "s/ $_cs_pid / /")
+	it_recorder_stop "$@"
 }
 
 # compat_flush_sendmail QUEUEDIR CF PORT OUTDIR [EXT]: deliver every message
@@ -436,4 +420,17 @@ compat_check_pair() {
 		fail "$1: not so: $2"
 		diff "$W/rec-$1-a.norm" "$W/rec-$1-b.norm" | head -n 30 | sed 's/^/#   /'
 	fi
+}
+
+# compat_prepare_pair LABEL CASEDIR...: two live copies of the cases'
+# queues, $W/q-LABEL-a and -b, and their submit.cf $W/cf-LABEL-a and -b
+# relaying to $PORT_A and $PORT_B ($M4: extra m4 lines for both).
+compat_prepare_pair() {
+	_pp_l=$1
+	shift
+	for _pp_x in a b; do
+		compat_copy_queue "$W/q-$_pp_l-$_pp_x" "$@" || return 1
+	done
+	it_make_cf "$W/q-$_pp_l-a" "$PORT_A" "$W/cf-$_pp_l-a" "${M4-}" &&
+		it_make_cf "$W/q-$_pp_l-b" "$PORT_B" "$W/cf-$_pp_l-b" "${M4-}"
 }

@@ -36,11 +36,7 @@ compare() { # LABEL EXT CASEDIR...  ($M4: extra m4 for both submit.cf)
 	l=$1
 	e=$2
 	shift 2
-	for x in a b; do
-		compat_copy_queue "$W/q-$l-$x" "$@" || return 1
-	done
-	it_make_cf "$W/q-$l-a" "$PORT_A" "$W/cf-$l-a" "${M4-}" &&
-		it_make_cf "$W/q-$l-b" "$PORT_B" "$W/cf-$l-b" "${M4-}" || return 1
+	compat_prepare_pair "$l" "$@" || return 1
 	compat_flush_sendmail "$W/q-$l-a" "$W/cf-$l-a" "$PORT_A" "$W/rec-$l-a" "$e"
 	compat_recorder_start "$PORT_B" "$W/rec-$l-b" "$e" || return 1
 	"$RUNNER" --once -C "$W/cf-$l-b" >"$W/rec-$l-b/runner.out" 2>&1

@@ -41,11 +41,7 @@ flush() {
 	l=$1
 	e=$2
 	shift 2
-	for x in a b; do
-		compat_copy_queue "$W/q-$l-$x" "$@" || return 1
-	done
-	compat_make_cf "$W/q-$l-a" "$PORT_A" "$W/cf-$l-a" &&
-		compat_make_cf "$W/q-$l-b" "$PORT_B" "$W/cf-$l-b" || return 1
+	compat_prepare_pair "$l" "$@" || return 1
 	compat_flush_sendmail "$W/q-$l-a" "$W/cf-$l-a" "$PORT_A" "$W/rec-$l-a" "$e" &
 	pa=$!
 	compat_flush_sendmail "$W/q-$l-b" "$W/cf-$l-b" "$PORT_B" "$W/rec-$l-b" "$e" &

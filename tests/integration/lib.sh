@@ -198,6 +198,37 @@ submit() {
 	done
 }
 
+# it_recorder_start PORT OUTDIR [RECORDER-OPTION...]: start the recording
+# receiver (tests/tools/smtp-recorder.py) on 127.0.0.1:PORT, recording into
+# OUTDIR; returns once it listens (it writes its pid file then).
+it_recorder_start() {
+	_ir_port=$1
+	_ir_out=$2
+	shift 2
+	mkdir -p "$_ir_out" || return 1
+	rm -f "$_ir_out/recorder.pid"
+	python3 "$top_srcdir/tests/tools/smtp-recorder.py" --port "$_ir_port" \
+	    --out "$_ir_out" --pidfile "$_ir_out/recorder.pid" "$@" \
+	    </dev/null >"$_ir_out/recorder.err" 2>&1 &
+	IT_PIDS="$IT_PIDS $!"
+	if ! wait_for test -s "$_ir_out/recorder.pid"; then
+		cat "$_ir_out/recorder.err" >&2
+		return 1
+	fi
+}
+
+# it_recorder_stop OUTDIR: stop that receiver; its recording is complete
+# once this returns.
+it_recorder_stop() {
+	[ -s "$1/recorder.pid" ] || return 0
+	_is_pid=$(cat "$1/recorder.pid")
+	kill "$_is_pid" 2>/dev/null
+	# shellcheck disable=SC2016  # $1 of the inner shell
+	wait_for sh -c '! test -e "$1"' sh "$1/recorder.pid"
+	wait "$_is_pid" 2>/dev/null # reap it (when it is our child)
+	IT_PIDS=$(echo " $IT_PIDS " | sed "s/ $_is_pid / /")
+}
+
 # hold_lock ID: lock qfID with the library, as the runner does, until
 # release_lock.  Returns when the lock is held.
 hold_lock() {

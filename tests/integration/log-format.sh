@@ -26,11 +26,8 @@ cp -a "$Q" "$W/q2"
 cp -a "$Q" "$W/q3"
 cp -a "$Q" "$W/q4"
 it_make_cf "$W/q2" "$PORT_B" "$W/cf2"
-for p in "$PORT" "$PORT_B"; do
-	python3 "$top_srcdir/tests/tools/smtp-recorder.py" --port "$p" --out "$W/rec-$p" &
-	IT_PIDS="$IT_PIDS $!"
-	wait_for sh -c "ss -Hltn 'sport = :$p' | grep -q ."
-done
+it_recorder_start "$PORT" "$W/rec-a"
+it_recorder_start "$PORT_B" "$W/rec-b"
 sm_logged "$W/sendmail.log" -Ac -qf -C "$CF" -L sm-msp-queue
 "$RUNNER" --once -C "$W/cf2" 2>"$W/runner.log"
 check "both queues are empty" test -z "$(ls "$Q" "$W/q2" | grep '^qf')"

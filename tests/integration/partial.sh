@@ -14,15 +14,10 @@ RUNNER=$top_builddir/clientq-runner/clientq-runner
 id=$(submit good@example.test bad@example.test)
 check "real sendmail queued $id" test -n "$id"
 p0=$(sed -n 's/^P//p' "$Q/qf$id")
-python3 "$top_srcdir/tests/tools/smtp-recorder.py" --port "$PORT" --out "$W/rec1" \
-    --fail-rcpt bad@example.test &
-rp=$!
-IT_PIDS="$IT_PIDS $rp"
-wait_for sh -c "ss -Hltn 'sport = :$PORT' | grep -q ."
+it_recorder_start "$PORT" "$W/rec1" --fail-rcpt bad@example.test
 "$RUNNER" --once -C "$CF" 2>"$W/run1.log"
 rc=$?
-kill "$rp"
-wait "$rp" 2>/dev/null
+it_recorder_stop "$W/rec1"
 check "exit 75: something is still queued" test "$rc" -eq 75
 check "one message went out, to good@example.test only" \
     test "$(grep -c '^RCPT' "$W"/rec1/session-1.txt)" -eq 2 -a -f "$W/rec1/session-1-msg-1.eml"
@@ -41,13 +36,10 @@ sm -Ac -C "$CF" -bp >"$W/listing" 2>&1
 check "sendmail reads the rewritten file (its listing shows it)" grep -q "^$id .*root" "$W/listing"
 check "... with the refused recipient" grep -q 'bad@example.test' "$W/listing"
 
-python3 "$top_srcdir/tests/tools/smtp-recorder.py" --port "$PORT" --out "$W/rec2" &
-rp=$!
-IT_PIDS="$IT_PIDS $rp"
-wait_for sh -c "ss -Hltn 'sport = :$PORT' | grep -q ."
+it_recorder_start "$PORT" "$W/rec2"
 "$RUNNER" --once -C "$CF" 2>"$W/run2.log"
 rc=$?
-kill "$rp"
+it_recorder_stop "$W/rec2"
 check "the next run delivers the rest and exits 0" test "$rc" -eq 0
 check "... to bad@example.test alone" sh -c "grep '^RCPT' '$W/rec2/session-1.txt' | grep -qx 'RCPT To:<bad@example.test>' && [ \$(grep -c '^RCPT' '$W/rec2/session-1.txt') -eq 1 ]"
 check "the queue is empty" test -z "$(ls "$Q")"
