@@ -449,6 +449,7 @@ run_deliver(struct run *r, const char *id)
 	enum spool_result sr;
 	enum qf_status qs;
 	size_t *order, *starts, nb, b, i, nacc_total = 0;
+	long long msgsize;
 	bool *done;
 	bool failed = false, cached;
 	char status[700] = "";
@@ -500,6 +501,7 @@ run_deliver(struct run *r, const char *id)
 	done = xcalloc(env->nrcpts, sizeof *done);
 	nb = envelope_batches(env, order, starts);
 	starts[nb] = env->nrcpts;
+	msgsize = render_message_size(env, (long long)st.st_size);
 	for (b = 0; b < nb && !failed; b++) {
 		size_t first = starts[b], count = starts[b + 1] - starts[b];
 		struct smtp_rcpt_result *res = xcalloc(count, sizeof *res);
@@ -526,12 +528,7 @@ run_deliver(struct run *r, const char *id)
 			envelope_rcpt(&env->rcpts[order[first + i]], ext, &r->env_opts, &c);
 			cmds[i] = strbuf_detach(&c, NULL);
 		}
-		if (r->masq_envelope)
-			envelope_mail_masq(env, ext, &r->ropts,
-			    render_message_size(env, (long long)st.st_size), &mail);
-		else
-			envelope_mail(env, ext, &r->ropts,
-			    render_message_size(env, (long long)st.st_size), &mail);
+		envelope_mail(env, ext, &r->ropts, r->masq_envelope, msgsize, &mail);
 		ss = smtp_begin(r->conn, mail.buf, (const char *const *)cmds, count,
 		    res, &accepted, &reply);
 		if (ss == SMTP_OK && accepted > 0)

@@ -7,8 +7,8 @@
 #include "render.h"
 #include "smtp.h"
 
-static void
-envelope_mail_core(const struct qf_envelope *env, unsigned ext,
+void
+envelope_mail(const struct qf_envelope *env, unsigned ext,
     const struct render_opts *o, bool masquerade, long long msgsize,
     struct strbuf *out)
 {
@@ -38,20 +38,6 @@ envelope_mail_core(const struct qf_envelope *env, unsigned ext,
 	}
 	if ((ext & SMTP_EXT_AUTH) && env->auth != NULL)
 		strbuf_addf(out, " AUTH=%s", env->auth);
-}
-
-void
-envelope_mail(const struct qf_envelope *env, unsigned ext,
-    const struct render_opts *o, long long msgsize, struct strbuf *out)
-{
-	envelope_mail_core(env, ext, o, false, msgsize, out);
-}
-
-void
-envelope_mail_masq(const struct qf_envelope *env, unsigned ext,
-    const struct render_opts *o, long long msgsize, struct strbuf *out)
-{
-	envelope_mail_core(env, ext, o, true, msgsize, out);
 }
 
 void

@@ -16,6 +16,7 @@
 #ifndef CQ_ENVELOPE_H
 #define CQ_ENVELOPE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "qf.h"
@@ -27,14 +28,11 @@
 #define ENVELOPE_MAX_RCPT 100
 
 /* envelope_mail: the MAIL command (no CRLF).  ext is enum smtp_ext; o
- * gives $j and class w. */
+ * gives $j and class w; masquerade (FEATURE(masquerade_envelope)) gives
+ * the sender o->masq as header senders get it. */
 void envelope_mail(const struct qf_envelope *env, unsigned ext,
-    const struct render_opts *o, long long msgsize, struct strbuf *out);
-
-/* envelope_mail_masq: the same, with the sender masqueraded as o says
- * (FEATURE(masquerade_envelope)). */
-void envelope_mail_masq(const struct qf_envelope *env, unsigned ext,
-    const struct render_opts *o, long long msgsize, struct strbuf *out);
+    const struct render_opts *o, bool masquerade, long long msgsize,
+    struct strbuf *out);
 
 /* envelope_rcpt: the RCPT command for one recipient.  o gives the
  * domain for unqualified and local-host recipients (ruleset 0 resolves

@@ -30,7 +30,7 @@ expect_mail(const char *qf, unsigned ext, long long size, const char *want)
 
 	struct render_opts o = { "mDFMuXa8k", 2040, "host.test", NULL, NULL, NULL, NULL, NULL };
 
-	envelope_mail(env, ext, &o, size, &out);
+	envelope_mail(env, ext, &o, false, size, &out);
 	cr_expect_str_eq(strbuf_str(&out), want);
 	strbuf_free(&out);
 	qf_free(env);
@@ -99,4 +99,19 @@ Test(envelope, batches_of_100_each_reversed)
 	cr_assert_eq(order[249], 200);
 	qf_free(env);
 	strbuf_free(&qf);
+}
+
+Test(envelope, masquerade_envelope)
+{
+	struct qf_envelope *env = env_of("V8\nT1\nSroot\nRPFD:a@b\n.\n");
+	struct render_opts o = { "mDFMuXa8k", 2040, "host.test", NULL, NULL, "masq.example", NULL, NULL };
+	struct strbuf out = STRBUF_INIT;
+
+	envelope_mail(env, 0, &o, true, 5, &out);
+	cr_assert_str_eq(out.buf, "MAIL From:<root@masq.example>");
+	strbuf_reset(&out);
+	envelope_mail(env, 0, &o, false, 5, &out);
+	cr_assert_str_eq(out.buf, "MAIL From:<root@host.test>", "no masquerade_envelope: $j");
+	strbuf_free(&out);
+	qf_free(env);
 }
