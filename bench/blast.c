@@ -45,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 enum blast_exit {
 	BLAST_EXIT_OK = 0,
 	BLAST_EXIT_FAILED = 1,
@@ -168,16 +170,11 @@ static unsigned long
 blast_parse_number(const char *s, const char *what, unsigned long min,
     unsigned long max)
 {
-	unsigned long v;
-	char *end;
+	unsigned long long v;
 
-	errno = 0;
-	if (*s < '0' || *s > '9')	/* strtoul would take "-1" and " 1" */
+	if (!bench_parse_number(s, min, max, &v))
 		blast_usage("bad %s: %s", what, s);
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		blast_usage("bad %s: %s", what, s);
-	return v;
+	return (unsigned long)v;
 }
 
 /*
@@ -442,13 +439,6 @@ blast_connect(struct blast_conn *c, const char *addr, unsigned port)
 	blast.active++;
 }
 
-static double
-blast_elapsed(const struct timespec *a, const struct timespec *b)
-{
-	return (double)(b->tv_sec - a->tv_sec) +
-	    (double)(b->tv_nsec - a->tv_nsec) / 1e9;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -525,7 +515,7 @@ main(int argc, char **argv)
 		}
 	}
 
-	t = blast_elapsed(&blast.t0, &blast.t1);
+	t = bench_elapsed(&blast.t0, &blast.t1);
 	printf("blast: %lu messages in %.3f s = %.0f msg/s\n", blast.messages,
 	    t, t > 0 ? (double)blast.messages / t : 0.0);
 	free(conns);

@@ -50,6 +50,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 enum sink_exit {
 	SINK_EXIT_OK = 0,
 	SINK_EXIT_FAILED = 1,
@@ -184,27 +186,15 @@ sink_usage(const char *fmt, ...)
 	exit(SINK_EXIT_USAGE);
 }
 
-static double
-sink_elapsed(const struct timespec *a, const struct timespec *b)
-{
-	return (double)(b->tv_sec - a->tv_sec) +
-	    (double)(b->tv_nsec - a->tv_nsec) / 1e9;
-}
-
 static unsigned long long
 sink_parse_number(const char *s, const char *what, unsigned long long min,
     unsigned long long max)
 {
 	unsigned long long v;
-	char *end;
 
-	errno = 0;
-	if (*s < '0' || *s > '9')	/* strtoull would take "-1" and " 1" */
+	if (!bench_parse_number(s, min, max, &v))
 		sink_usage("bad %s: %s", what, s);
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		sink_usage("bad %s: %s", what, s);
-	return v;
+	return (unsigned long long)v;
 }
 
 /*
@@ -789,7 +779,7 @@ sink_timeout(void)
 	if (!sink.done)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	left = sink_elapsed(&now, &sink.linger_end);
+	left = bench_elapsed(&now, &sink.linger_end);
 	return left <= 0 ? 0 : (int)(left * 1000) + 1;
 }
 
@@ -887,7 +877,7 @@ main(int argc, char **argv)
 	if (!sink.quiet)
 		fprintf(stderr, "accepted %llu messages, %llu bytes, %.3f seconds\n",
 		    sink.accepted, sink.bytes, sink.accepted == 0 ? 0.0 :
-		    sink_elapsed(&sink.first, &sink.last));
+		    bench_elapsed(&sink.first, &sink.last));
 	if (sink.limit != 0 && sink.accepted < sink.limit)
 		return SINK_EXIT_SHORT;
 	return SINK_EXIT_OK;
