@@ -1,21 +1,36 @@
 /*
- * smtp: the ESMTP client side, as sendmail's relay mailer speaks it.
+ * smtp: the ESMTP client side, as sendmail's relay mailer speaks it, as a
+ * non-blocking state machine an event loop drives.
  *
  * Contract
  * --------
- * - One connection object per relay connection.  The socket is
- *   non-blocking; every wait is a poll() bounded by the timeout of its
- *   phase (RFC 5321 section 4.5.3.2 defaults, configurable), so a silent
- *   or slow relay costs at most that long and never hangs the runner.
- * - The dialogue is sendmail's: EHLO (HELO when EHLO gets a 5xx), MAIL
- *   alone, then with PIPELINING every RCPT and DATA in one write, the
- *   replies read in order, the body, and the final "." in the same write as
- *   the end of the body (TCP_NODELAY: the dot never waits on Nagle); RSET
- *   before a connection is reused; QUIT.
+ * - One connection object per relay connection.  Nothing here blocks: the
+ *   caller polls smtp_fd() for smtp_poll_events(), calls smtp_io() when the
+ *   descriptor is ready or smtp_deadline() has passed, and acts on the
+ *   event smtp_io() returns.  smtp_wait() is that loop for a caller with
+ *   one connection and nothing else to watch.
+ * - Every wait has a deadline: the RFC 5321 section 4.5.3.2 timeout of its
+ *   phase (configurable as sendmail's Timeout.* options), restarted by each
+ *   reply and by each block of the body written, so a silent or slow relay
+ *   costs at most that long.
+ * - The commands are sendmail's, in sendmail's order: EHLO (HELO when EHLO
+ *   gets a 5xx), RSET before a connection is reused, MAIL, every RCPT,
+ *   DATA, the body, ".", QUIT.  With PIPELINING, RSET, MAIL, the RCPTs and
+ *   DATA go out as one group (RFC 2920), and the body ends with the "." in
+ *   the same write (TCP_NODELAY: the dot never waits on Nagle).  sendmail
+ *   waits for the MAIL reply before the RCPTs; the command lines and their
+ *   order are the same either way, and when MAIL is refused the relay
+ *   answers the RCPTs 503 and decides nothing by them.  Without PIPELINING
+ *   each command waits for its reply, and DATA is sent only when a
+ *   recipient was accepted.
  * - Replies are bounded: a line over SMTP_LINE_MAX or a reply of more than
- *   SMTP_REPLY_LINES lines is a protocol error, not a memory hazard.
- * - Results are named (enum smtp_status); the caller decides what they
- *   mean for the queue file.
+ *   SMTP_REPLY_LINES lines ends the connection as a protocol error, never
+ *   costs memory.
+ * - The body is pulled from the caller (struct smtp_txn's body callback)
+ *   only while the socket takes it: memory is bounded by SMTP_WBUF_FLUSH
+ *   plus one callback's output, whatever the message size.
+ * - Results are named (enum smtp_status, enum smtp_phase); what they mean
+ *   for the queue file is the caller's business.
  */
 #ifndef CQ_SMTP_H
 #define CQ_SMTP_H
@@ -27,6 +42,8 @@
 
 #define SMTP_LINE_MAX 4096
 #define SMTP_REPLY_LINES 1000
+/* Body bytes are pulled until this much waits to be written. */
+#define SMTP_WBUF_FLUSH (64 * 1024)
 
 /* Extensions the relay offered in its EHLO reply. */
 enum smtp_ext {
@@ -56,6 +73,22 @@ enum smtp_status {
 	SMTP_IOERR,		/* lost, timed out or garbled: defer */
 };
 
+/* Where a session or transaction stood when it ended. */
+enum smtp_phase {
+	SMTP_PHASE_CONNECT,
+	SMTP_PHASE_GREETING,
+	SMTP_PHASE_HELO,
+	SMTP_PHASE_RSET,
+	SMTP_PHASE_MAIL,
+	SMTP_PHASE_RCPT,
+	SMTP_PHASE_DATA,	/* the reply to DATA */
+	SMTP_PHASE_BODY,	/* writing the message */
+	SMTP_PHASE_DOT,		/* the reply to the final "." */
+	SMTP_PHASE_QUIT,
+};
+
+const char *smtp_phase_str(enum smtp_phase p);
+
 struct smtp_reply {
 	int code;		/* 0 when no reply was read */
 	char enhanced[16];	/* "2.0.0", or "" when the relay sent none */
@@ -64,47 +97,100 @@ struct smtp_reply {
 	char full[600];		/* the whole last line, for reply= */
 };
 
-struct smtp_conn;
-
-/* smtp_connect: connect to ip:port (numeric) and read the greeting, then
- * EHLO/HELO as helo_name.  NULL and *st/reply/err on failure. */
-struct smtp_conn *smtp_connect(const char *ip, int port, const char *helo_name,
-    const struct smtp_timeouts *t, enum smtp_status *st,
-    struct smtp_reply *reply, char *err, size_t errlen);
-
-unsigned smtp_extensions(const struct smtp_conn *c);
-long long smtp_size_limit(const struct smtp_conn *c);	/* 0: none given */
-
-/* A transaction: MAIL, the RCPTs (each with its own reply), DATA. */
 struct smtp_rcpt_result {
 	enum smtp_status status;
-	struct smtp_reply reply;
+	struct smtp_reply reply;	/* code 0: no reply was read */
 };
 
-/* smtp_begin: send MAIL (and wait), then every RCPT and DATA (pipelined
- * when offered).  On SMTP_OK, rcpt_results[i] holds each recipient's
- * outcome and *accepted how many were accepted; when accepted > 0 the
- * relay is waiting for the body (354 was received).  mail_args and
- * rcpt_args are the full command lines without CRLF. */
-enum smtp_status smtp_begin(struct smtp_conn *c, const char *mail_cmd,
-    const char *const *rcpt_cmds, size_t nrcpt,
-    struct smtp_rcpt_result *rcpt_results, size_t *accepted,
-    struct smtp_reply *reply);
+/* What the body callback says. */
+enum smtp_body {
+	SMTP_BODY_MORE,		/* appended some; call again */
+	SMTP_BODY_END,		/* appended the last of it (maybe nothing) */
+	SMTP_BODY_ERROR,	/* cannot go on: the connection is dropped
+				 * without the ".", so no truncated message
+				 * is ever delivered */
+};
 
-/* smtp_send_data: write rendered body bytes (already dot-stuffed CRLF
- * text); buffered, written when large enough. */
-enum smtp_status smtp_send_data(struct smtp_conn *c, const char *p, size_t n);
+/*
+ * A transaction: MAIL, the RCPTs, DATA, the body.  The caller owns it and
+ * keeps it (and what it points to) alive until SMTP_EV_TXN_DONE.
+ */
+struct smtp_txn {
+	/* In. */
+	const char *mail_cmd;		/* command lines without CRLF */
+	const char *const *rcpt_cmds;
+	size_t nrcpt;
+	/* Append rendered (CRLF, dot-stuffed) body bytes to out, starting
+	 * with the header block; the "." is smtp's. */
+	enum smtp_body (*body)(void *arg, struct strbuf *out);
+	void *body_arg;
+	struct smtp_rcpt_result *rcpt;	/* nrcpt of them, filled in */
 
-/* smtp_end_data: write what is buffered plus ".\r\n" and read the final
- * reply. */
-enum smtp_status smtp_end_data(struct smtp_conn *c, struct smtp_reply *reply);
+	/* Out. */
+	enum smtp_status status;	/* SMTP_OK: the final "." was accepted
+					 * for the accepted recipients, or no
+					 * recipient was accepted */
+	enum smtp_phase phase;		/* where it ended */
+	struct smtp_reply reply;	/* the reply that ended it: the final
+					 * one, or the refusal */
+	size_t accepted;		/* recipients the relay accepted */
+};
 
-/* smtp_abort: after smtp_begin without accepted recipients: RSET. */
-enum smtp_status smtp_rset(struct smtp_conn *c, struct smtp_reply *reply);
+/* smtp_txn_outcome: what happened to recipient i: its own refusal, else
+ * the transaction's result.  *reply points into t. */
+enum smtp_status smtp_txn_outcome(const struct smtp_txn *t, size_t i,
+    const struct smtp_reply **reply);
 
-/* smtp_close: QUIT (when the connection is usable) and free. */
-void smtp_close(struct smtp_conn *c);
+/* What smtp_io() reports. */
+enum smtp_event {
+	SMTP_EV_NONE,		/* nothing for the caller yet */
+	SMTP_EV_READY,		/* greeted and EHLO done: submit a transaction */
+	SMTP_EV_TXN_DONE,	/* the transaction ended: read its results;
+				 * then smtp_usable() says whether the
+				 * connection takes another */
+	SMTP_EV_FAILED,		/* no transaction running, and the
+				 * connection could not be set up or broke;
+				 * smtp_error(), smtp_setup_status() */
+	SMTP_EV_CLOSED,		/* QUIT answered (or it did not matter) */
+};
 
+struct smtp_conn;
+
+/* smtp_open: start connecting to ip:port (numeric address).  NULL only
+ * when no socket could be made (err says why); connection failures are
+ * reported by smtp_io() as SMTP_EV_FAILED. */
+struct smtp_conn *smtp_open(const char *ip, int port, const char *helo_name,
+    const struct smtp_timeouts *t, char *err, size_t errlen);
+
+int smtp_fd(const struct smtp_conn *c);
+/* POLLIN and/or POLLOUT as the connection needs them now. */
+short smtp_poll_events(const struct smtp_conn *c);
+/* When smtp_io() must be called even without an event (CLOCK_MONOTONIC
+ * milliseconds); -1 for none. */
+long long smtp_deadline(const struct smtp_conn *c);
+/* Advance: read, write, check the deadline.  revents may be 0. */
+enum smtp_event smtp_io(struct smtp_conn *c, short revents);
+/* Poll this one connection until smtp_io() reports an event. */
+enum smtp_event smtp_wait(struct smtp_conn *c);
+
+/* smtp_submit: start a transaction on an idle (READY) connection;
+ * false (nothing started) otherwise. */
+bool smtp_submit(struct smtp_conn *c, struct smtp_txn *t);
+/* smtp_quit: send QUIT from idle; SMTP_EV_CLOSED follows.  On a
+ * connection that is not usable, CLOSED follows at once. */
+void smtp_quit(struct smtp_conn *c);
+/* smtp_free: close the socket and free; NULL is fine. */
+void smtp_free(struct smtp_conn *c);
+
+bool smtp_usable(const struct smtp_conn *c);	/* idle, may take a txn */
+unsigned smtp_extensions(const struct smtp_conn *c);
+long long smtp_size_limit(const struct smtp_conn *c);	/* 0: none given */
+/* Why the connection failed (sendmail's wording where it has one:
+ * "Connection refused by [127.0.0.1]"), and the status and reply then
+ * (reply->code 0 when none was read). */
+const char *smtp_error(const struct smtp_conn *c);
+enum smtp_status smtp_setup_status(const struct smtp_conn *c,
+    const struct smtp_reply **reply);
 const char *smtp_status_str(enum smtp_status s);
 
 /* smtp_parse_reply_line: parse one reply line ("250-text", "250 2.0.0

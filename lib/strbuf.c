@@ -90,6 +90,17 @@ strbuf_reset(struct strbuf *sb)
 		sb->buf[0] = '\0';
 }
 
+void
+strbuf_consume(struct strbuf *sb, size_t n)
+{
+	if (n >= sb->len) {
+		strbuf_reset(sb);
+		return;
+	}
+	memmove(sb->buf, sb->buf + n, sb->len - n + 1);	/* with the NUL */
+	sb->len -= n;
+}
+
 char *
 strbuf_detach(struct strbuf *sb, size_t *len)
 {

@@ -27,6 +27,9 @@ void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap) __attribute__(
 /* strbuf_str: the contents as a C string ("" when empty, never NULL). */
 const char *strbuf_str(const struct strbuf *sb);
 void strbuf_reset(struct strbuf *sb);
+/* strbuf_consume: drop the first n bytes (n <= len); the rest moves to
+ * the front. */
+void strbuf_consume(struct strbuf *sb, size_t n);
 /* strbuf_detach: hand the allocation to the caller; sb is empty after. */
 char *strbuf_detach(struct strbuf *sb, size_t *len);
 void strbuf_free(struct strbuf *sb);
