@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "envelope.h"
+#include "deliver.h"
 #include "log.h"
 #include "qf.h"
 #include "qlist.h"
@@ -54,28 +54,17 @@ enum run_exit {
 	RUN_EXIT_CONFIG = 78,
 };
 
-/* What happened to one message. */
-enum run_result {
-	RUN_DELIVERED,		/* all recipients accepted; files removed */
-	RUN_PARTIAL,		/* some accepted; the rest requeued */
-	RUN_DEFERRED,		/* nothing accepted; file unchanged */
-	RUN_SKIPPED,		/* locked, gone, changed or unsafe */
-	RUN_QUARANTINED,	/* refused as sendmail would; renamed to Qf */
-};
-
 struct run {
 	struct submitcf *cf;
 	struct spool *sp;
 	struct submitcf_mailer mailer;
-	struct render_opts ropts;
 	struct smtp_timeouts timeouts;
 	char relay_host[256];	/* as named: "[127.0.0.1]" */
 	char relay_ip[64];
 	char domain[256];	/* $j */
 	char hostname[256];	/* gethostname() */
 	char canon[256];	/* its canonical name */
-	bool masq_envelope;	/* FEATURE(masquerade_envelope) */
-	struct render_opts env_opts;	/* the envelope's rewriting */
+	struct deliver_config dc;
 	struct smtp_conn *conn;
 	bool relay_down;	/* a connection failed: defer the rest */
 	char relay_down_why[300];
@@ -217,6 +206,33 @@ run_timeouts(struct run *r)
 	return true;
 }
 
+/* QueueFileMode: the mode of the files we write (sendmail's octal
+ * option).  A mode that lets other users write queued mail is refused. */
+static bool
+run_file_mode(struct run *r, mode_t *mode)
+{
+	const char *v = submitcf_option(r->cf, "QueueFileMode");
+	unsigned long m;
+	char *end;
+
+	if (v == NULL)
+		return true;	/* the library's default, 0660 */
+	errno = 0;
+	m = strtoul(v, &end, 8);
+	if (errno != 0 || end == v || *end != '\0' || m > 0777) {
+		log_msg(LOG_LVL_ERR, "%s: QueueFileMode=%s is not an octal file mode",
+		    submitcf_path(r->cf), v);
+		return false;
+	}
+	if (m & S_IWOTH) {
+		log_msg(LOG_LVL_ERR, "%s: QueueFileMode=%s would let any user change queued mail; refused",
+		    submitcf_path(r->cf), v);
+		return false;
+	}
+	*mode = (mode_t)m;
+	return true;
+}
+
 /* Started as root: become RunAsUser before touching the spool. */
 static bool
 run_drop_privileges(struct run *r)
@@ -246,356 +262,57 @@ run_drop_privileges(struct run *r)
 	return true;
 }
 
-/* sendmail logs "ctladdr=user (uid/gid)" when the envelope sender is a
- * local user of this system (measured: root, nobody and smmsp get it;
- * remote and unknown senders do not). */
-static void
-run_ctladdr(const struct qf_envelope *env, char *buf, size_t size)
-{
-	const char *s = env->sender ? env->sender : "";
-	char user[256];
-	struct passwd *pw;
-	size_t n;
-
-	buf[0] = '\0';
-	if (*s == '<')
-		s++;
-	n = strcspn(s, ">");
-	if (n == 0 || n >= sizeof user || memchr(s, '@', n) != NULL ||
-	    (env->flags & QF_EF_RESPONSE))
-		return;
-	memcpy(user, s, n);
-	user[n] = '\0';
-	if ((pw = getpwnam(user)) != NULL)
-		snprintf(buf, size, ", ctladdr=%s (%lu/%lu)", user,
-		    (unsigned long)pw->pw_uid, (unsigned long)pw->pw_gid);
-}
-
-static void
-run_log_delivery(struct run *r, const struct qf_envelope *env, const char *id,
-    const char *to, time_t xstart, const char *dsn, const char *stat,
-    const struct smtp_reply *reply, bool connected)
-{
-	char delay[32], xdelay[32], ctladdr[300], relay[400];
-	time_t now = time(NULL);
-
-	log_interval((long long)now - env->ctime, delay, sizeof delay);
-	log_interval((long long)now - xstart, xdelay, sizeof xdelay);
-	run_ctladdr(env, ctladdr, sizeof ctladdr);
-	/* The address part only when this attempt reached the network; a
-	 * message deferred from the cached host status names the host. */
-	if (connected)
-		snprintf(relay, sizeof relay, "%s [%s]", r->relay_host, r->relay_ip);
-	else
-		snprintf(relay, sizeof relay, "%s", r->relay_host);
-	log_msg(LOG_LVL_INFO,
-	    "%s: to=%s%s, delay=%s, xdelay=%s, mailer=relay, pri=%lld, relay=%s, dsn=%s%s%s, stat=%s",
-	    id, to, ctladdr, delay, xdelay, env->priority + 90000, relay, dsn, reply && reply->code && dsn[0] != '2' ? ", reply=" : "",
-	    reply && reply->code && dsn[0] != '2' ? reply->full : "", stat);
-}
-
-/* The relay could not be reached: one line per transaction, its
- * recipients in sending order, as sendmail logs a connection failure
- * (dsn=4.4.1, "Deferred: Connection refused by [127.0.0.1]"). */
-static void
-run_log_unreachable(struct run *r, const struct qf_envelope *env,
-    const char *id, time_t xstart, bool tried)
-{
-	size_t *order = xcalloc(env->nrcpts, sizeof *order);
-	size_t *starts = xcalloc(env->nrcpts + 1, sizeof *starts);
-	size_t nb = envelope_batches(env, order, starts), b, i;
-	struct smtp_reply none;
-	char status[400];
-
-	memset(&none, 0, sizeof none);
-	snprintf(status, sizeof status, "Deferred: %s", r->relay_down_why);
-	starts[nb] = env->nrcpts;
-	for (b = 0; b < nb; b++) {
-		struct strbuf to = STRBUF_INIT;
-
-		for (i = starts[b]; i < starts[b + 1]; i++)
-			strbuf_addf(&to, "%s%s", to.len ? "," : "",
-			    env->rcpts[order[i]].addr);
-		run_log_delivery(r, env, id, to.buf, xstart, "4.4.1", status, &none,
-		    tried);
-		strbuf_free(&to);
-	}
-	free(order);
-	free(starts);
-}
-
-/* A status sendmail would write: the enhanced code of the reply, else
- * the class of its code. */
-static const char *
-run_dsn(const struct smtp_reply *reply, char buf[16])
-{
-	if (reply->enhanced[0] != '\0')
-		return reply->enhanced;
-	snprintf(buf, 16, "%d.0.0", reply->code ? reply->code / 100 : 4);
-	return buf;
-}
-
-/* Keep only the recipients not accepted, count the try (K, N, P as
- * sendmail's requeue does) and commit. */
-static bool
-run_requeue(struct spool_job *job, struct qf_envelope *env, const bool *done,
-    const char *status)
-{
-	struct strbuf out = STRBUF_INIT;
-	struct spool_error err;
-	size_t i, k = 0;
-	bool ok;
-
-	for (i = 0; i < env->nrcpts; i++) {
-		if (done[i]) {
-			free(env->rcpts[i].addr);
-			free(env->rcpts[i].ctladdr);
-			free(env->rcpts[i].orcpt);
-			free(env->rcpts[i].final_rcpt);
-			free(env->rcpts[i].status);
-			continue;
-		}
-		env->rcpts[k++] = env->rcpts[i];
-	}
-	env->nrcpts = k;
-	env->dtime = time(NULL);
-	env->ntries++;
-	env->priority += 90000;
-	free(env->status);
-	env->status = xstrdup(status);
-	qf_format(env, &out);
-	ok = spool_job_commit(job, out.buf, out.len, &err) == SPOOL_OK;
-	if (!ok)
-		log_msg(LOG_LVL_ERR, "%s: cannot rewrite the queue file: %s",
-		    spool_job_id(job), err.reason);
-	strbuf_free(&out);
-	return ok;
-}
-
-/* Send the rendered message: headers, then the data file streamed. */
-static enum smtp_status
-run_send_message(struct run *r, const struct qf_envelope *env, int dfd,
-    struct smtp_reply *reply)
-{
-	struct strbuf out = STRBUF_INIT;
-	struct render_body rb;
-	enum smtp_status st;
-	char buf[65536];
-	ssize_t n;
-
-	if (render_headers(env, &r->ropts, &out) > 0)
-		log_msg(LOG_LVL_WARNING, "header line longer than %d octets cut there, as sendmail cuts it",
-		    RENDER_HEADER_LINE_MAX);
-	render_body_init(&rb, &r->ropts);
-	if (lseek(dfd, 0, SEEK_SET) < 0)
-		return SMTP_IOERR;
-	while ((n = read(dfd, buf, sizeof buf)) > 0) {
-		render_body_feed(&rb, buf, (size_t)n, &out);
-		st = smtp_send_data(r->conn, out.buf, out.len);
-		strbuf_reset(&out);
-		if (st != SMTP_OK) {
-			strbuf_free(&out);
-			return st;
-		}
-	}
-	if (n < 0) {
-		strbuf_free(&out);
-		return SMTP_IOERR;
-	}
-	render_body_finish(&rb, &out);
-	st = smtp_send_data(r->conn, out.buf ? out.buf : "", out.len);
-	strbuf_free(&out);
-	if (st != SMTP_OK)
-		return st;
-	return smtp_end_data(r->conn, reply);
-}
-
-/* Connect (or reuse the connection after RSET, as sendmail probes it). */
+/* A usable connection: the one there is (RSET goes out with the next
+ * transaction), else a new one.  A failure marks the relay down for the
+ * rest of the run, as sendmail's host status cache does. */
 static bool
 run_connection(struct run *r)
 {
-	struct smtp_reply reply;
-	enum smtp_status st;
 	char err[300];
 
 	if (r->relay_down)
 		return false;
-	if (r->conn != NULL) {
-		if (smtp_rset(r->conn, &reply) == SMTP_OK)
-			return true;
-		smtp_close(r->conn);
-		r->conn = NULL;
-	}
-	r->conn = smtp_connect(r->relay_ip, r->mailer.port, r->domain,
-	    &r->timeouts, &st, &reply, err, sizeof err);
-	if (r->conn == NULL) {
-		/* Like sendmail's host status cache: the rest of this run is
-		 * deferred without another connection attempt. */
-		r->relay_down = true;
-		snprintf(r->relay_down_why, sizeof r->relay_down_why, "%s", err);
-		return false;
-	}
-	return true;
+	if (r->conn != NULL && smtp_usable(r->conn))
+		return true;
+	smtp_free(r->conn);
+	r->conn = smtp_open(r->relay_ip, r->mailer.port, r->domain, &r->timeouts,
+	    err, sizeof err);
+	if (r->conn != NULL && smtp_wait(r->conn) == SMTP_EV_READY)
+		return true;
+	r->relay_down = true;
+	snprintf(r->relay_down_why, sizeof r->relay_down_why, "%s",
+	    r->conn != NULL ? smtp_error(r->conn) : err);
+	smtp_free(r->conn);
+	r->conn = NULL;
+	return false;
 }
 
-static enum run_result
+/* One message, its transactions one after the other on the connection. */
+static enum deliver_result
 run_deliver(struct run *r, const char *id)
 {
-	struct spool_error serr;
-	struct spool_job *job;
-	struct qf_envelope *env;
-	struct qf_error qerr;
-	struct stat st;
-	enum spool_result sr;
-	enum qf_status qs;
-	size_t *order, *starts, nb, b, i, nacc_total = 0;
-	long long msgsize;
-	bool *done;
-	bool failed = false, cached;
-	char status[700] = "";
-	time_t xstart = time(NULL);
-	int dfd;
+	enum deliver_result res;
+	struct deliver_job *job = deliver_open(&r->dc, id, &res);
+	struct smtp_txn *t;
 
-	sr = spool_job_open(r->sp, id, &job, &serr);
-	if (sr != SPOOL_OK) {
-		/* Locked (its submitter or another runner has it), gone or
-		 * changed: not ours now.  Unsafe: say so once per run. */
-		if (sr == SPOOL_UNSAFE || sr == SPOOL_ERROR)
-			log_msg(LOG_LVL_WARNING, "%s: skipped: %s", id, serr.reason);
-		return RUN_SKIPPED;
-	}
-	qs = spool_job_load(job, &env, &qerr);
-	if (qs == QF_REFUSED) {
-		/* What sendmail's readqf() refuses it renames to Qf
-		 * ("loseqfile"); so do we, and never delete it. */
-		if (spool_job_quarantine(job, &serr) == SPOOL_OK)
-			log_msg(LOG_LVL_ERR, "%s: quarantined as Qf%s: line %u: %s",
-			    id, id, qerr.line, qerr.reason);
-		else
-			log_msg(LOG_LVL_ERR, "%s: refused (line %u: %s), and cannot quarantine it: %s",
-			    id, qerr.line, qerr.reason, serr.reason);
-		return RUN_QUARANTINED;
-	}
-	if (qs != QF_OK) {
-		spool_job_close(job);
-		return RUN_SKIPPED;	/* empty or still being written */
-	}
-	sr = spool_job_open_df(job, &dfd, &st, &serr);
-	if (sr != SPOOL_OK) {
-		log_msg(LOG_LVL_ERR, "%s: skipped: %s", id, serr.reason);
-		qf_free(env);
-		spool_job_close(job);
-		return RUN_SKIPPED;
-	}
-	cached = r->relay_down;
-	if (env->nrcpts == 0 || !run_connection(r)) {
-		if (env->nrcpts > 0)
-			run_log_unreachable(r, env, id, xstart, !cached);
-		close(dfd);
-		qf_free(env);
-		spool_job_close(job);
-		return RUN_DEFERRED;
-	}
-	order = xcalloc(env->nrcpts, sizeof *order);
-	starts = xcalloc(env->nrcpts + 1, sizeof *starts);
-	done = xcalloc(env->nrcpts, sizeof *done);
-	nb = envelope_batches(env, order, starts);
-	starts[nb] = env->nrcpts;
-	msgsize = render_message_size(env, (long long)st.st_size);
-	for (b = 0; b < nb && !failed; b++) {
-		size_t first = starts[b], count = starts[b + 1] - starts[b];
-		struct smtp_rcpt_result *res = xcalloc(count, sizeof *res);
-		char **cmds = xcalloc(count, sizeof *cmds);
-		struct strbuf mail = STRBUF_INIT, to = STRBUF_INIT;
-		struct smtp_reply reply;
-		enum smtp_status ss;
-		size_t accepted = 0;
-		unsigned ext;
-		char dsnbuf[16];
+	if (job == NULL)
+		return res;
+	for (;;) {
+		bool cached = r->relay_down;
 
-		/* A second transaction of the same message reuses the
-		 * connection after RSET, as sendmail does. */
-		if (b > 0 && !run_connection(r)) {
-			free(res);
-			free(cmds);
-			failed = true;
+		if (!run_connection(r)) {
+			deliver_unreachable(job, r->relay_down_why, !cached);
 			break;
 		}
-		ext = smtp_extensions(r->conn);
-		for (i = 0; i < count; i++) {
-			struct strbuf c = STRBUF_INIT;
-
-			envelope_rcpt(&env->rcpts[order[first + i]], ext, &r->env_opts, &c);
-			cmds[i] = strbuf_detach(&c, NULL);
+		if ((t = deliver_next(job, smtp_extensions(r->conn))) == NULL)
+			break;
+		if (!smtp_submit(r->conn, t) || smtp_wait(r->conn) != SMTP_EV_TXN_DONE) {
+			log_msg(LOG_LVL_ERR, "%s: the SMTP engine lost track of the transaction", id);
+			abort();
 		}
-		envelope_mail(env, ext, &r->ropts, r->masq_envelope, msgsize, &mail);
-		ss = smtp_begin(r->conn, mail.buf, (const char *const *)cmds, count,
-		    res, &accepted, &reply);
-		if (ss == SMTP_OK && accepted > 0)
-			ss = run_send_message(r, env, dfd, &reply);
-		for (i = 0; i < count; i++) {
-			if (res[i].status == SMTP_OK && ss == SMTP_OK) {
-				strbuf_addf(&to, "%s%s", to.len ? "," : "",
-				    env->rcpts[order[first + i]].addr);
-				done[order[first + i]] = true;
-				nacc_total++;
-			}
-		}
-		if (to.len > 0) {
-			char stat[600];
-
-			snprintf(stat, sizeof stat, "Sent (%s)", reply.text);
-			run_log_delivery(r, env, id, to.buf, xstart,
-			    run_dsn(&reply, dsnbuf), stat, &reply, true);
-		}
-		for (i = 0; i < count; i++) {
-			const struct smtp_reply *rr = ss == SMTP_OK &&
-			    res[i].status != SMTP_OK ? &res[i].reply : &reply;
-
-			if (done[order[first + i]])
-				continue;
-			snprintf(status, sizeof status, "Deferred: %s",
-			    rr->code ? rr->full : "lost connection with the relay");
-			run_log_delivery(r, env, id, env->rcpts[order[first + i]].addr,
-			    xstart, run_dsn(rr, dsnbuf), status, rr, true);
-		}
-		if (ss == SMTP_IOERR) {
-			/* The connection is not usable any more. */
-			smtp_close(r->conn);
-			r->conn = NULL;
-			failed = true;
-		}
-		for (i = 0; i < count; i++)
-			free(cmds[i]);
-		free(cmds);
-		free(res);
-		strbuf_free(&mail);
-		strbuf_free(&to);
+		deliver_txn_done(job);
 	}
-	close(dfd);
-	free(order);
-	free(starts);
-	if (nacc_total == env->nrcpts) {
-		free(done);
-		qf_free(env);
-		if (spool_job_remove(job, &serr) != SPOOL_OK) {
-			log_msg(LOG_LVL_ERR, "%s: delivered, but removing it failed: %s",
-			    id, serr.reason);
-			return RUN_DEFERRED;
-		}
-		return RUN_DELIVERED;
-	}
-	if (nacc_total > 0) {
-		run_requeue(job, env, done, status[0] ? status : "Deferred");
-		free(done);
-		qf_free(env);
-		spool_job_close(job);
-		return RUN_PARTIAL;
-	}
-	free(done);
-	qf_free(env);
-	spool_job_close(job);
-	return RUN_DEFERRED;
+	return deliver_finish(job);
 }
 
 static int
@@ -619,21 +336,23 @@ run_once(struct run *r)
 		if (ql.v[i].locked)
 			continue;	/* its submitter still has it */
 		switch (run_deliver(r, ql.v[i].id)) {
-		case RUN_DELIVERED:
+		case DELIVER_DELIVERED:
 			r->delivered++;
 			break;
-		case RUN_PARTIAL:
-		case RUN_DEFERRED:
+		case DELIVER_PARTIAL:
+		case DELIVER_DEFERRED:
 			r->deferred++;
 			break;
-		case RUN_SKIPPED:
-		case RUN_QUARANTINED:
+		case DELIVER_SKIPPED:
+		case DELIVER_QUARANTINED:
 			break;
 		}
 	}
 	qlist_free(&ql);
 	if (r->conn != NULL) {
-		smtp_close(r->conn);
+		smtp_quit(r->conn);
+		(void)smtp_wait(r->conn);
+		smtp_free(r->conn);
 		r->conn = NULL;
 	}
 	if (!spool_scan(r->sp, 'q', &left, &serr)) {
@@ -728,31 +447,36 @@ main(int argc, char **argv)
 		rc = RUN_EXIT_OSERR;
 		goto out;
 	}
-	r.ropts.mailer_flags = r.mailer.flags;
-	r.ropts.linelimit = r.mailer.linelimit;
-	r.ropts.domain = r.domain;
-	r.ropts.macro = run_cf_macro;
-	r.ropts.macro_arg = r.cf;
+	r.dc.ropts.mailer_flags = r.mailer.flags;
+	r.dc.ropts.linelimit = r.mailer.linelimit;
+	r.dc.ropts.domain = r.domain;
+	r.dc.ropts.macro = run_cf_macro;
+	r.dc.ropts.macro_arg = r.cf;
 	/* Masquerading: DM for header senders; the envelope too only with
 	 * FEATURE(masquerade_envelope), whose MasqEnv calls MasqHdr. */
-	r.ropts.masq = submitcf_macro(r.cf, "M");
-	if (r.ropts.masq != NULL && *r.ropts.masq == '\0')
-		r.ropts.masq = NULL;
-	r.ropts.is_local = run_is_local;
-	r.ropts.local_arg = &r;
-	r.masq_envelope = r.ropts.masq != NULL &&
+	r.dc.ropts.masq = submitcf_macro(r.cf, "M");
+	if (r.dc.ropts.masq != NULL && *r.dc.ropts.masq == '\0')
+		r.dc.ropts.masq = NULL;
+	r.dc.ropts.is_local = run_is_local;
+	r.dc.ropts.local_arg = &r;
+	r.dc.masq_envelope = r.dc.ropts.masq != NULL &&
 	    submitcf_ruleset_calls(r.cf, "MasqEnv", "MasqHdr");
-	r.env_opts = r.ropts;
-	if (r.masq_envelope)
-		r.env_opts.domain = r.ropts.masq;
+	r.dc.env_opts = r.dc.ropts;
+	if (r.dc.masq_envelope)
+		r.dc.env_opts.domain = r.dc.ropts.masq;
+	r.dc.relay_host = r.relay_host;
+	r.dc.relay_ip = r.relay_ip;
 	spool_policy_default(&pol);
 	pol.trusted_uid = geteuid();
+	if (!run_file_mode(&r, &pol.file_mode))
+		goto out;
 	r.sp = spool_open(qdir, &pol, &serr);
 	if (r.sp == NULL) {
 		log_msg(LOG_LVL_ERR, "%s", serr.reason);
 		rc = RUN_EXIT_OSERR;
 		goto out;
 	}
+	r.dc.sp = r.sp;
 	rc = run_once(&r);
 	if (r.relay_down)
 		log_msg(LOG_LVL_NOTICE, "relay %s [%s]:%d unreachable: %s; %u messages deferred",

@@ -1,0 +1,84 @@
+/*
+ * deliver: one queued message through the relay, from lock to disk.
+ *
+ * Contract
+ * --------
+ * A job is one message.  deliver_open locks and reads it as sendmail does
+ * (and quarantines what sendmail's readqf would refuse); then, for each of
+ * sendmail's transactions (at most 100 recipients, in its order),
+ * deliver_next builds the smtp transaction for the extensions the
+ * connection offers, the caller runs it on a connection (smtp.h; any
+ * event loop), and deliver_txn_done logs its result in sendmail's format,
+ * one line per group of recipients with one outcome.  When the relay
+ * cannot be reached, deliver_unreachable logs the rest as sendmail logs a
+ * connection failure.  deliver_finish does what the outcome asks of the
+ * disk, under the lock:
+ * - every recipient accepted: df, then qf, removed;
+ * - some accepted: the qf rewritten with only the others (K, N, P and M
+ *   updated as sendmail's requeue does; tf + fsync + rename), so nothing
+ *   is sent twice;
+ * - none accepted: the file left as it is.
+ * Nothing here deletes mail the relay has not accepted.
+ *
+ * The body is rendered (render.h) from the data file on demand, through
+ * a fixed buffer: memory per job does not grow with the message.
+ */
+#ifndef CQ_DELIVER_H
+#define CQ_DELIVER_H
+
+#include <stdbool.h>
+
+#include "render.h"
+#include "smtp.h"
+#include "spool.h"
+
+/* What the program decided once, from submit.cf. */
+struct deliver_config {
+	struct spool *sp;
+	struct render_opts ropts;	/* headers and body; sender headers
+					 * masqueraded */
+	struct render_opts env_opts;	/* envelope recipients (the
+					 * masquerade domain with
+					 * masquerade_envelope) */
+	bool masq_envelope;		/* the envelope sender too */
+	const char *relay_host;		/* as submit.cf names it */
+	const char *relay_ip;		/* the address connected to */
+};
+
+enum deliver_result {
+	DELIVER_DELIVERED,	/* all recipients accepted; files removed */
+	DELIVER_PARTIAL,	/* some accepted; the rest requeued */
+	DELIVER_DEFERRED,	/* nothing accepted; file unchanged */
+	DELIVER_SKIPPED,	/* locked, gone, changed or unsafe */
+	DELIVER_QUARANTINED,	/* refused as sendmail would; renamed to Qf */
+};
+
+struct deliver_job;
+
+/* deliver_open: lock and read the message.  NULL with *res SKIPPED or
+ * QUARANTINED when there is nothing to send (logged where sendmail would
+ * log it). */
+struct deliver_job *deliver_open(const struct deliver_config *cfg,
+    const char *id, enum deliver_result *res);
+
+const char *deliver_id(const struct deliver_job *j);
+
+/* deliver_next: the next transaction, its commands made for the
+ * extensions ext; NULL when every transaction has been run.  The
+ * transaction belongs to the job. */
+struct smtp_txn *deliver_next(struct deliver_job *j, unsigned ext);
+
+/* deliver_txn_done: the transaction deliver_next gave ended (smtp's
+ * SMTP_EV_TXN_DONE): log it and note who was accepted. */
+void deliver_txn_done(struct deliver_job *j);
+
+/* deliver_unreachable: no connection: why (sendmail's wording, e.g.
+ * "Connection refused by [127.0.0.1]"); the remaining transactions are
+ * logged deferred with dsn=4.4.1.  tried: this attempt reached for the
+ * network (else it was skipped on a relay already known to be down). */
+void deliver_unreachable(struct deliver_job *j, const char *why, bool tried);
+
+/* deliver_finish: what the outcome asks of the disk; frees the job. */
+enum deliver_result deliver_finish(struct deliver_job *j);
+
+#endif
