@@ -27,6 +27,7 @@ struct spool {
 	uid_t trusted_uid;
 	gid_t queue_gid;
 	enum spool_lockmode lockmode;
+	mode_t file_mode;
 };
 
 /* Test seam: when set (only by tests/unit/test-spool-race.c, which includes
@@ -67,6 +68,7 @@ spool_policy_default(struct spool_policy *pol)
 #else
 	pol->lockmode = SPOOL_LOCK_FLOCK;
 #endif
+	pol->file_mode = 0660;
 }
 
 static int
@@ -107,6 +109,9 @@ spool_open(const char *path, const struct spool_policy *pol,
 	sp->trusted_uid = pol->trusted_uid == (uid_t)-1 ? st.st_uid : pol->trusted_uid;
 	sp->queue_gid = pol->queue_gid == (gid_t)-1 ? st.st_gid : pol->queue_gid;
 	sp->lockmode = pol->lockmode;
+	/* Never a file others may write, nor a set-id one: our own reader
+	 * would refuse it. */
+	sp->file_mode = pol->file_mode & 0775;
 	sp->dir_group_writable = (st.st_mode & S_IWGRP) && st.st_gid == sp->queue_gid;
 	sp->qfdirfd = spool_subdir(fd, "qf");
 	sp->dfdirfd = spool_subdir(fd, "df");
@@ -720,12 +725,13 @@ spool_job_commit(struct spool_job *job, const void *data, size_t len,
 		if (r != SPOOL_OK)
 			return r;
 	}
-	/* QueueFileMode is 0660 whatever our umask, and the group must be
-	 * the queue's (the directory may not be setgid). */
-	if (fchmod(fd, 0660) < 0 || fstat(fd, &st) < 0 ||
+	/* QueueFileMode whatever our umask, and the group must be the
+	 * queue's (the directory may not be setgid). */
+	if (fchmod(fd, sp->file_mode) < 0 || fstat(fd, &st) < 0 ||
 	    (st.st_gid != sp->queue_gid && fchown(fd, (uid_t)-1, sp->queue_gid) < 0)) {
-		spool_fail(err, errno, "%s/%s: cannot set mode 0660 and group %lu: %s",
-		    sp->path, tf, (unsigned long)sp->queue_gid, strerror(errno));
+		spool_fail(err, errno, "%s/%s: cannot set mode %04o and group %lu: %s",
+		    sp->path, tf, (unsigned)sp->file_mode, (unsigned long)sp->queue_gid,
+		    strerror(errno));
 		goto fail;
 	}
 	r = spool_lock(sp, fd, true, tf, err);

@@ -58,6 +58,9 @@ struct spool_policy {
 	uid_t trusted_uid;	/* RunAsUser; (uid_t)-1: the directory's owner */
 	gid_t queue_gid;	/* (gid_t)-1: the directory's group */
 	enum spool_lockmode lockmode;
+	mode_t file_mode;	/* of the files we write: submit.cf's
+				 * QueueFileMode (default 0660); never
+				 * world-writable */
 };
 
 enum spool_result {

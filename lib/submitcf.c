@@ -17,6 +17,7 @@
 struct submitcf_kv {
 	char *name;
 	char *value;
+	unsigned line;		/* where it was defined (mailers) */
 };
 
 struct submitcf {
@@ -61,6 +62,7 @@ submitcf_add(struct submitcf_kv **v, size_t *n, size_t *cap, const char *name,
 	}
 	(*v)[*n].name = xstrndup(name, namelen);
 	(*v)[*n].value = xstrdup(value);
+	(*v)[*n].line = 0;
 	(*n)++;
 }
 
@@ -187,6 +189,7 @@ submitcf_load(const char *path, struct submitcf_error *err)
 			}
 			submitcf_add(&cf->mailers, &cf->nmailers, &cf->mailercap,
 			    line + 1, (size_t)(comma - line - 1), comma + 1);
+			cf->mailers[cf->nmailers - 1].line = lineno;
 			in_mailer = true;
 			break;
 		}
@@ -355,6 +358,7 @@ submitcf_mailer(const struct submitcf *cf, const char *name,
     struct submitcf_mailer *m, struct submitcf_error *err)
 {
 	const char *def = NULL, *p;
+	unsigned line = 0;
 	size_t i;
 
 	memset(m, 0, sizeof *m);
@@ -362,6 +366,7 @@ submitcf_mailer(const struct submitcf *cf, const char *name,
 	for (i = cf->nmailers; i > 0; i--)
 		if (strcmp(cf->mailers[i - 1].name, name) == 0) {
 			def = cf->mailers[i - 1].value;
+			line = cf->mailers[i - 1].line;
 			break;
 		}
 	if (def == NULL) {
@@ -413,8 +418,8 @@ submitcf_mailer(const struct submitcf *cf, const char *name,
 		if (k < 2 || k > 3 || strcmp(tok[0], "TCP") != 0 ||
 		    strcmp(tok[1], "$h") != 0 ||
 		    (k == 3 && (!submitcf_number(tok[2], &port) || port < 1 || port > 65535))) {
-			submitcf_fail(err, 0, "%s: mailer '%s' has A=%s; expected 'TCP $h [port]'",
-			    cf->path, name, m->argv);
+			submitcf_fail(err, line, "%s:%u: mailer '%s' has A=%s; expected 'TCP $h [port]'",
+			    cf->path, line, name, m->argv);
 			return false;
 		}
 		m->port = (int)port;

@@ -3,7 +3,7 @@
 # must not get the message again, and the refused one must stay queued.
 # clientq-runner rewrites the control file with the refused recipient
 # only (tf + rename, K = now, N + 1, P + 90000, the status in M), keeps
-# the data file, exits 75; real sendmail reads the rewritten file (its
+# the data file, exits 75 (the file in QueueFileMode); real sendmail reads the rewritten file (its
 # listing shows it) and a later run with the relay accepting delivers it.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 it_need_root_sendmail
@@ -15,7 +15,7 @@ id=$(submit good@example.test bad@example.test)
 check "real sendmail queued $id" test -n "$id"
 p0=$(sed -n 's/^P//p' "$Q/qf$id")
 it_recorder_start "$PORT" "$W/rec1" --fail-rcpt bad@example.test
-"$RUNNER" --once -C "$CF" 2>"$W/run1.log"
+"$RUNNER" --once -C "$CF" -O QueueFileMode=0640 2>"$W/run1.log"
 rc=$?
 it_recorder_stop "$W/rec1"
 check "exit 75: something is still queued" test "$rc" -eq 75
@@ -23,6 +23,8 @@ check "one message went out, to good@example.test only" \
     test "$(grep -c '^RCPT' "$W"/rec1/session-1.txt)" -eq 2 -a -f "$W/rec1/session-1-msg-1.eml"
 check "the data file is kept" test -f "$Q/df$id"
 check "no tf is left" test ! -e "$Q/tf$id"
+check "the rewritten file has QueueFileMode (-O QueueFileMode=0640)" \
+    test "$(stat -c %a "$Q/qf$id")" = 640
 if grep -q '^RPFD:bad@example.test$' "$Q/qf$id" && ! grep -q 'good@example.test' "$Q/qf$id"; then
 	ok "the control file keeps only the refused recipient"
 else

@@ -403,6 +403,38 @@ Test(spool, commit_replaces_under_the_lock)
 	cr_assert(tu_exists(dir, "df" ID));
 }
 
+Test(spool, commit_writes_queue_file_mode)
+{
+	static const char next[] = "V8\nT1\nK2\nN1\nP90001\nSroot\nRPFD:a@b\n.\n";
+	struct spool_policy pol;
+	struct spool_job *job;
+	struct spool_error err;
+	struct spool *s;
+	struct stat st;
+
+	/* QueueFileMode=0640, and one that would let others write, which
+	 * is cut down to what our reader accepts. */
+	spool_policy_default(&pol);
+	pol.file_mode = 0640;
+	s = spool_open(dir, &pol, &err);
+	cr_assert_not_null(s, "%s", err.reason);
+	cr_assert_eq(spool_job_open(s, ID, &job, &err), SPOOL_OK);
+	cr_assert_eq(spool_job_commit(job, next, sizeof next - 1, &err), SPOOL_OK, "%s", err.reason);
+	spool_job_close(job);
+	cr_assert_eq(stat(tu_path(dir, "qf" ID), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0640);
+	spool_free(s);
+	pol.file_mode = 04666;
+	s = spool_open(dir, &pol, &err);
+	cr_assert_not_null(s, "%s", err.reason);
+	cr_assert_eq(spool_job_open(s, ID, &job, &err), SPOOL_OK, "%s", err.reason);
+	cr_assert_eq(spool_job_commit(job, next, sizeof next - 1, &err), SPOOL_OK, "%s", err.reason);
+	spool_job_close(job);
+	cr_assert_eq(stat(tu_path(dir, "qf" ID), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0664);
+	spool_free(s);
+}
+
 Test(spool, commit_moves_a_stale_tf_aside)
 {
 	static const char next[] = "V8\nT1\nSroot\n.\n";

@@ -125,7 +125,9 @@ Test(submitcf, relay_mailer)
 	cr_assert_str_eq(m.argv, "TCP $h 2526");
 	cr_assert_eq(m.port, 2526);
 	cr_assert_not(submitcf_mailer(cf, "bad", &m, &err));
-	cr_assert(strstr(err.reason, "mailer 'bad' has A=TCP $h abc; expected 'TCP $h [port]'"), "%s", err.reason);
+	cr_assert(strstr(err.reason, ":4: mailer 'bad' has A=TCP $h abc; expected 'TCP $h [port]'"),
+	    "the error names the line: %s", err.reason);
+	cr_assert_eq(err.line, 4);
 	cr_assert_not(submitcf_mailer(cf, "prog", &m, &err));
 	cr_assert_not(submitcf_mailer(cf, "esmtp", &m, &err));
 	cr_assert(strstr(err.reason, "no mailer 'esmtp' is defined"), "%s", err.reason);
