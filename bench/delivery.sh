@@ -82,26 +82,53 @@ if [ "${BENCH_SENDMAIL:-yes}" = no ]; then
 else
 	sendmail_rate=$(rates sendmail sm -Ac -qf -C "$CF")
 fi
-"$SINK" -p "$PORT" -n "$N" -q &
-sinkpid=$!
-wait_for sh -c "ss -Hltn 'sport = :$PORT' | grep -q ."
-blast_rate=$("$BLAST" -p "$PORT" -m "$N" -s 1000 | awk '{ print $(NF - 1) }')
-wait "$sinkpid"
+# The receiver's limit: blast with messages of the queue's average size
+# (data file plus header lines, as SIZE= estimates it).  Each run of
+# clientq-runner is paired with a run of blast just before it, and the
+# share is the median of the pairs' ratios: a run of 2000 messages is a
+# fraction of a second, and the machine's speed drifts between runs.
+size=$(cat "$Q"/df* | wc -c)
+hsize=$(cat "$Q"/qf* | awk '/^H/ { n += length($0) - 3 } END { print n + 0 }')
+size=$(( (size + hsize) / N ))
+blast_once() {
+	"$SINK" -p "$PORT" -n "$N" -q &
+	sinkpid=$!
+	wait_for sh -c "ss -Hltn 'sport = :$PORT' | grep -q ."
+	"$BLAST" -p "$PORT" -m "$N" -s "$size" | awk '{ print $(NF - 1) }'
+	wait "$sinkpid"
+}
+: >"$W/blast-rates"
+: >"$W/runner-rates"
+: >"$W/shares"
+r=0
+while [ "$r" -lt "$RUNS" ]; do
+	b=$(blast_once)
+	echo "$b" >>"$W/blast-rates"
+	if [ -x "$RUNNER" ]; then
+		c=$(flush clientq-runner "$RUNNER" --once -C "$CF")
+		echo "$c" >>"$W/runner-rates"
+		echo "$c $b" | awk '{ printf "%.3f\n", $1 / $2 }' >>"$W/shares"
+	fi
+	r=$((r + 1))
+done
+blast_rate=$(median <"$W/blast-rates")
 
 printf 'messages: %d, runs: %d (medians)\n' "$N" "$RUNS"
 printf 'sendmail -Ac -qf:         %10.1f msg/s\n' "$sendmail_rate"
-printf 'raw pipelined (blast):    %10.1f msg/s  (the receiver'"'"'s limit on one connection)\n' "$blast_rate"
+printf 'raw pipelined (blast):    %10.1f msg/s  (the receiver'"'"'s limit on one connection, %d-octet messages)\n' "$blast_rate" "$size"
 if [ -x "$RUNNER" ]; then
-	runner_rate=$(rates clientq-runner "$RUNNER" --once -C "$CF")
+	runner_rate=$(median <"$W/runner-rates")
+	share=$(median <"$W/shares")
 	printf 'clientq-runner --once:    %10.1f msg/s\n' "$runner_rate"
 	# Peak RSS of one more run (GNU time's maximum resident set size).
 	if [ -x /usr/bin/time ]; then
 		flush rss /usr/bin/time -f '%M' -o "$W/rss" "$RUNNER" --once -C "$CF" >/dev/null
 		printf 'clientq-runner peak RSS:  %10s KiB for %d messages\n' "$(cat "$W/rss")" "$N"
 	fi
-	echo "$runner_rate $sendmail_rate $blast_rate" |
+	echo "$runner_rate $sendmail_rate $share" |
 	    awk '{ if ($2 > 0) printf "ratio to sendmail: %.1fx; ", $1 / $2; else printf "ratio to sendmail: (skipped); ";
-		printf "share of the raw limit: %.0f%%\n", 100 * $1 / $3 }'
+		printf "share of the raw limit: %.0f%% (median of paired runs)\n", 100 * $3 }'
+	printf 'paired shares: %s\n' "$(sort -n "$W/shares" | tr '\n' ' ')"
 else
 	echo "clientq-runner --once:    not built yet"
 fi

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <grp.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,32 +288,166 @@ run_connection(struct run *r)
 	return false;
 }
 
-/* One message, its transactions one after the other on the connection. */
-static enum deliver_result
-run_deliver(struct run *r, const char *id)
+static void
+run_count(struct run *r, enum deliver_result res)
 {
-	enum deliver_result res;
-	struct deliver_job *job = deliver_open(&r->dc, id, &res);
-	struct smtp_txn *t;
+	switch (res) {
+	case DELIVER_DELIVERED:
+		r->delivered++;
+		break;
+	case DELIVER_PARTIAL:
+	case DELIVER_DEFERRED:
+		r->deferred++;
+		break;
+	case DELIVER_SKIPPED:
+	case DELIVER_QUARANTINED:
+		break;
+	}
+}
 
-	if (job == NULL)
-		return res;
+/* The next message of the listing that can be opened, or NULL. */
+static struct deliver_job *
+run_open_next(struct run *r, const struct qlist *ql, size_t *i)
+{
+	while (*i < ql->n) {
+		const struct qlist_entry *e = &ql->v[(*i)++];
+		enum deliver_result res;
+		struct deliver_job *j;
+
+		if (e->locked)
+			continue;	/* its submitter still has it */
+		if ((j = deliver_open(&r->dc, e->id, &res)) != NULL)
+			return j;
+		run_count(r, res);
+	}
+	return NULL;
+}
+
+static void
+run_lost_track(const struct deliver_job *j)
+{
+	log_msg(LOG_LVL_ERR, "%s: the SMTP engine lost track of the transaction",
+	    deliver_id(j));
+	abort();
+}
+
+static void
+run_submit(struct run *r, struct deliver_job *j, struct smtp_txn *t)
+{
+	if (!smtp_submit(r->conn, t))
+		run_lost_track(j);
+}
+
+static void
+run_finish(struct run *r, struct deliver_job **j)
+{
+	if (*j != NULL)
+		run_count(r, deliver_finish(*j));
+	*j = NULL;
+}
+
+/* smtp_wait, and the message before finished once the body is out (or
+ * at the end). */
+static enum smtp_event
+run_wait(struct run *r, struct deliver_job **done)
+{
 	for (;;) {
-		bool cached = r->relay_down;
+		struct pollfd p = { smtp_fd(r->conn), smtp_poll_events(r->conn), 0 };
+		long long dl = smtp_deadline(r->conn);
+		enum smtp_event ev;
+		struct timespec ts;
+		int timeout = -1, n;
 
-		if (!run_connection(r)) {
-			deliver_unreachable(job, r->relay_down_why, !cached);
-			break;
+		if (*done != NULL && smtp_awaiting(r->conn) == SMTP_PHASE_DOT)
+			run_finish(r, done);
+		if (!smtp_usable(r->conn) && p.events == 0)
+			return smtp_wait(r->conn);	/* failed: its event */
+		if (dl >= 0) {
+			long long now;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+			timeout = dl <= now ? 0 : dl - now > 60000 ? 60000 : (int)(dl - now);
 		}
-		if ((t = deliver_next(job, smtp_extensions(r->conn))) == NULL)
-			break;
-		if (!smtp_submit(r->conn, t) || smtp_wait(r->conn) != SMTP_EV_TXN_DONE) {
-			log_msg(LOG_LVL_ERR, "%s: the SMTP engine lost track of the transaction", id);
+		n = poll(&p, 1, timeout);
+		if (n < 0 && errno != EINTR) {
+			log_msg(LOG_LVL_ERR, "poll: %s", strerror(errno));
 			abort();
 		}
-		deliver_txn_done(job);
+		ev = smtp_io(r->conn, n > 0 ? p.revents : 0);
+		if (ev != SMTP_EV_NONE) {
+			run_finish(r, done);
+			return ev;
+		}
 	}
-	return deliver_finish(job);
+}
+
+/*
+ * Every message of the listing, in its order, on one connection.  The
+ * runner's own work overlaps the relay's: while a transaction is out, the
+ * next message is locked and read and the one before is removed; when a
+ * message's last transaction ends, the next message's goes out before the
+ * first one's results are logged.  So the file work is off the path of
+ * the round trips.
+ */
+static void
+run_all(struct run *r, const struct qlist *ql)
+{
+	struct deliver_job *cur, *next = NULL, *done = NULL;
+	struct smtp_txn *next_t = NULL;	/* next's first, made ahead */
+	bool inflight = false;	/* cur's transaction is out */
+	size_t i = 0;
+
+	cur = run_open_next(r, ql, &i);
+	while (cur != NULL) {
+		if (!inflight) {
+			bool cached = r->relay_down;
+			struct smtp_txn *t;
+
+			if (!run_connection(r)) {
+				run_finish(r, &done);
+				deliver_unreachable(cur, r->relay_down_why, !cached);
+				run_finish(r, &cur);
+			} else if ((t = deliver_next(cur, smtp_extensions(r->conn))) == NULL) {
+				run_finish(r, &done);
+				run_finish(r, &cur);
+			} else {
+				run_submit(r, cur, t);
+				inflight = true;
+			}
+			if (!inflight) {
+				cur = next != NULL ? next : run_open_next(r, ql, &i);
+				next = NULL;
+				continue;
+			}
+		}
+		/* The relay has the transaction: meanwhile, the disk.  The
+		 * next message is read while the relay answers the
+		 * commands, the one before removed while it takes the
+		 * body. */
+		if (next == NULL && !deliver_pending(cur)) {
+			next = run_open_next(r, ql, &i);
+			if (next != NULL)
+				next_t = deliver_next(next, smtp_extensions(r->conn));
+		}
+		if (run_wait(r, &done) != SMTP_EV_TXN_DONE)
+			run_lost_track(cur);
+		inflight = false;
+		if (next_t != NULL && smtp_usable(r->conn)) {
+			run_submit(r, next, next_t);
+			inflight = true;
+		}
+		/* Not sent (the connection broke): deliver_next makes the
+		 * same transaction again. */
+		next_t = NULL;
+		deliver_txn_done(cur);
+		if (!deliver_pending(cur)) {
+			done = cur;
+			cur = next != NULL ? next : run_open_next(r, ql, &i);
+			next = NULL;
+		}
+	}
+	run_finish(r, &done);
 }
 
 static int
@@ -332,22 +467,7 @@ run_once(struct run *r)
 	for (i = 0; i < ql.scan.nskipped; i++)
 		log_msg(LOG_LVL_WARNING, "%s/%s: skipped: %s", spool_path(r->sp),
 		    ql.scan.skipped[i].name, ql.scan.skipped[i].reason);
-	for (i = 0; i < ql.n; i++) {
-		if (ql.v[i].locked)
-			continue;	/* its submitter still has it */
-		switch (run_deliver(r, ql.v[i].id)) {
-		case DELIVER_DELIVERED:
-			r->delivered++;
-			break;
-		case DELIVER_PARTIAL:
-		case DELIVER_DEFERRED:
-			r->deferred++;
-			break;
-		case DELIVER_SKIPPED:
-		case DELIVER_QUARANTINED:
-			break;
-		}
-	}
+	run_all(r, &ql);
 	qlist_free(&ql);
 	if (r->conn != NULL) {
 		smtp_quit(r->conn);

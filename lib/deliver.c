@@ -32,6 +32,7 @@ struct deliver_job {
 	struct qf_envelope *env;
 	char id[64];
 	int dfd;
+	off_t dfoff;			/* read so far */
 	long long msgsize;
 	time_t xstart;
 
@@ -62,13 +63,22 @@ deliver_id(const struct deliver_job *j)
 
 /* sendmail logs "ctladdr=user (uid/gid)" when the envelope sender is a
  * local user of this system (measured: root, nobody and smmsp get it;
- * remote and unknown senders do not). */
+ * remote and unknown senders do not).  The last answer is kept for a
+ * minute: a queue is mostly one sender's mail, and getpwnam reads the
+ * user database each time. */
+static struct {
+	char user[256];
+	char text[300];
+	time_t when;
+} deliver_ctladdr_cache;
+
 static void
 deliver_ctladdr(const struct qf_envelope *env, char *buf, size_t size)
 {
 	const char *s = env->sender ? env->sender : "";
 	char user[256];
 	struct passwd *pw;
+	time_t now = time(NULL);
 	size_t n;
 
 	buf[0] = '\0';
@@ -80,9 +90,17 @@ deliver_ctladdr(const struct qf_envelope *env, char *buf, size_t size)
 		return;
 	memcpy(user, s, n);
 	user[n] = '\0';
-	if ((pw = getpwnam(user)) != NULL)
-		snprintf(buf, size, ", ctladdr=%s (%lu/%lu)", user,
-		    (unsigned long)pw->pw_uid, (unsigned long)pw->pw_gid);
+	if (strcmp(user, deliver_ctladdr_cache.user) != 0 ||
+	    now - deliver_ctladdr_cache.when > 60 || now < deliver_ctladdr_cache.when) {
+		deliver_ctladdr_cache.text[0] = '\0';
+		if ((pw = getpwnam(user)) != NULL)
+			snprintf(deliver_ctladdr_cache.text, sizeof deliver_ctladdr_cache.text,
+			    ", ctladdr=%s (%lu/%lu)", user, (unsigned long)pw->pw_uid,
+			    (unsigned long)pw->pw_gid);
+		snprintf(deliver_ctladdr_cache.user, sizeof deliver_ctladdr_cache.user, "%s", user);
+		deliver_ctladdr_cache.when = now;
+	}
+	snprintf(buf, size, "%s", deliver_ctladdr_cache.text);
 }
 
 /* One line as sendmail's markstats/logdelivery writes it. */
@@ -198,23 +216,21 @@ deliver_body(void *arg, struct strbuf *out)
 			    "%s: header line longer than %d octets cut there, as sendmail cuts it",
 			    j->id, RENDER_HEADER_LINE_MAX);
 		render_body_init(&j->rb, &j->cfg->ropts);
-		if (lseek(j->dfd, 0, SEEK_SET) < 0) {
-			log_msg(LOG_LVL_ERR, "%s: df%s: %s", j->id, j->id, strerror(errno));
-			return SMTP_BODY_ERROR;
-		}
+		j->dfoff = 0;
 		j->stage = BODY_DATA;
 		return SMTP_BODY_MORE;
 	case BODY_DATA:
 		if (j->rdbuf == NULL)
 			j->rdbuf = xmalloc(DELIVER_READ);
 		do
-			n = read(j->dfd, j->rdbuf, DELIVER_READ);
+			n = pread(j->dfd, j->rdbuf, DELIVER_READ, j->dfoff);
 		while (n < 0 && errno == EINTR);
 		if (n < 0) {
 			log_msg(LOG_LVL_ERR, "%s: reading df%s: %s", j->id, j->id, strerror(errno));
 			return SMTP_BODY_ERROR;
 		}
 		if (n > 0) {
+			j->dfoff += n;
 			render_body_feed(&j->rb, j->rdbuf, (size_t)n, out);
 			return SMTP_BODY_MORE;
 		}
@@ -274,6 +290,12 @@ deliver_next(struct deliver_job *j, unsigned ext)
 	j->stage = BODY_HEADERS;
 	j->running = true;
 	return &j->txn;
+}
+
+bool
+deliver_pending(const struct deliver_job *j)
+{
+	return j->batch + (j->running ? 1 : 0) < j->nbatches;
 }
 
 void

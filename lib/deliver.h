@@ -68,6 +68,9 @@ const char *deliver_id(const struct deliver_job *j);
  * transaction belongs to the job. */
 struct smtp_txn *deliver_next(struct deliver_job *j, unsigned ext);
 
+/* deliver_pending: transactions remain beyond the one running. */
+bool deliver_pending(const struct deliver_job *j);
+
 /* deliver_txn_done: the transaction deliver_next gave ended (smtp's
  * SMTP_EV_TXN_DONE): log it and note who was accepted. */
 void deliver_txn_done(struct deliver_job *j);

@@ -20,13 +20,19 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	char line[4096];
 	va_list ap;
+	int n;
 
+	n = snprintf(line, sizeof line, "<%d>%s[%ld]: ", (int)lvl, log_tag,
+	    (long)getpid());
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
+	n += vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
 	va_end(ap);
-	/* One write per line, so lines from concurrent runs never mix. */
-	dprintf(STDERR_FILENO, "<%d>%s[%ld]: %s\n", (int)lvl, log_tag,
-	    (long)getpid(), line);
+	if ((size_t)n > sizeof line - 2)
+		n = (int)sizeof line - 2;	/* cut, as syslog cuts */
+	line[n++] = '\n';
+	/* One write per line, so lines from concurrent runs never mix (and
+	 * no stdio: it would probe the descriptor on every call). */
+	(void)!write(STDERR_FILENO, line, (size_t)n);
 }
 
 void

@@ -19,11 +19,22 @@ qlist_pri(const struct qlist_entry *e)
 	return e->priority;
 }
 
+static int
+qlist_cmp(const void *a, const void *b)
+{
+	const struct qlist_entry *x = a, *y = b;
+	long long px = qlist_pri(x), py = qlist_pri(y);
+
+	if (px != py)
+		return px < py ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 bool
 qlist_gather(struct spool *sp, struct qlist *out, bool keep_env,
     struct spool_error *err)
 {
-	size_t i, j, n = 0;
+	size_t i, n = 0;
 
 	memset(out, 0, sizeof *out);
 	if (!spool_scan(sp, 'q', &out->scan, err))
@@ -42,7 +53,8 @@ qlist_gather(struct spool *sp, struct qlist *out, bool keep_env,
 		e->sres = spool_peek(sp, 'q', e->id, &e->locked, &data, &len, &serr);
 		if (e->sres == SPOOL_GONE)
 			continue;	/* delivered while we listed */
-		e->df_size = spool_df_size(sp, e->id);
+		e->seq = i;
+		e->df_size = keep_env ? spool_df_size(sp, e->id) : -1;
 		if (e->sres != SPOOL_OK) {
 			e->problem = xstrdup(serr.reason);
 			n++;
@@ -70,15 +82,10 @@ qlist_gather(struct spool *sp, struct qlist *out, bool keep_env,
 		n++;
 	}
 	out->n = n;
-	/* Stable insertion sort by priority: sendmail's qsort() (glibc's
-	 * merge sort) keeps equal priorities in directory order. */
-	for (i = 1; i < n; i++) {
-		struct qlist_entry tmp = out->v[i];
-
-		for (j = i; j > 0 && qlist_pri(&out->v[j - 1]) > qlist_pri(&tmp); j--)
-			out->v[j] = out->v[j - 1];
-		out->v[j] = tmp;
-	}
+	/* sendmail sorts with qsort(), which glibc makes a merge sort:
+	 * equal priorities stay in directory order.  The sequence number
+	 * makes our qsort() stable too. */
+	qsort(out->v, n, sizeof *out->v, qlist_cmp);
 	return true;
 }
 

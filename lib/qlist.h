@@ -24,13 +24,15 @@
 struct qlist_entry {
 	char id[QID_MAX_LEN + 1];
 	bool locked;			/* someone holds the lock ('*') */
-	long long df_size;		/* -1: no data file */
+	long long df_size;		/* -1: no data file (or not asked:
+					 * only with keep_env) */
 	struct qf_envelope *env;	/* NULL unless the file was read and
 					 * the caller asked to keep it */
 	long long priority;		/* P, for the order */
 	enum spool_result sres;		/* how opening it went */
 	enum qf_status qst;		/* how parsing it went */
 	char *problem;			/* why env is NULL, or NULL */
+	size_t seq;			/* directory order, for a stable sort */
 };
 
 struct qlist {
@@ -39,9 +41,10 @@ struct qlist {
 	struct spool_scan scan;		/* .skipped: names that are not queue files */
 };
 
-/* qlist_gather: read and order the queue.  With keep_env false only what
- * ordering needs is kept (the runner's case: memory stays small whatever
- * the size of the backlog); the listing keeps the envelopes. */
+/* qlist_gather: read and order the queue (ascending priority, ties in
+ * directory order; O(n log n)).  With keep_env false only what ordering
+ * needs is kept (the runner's case: memory stays small whatever the size
+ * of the backlog); the listing keeps the envelopes and data file sizes. */
 bool qlist_gather(struct spool *sp, struct qlist *out, bool keep_env,
     struct spool_error *err);
 void qlist_free(struct qlist *ql);

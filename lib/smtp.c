@@ -56,7 +56,10 @@ struct smtp_conn {
 	bool rset_due;			/* used before: RSET first */
 	bool txn_decided;		/* RSET or MAIL refused: the status
 					 * is set, the rest is draining */
-	bool body_done;
+	bool body_ended;		/* the callback said SMTP_BODY_END */
+	bool body_failed;		/* ... or SMTP_BODY_ERROR */
+	bool dot_queued;
+	struct strbuf pbuf;		/* body pulled ahead, before the 354 */
 	bool no_reuse;			/* RSET refused: close after this */
 	bool report_pending;		/* failed in smtp_open: FAILED next */
 	struct smtp_txn *txn;
@@ -499,8 +502,12 @@ smtp_dispatch(struct smtp_conn *c, const struct smtp_reply *r)
 			return smtp_txn_end(c);
 		}
 		c->state = ST_BODY;
-		c->body_done = false;
 		smtp_arm(c, c->t.datablock);
+		/* What was pulled ahead goes first. */
+		if (c->pbuf.len > 0) {
+			strbuf_append(&c->wbuf, c->pbuf.buf, c->pbuf.len);
+			strbuf_reset(&c->pbuf);
+		}
 		return smtp_body_pump(c);
 	case X_DOT:
 		t->phase = SMTP_PHASE_DOT;
@@ -604,12 +611,22 @@ smtp_parse_input(struct smtp_conn *c)
 	}
 }
 
+/* One call of the body callback. */
+static void
+smtp_pull(struct smtp_conn *c, struct strbuf *out)
+{
+	enum smtp_body b = c->txn->body(c->txn->body_arg, out);
+
+	if (b == SMTP_BODY_ERROR)
+		c->body_failed = true;
+	else if (b == SMTP_BODY_END)
+		c->body_ended = true;
+}
+
 /* Pull body bytes while the socket takes them; at the end the ".". */
 static enum smtp_event
 smtp_body_pump(struct smtp_conn *c)
 {
-	struct smtp_txn *t = c->txn;
-
 	for (;;) {
 		int w;
 
@@ -619,17 +636,16 @@ smtp_body_pump(struct smtp_conn *c)
 			strbuf_consume(&c->wbuf, c->woff);
 			c->woff = 0;
 		}
-		while (!c->body_done && c->wbuf.len - c->woff < SMTP_WBUF_FLUSH) {
-			enum smtp_body b = t->body(t->body_arg, &c->wbuf);
-
-			if (b == SMTP_BODY_ERROR)
-				return smtp_die(c, SMTP_IOERR,
-				    "the message could not be read; connection with [%s] dropped before the end of DATA",
-				    c->ip);
-			if (b == SMTP_BODY_END) {
-				smtp_put(c, ".");
-				c->body_done = true;
-			}
+		while (!c->body_ended && !c->body_failed &&
+		    c->wbuf.len - c->woff < SMTP_WBUF_FLUSH)
+			smtp_pull(c, &c->wbuf);
+		if (c->body_failed)
+			return smtp_die(c, SMTP_IOERR,
+			    "the message could not be read; connection with [%s] dropped before the end of DATA",
+			    c->ip);
+		if (c->body_ended && !c->dot_queued) {
+			smtp_put(c, ".");
+			c->dot_queued = true;
 		}
 		w = smtp_write(c);
 		if (w < 0)
@@ -637,7 +653,7 @@ smtp_body_pump(struct smtp_conn *c)
 			    c->ip, strerror(errno));
 		if (w == 0)
 			return SMTP_EV_NONE;	/* wait for POLLOUT */
-		if (c->body_done) {
+		if (c->dot_queued) {
 			c->state = ST_TXN;
 			smtp_await(c, X_DOT);
 			return SMTP_EV_NONE;
@@ -860,10 +876,20 @@ smtp_submit(struct smtp_conn *c, struct smtp_txn *t)
 	}
 	smtp_await(c, c->rset_due ? X_RSET : X_MAIL);
 	c->rset_due = false;
+	c->body_ended = c->body_failed = c->dot_queued = false;
+	strbuf_reset(&c->pbuf);
 	/* Out at once: the reply is what we wait for, not POLLOUT. */
-	if (smtp_write(c) < 0)
+	if (smtp_write(c) < 0) {
 		(void)smtp_die(c, SMTP_IOERR, "connection with [%s] lost: %s", c->ip,
 		    strerror(errno));
+		return true;
+	}
+	/* While the group is on its way, render the start of the message,
+	 * so that it can follow the 354 at once.  Thrown away if the
+	 * relay refuses. */
+	if (c->pipelining)
+		while (!c->body_ended && !c->body_failed && c->pbuf.len < SMTP_WBUF_FLUSH)
+			smtp_pull(c, &c->pbuf);
 	return true;
 }
 
@@ -891,6 +917,7 @@ smtp_free(struct smtp_conn *c)
 		return;
 	close(c->fd);
 	strbuf_free(&c->wbuf);
+	strbuf_free(&c->pbuf);
 	free(c);
 }
 
@@ -898,6 +925,14 @@ bool
 smtp_usable(const struct smtp_conn *c)
 {
 	return c->state == ST_IDLE;
+}
+
+enum smtp_phase
+smtp_awaiting(const struct smtp_conn *c)
+{
+	if (c->state == ST_CONNECTING)
+		return SMTP_PHASE_CONNECT;
+	return smtp_expect_phase(c);
 }
 
 unsigned

@@ -27,8 +27,11 @@
  *   SMTP_REPLY_LINES lines ends the connection as a protocol error, never
  *   costs memory.
  * - The body is pulled from the caller (struct smtp_txn's body callback)
- *   only while the socket takes it: memory is bounded by SMTP_WBUF_FLUSH
- *   plus one callback's output, whatever the message size.
+ *   only while the socket takes it: memory is bounded by twice
+ *   SMTP_WBUF_FLUSH plus one callback's output, whatever the message size.
+ *   With PIPELINING the first SMTP_WBUF_FLUSH octets are pulled while the
+ *   group is on its way, so that they follow the 354 at once; they are
+ *   thrown away (never sent) when the relay refuses.
  * - Results are named (enum smtp_status, enum smtp_phase); what they mean
  *   for the queue file is the caller's business.
  */
@@ -183,6 +186,9 @@ void smtp_quit(struct smtp_conn *c);
 void smtp_free(struct smtp_conn *c);
 
 bool smtp_usable(const struct smtp_conn *c);	/* idle, may take a txn */
+/* The phase whose reply (or write) the connection waits for now; for a
+ * caller that schedules its own work around the relay's. */
+enum smtp_phase smtp_awaiting(const struct smtp_conn *c);
 unsigned smtp_extensions(const struct smtp_conn *c);
 long long smtp_size_limit(const struct smtp_conn *c);	/* 0: none given */
 /* Why the connection failed (sendmail's wording where it has one:

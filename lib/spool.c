@@ -356,6 +356,10 @@ spool_read_all(int fd, size_t limit, char **data, size_t *len)
 			break;
 		strbuf_append(&sb, buf, (size_t)n);
 		off += n;
+		/* A regular file gives less than asked only at its end (and
+		 * it is locked): no second call to learn that. */
+		if ((size_t)n < want)
+			break;
 	}
 	*data = strbuf_detach(&sb, len);
 	return true;
