@@ -346,8 +346,8 @@ run_finish(struct run *r, struct deliver_job **j)
 	*j = NULL;
 }
 
-/* smtp_wait, and the message before finished once the body is out (or
- * at the end). */
+/* smtp_wait, and the message before finished (logged and freed; its
+ * disk work is done) once the body is out, or at the end. */
 static enum smtp_event
 run_wait(struct run *r, struct deliver_job **done)
 {
@@ -385,10 +385,11 @@ run_wait(struct run *r, struct deliver_job **done)
 /*
  * Every message of the listing, in its order, on one connection.  The
  * runner's own work overlaps the relay's: while a transaction is out, the
- * next message is locked and read and the one before is removed; when a
- * message's last transaction ends, the next message's goes out before the
- * first one's results are logged.  So the file work is off the path of
- * the round trips.
+ * next message is locked and read, and the one before is logged and
+ * freed; when a message's last transaction ends, its files are removed
+ * (or rewritten) at once, then the next message's transaction goes out.
+ * So only the removal is on the path of the round trips, and a crash can
+ * deliver a message twice only between its final "." and the reply.
  */
 static void
 run_all(struct run *r, const struct qlist *ql)
@@ -433,6 +434,11 @@ run_all(struct run *r, const struct qlist *ql)
 		if (run_wait(r, &done) != SMTP_EV_TXN_DONE)
 			run_lost_track(cur);
 		inflight = false;
+		/* The relay answered: the disk first, before anything else
+		 * goes out, so that a crash from here on cannot deliver
+		 * this message twice. */
+		deliver_txn_done(cur);
+		deliver_commit(cur);
 		if (next_t != NULL && smtp_usable(r->conn)) {
 			run_submit(r, next, next_t);
 			inflight = true;
@@ -440,7 +446,6 @@ run_all(struct run *r, const struct qlist *ql)
 		/* Not sent (the connection broke): deliver_next makes the
 		 * same transaction again. */
 		next_t = NULL;
-		deliver_txn_done(cur);
 		if (!deliver_pending(cur)) {
 			done = cur;
 			cur = next != NULL ? next : run_open_next(r, ql, &i);

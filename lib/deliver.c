@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "classify.h"
 #include "envelope.h"
 #include "log.h"
 #include "qf.h"
@@ -47,7 +48,10 @@ struct deliver_job {
 	char **cmds;
 	struct smtp_rcpt_result *res;
 	struct strbuf mail;
-	bool running;
+	bool running;			/* submitted, not yet done */
+	bool unlogged;			/* done, its lines not yet logged */
+	bool committed;			/* the disk has the outcome */
+	enum deliver_result result;
 
 	/* The body, rendered on demand. */
 	enum deliver_body_stage stage;
@@ -126,17 +130,6 @@ deliver_log(struct deliver_job *j, const char *to, const char *dsn,
 	    "%s: to=%s%s, delay=%s, xdelay=%s, mailer=relay, pri=%lld, relay=%s, dsn=%s%s%s, stat=%s",
 	    j->id, to, ctladdr, delay, xdelay, j->env->priority + 90000, relay, dsn,
 	    show_reply ? ", reply=" : "", show_reply ? reply->full : "", stat);
-}
-
-/* A status sendmail would write: the enhanced code of the reply, else
- * the class of its code. */
-static const char *
-deliver_dsn(const struct smtp_reply *reply, char buf[16])
-{
-	if (reply->enhanced[0] != '\0')
-		return reply->enhanced;
-	snprintf(buf, 16, "%d.0.0", reply->code ? reply->code / 100 : 4);
-	return buf;
 }
 
 struct deliver_job *
@@ -259,11 +252,14 @@ deliver_txn_free(struct deliver_job *j)
 	j->running = false;
 }
 
+static void deliver_log_txn(struct deliver_job *j);
+
 struct smtp_txn *
 deliver_next(struct deliver_job *j, unsigned ext)
 {
 	size_t first, count, i;
 
+	deliver_log_txn(j);
 	if (j->running)
 		deliver_txn_free(j);
 	if (j->batch >= j->nbatches)
@@ -301,41 +297,71 @@ deliver_pending(const struct deliver_job *j)
 void
 deliver_txn_done(struct deliver_job *j)
 {
-	struct strbuf to = STRBUF_INIT;
 	size_t first = j->starts[j->batch], i;
 	const struct smtp_reply *rr;
-	char dsnbuf[16];
 
 	for (i = 0; i < j->txn.nrcpt; i++) {
 		size_t k = j->order[first + i];
 
-		if (smtp_txn_outcome(&j->txn, i, &rr) != SMTP_OK)
-			continue;
-		strbuf_addf(&to, "%s%s", to.len ? "," : "", j->env->rcpts[k].addr);
-		j->done[k] = true;
-		j->naccepted++;
+		if (smtp_txn_outcome(&j->txn, i, &rr) == SMTP_OK) {
+			j->done[k] = true;
+			j->naccepted++;
+		} else {
+			snprintf(j->status, sizeof j->status, "Deferred: %s",
+			    rr->full[0] ? rr->full : "lost connection with the relay");
+		}
 	}
+	j->running = false;
+	j->unlogged = true;
+	j->batch++;
+}
+
+/* The lines of the transaction that ended: one for the accepted
+ * recipients together, one per recipient not accepted. */
+static void
+deliver_log_txn(struct deliver_job *j)
+{
+	struct strbuf to = STRBUF_INIT;
+	size_t first, i;
+	const struct smtp_reply *rr;
+	struct classify_result cr;
+	bool warned = false;
+	char stat[700];
+
+	if (!j->unlogged)
+		return;
+	first = j->starts[j->batch - 1];
+	for (i = 0; i < j->txn.nrcpt; i++)
+		if (smtp_txn_outcome(&j->txn, i, &rr) == SMTP_OK)
+			strbuf_addf(&to, "%s%s", to.len ? "," : "",
+			    j->env->rcpts[j->order[first + i]].addr);
 	if (to.len > 0) {
-		char stat[600];
-
+		classify(j->txn.phase, SMTP_OK, &j->txn.reply, &cr);
 		snprintf(stat, sizeof stat, "Sent (%s)", j->txn.reply.text);
-		deliver_log(j, to.buf, deliver_dsn(&j->txn.reply, dsnbuf), stat,
-		    &j->txn.reply, true);
+		deliver_log(j, to.buf, cr.dsn, stat, &j->txn.reply, true);
 	}
 	for (i = 0; i < j->txn.nrcpt; i++) {
-		size_t k = j->order[first + i];
+		enum smtp_status st = smtp_txn_outcome(&j->txn, i, &rr);
 
-		if (j->done[k])
+		if (st == SMTP_OK)
 			continue;
-		(void)smtp_txn_outcome(&j->txn, i, &rr);
-		snprintf(j->status, sizeof j->status, "Deferred: %s",
+		classify(smtp_txn_outcome_phase(&j->txn, i), st, rr, &cr);
+		if (cr.maybe_delivered && !warned) {
+			log_msg(LOG_LVL_WARNING,
+			    "%s: connection with %s lost after the final dot, before the reply: the relay may have the message, which stays queued and may arrive twice",
+			    j->id, j->cfg->relay_host);
+			warned = true;
+		}
+		/* A permanent refusal stays queued too until bounces are
+		 * made; so it is logged as what is done with it. */
+		snprintf(stat, sizeof stat, "Deferred: %s",
 		    rr->full[0] ? rr->full : "lost connection with the relay");
-		deliver_log(j, j->env->rcpts[k].addr, deliver_dsn(rr, dsnbuf), j->status,
+		deliver_log(j, j->env->rcpts[j->order[first + i]].addr, cr.dsn, stat,
 		    rr, true);
 	}
 	strbuf_free(&to);
+	j->unlogged = false;
 	deliver_txn_free(j);
-	j->batch++;
 }
 
 void
@@ -344,6 +370,7 @@ deliver_unreachable(struct deliver_job *j, const char *why, bool tried)
 	struct smtp_reply none;
 	size_t i;
 
+	deliver_log_txn(j);
 	if (j->running)
 		deliver_txn_free(j);
 	memset(&none, 0, sizeof none);
@@ -398,26 +425,44 @@ deliver_requeue(struct deliver_job *j)
 	return ok;
 }
 
-enum deliver_result
-deliver_finish(struct deliver_job *j)
+void
+deliver_commit(struct deliver_job *j)
 {
-	enum deliver_result res = DELIVER_DEFERRED;
 	struct spool_error serr;
 
-	if (j->running)
-		deliver_txn_free(j);
-	close(j->dfd);
+	if (j->committed || j->running || j->batch < j->nbatches)
+		return;
+	j->committed = true;
+	j->result = DELIVER_DEFERRED;
 	if (j->env->nrcpts > 0 && j->naccepted == j->env->nrcpts) {
 		if (spool_job_remove(j->sj, &serr) == SPOOL_OK)
-			res = DELIVER_DELIVERED;
+			j->result = DELIVER_DELIVERED;
 		else
 			log_msg(LOG_LVL_ERR, "%s: delivered, but removing it failed: %s",
 			    j->id, serr.reason);
 		j->sj = NULL;
 	} else if (j->naccepted > 0) {
+		/* The rewrite changes the envelope the lines are made
+		 * from: log them first (removal leaves it as it is). */
+		deliver_log_txn(j);
 		(void)deliver_requeue(j);
-		res = DELIVER_PARTIAL;
+		j->result = DELIVER_PARTIAL;
 	}
+}
+
+enum deliver_result
+deliver_finish(struct deliver_job *j)
+{
+	enum deliver_result res;
+
+	deliver_log_txn(j);
+	if (j->running)
+		deliver_txn_free(j);
+	/* Whatever was not tried stays as it is. */
+	j->batch = j->nbatches;
+	deliver_commit(j);
+	res = j->result;
+	close(j->dfd);
 	if (j->sj != NULL)
 		spool_job_close(j->sj);
 	qf_free(j->env);

@@ -8,11 +8,14 @@
  * sendmail's transactions (at most 100 recipients, in its order),
  * deliver_next builds the smtp transaction for the extensions the
  * connection offers, the caller runs it on a connection (smtp.h; any
- * event loop), and deliver_txn_done logs its result in sendmail's format,
- * one line per group of recipients with one outcome.  When the relay
+ * event loop), and deliver_txn_done notes its result; its lines are
+ * logged in sendmail's format (one line per group of recipients with one
+ * outcome) by the next deliver_next or by deliver_finish.  When the relay
  * cannot be reached, deliver_unreachable logs the rest as sendmail logs a
- * connection failure.  deliver_finish does what the outcome asks of the
- * disk, under the lock:
+ * connection failure.  deliver_commit does what the outcome asks of the
+ * disk, under the lock, as soon as the last transaction is done (so that
+ * a crash after it cannot send the message twice); deliver_finish logs
+ * what is left to log, commits if that was not done, and frees:
  * - every recipient accepted: df, then qf, removed;
  * - some accepted: the qf rewritten with only the others (K, N, P and M
  *   updated as sendmail's requeue does; tf + fsync + rename), so nothing
@@ -72,8 +75,13 @@ struct smtp_txn *deliver_next(struct deliver_job *j, unsigned ext);
 bool deliver_pending(const struct deliver_job *j);
 
 /* deliver_txn_done: the transaction deliver_next gave ended (smtp's
- * SMTP_EV_TXN_DONE): log it and note who was accepted. */
+ * SMTP_EV_TXN_DONE): note who was accepted.  Cheap: no I/O. */
 void deliver_txn_done(struct deliver_job *j);
+
+/* deliver_commit: once no transaction is pending, put the outcome on
+ * disk now (remove, or rewrite with the others); a no-op before that
+ * and after the first call. */
+void deliver_commit(struct deliver_job *j);
 
 /* deliver_unreachable: no connection: why (sendmail's wording, e.g.
  * "Connection refused by [127.0.0.1]"); the remaining transactions are
@@ -81,7 +89,8 @@ void deliver_txn_done(struct deliver_job *j);
  * network (else it was skipped on a relay already known to be down). */
 void deliver_unreachable(struct deliver_job *j, const char *why, bool tried);
 
-/* deliver_finish: what the outcome asks of the disk; frees the job. */
+/* deliver_finish: log what is not logged yet, commit (transactions not
+ * run count as not accepted), free the job. */
 enum deliver_result deliver_finish(struct deliver_job *j);
 
 #endif

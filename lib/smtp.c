@@ -983,6 +983,16 @@ smtp_txn_outcome(const struct smtp_txn *t, size_t i,
 	return SMTP_IOERR;
 }
 
+enum smtp_phase
+smtp_txn_outcome_phase(const struct smtp_txn *t, size_t i)
+{
+	const struct smtp_rcpt_result *r = &t->rcpt[i];
+
+	if (r->reply.code != 0 && r->status != SMTP_OK)
+		return SMTP_PHASE_RCPT;
+	return t->phase;
+}
+
 const char *
 smtp_status_str(enum smtp_status s)
 {

@@ -143,6 +143,9 @@ struct smtp_txn {
  * the transaction's result.  *reply points into t. */
 enum smtp_status smtp_txn_outcome(const struct smtp_txn *t, size_t i,
     const struct smtp_reply **reply);
+/* smtp_txn_outcome_phase: the phase that reply answered (RCPT for a
+ * recipient's own refusal, else where the transaction ended). */
+enum smtp_phase smtp_txn_outcome_phase(const struct smtp_txn *t, size_t i);
 
 /* What smtp_io() reports. */
 enum smtp_event {
