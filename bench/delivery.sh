@@ -87,8 +87,8 @@ fi
 # clientq-runner is paired with a run of blast just before it, and the
 # share is the median of the pairs' ratios: a run of 2000 messages is a
 # fraction of a second, and the machine's speed drifts between runs.
-size=$(cat "$Q"/df* | wc -c)
-hsize=$(cat "$Q"/qf* | awk '/^H/ { n += length($0) - 3 } END { print n + 0 }')
+size=$(cat "$W"/master/df* | wc -c)
+hsize=$(cat "$W"/master/qf* | awk '/^H/ { n += length($0) - 3 } END { print n + 0 }')
 size=$(( (size + hsize) / N ))
 blast_once() {
 	"$SINK" -p "$PORT" -n "$N" -q &
