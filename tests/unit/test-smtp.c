@@ -185,6 +185,24 @@ txn_init(struct smtp_txn *t, const char *mail, const char *const *rcpts,
 	t->body_arg = b;
 }
 
+/* Play the script, connect, and run one transaction to its end. */
+static struct smtp_conn *
+run_one(const char *const *script, struct smtp_txn *t, const char *mail,
+    const char *const *rcpts, size_t n, struct smtp_rcpt_result *res,
+    struct body *b)
+{
+	enum smtp_event ev;
+	struct smtp_conn *c;
+
+	peer(script);
+	c = connect_peer(&ev);
+	cr_assert_eq(ev, SMTP_EV_READY, "%s", smtp_error(c));
+	txn_init(t, mail, rcpts, n, res, b);
+	cr_assert(smtp_submit(c, t));
+	cr_assert_eq(smtp_wait(c), SMTP_EV_TXN_DONE);
+	return c;
+}
+
 #define EHLO_PIPELINING \
 	"S:220 hi", "R:EHLO host.test", "S:250-hi", "S:250-PIPELINING", \
 	"S:250-SIZE 1000", "S:250 ENHANCEDSTATUSCODES"
@@ -372,15 +390,9 @@ Test(smtp, a_refused_mail_decides_for_every_recipient)
 	struct smtp_rcpt_result res[1];
 	const struct smtp_reply *r;
 	struct smtp_txn t;
-	enum smtp_event ev;
 	struct smtp_conn *c;
 
-	peer(script);
-	c = connect_peer(&ev);
-	cr_assert_eq(ev, SMTP_EV_READY, "%s", smtp_error(c));
-	txn_init(&t, "MAIL From:<a@b>", rcpts, 1, res, &b);
-	cr_assert(smtp_submit(c, &t));
-	cr_assert_eq(smtp_wait(c), SMTP_EV_TXN_DONE);
+	c = run_one(script, &t, "MAIL From:<a@b>", rcpts, 1, res, &b);
 	cr_assert_eq(t.status, SMTP_PERMFAIL);
 	cr_assert_eq(t.phase, SMTP_PHASE_MAIL);
 	cr_assert_eq(t.accepted, 0);
@@ -402,15 +414,9 @@ Test(smtp, without_pipelining_no_data_when_every_recipient_is_refused)
 	struct smtp_rcpt_result res[2];
 	const struct smtp_reply *r;
 	struct smtp_txn t;
-	enum smtp_event ev;
 	struct smtp_conn *c;
 
-	peer(script);
-	c = connect_peer(&ev);
-	cr_assert_eq(ev, SMTP_EV_READY, "%s", smtp_error(c));
-	txn_init(&t, "MAIL From:<a@b>", rcpts, 2, res, &b);
-	cr_assert(smtp_submit(c, &t));
-	cr_assert_eq(smtp_wait(c), SMTP_EV_TXN_DONE);
+	c = run_one(script, &t, "MAIL From:<a@b>", rcpts, 2, res, &b);
 	cr_assert_eq(t.accepted, 0);
 	cr_assert_eq(t.phase, SMTP_PHASE_RCPT);
 	cr_assert_eq(smtp_txn_outcome(&t, 0, &r), SMTP_PERMFAIL);
@@ -432,15 +438,9 @@ Test(smtp, a_connection_lost_after_the_dot_is_an_ioerr_at_the_dot)
 	struct smtp_rcpt_result res[1];
 	const struct smtp_reply *r;
 	struct smtp_txn t;
-	enum smtp_event ev;
 	struct smtp_conn *c;
 
-	peer(script);
-	c = connect_peer(&ev);
-	cr_assert_eq(ev, SMTP_EV_READY, "%s", smtp_error(c));
-	txn_init(&t, "MAIL From:<a@b>", rcpts, 1, res, &b);
-	cr_assert(smtp_submit(c, &t));
-	cr_assert_eq(smtp_wait(c), SMTP_EV_TXN_DONE);
+	c = run_one(script, &t, "MAIL From:<a@b>", rcpts, 1, res, &b);
 	cr_assert_eq(t.status, SMTP_IOERR);
 	cr_assert_eq(t.phase, SMTP_PHASE_DOT);
 	cr_assert_eq(smtp_txn_outcome(&t, 0, &r), SMTP_IOERR);
@@ -461,7 +461,6 @@ Test(smtp, an_unreadable_body_never_ends_the_data)
 	struct smtp_rcpt_result res[1];
 	struct strbuf big = STRBUF_INIT;
 	struct smtp_txn t;
-	enum smtp_event ev;
 	struct smtp_conn *c;
 	int i;
 
@@ -470,12 +469,7 @@ Test(smtp, an_unreadable_body_never_ends_the_data)
 	for (i = 0; i < 2000; i++)
 		strbuf_addstr(&big, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n");
 	parts[0] = big.buf;
-	peer(script);
-	c = connect_peer(&ev);
-	cr_assert_eq(ev, SMTP_EV_READY, "%s", smtp_error(c));
-	txn_init(&t, "MAIL From:<a@b>", rcpts, 1, res, &b);
-	cr_assert(smtp_submit(c, &t));
-	cr_assert_eq(smtp_wait(c), SMTP_EV_TXN_DONE);
+	c = run_one(script, &t, "MAIL From:<a@b>", rcpts, 1, res, &b);
 	cr_assert_eq(t.status, SMTP_IOERR);
 	cr_assert_eq(t.phase, SMTP_PHASE_BODY);
 	cr_assert(!smtp_usable(c));
