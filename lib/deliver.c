@@ -280,6 +280,7 @@ deliver_next(struct deliver_job *j, unsigned ext)
 	j->txn.mail_cmd = j->mail.buf;
 	j->txn.rcpt_cmds = (const char *const *)j->cmds;
 	j->txn.nrcpt = count;
+	j->txn.size = j->msgsize;
 	j->txn.rcpt = j->res;
 	j->txn.body = deliver_body;
 	j->txn.body_arg = j;

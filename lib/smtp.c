@@ -62,6 +62,8 @@ struct smtp_conn {
 	struct strbuf pbuf;		/* body pulled ahead, before the 354 */
 	bool no_reuse;			/* RSET refused: close after this */
 	bool report_pending;		/* failed in smtp_open: FAILED next */
+	bool txn_end_pending;		/* refused before sending: TXN_DONE
+					 * next */
 	struct smtp_txn *txn;
 	unsigned ext;
 	long long size_limit;
@@ -670,6 +672,13 @@ smtp_io(struct smtp_conn *c, short revents)
 		c->report_pending = false;
 		return SMTP_EV_FAILED;
 	}
+	if (c->txn_end_pending) {
+		c->txn_end_pending = false;
+		c->deadline = -1;
+		c->txn = NULL;
+		c->state = ST_IDLE;
+		return SMTP_EV_TXN_DONE;
+	}
 	if (c->state == ST_DEAD || c->state == ST_CLOSED)
 		return SMTP_EV_NONE;
 	if (c->state == ST_CONNECTING) {
@@ -739,7 +748,7 @@ smtp_wait(struct smtp_conn *c)
 		enum smtp_event ev;
 		int timeout = -1, r;
 
-		if (c->report_pending)
+		if (c->report_pending || c->txn_end_pending)
 			return smtp_io(c, 0);
 		if (c->state == ST_DEAD)
 			return SMTP_EV_FAILED;
@@ -862,6 +871,22 @@ smtp_submit(struct smtp_conn *c, struct smtp_txn *t)
 	memset(&t->reply, 0, sizeof t->reply);
 	for (i = 0; i < t->nrcpt; i++)
 		memset(&t->rcpt[i], 0, sizeof t->rcpt[i]);
+	if (c->size_limit > 0 && t->size > c->size_limit) {
+		/* Not worth the relay's time: refused here, reported by the
+		 * next smtp_io() as any other end. */
+		char line[128];
+		bool last;
+
+		t->status = SMTP_PERMFAIL;
+		snprintf(line, sizeof line, "552 5.2.3 Message is too large; %lld bytes max",
+		    c->size_limit);
+		(void)smtp_parse_reply_line(line, &last, &t->reply);
+		c->txn = t;
+		c->state = ST_TXN;
+		c->txn_end_pending = true;
+		c->deadline = smtp_now_ms();
+		return true;
+	}
 	c->state = ST_TXN;
 	c->pipelining = (c->ext & SMTP_EXT_PIPELINING) != 0;
 	if (c->rset_due)

@@ -123,6 +123,12 @@ struct smtp_txn {
 	const char *mail_cmd;		/* command lines without CRLF */
 	const char *const *rcpt_cmds;
 	size_t nrcpt;
+	long long size;			/* the SIZE= estimate; over the
+					 * relay's SIZE limit the
+					 * transaction ends at once, nothing
+					 * sent, as "552 5.2.3 Message is
+					 * too large; N bytes max" (as
+					 * sendmail's smtpmailfrom) */
 	/* Append rendered (CRLF, dot-stuffed) body bytes to out, starting
 	 * with the header block; the "." is smtp's. */
 	enum smtp_body (*body)(void *arg, struct strbuf *out);

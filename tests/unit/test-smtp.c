@@ -493,3 +493,32 @@ Test(smtp, a_relay_that_goes_away_while_idle_is_noticed)
 	smtp_free(c);
 	cr_assert_eq(peer_status(), 0);
 }
+
+Test(smtp, a_message_over_the_size_limit_is_refused_without_a_word)
+{
+	static const char *const script[] = {
+		EHLO_PIPELINING, "R:QUIT", "S:221 bye", NULL };
+	const char *rcpts[] = { "RCPT To:<x@y>" };
+	struct body b = { NULL, false, 0 };
+	struct smtp_rcpt_result res[1];
+	const struct smtp_reply *r;
+	struct smtp_txn t;
+	enum smtp_event ev;
+	struct smtp_conn *c;
+
+	peer(script);
+	c = connect_peer(&ev);
+	cr_assert_eq(ev, SMTP_EV_READY, "%s", smtp_error(c));
+	txn_init(&t, "MAIL From:<a@b> SIZE=1001", rcpts, 1, res, &b);
+	t.size = 1001;		/* the relay said SIZE 1000 */
+	cr_assert(smtp_submit(c, &t));
+	cr_assert_eq(smtp_wait(c), SMTP_EV_TXN_DONE);
+	cr_assert_eq(t.status, SMTP_PERMFAIL);
+	cr_assert_eq(t.phase, SMTP_PHASE_MAIL);
+	cr_assert_eq(smtp_txn_outcome(&t, 0, &r), SMTP_PERMFAIL);
+	cr_assert_str_eq(r->full, "552 5.2.3 Message is too large; 1000 bytes max");
+	cr_assert_str_eq(r->enhanced, "5.2.3");
+	cr_assert(smtp_usable(c));
+	quit_and_free(c);
+	cr_assert_eq(peer_status(), 0, "the relay saw no MAIL, only QUIT");
+}
