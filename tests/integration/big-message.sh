@@ -3,6 +3,7 @@
 # clientq-runner --once: the body the receiver got, with CRLF turned back
 # into LF, hashes the same as the data file sendmail wrote.  Peak RSS is
 # printed (bench/ owns memory targets; tests do not time or size-assert).
+# First a relay with a smaller SIZE limit, which is not offered it.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 it_need_root_sendmail
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
@@ -24,7 +25,19 @@ check "sendmail queued the 50 MB message" test -n "$id"
 want=$(sha256sum "$Q/df$id" | cut -d' ' -f1)
 size=$(stat -c %s "$Q/df$id")
 
-it_recorder_start "$PORT" "$W/rec"
+# A relay whose SIZE limit is smaller is not offered the message at all
+# (sendmail's "552 5.2.3 Message is too large"); it stays queued.
+it_recorder_start "$PORT" "$W/small" --ext "PIPELINING,SIZE 1000000,8BITMIME"
+"$RUNNER" --once -C "$CF" 2>"$W/small.err"
+rc=$?
+it_recorder_stop "$W/small"
+check "over the relay's SIZE limit: exit 75, still queued" \
+    sh -c "[ $rc -eq 75 ] && [ -f '$Q/qf$id' ] && [ -f '$Q/df$id' ]"
+check "... and no MAIL was sent" sh -c "! grep -q '^MAIL' '$W'/small/session-*.txt"
+check "... and the log says why" \
+    grep -q 'dsn=5.2.3, reply=552 5.2.3 Message is too large; 1000000 bytes max' "$W/small.err"
+
+it_recorder_start "$PORT" "$W/rec" --ext "PIPELINING,SIZE 104857600,8BITMIME,DSN,ENHANCEDSTATUSCODES"
 if [ -x /usr/bin/time ]; then
 	/usr/bin/time -f '%M' -o "$W/rss" "$RUNNER" --once -C "$CF" 2>"$W/runner.err"
 else
