@@ -353,23 +353,14 @@ run_wait(struct run *r, struct deliver_job **done)
 {
 	for (;;) {
 		struct pollfd p = { smtp_fd(r->conn), smtp_poll_events(r->conn), 0 };
-		long long dl = smtp_deadline(r->conn);
 		enum smtp_event ev;
-		struct timespec ts;
-		int timeout = -1, n;
+		int n;
 
 		if (*done != NULL && smtp_awaiting(r->conn) == SMTP_PHASE_DOT)
 			run_finish(r, done);
 		if (!smtp_usable(r->conn) && p.events == 0)
 			return smtp_wait(r->conn);	/* failed: its event */
-		if (dl >= 0) {
-			long long now;
-
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-			timeout = dl <= now ? 0 : dl - now > 60000 ? 60000 : (int)(dl - now);
-		}
-		n = poll(&p, 1, timeout);
+		n = poll(&p, 1, smtp_poll_timeout(r->conn));
 		if (n < 0 && errno != EINTR) {
 			log_msg(LOG_LVL_ERR, "poll: %s", strerror(errno));
 			abort();

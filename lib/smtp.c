@@ -62,8 +62,8 @@ struct smtp_conn {
 	struct strbuf pbuf;		/* body pulled ahead, before the 354 */
 	bool no_reuse;			/* RSET refused: close after this */
 	bool report_pending;		/* failed in smtp_open: FAILED next */
-	bool txn_end_pending;		/* refused before sending: TXN_DONE
-					 * next */
+	bool txn_end_pending;		/* ended inside smtp_submit (refused
+					 * or broken): TXN_DONE next */
 	struct smtp_txn *txn;
 	unsigned ext;
 	long long size_limit;
@@ -419,9 +419,12 @@ smtp_dispatch(struct smtp_conn *c, const struct smtp_reply *r)
 			c->setup_reply = *r;
 			return smtp_die(c, st == SMTP_OK ? SMTP_TEMPFAIL : st, "%s", r->full);
 		}
-		snprintf(c->err, sizeof c->err, "EHLO %s", c->helo_name);
-		smtp_put(c, c->err);
-		c->err[0] = '\0';
+		{
+			char cmd[300];
+
+			snprintf(cmd, sizeof cmd, "EHLO %s", c->helo_name);
+			smtp_put(c, cmd);
+		}
 		smtp_await(c, X_EHLO);
 		return SMTP_EV_NONE;
 	case X_EHLO:
@@ -676,7 +679,8 @@ smtp_io(struct smtp_conn *c, short revents)
 		c->txn_end_pending = false;
 		c->deadline = -1;
 		c->txn = NULL;
-		c->state = ST_IDLE;
+		if (c->state == ST_TXN)
+			c->state = ST_IDLE;
 		return SMTP_EV_TXN_DONE;
 	}
 	if (c->state == ST_DEAD || c->state == ST_CLOSED)
@@ -744,9 +748,8 @@ smtp_wait(struct smtp_conn *c)
 {
 	for (;;) {
 		struct pollfd p = { c->fd, smtp_poll_events(c), 0 };
-		long long dl = smtp_deadline(c);
 		enum smtp_event ev;
-		int timeout = -1, r;
+		int r;
 
 		if (c->report_pending || c->txn_end_pending)
 			return smtp_io(c, 0);
@@ -754,12 +757,7 @@ smtp_wait(struct smtp_conn *c)
 			return SMTP_EV_FAILED;
 		if (c->state == ST_CLOSED)
 			return SMTP_EV_CLOSED;
-		if (dl >= 0) {
-			long long left = dl - smtp_now_ms();
-
-			timeout = left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
-		}
-		r = poll(&p, 1, timeout);
+		r = poll(&p, 1, smtp_poll_timeout(c));
 		if (r < 0 && errno != EINTR)
 			return smtp_die(c, SMTP_IOERR, "poll: %s", strerror(errno));
 		ev = smtp_io(c, r > 0 ? p.revents : 0);
@@ -856,6 +854,17 @@ smtp_deadline(const struct smtp_conn *c)
 	return c->deadline;
 }
 
+int
+smtp_poll_timeout(const struct smtp_conn *c)
+{
+	long long left;
+
+	if (c->deadline < 0)
+		return -1;
+	left = c->deadline - smtp_now_ms();
+	return left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
+}
+
 bool
 smtp_submit(struct smtp_conn *c, struct smtp_txn *t)
 {
@@ -905,8 +914,11 @@ smtp_submit(struct smtp_conn *c, struct smtp_txn *t)
 	strbuf_reset(&c->pbuf);
 	/* Out at once: the reply is what we wait for, not POLLOUT. */
 	if (smtp_write(c) < 0) {
+		/* The transaction has ended; the next smtp_io() says so. */
 		(void)smtp_die(c, SMTP_IOERR, "connection with [%s] lost: %s", c->ip,
 		    strerror(errno));
+		c->txn_end_pending = true;
+		c->deadline = smtp_now_ms();
 		return true;
 	}
 	/* While the group is on its way, render the start of the message,

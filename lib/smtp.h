@@ -180,6 +180,9 @@ short smtp_poll_events(const struct smtp_conn *c);
 /* When smtp_io() must be called even without an event (CLOCK_MONOTONIC
  * milliseconds); -1 for none. */
 long long smtp_deadline(const struct smtp_conn *c);
+/* The same as a poll() timeout: milliseconds from now (at most a
+ * minute), -1 for none. */
+int smtp_poll_timeout(const struct smtp_conn *c);
 /* Advance: read, write, check the deadline.  revents may be 0. */
 enum smtp_event smtp_io(struct smtp_conn *c, short revents);
 /* Poll this one connection until smtp_io() reports an event. */
