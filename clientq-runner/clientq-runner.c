@@ -24,7 +24,6 @@
 #include <stddef.h>
 #include <grp.h>
 #include <netdb.h>
-#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,31 +345,32 @@ run_finish(struct run *r, struct deliver_job **j)
 	*j = NULL;
 }
 
-/* smtp_wait, and the message before finished (logged and freed; its
- * disk work is done) once the body is out, or at the end. */
+/* While the relay takes the body: the message before is finished
+ * (logged and freed; its disk work is done). */
+struct run_pending {
+	struct run *r;
+	struct deliver_job **done;
+};
+
+static void
+run_before_poll(void *arg, const struct smtp_conn *c)
+{
+	struct run_pending *p = arg;
+
+	if (*p->done != NULL && smtp_awaiting(c) == SMTP_PHASE_DOT)
+		run_finish(p->r, p->done);
+}
+
+/* smtp_wait, the message before finished once the body is out (or at
+ * the end). */
 static enum smtp_event
 run_wait(struct run *r, struct deliver_job **done)
 {
-	for (;;) {
-		struct pollfd p = { smtp_fd(r->conn), smtp_poll_events(r->conn), 0 };
-		enum smtp_event ev;
-		int n;
+	struct run_pending p = { r, done };
+	enum smtp_event ev = smtp_wait_with(r->conn, run_before_poll, &p);
 
-		if (*done != NULL && smtp_awaiting(r->conn) == SMTP_PHASE_DOT)
-			run_finish(r, done);
-		if (!smtp_usable(r->conn) && p.events == 0)
-			return smtp_wait(r->conn);	/* failed: its event */
-		n = poll(&p, 1, smtp_poll_timeout(r->conn));
-		if (n < 0 && errno != EINTR) {
-			log_msg(LOG_LVL_ERR, "poll: %s", strerror(errno));
-			abort();
-		}
-		ev = smtp_io(r->conn, n > 0 ? p.revents : 0);
-		if (ev != SMTP_EV_NONE) {
-			run_finish(r, done);
-			return ev;
-		}
-	}
+	run_finish(r, done);
+	return ev;
 }
 
 /*

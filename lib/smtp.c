@@ -61,9 +61,11 @@ struct smtp_conn {
 	bool dot_queued;
 	struct strbuf pbuf;		/* body pulled ahead, before the 354 */
 	bool no_reuse;			/* RSET refused: close after this */
-	bool report_pending;		/* failed in smtp_open: FAILED next */
-	bool txn_end_pending;		/* ended inside smtp_submit (refused
-					 * or broken): TXN_DONE next */
+	enum smtp_event pending;	/* an end reached outside smtp_io (a
+					 * connect refused at once, a
+					 * transaction refused or broken in
+					 * smtp_submit): the next smtp_io()
+					 * reports it */
 	struct smtp_txn *txn;
 	unsigned ext;
 	long long size_limit;
@@ -201,6 +203,14 @@ smtp_expect_timeout(const struct smtp_conn *c, enum smtp_expect x)
 		return c->t.quit;
 	}
 	return c->t.initial;
+}
+
+/* An end reached outside smtp_io(): due at once. */
+static void
+smtp_report_later(struct smtp_conn *c, enum smtp_event ev)
+{
+	c->pending = ev;
+	c->deadline = smtp_now_ms();
 }
 
 /* Await x next, with its timeout. */
@@ -671,17 +681,16 @@ smtp_io(struct smtp_conn *c, short revents)
 {
 	enum smtp_event ev;
 
-	if (c->report_pending) {
-		c->report_pending = false;
-		return SMTP_EV_FAILED;
-	}
-	if (c->txn_end_pending) {
-		c->txn_end_pending = false;
+	if (c->pending != SMTP_EV_NONE) {
+		ev = c->pending;
+		c->pending = SMTP_EV_NONE;
 		c->deadline = -1;
-		c->txn = NULL;
-		if (c->state == ST_TXN)
-			c->state = ST_IDLE;
-		return SMTP_EV_TXN_DONE;
+		if (ev == SMTP_EV_TXN_DONE) {
+			c->txn = NULL;
+			if (c->state == ST_TXN)
+				c->state = ST_IDLE;
+		}
+		return ev;
 	}
 	if (c->state == ST_DEAD || c->state == ST_CLOSED)
 		return SMTP_EV_NONE;
@@ -746,12 +755,22 @@ smtp_io(struct smtp_conn *c, short revents)
 enum smtp_event
 smtp_wait(struct smtp_conn *c)
 {
+	return smtp_wait_with(c, NULL, NULL);
+}
+
+enum smtp_event
+smtp_wait_with(struct smtp_conn *c, void (*before_poll)(void *arg,
+    const struct smtp_conn *c), void *arg)
+{
 	for (;;) {
-		struct pollfd p = { c->fd, smtp_poll_events(c), 0 };
+		struct pollfd p = { c->fd, 0, 0 };
 		enum smtp_event ev;
 		int r;
 
-		if (c->report_pending || c->txn_end_pending)
+		if (before_poll != NULL)
+			before_poll(arg, c);
+		p.events = smtp_poll_events(c);
+		if (c->pending != SMTP_EV_NONE)
 			return smtp_io(c, 0);
 		if (c->state == ST_DEAD)
 			return SMTP_EV_FAILED;
@@ -815,8 +834,7 @@ smtp_open(const char *ip, int port, const char *helo_name,
 		else
 			(void)smtp_die(c, SMTP_TEMPFAIL, "%s with [%s]", strerror(e), ip);
 		/* Reported by the first smtp_io(), as any other failure. */
-		c->report_pending = true;
-		c->deadline = smtp_now_ms();
+		smtp_report_later(c, SMTP_EV_FAILED);
 	}
 	return c;
 }
@@ -892,8 +910,7 @@ smtp_submit(struct smtp_conn *c, struct smtp_txn *t)
 		(void)smtp_parse_reply_line(line, &last, &t->reply);
 		c->txn = t;
 		c->state = ST_TXN;
-		c->txn_end_pending = true;
-		c->deadline = smtp_now_ms();
+		smtp_report_later(c, SMTP_EV_TXN_DONE);
 		return true;
 	}
 	c->state = ST_TXN;
@@ -917,8 +934,7 @@ smtp_submit(struct smtp_conn *c, struct smtp_txn *t)
 		/* The transaction has ended; the next smtp_io() says so. */
 		(void)smtp_die(c, SMTP_IOERR, "connection with [%s] lost: %s", c->ip,
 		    strerror(errno));
-		c->txn_end_pending = true;
-		c->deadline = smtp_now_ms();
+		smtp_report_later(c, SMTP_EV_TXN_DONE);
 		return true;
 	}
 	/* While the group is on its way, render the start of the message,

@@ -187,6 +187,10 @@ int smtp_poll_timeout(const struct smtp_conn *c);
 enum smtp_event smtp_io(struct smtp_conn *c, short revents);
 /* Poll this one connection until smtp_io() reports an event. */
 enum smtp_event smtp_wait(struct smtp_conn *c);
+/* The same, calling before_poll (when not NULL) before each wait: work
+ * of the caller's that can run while the relay works. */
+enum smtp_event smtp_wait_with(struct smtp_conn *c,
+    void (*before_poll)(void *arg, const struct smtp_conn *c), void *arg);
 
 /* smtp_submit: start a transaction on an idle (READY) connection;
  * false (nothing started) otherwise. */
