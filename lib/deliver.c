@@ -295,6 +295,14 @@ deliver_pending(const struct deliver_job *j)
 	return j->batch + (j->running ? 1 : 0) < j->nbatches;
 }
 
+/* The status of a recipient not accepted, for stat= and the M line. */
+static void
+deliver_deferred(const struct smtp_reply *rr, char *buf, size_t size)
+{
+	snprintf(buf, size, "Deferred: %s",
+	    rr->full[0] ? rr->full : "lost connection with the relay");
+}
+
 void
 deliver_txn_done(struct deliver_job *j)
 {
@@ -308,8 +316,7 @@ deliver_txn_done(struct deliver_job *j)
 			j->done[k] = true;
 			j->naccepted++;
 		} else {
-			snprintf(j->status, sizeof j->status, "Deferred: %s",
-			    rr->full[0] ? rr->full : "lost connection with the relay");
+			deliver_deferred(rr, j->status, sizeof j->status);
 		}
 	}
 	j->running = false;
@@ -355,8 +362,7 @@ deliver_log_txn(struct deliver_job *j)
 		}
 		/* A permanent refusal stays queued too until bounces are
 		 * made; so it is logged as what is done with it. */
-		snprintf(stat, sizeof stat, "Deferred: %s",
-		    rr->full[0] ? rr->full : "lost connection with the relay");
+		deliver_deferred(rr, stat, sizeof stat);
 		deliver_log(j, j->env->rcpts[j->order[first + i]].addr, cr.dsn, stat,
 		    rr, true);
 	}
