@@ -185,11 +185,9 @@ txn_init(struct smtp_txn *t, const char *mail, const char *const *rcpts,
 	t->body_arg = b;
 }
 
-/* Play the script, connect, and run one transaction to its end. */
+/* Play the script and connect to it, greeted and past EHLO. */
 static struct smtp_conn *
-run_one(const char *const *script, struct smtp_txn *t, const char *mail,
-    const char *const *rcpts, size_t n, struct smtp_rcpt_result *res,
-    struct body *b)
+ready_peer(const char *const *script)
 {
 	enum smtp_event ev;
 	struct smtp_conn *c;
@@ -197,6 +195,17 @@ run_one(const char *const *script, struct smtp_txn *t, const char *mail,
 	peer(script);
 	c = connect_peer(&ev);
 	cr_assert_eq(ev, SMTP_EV_READY, "%s", smtp_error(c));
+	return c;
+}
+
+/* Play the script, connect, and run one transaction to its end. */
+static struct smtp_conn *
+run_one(const char *const *script, struct smtp_txn *t, const char *mail,
+    const char *const *rcpts, size_t n, struct smtp_rcpt_result *res,
+    struct body *b)
+{
+	struct smtp_conn *c = ready_peer(script);
+
 	txn_init(t, mail, rcpts, n, res, b);
 	cr_assert(smtp_submit(c, t));
 	cr_assert_eq(smtp_wait(c), SMTP_EV_TXN_DONE);
@@ -259,12 +268,9 @@ Test(smtp, ehlo_refused_falls_back_to_helo)
 	static const char *const script[] = {
 		"S:220 hi", "R:EHLO host.test", "S:502 no", "R:HELO host.test",
 		"S:250 ok", "R:QUIT", "S:221 bye", NULL };
-	enum smtp_event ev;
 	struct smtp_conn *c;
 
-	peer(script);
-	c = connect_peer(&ev);
-	cr_assert_eq(ev, SMTP_EV_READY, "%s", smtp_error(c));
+	c = ready_peer(script);
 	cr_assert_eq(smtp_extensions(c), 0);
 	quit_and_free(c);
 	cr_assert_eq(peer_status(), 0);
@@ -319,12 +325,9 @@ Test(smtp, pipelined_transaction_with_one_recipient_refused)
 	struct smtp_rcpt_result res[2];
 	const struct smtp_reply *r;
 	struct smtp_txn t;
-	enum smtp_event ev;
 	struct smtp_conn *c;
 
-	peer(script);
-	c = connect_peer(&ev);
-	cr_assert_eq(ev, SMTP_EV_READY, "%s", smtp_error(c));
+	c = ready_peer(script);
 	cr_assert_eq(smtp_extensions(c), SMTP_EXT_PIPELINING | SMTP_EXT_SIZE | SMTP_EXT_ENHANCED);
 	cr_assert_eq(smtp_size_limit(c), 1000);
 	txn_init(&t, "MAIL From:<a@b> SIZE=5", rcpts, 2, res, &b);
@@ -359,12 +362,9 @@ Test(smtp, a_reused_connection_sends_rset_in_the_group)
 	struct body b1 = { p1, false, 0 }, b2 = { p2, false, 0 };
 	struct smtp_rcpt_result res[1];
 	struct smtp_txn t;
-	enum smtp_event ev;
 	struct smtp_conn *c;
 
-	peer(script);
-	c = connect_peer(&ev);
-	cr_assert_eq(ev, SMTP_EV_READY, "%s", smtp_error(c));
+	c = ready_peer(script);
 	txn_init(&t, "MAIL From:<a@b>", rcpts, 1, res, &b1);
 	cr_assert(smtp_submit(c, &t));
 	cr_assert_eq(smtp_wait(c), SMTP_EV_TXN_DONE);
@@ -482,12 +482,9 @@ Test(smtp, a_relay_that_goes_away_while_idle_is_noticed)
 {
 	static const char *const script[] = {
 		EHLO_PIPELINING, "S:421 4.4.2 idle timeout", "C", NULL };
-	enum smtp_event ev;
 	struct smtp_conn *c;
 
-	peer(script);
-	c = connect_peer(&ev);
-	cr_assert_eq(ev, SMTP_EV_READY, "%s", smtp_error(c));
+	c = ready_peer(script);
 	cr_assert_eq(smtp_wait(c), SMTP_EV_FAILED);
 	cr_assert(!smtp_usable(c));
 	smtp_free(c);
@@ -503,12 +500,9 @@ Test(smtp, a_message_over_the_size_limit_is_refused_without_a_word)
 	struct smtp_rcpt_result res[1];
 	const struct smtp_reply *r;
 	struct smtp_txn t;
-	enum smtp_event ev;
 	struct smtp_conn *c;
 
-	peer(script);
-	c = connect_peer(&ev);
-	cr_assert_eq(ev, SMTP_EV_READY, "%s", smtp_error(c));
+	c = ready_peer(script);
 	txn_init(&t, "MAIL From:<a@b> SIZE=1001", rcpts, 1, res, &b);
 	t.size = 1001;		/* the relay said SIZE 1000 */
 	cr_assert(smtp_submit(c, &t));
