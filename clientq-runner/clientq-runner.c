@@ -37,6 +37,7 @@
 #include "log.h"
 #include "qf.h"
 #include "qlist.h"
+#include "classify.h"
 #include "render.h"
 #include "smtp.h"
 #include "spool.h"
@@ -68,7 +69,13 @@ struct run {
 	struct smtp_conn *conn;
 	bool relay_down;	/* a connection failed: defer the rest */
 	char relay_down_why[300];
+	struct classify_result relay_down_cr;	/* what that means for mail */
+	struct smtp_reply relay_down_reply;
 	unsigned delivered, deferred;
+	/* Notifications queued during the run, delivered after the
+	 * listing (sendmail sends them at once). */
+	char (*queued)[QID_MAX_LEN + 1];
+	size_t nqueued, next_queued;
 };
 
 static void
@@ -206,6 +213,50 @@ run_timeouts(struct run *r)
 	return true;
 }
 
+static void run_queued(void *arg, const char *id);
+
+/* Notifications: Timeout.queuewarn and Timeout.queuereturn per
+ * precedence class (sendmail's defaults: no warning, 5 days),
+ * DoubleBounceAddress, and the relay mailer's T= type names. */
+static bool
+run_dsn_config(struct run *r)
+{
+	static const char *const cls[3] = { "normal", "urgent", "non-urgent" };
+	struct submitcf_error err;
+	struct deliver_config *dc = &r->dc;
+	const char *pm = submitcf_option(r->cf, "DoubleBounceAddress");
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		dc->queuewarn[i] = 0;
+		dc->queuereturn[i] = 5 * 86400;
+		err.reason[0] = '\0';
+		if (!submitcf_timeout(r->cf, "queuewarn", cls[i], &dc->queuewarn[i], &err) &&
+		    err.reason[0] != '\0') {
+			log_msg(LOG_LVL_ERR, "%s", err.reason);
+			return false;
+		}
+		err.reason[0] = '\0';
+		if (!submitcf_timeout(r->cf, "queuereturn", cls[i], &dc->queuereturn[i], &err) &&
+		    err.reason[0] != '\0') {
+			log_msg(LOG_LVL_ERR, "%s", err.reason);
+			return false;
+		}
+	}
+	dc->postmaster = pm != NULL && *pm != '\0' ? pm : "postmaster";
+	dc->dsn.hostname = r->domain;
+	dc->dsn.program = "clientq-runner " PACKAGE_VERSION;
+	dc->dsn.relay_host = r->relay_host;
+	dc->dsn.mtatype = r->mailer.mtatype;
+	dc->dsn.addrtype = r->mailer.addrtype;
+	dc->dsn.diagtype = r->mailer.diagtype;
+	dc->dsn.ropts = &dc->ropts;
+	dc->dsn.env_opts = &dc->env_opts;
+	dc->queued = run_queued;
+	dc->queued_arg = r;
+	return true;
+}
+
 /* QueueFileMode: the mode of the files we write (sendmail's octal
  * option).  A mode that lets other users write queued mail is refused. */
 static bool
@@ -282,6 +333,22 @@ run_connection(struct run *r)
 	r->relay_down = true;
 	snprintf(r->relay_down_why, sizeof r->relay_down_why, "%s",
 	    r->conn != NULL ? smtp_error(r->conn) : err);
+	/* A refusal at the greeting or EHLO: 4xx defers, 5xx fails every
+	 * message (sendmail bounces there); no connection defers. */
+	memset(&r->relay_down_reply, 0, sizeof r->relay_down_reply);
+	if (r->conn != NULL) {
+		const struct smtp_reply *reply;
+		enum smtp_status st = smtp_setup_status(r->conn, &reply);
+
+		r->relay_down_reply = *reply;
+		if (reply->code != 0)
+			classify(smtp_awaiting(r->conn), st, reply, &r->relay_down_cr);
+		else	/* no word from the relay: sendmail's 4.4.1 */
+			classify(SMTP_PHASE_CONNECT, SMTP_IOERR, reply, &r->relay_down_cr);
+	} else {
+		classify(SMTP_PHASE_CONNECT, SMTP_IOERR, &r->relay_down_reply,
+		    &r->relay_down_cr);
+	}
 	smtp_free(r->conn);
 	r->conn = NULL;
 	return false;
@@ -304,18 +371,35 @@ run_count(struct run *r, enum deliver_result res)
 	}
 }
 
-/* The next message of the listing that can be opened, or NULL. */
+/* deliver's callback: a notification was queued. */
+static void
+run_queued(void *arg, const char *id)
+{
+	struct run *r = arg;
+
+	r->queued = xreallocarray(r->queued, r->nqueued + 1, sizeof *r->queued);
+	snprintf(r->queued[r->nqueued++], sizeof r->queued[0], "%s", id);
+}
+
+/* The next message of the listing that can be opened, then the
+ * notifications the run queued; or NULL. */
 static struct deliver_job *
 run_open_next(struct run *r, const struct qlist *ql, size_t *i)
 {
+	enum deliver_result res;
+	struct deliver_job *j;
+
 	while (*i < ql->n) {
 		const struct qlist_entry *e = &ql->v[(*i)++];
-		enum deliver_result res;
-		struct deliver_job *j;
 
 		if (e->locked)
 			continue;	/* its submitter still has it */
 		if ((j = deliver_open(&r->dc, e->id, &res)) != NULL)
+			return j;
+		run_count(r, res);
+	}
+	while (r->next_queued < r->nqueued) {
+		if ((j = deliver_open(&r->dc, r->queued[r->next_queued++], &res)) != NULL)
 			return j;
 		run_count(r, res);
 	}
@@ -398,7 +482,8 @@ run_all(struct run *r, const struct qlist *ql)
 
 			if (!run_connection(r)) {
 				run_finish(r, &done);
-				deliver_unreachable(cur, r->relay_down_why, !cached);
+				deliver_unreachable(cur, r->relay_down_why, !cached,
+				    &r->relay_down_cr, &r->relay_down_reply);
 				run_finish(r, &cur);
 			} else if ((t = deliver_next(cur, smtp_extensions(r->conn))) == NULL) {
 				run_finish(r, &done);
@@ -582,6 +667,8 @@ main(int argc, char **argv)
 		r.dc.env_opts.domain = r.dc.ropts.masq;
 	r.dc.relay_host = r.relay_host;
 	r.dc.relay_ip = r.relay_ip;
+	if (!run_dsn_config(&r))
+		goto out;
 	spool_policy_default(&pol);
 	pol.trusted_uid = geteuid();
 	if (!run_file_mode(&r, &pol.file_mode))
@@ -598,6 +685,7 @@ main(int argc, char **argv)
 		log_msg(LOG_LVL_NOTICE, "relay %s [%s]:%d unreachable: %s; %u messages deferred",
 		    r.relay_host, r.relay_ip, r.mailer.port, r.relay_down_why, r.deferred);
 out:
+	free(r.queued);
 	spool_free(r.sp);
 	submitcf_free(r.cf);
 	return rc;

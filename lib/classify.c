@@ -98,7 +98,13 @@ classify(enum smtp_phase phase, enum smtp_status status,
 		return;
 	}
 	if (code / 100 != 5) {
-		classify_set_dsn(out, reply, classify_dsn_of_code(code));
+		/* sendmail reads the greeting without enhanced codes, and
+		 * takes a session-level 4xx as 4.5.0 (usersmtp.c). */
+		if (phase == SMTP_PHASE_GREETING || phase == SMTP_PHASE_CONNECT)
+			snprintf(out->dsn, sizeof out->dsn, "4.5.0");
+		else
+			classify_set_dsn(out, reply, phase == SMTP_PHASE_HELO ? "4.5.0" :
+			    classify_dsn_of_code(code));
 		return;
 	}
 	out->action = CLASSIFY_FAILED;
@@ -107,7 +113,8 @@ classify(enum smtp_phase phase, enum smtp_status status,
 	case SMTP_PHASE_CONNECT:
 	case SMTP_PHASE_GREETING:
 	case SMTP_PHASE_HELO:
-		classify_set_dsn(out, reply, "5.5.0");
+		/* Always 5.5.0, whatever the reply says. */
+		snprintf(out->dsn, sizeof out->dsn, "5.5.0");
 		return;
 	case SMTP_PHASE_MAIL:
 		if (code == 501 || code == 553)

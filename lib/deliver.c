@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "classify.h"
+#include "crashpoint.h"
 #include "envelope.h"
 #include "log.h"
 #include "qf.h"
@@ -21,10 +22,34 @@
 /* The data file is read in pieces of this size. */
 #define DELIVER_READ (64 * 1024)
 
+/* The macro that records a notification in progress (see deliver.h) and
+ * the M-line prefix of a recipient it reports on. */
+#define DELIVER_INTENT "{clientq_dsn}"
+#define DELIVER_MARK "DSN\t"
+
 enum deliver_body_stage {
 	BODY_HEADERS,
 	BODY_DATA,
 	BODY_DONE,
+};
+
+/* What became of one recipient in this attempt. */
+enum deliver_state {
+	RS_UNTRIED,
+	RS_SENT,
+	RS_DEFERRED,
+	RS_FAILED,
+};
+
+struct deliver_rcpt {
+	enum deliver_state state;
+	char dsn[16];
+	char *reply;		/* the relay's reply line, or NULL */
+	char *command;		/* the command it answered, or NULL */
+	char *text;		/* sendmail's words for a failure */
+	char *status;		/* "Deferred: ...", for M and stat= */
+	bool report;		/* in the notification */
+	enum dsn_action action;
 };
 
 struct deliver_job {
@@ -37,10 +62,14 @@ struct deliver_job {
 	long long msgsize;
 	time_t xstart;
 
+	long long dfsize;
+	unsigned ext;			/* the relay's extensions */
+
 	/* sendmail's transactions: order[starts[b] .. starts[b+1]). */
 	size_t *order, *starts, nbatches, batch;
-	bool *done;			/* recipient accepted */
+	struct deliver_rcpt *out;	/* per recipient, file order */
 	size_t naccepted;
+	bool no_body;			/* 552 to MAIL: return headers only */
 	char status[700];		/* the last deferral, for M */
 
 	/* The transaction being run. */
@@ -132,6 +161,110 @@ deliver_log(struct deliver_job *j, const char *to, const char *dsn,
 	    show_reply ? ", reply=" : "", show_reply ? reply->full : "", stat);
 }
 
+static void
+deliver_rcpt_clear(struct deliver_rcpt *o)
+{
+	free(o->reply);
+	free(o->command);
+	free(o->text);
+	free(o->status);
+	memset(o, 0, sizeof *o);
+}
+
+static char *
+deliver_dup(const char *s)
+{
+	return s != NULL && *s != '\0' ? xstrdup(s) : NULL;
+}
+
+static void
+deliver_set(struct deliver_rcpt *o, enum deliver_state st, const char *dsn,
+    const char *reply, const char *command, const char *text, const char *status)
+{
+	deliver_rcpt_clear(o);
+	o->state = st;
+	snprintf(o->dsn, sizeof o->dsn, "%s", dsn != NULL ? dsn : "");
+	o->reply = deliver_dup(reply);
+	o->command = deliver_dup(command);
+	o->text = deliver_dup(text);
+	o->status = deliver_dup(status);
+}
+
+/* --------------------------------------------- the intent in the qf */
+
+static const char *const deliver_action_names[] = { "failed", "delayed", "relayed" };
+
+/* A field of a mark: tabs would split it, newlines the line. */
+static void
+deliver_mark_field(struct strbuf *sb, const char *s)
+{
+	strbuf_addch(sb, '\t');
+	for (; s != NULL && *s != '\0'; s++)
+		strbuf_addch(sb, *s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s);
+}
+
+/* The M line of a reported recipient: "DSN", action, status, command,
+ * text, reply, tab-separated.  sendmail ignores M lines on reading. */
+static char *
+deliver_mark(const struct deliver_rcpt *o)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addstr(&sb, "DSN");
+	deliver_mark_field(&sb, deliver_action_names[o->action]);
+	deliver_mark_field(&sb, o->dsn);
+	deliver_mark_field(&sb, o->command);
+	deliver_mark_field(&sb, o->text);
+	deliver_mark_field(&sb, o->reply);
+	return strbuf_detach(&sb, NULL);
+}
+
+static bool
+deliver_unmark(const char *m, struct deliver_rcpt *o)
+{
+	char *copy, *f[6], *p;
+	size_t n = 0, a;
+
+	if (m == NULL || strncmp(m, DELIVER_MARK, strlen(DELIVER_MARK)) != 0)
+		return false;
+	copy = xstrdup(m);
+	for (p = copy; n < 6; n++) {
+		f[n] = p;
+		if (n == 5)
+			break;
+		if ((p = strchr(p, '\t')) == NULL)
+			break;
+		*p++ = '\0';
+	}
+	if (n != 5) {
+		free(copy);
+		return false;
+	}
+	for (a = 0; a < 3 && strcmp(f[1], deliver_action_names[a]) != 0; a++)
+		;
+	if (a == 3) {
+		free(copy);
+		return false;
+	}
+	deliver_set(o, a == DSN_ACT_RELAYED ? RS_SENT : a == DSN_ACT_DELAYED ?
+	    RS_DEFERRED : RS_FAILED, f[2], f[5], f[3], f[4], NULL);
+	o->report = true;
+	o->action = (enum dsn_action)a;
+	if (o->state == RS_DEFERRED) {
+		struct strbuf st = STRBUF_INIT;
+
+		strbuf_addf(&st, "Deferred: %s", o->reply != NULL ? o->reply :
+		    o->text != NULL ? o->text : "");
+		o->status = strbuf_detach(&st, NULL);
+	}
+	free(copy);
+	return true;
+}
+
+/* --------------------------------------------------------- opening */
+
+static bool deliver_recover(struct deliver_job *j, const char *intent);
+
 struct deliver_job *
 deliver_open(const struct deliver_config *cfg, const char *id,
     enum deliver_result *res)
@@ -144,6 +277,7 @@ deliver_open(const struct deliver_config *cfg, const char *id,
 	struct stat st;
 	enum spool_result sr;
 	enum qf_status qs;
+	const char *intent;
 	int dfd;
 
 	*res = DELIVER_SKIPPED;
@@ -172,25 +306,37 @@ deliver_open(const struct deliver_config *cfg, const char *id,
 		spool_job_close(sj);
 		return NULL;	/* empty or still being written */
 	}
-	sr = spool_job_open_df(sj, &dfd, &st, &serr);
-	if (sr != SPOOL_OK) {
-		log_msg(LOG_LVL_ERR, "%s: skipped: %s", id, serr.reason);
-		qf_free(env);
-		spool_job_close(sj);
-		return NULL;
-	}
 	j = xcalloc(1, sizeof *j);
 	j->cfg = cfg;
 	j->sj = sj;
 	j->env = env;
-	j->dfd = dfd;
+	j->dfd = -1;
 	j->xstart = time(NULL);
 	snprintf(j->id, sizeof j->id, "%s", id);
 	j->order = xcalloc(env->nrcpts + 1, sizeof *j->order);
 	j->starts = xcalloc(env->nrcpts + 1, sizeof *j->starts);
-	j->done = xcalloc(env->nrcpts + 1, sizeof *j->done);
+	j->out = xcalloc(env->nrcpts + 1, sizeof *j->out);
 	j->nbatches = env->nrcpts ? envelope_batches(env, j->order, j->starts) : 0;
 	j->starts[j->nbatches] = env->nrcpts;
+	if ((intent = qf_macro_get(env, DELIVER_INTENT)) != NULL) {
+		/* A notification was under way when the last run stopped:
+		 * finish that first; the rest waits for the next pass. */
+		j->committed = true;
+		*res = deliver_recover(j, intent) ? DELIVER_DEFERRED : DELIVER_SKIPPED;
+		if (j->sj == NULL)
+			*res = DELIVER_DELIVERED;
+		(void)deliver_finish(j);
+		return NULL;
+	}
+	sr = spool_job_open_df(sj, &dfd, &st, &serr);
+	if (sr != SPOOL_OK) {
+		log_msg(LOG_LVL_ERR, "%s: skipped: %s", id, serr.reason);
+		j->committed = true;
+		(void)deliver_finish(j);
+		return NULL;
+	}
+	j->dfd = dfd;
+	j->dfsize = (long long)st.st_size;
 	j->msgsize = render_message_size(env, (long long)st.st_size);
 	return j;
 }
@@ -264,6 +410,7 @@ deliver_next(struct deliver_job *j, unsigned ext)
 		deliver_txn_free(j);
 	if (j->batch >= j->nbatches)
 		return NULL;
+	j->ext = ext;
 	first = j->starts[j->batch];
 	count = j->starts[j->batch + 1] - first;
 	j->cmds = xcalloc(count, sizeof *j->cmds);
@@ -303,20 +450,64 @@ deliver_deferred(const struct smtp_reply *rr, char *buf, size_t size)
 	    rr->full[0] ? rr->full : "lost connection with the relay");
 }
 
+/* The command a reply answered, as sendmail's transcript shows it: with
+ * PIPELINING the RCPT replies are read after DATA went out. */
+static const char *
+deliver_command(const struct deliver_job *j, enum smtp_phase phase, size_t i)
+{
+	switch (phase) {
+	case SMTP_PHASE_MAIL:
+		return j->mail.buf;
+	case SMTP_PHASE_RCPT:
+		return (j->ext & SMTP_EXT_PIPELINING) ? "DATA" : j->cmds[i];
+	case SMTP_PHASE_DATA:
+		return "DATA";
+	case SMTP_PHASE_DOT:
+		return ".";
+	default:
+		return NULL;
+	}
+}
+
 void
 deliver_txn_done(struct deliver_job *j)
 {
 	size_t first = j->starts[j->batch], i;
 	const struct smtp_reply *rr;
+	struct classify_result cr;
+	char status[700];
 
 	for (i = 0; i < j->txn.nrcpt; i++) {
 		size_t k = j->order[first + i];
+		enum smtp_status st = smtp_txn_outcome(&j->txn, i, &rr);
+		enum smtp_phase ph = smtp_txn_outcome_phase(&j->txn, i);
+		const char *reply = rr->code != 0 ? rr->full : NULL;
 
-		if (smtp_txn_outcome(&j->txn, i, &rr) == SMTP_OK) {
-			j->done[k] = true;
+		classify(ph, st, rr, &cr);
+		switch (cr.action) {
+		case CLASSIFY_SENT:
+			/* The RCPT reply: a return receipt's Diagnostic-Code. */
+			deliver_set(&j->out[k], RS_SENT, cr.dsn,
+			    j->res[i].reply.code ? j->res[i].reply.full : reply,
+			    deliver_command(j, SMTP_PHASE_RCPT, i), NULL, NULL);
 			j->naccepted++;
-		} else {
-			deliver_deferred(rr, j->status, sizeof j->status);
+			break;
+		case CLASSIFY_DEFERRED:
+			/* A recipient's own M line only for its own RCPT
+			 * reply, as sendmail's q_message; the envelope's
+			 * says the last deferral. */
+			deliver_deferred(rr, status, sizeof status);
+			deliver_set(&j->out[k], RS_DEFERRED, cr.dsn, reply,
+			    deliver_command(j, ph, i), NULL,
+			    ph == SMTP_PHASE_RCPT ? status : NULL);
+			snprintf(j->status, sizeof j->status, "%s", status);
+			break;
+		case CLASSIFY_FAILED:
+			deliver_set(&j->out[k], RS_FAILED, cr.dsn, reply,
+			    deliver_command(j, ph, i), cr.stat, NULL);
+			if (cr.no_body)
+				j->no_body = true;
+			break;
 		}
 	}
 	j->running = false;
@@ -324,15 +515,17 @@ deliver_txn_done(struct deliver_job *j)
 	j->batch++;
 }
 
-/* The lines of the transaction that ended: one for the accepted
- * recipients together, one per recipient not accepted. */
+/* The lines of the transaction that ended, as sendmail logs them: one
+ * for the accepted recipients together, one per recipient its own RCPT
+ * reply refused, one for those the transaction's end (MAIL, DATA, the
+ * final dot, a lost connection) decided together. */
 static void
 deliver_log_txn(struct deliver_job *j)
 {
-	struct strbuf to = STRBUF_INIT;
+	struct strbuf to = STRBUF_INIT, rest = STRBUF_INIT;
 	size_t first, i;
-	const struct smtp_reply *rr;
-	struct classify_result cr;
+	const struct smtp_reply *rr, *rest_reply = NULL;
+	struct classify_result cr, rest_cr;
 	bool warned = false;
 	char stat[700];
 
@@ -360,107 +553,553 @@ deliver_log_txn(struct deliver_job *j)
 			    j->id, j->cfg->relay_host);
 			warned = true;
 		}
-		/* A permanent refusal stays queued too until bounces are
-		 * made; so it is logged as what is done with it. */
-		deliver_deferred(rr, stat, sizeof stat);
+		if (smtp_txn_outcome_phase(&j->txn, i) != SMTP_PHASE_RCPT) {
+			strbuf_addf(&rest, "%s%s", rest.len ? "," : "",
+			    j->env->rcpts[j->order[first + i]].addr);
+			rest_reply = rr;
+			rest_cr = cr;
+			continue;
+		}
+		if (cr.action == CLASSIFY_FAILED)
+			snprintf(stat, sizeof stat, "%s", cr.stat);
+		else
+			deliver_deferred(rr, stat, sizeof stat);
 		deliver_log(j, j->env->rcpts[j->order[first + i]].addr, cr.dsn, stat,
 		    rr, true);
 	}
+	if (rest.len > 0) {
+		if (rest_cr.action == CLASSIFY_FAILED)
+			snprintf(stat, sizeof stat, "%s", rest_cr.stat);
+		else
+			deliver_deferred(rest_reply, stat, sizeof stat);
+		deliver_log(j, rest.buf, rest_cr.dsn, stat, rest_reply, true);
+	}
 	strbuf_free(&to);
+	strbuf_free(&rest);
 	j->unlogged = false;
 	deliver_txn_free(j);
 }
 
 void
-deliver_unreachable(struct deliver_job *j, const char *why, bool tried)
+deliver_unreachable(struct deliver_job *j, const char *why, bool tried,
+    const struct classify_result *cr, const struct smtp_reply *reply)
 {
 	struct smtp_reply none;
+	bool failed = cr != NULL && cr->action == CLASSIFY_FAILED;
+	const char *dsn = cr != NULL ? cr->dsn : "4.4.1";
 	size_t i;
 
 	deliver_log_txn(j);
 	if (j->running)
 		deliver_txn_free(j);
 	memset(&none, 0, sizeof none);
+	if (reply == NULL)
+		reply = &none;
 	snprintf(j->status, sizeof j->status, "Deferred: %s", why);
 	/* One line per transaction, its recipients in sending order, as
 	 * sendmail logs a connection failure. */
 	for (; j->batch < j->nbatches; j->batch++) {
 		struct strbuf to = STRBUF_INIT;
 
-		for (i = j->starts[j->batch]; i < j->starts[j->batch + 1]; i++)
+		for (i = j->starts[j->batch]; i < j->starts[j->batch + 1]; i++) {
+			struct deliver_rcpt *o = &j->out[j->order[i]];
+
 			strbuf_addf(&to, "%s%s", to.len ? "," : "",
 			    j->env->rcpts[j->order[i]].addr);
-		deliver_log(j, to.buf, "4.4.1", j->status, &none, tried);
+			if (failed)
+				deliver_set(o, RS_FAILED, dsn, reply->code ? reply->full : NULL,
+				    NULL, cr->stat, NULL);
+			else
+				deliver_set(o, RS_DEFERRED, dsn,
+				    reply->code ? reply->full : NULL, NULL, why, NULL);
+		}
+		deliver_log(j, to.buf, dsn, failed ? cr->stat : j->status, reply, tried);
 		strbuf_free(&to);
 	}
 }
 
-/* Keep only the recipients not accepted, count the try (K, N, P as
- * sendmail's requeue does) and commit. */
-static bool
-deliver_requeue(struct deliver_job *j)
+/* ---------------------------------------------------- the requeue */
+
+static size_t
+deliver_remaining(const struct deliver_job *j)
 {
-	struct qf_envelope *env = j->env;
+	size_t i, n = 0;
+
+	for (i = 0; i < j->env->nrcpts; i++)
+		n += j->out[i].state == RS_DEFERRED;
+	return n;
+}
+
+/*
+ * Write the control file with the recipients still to try (and, with
+ * intent, the reported ones marked, and the intent macro), through the
+ * spool's tf + fsync + rename.  Everything else as it was read.
+ */
+static bool
+deliver_write(struct deliver_job *j, const char *intent)
+{
+	struct qf_envelope tmp = *j->env;
+	struct qf_rcpt *rc = xcalloc(j->env->nrcpts + 1, sizeof *rc);
+	struct qf_macro *mc = xcalloc(j->env->nmacros + 1, sizeof *mc);
+	char **marks = xcalloc(j->env->nrcpts + 1, sizeof *marks);
 	struct strbuf out = STRBUF_INIT;
 	struct spool_error err;
-	size_t i, k = 0;
+	size_t i, k = 0, m = 0;
 	bool ok;
 
-	for (i = 0; i < env->nrcpts; i++) {
-		if (j->done[i]) {
-			free(env->rcpts[i].addr);
-			free(env->rcpts[i].ctladdr);
-			free(env->rcpts[i].orcpt);
-			free(env->rcpts[i].final_rcpt);
-			free(env->rcpts[i].status);
-			continue;
+	for (i = 0; i < j->env->nrcpts; i++) {
+		const struct deliver_rcpt *o = &j->out[i];
+
+		if (intent != NULL && o->report) {
+			rc[k] = j->env->rcpts[i];
+			rc[k++].status = marks[i] = deliver_mark(o);
+		} else if (o->state == RS_DEFERRED) {
+			rc[k] = j->env->rcpts[i];
+			rc[k++].status = o->status;
 		}
-		env->rcpts[k++] = env->rcpts[i];
 	}
-	env->nrcpts = k;
-	env->dtime = time(NULL);
-	env->ntries++;
-	env->priority += 90000;
-	free(env->status);
-	env->status = xstrdup(j->status[0] ? j->status : "Deferred");
-	qf_format(env, &out);
+	for (i = 0; i < j->env->nmacros; i++)
+		if (strcmp(j->env->macros[i].name, DELIVER_INTENT) != 0)
+			mc[m++] = j->env->macros[i];
+	if (intent != NULL) {
+		mc[m].name = (char *)DELIVER_INTENT;
+		mc[m++].value = (char *)intent;
+	}
+	tmp.rcpts = rc;
+	tmp.nrcpts = k;
+	tmp.macros = mc;
+	tmp.nmacros = m;
+	qf_format(&tmp, &out);
 	ok = spool_job_commit(j->sj, out.buf, out.len, &err) == SPOOL_OK;
 	if (!ok)
 		log_msg(LOG_LVL_ERR, "%s: cannot rewrite the queue file: %s",
 		    j->id, err.reason);
 	strbuf_free(&out);
+	for (i = 0; i < j->env->nrcpts; i++)
+		free(marks[i]);
+	free(marks);
+	free(rc);
+	free(mc);
 	return ok;
+}
+
+/* Remove the message's files: nothing is left to try. */
+static bool
+deliver_remove(struct deliver_job *j)
+{
+	struct spool_error serr;
+	bool ok = spool_job_remove(j->sj, &serr) == SPOOL_OK;
+
+	if (!ok)
+		log_msg(LOG_LVL_ERR, "%s: done with it, but removing it failed: %s",
+		    j->id, serr.reason);
+	j->sj = NULL;
+	return ok;
+}
+
+/* The last step: the recipients still to try, or nothing. */
+static bool
+deliver_settle(struct deliver_job *j)
+{
+	if (deliver_remaining(j) == 0)
+		return deliver_remove(j);
+	return deliver_write(j, NULL);
+}
+
+/* ---------------------------------------------- notifications */
+
+struct deliver_plan {
+	bool dsn;
+	enum dsn_kind kind;
+	bool expired;
+	bool warned;		/* a delay warning: F w */
+	bool panic;		/* a notification to the postmaster failed */
+	const char *to;
+	bool pmcopy;
+};
+
+static int
+deliver_class_index(const struct qf_envelope *env)
+{
+	const char *c = dsn_timeout_class(env);
+
+	return strcmp(c, "urgent") == 0 ? 1 : strcmp(c, "non-urgent") == 0 ? 2 : 0;
+}
+
+static bool
+deliver_is_postmaster(const struct deliver_job *j, const char *addr)
+{
+	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT;
+	bool same;
+
+	render_address(addr, &j->cfg->env_opts, &a);
+	render_address(j->cfg->postmaster, &j->cfg->env_opts, &b);
+	same = strcasecmp(strbuf_str(&a), strbuf_str(&b)) == 0;
+	strbuf_free(&a);
+	strbuf_free(&b);
+	return same;
+}
+
+/* What this attempt's outcome asks for, as dropenvelope() decides it. */
+static void
+deliver_plan(struct deliver_job *j, time_t now, struct deliver_plan *p)
+{
+	const struct qf_envelope *env = j->env;
+	int c = deliver_class_index(env);
+	long long warn = j->cfg->queuewarn[c], ret = j->cfg->queuereturn[c];
+	bool response = (env->flags & QF_EF_RESPONSE) != 0;
+	bool null_sender = env->sender == NULL || strcmp(env->sender, "<>") == 0;
+	bool failures = false, delays = false, receipts = false;
+	size_t i;
+
+	memset(p, 0, sizeof *p);
+	p->expired = now >= env->ctime + ret;
+	for (i = 0; i < env->nrcpts; i++) {
+		struct deliver_rcpt *o = &j->out[i];
+
+		if (o->state == RS_UNTRIED)
+			deliver_set(o, RS_DEFERRED, "4.0.0", NULL, NULL, NULL, NULL);
+		if (o->state == RS_DEFERRED && p->expired) {
+			/* Timeout.queuereturn: failed, 4.4.7. */
+			snprintf(o->dsn, sizeof o->dsn, "4.4.7");
+			o->state = RS_FAILED;
+			if (o->text == NULL)
+				o->text = xstrdup("Deferred");
+		}
+		if (o->state == RS_FAILED && (response || dsn_wants_failure(&env->rcpts[i]))) {
+			o->report = true;
+			o->action = DSN_ACT_FAILED;
+			failures = true;
+		}
+	}
+	if (!p->expired && warn > 0 && now >= env->ctime + warn && dsn_may_warn(env))
+		for (i = 0; i < env->nrcpts; i++)
+			if (j->out[i].state == RS_DEFERRED && dsn_wants_delay(&env->rcpts[i])) {
+				j->out[i].report = true;
+				j->out[i].action = DSN_ACT_DELAYED;
+				delays = true;
+			}
+	p->warned = delays;
+	/* A return receipt only when nothing else is said and nothing is
+	 * left, for a relay that does not pass NOTIFY= on. */
+	if (!failures && !delays && deliver_remaining(j) == 0 && !response &&
+	    !null_sender && !(j->ext & SMTP_EXT_DSN))
+		for (i = 0; i < env->nrcpts; i++)
+			if (j->out[i].state == RS_SENT && dsn_wants_success(&env->rcpts[i])) {
+				j->out[i].report = true;
+				j->out[i].action = DSN_ACT_RELAYED;
+				receipts = true;
+			}
+	p->dsn = failures || delays || receipts;
+	p->kind = failures ? DSN_FAILURE : delays ? DSN_WARNING : DSN_RECEIPT;
+	p->to = env->sender;
+	if (failures && (response || null_sender)) {
+		/* A notification is never answered with another to its
+		 * sender: the postmaster hears of it; if it was the
+		 * postmaster's, nobody is left to tell. */
+		p->to = j->cfg->postmaster;
+		p->pmcopy = !response;
+		for (i = 0; i < env->nrcpts; i++)
+			if (j->out[i].report && deliver_is_postmaster(j, env->rcpts[i].addr))
+				p->panic = true;
+	}
+}
+
+/* Claim a new queue ID (its empty data file). */
+static bool
+deliver_new_id(struct deliver_job *j, char id[QID_MAX_LEN + 1])
+{
+	static unsigned seq;
+	static bool seeded;
+	struct spool_error err;
+	int tries;
+
+	if (!seeded) {
+		seq = (unsigned)(time(NULL) ^ getpid()) % 3600;
+		seeded = true;
+	}
+	for (tries = 0; tries < 100; tries++) {
+		enum spool_result r;
+
+		qid_make(id, time(NULL), seq++, (long)getpid());
+		r = spool_reserve(j->cfg->sp, id, &err);
+		if (r == SPOOL_OK)
+			return true;
+		if (r != SPOOL_CHANGED)
+			break;
+	}
+	log_msg(LOG_LVL_ERR, "%s: cannot queue a delivery status notification: %s",
+	    j->id, err.reason);
+	return false;
+}
+
+static bool
+deliver_write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+/* The original's data file after the notification's head. */
+static bool
+deliver_copy_df(struct deliver_job *j, int out, long long *size)
+{
+	char *buf = xmalloc(DELIVER_READ);
+	off_t off = 0;
+	bool ok = true;
+
+	for (;;) {
+		ssize_t n = pread(j->dfd, buf, DELIVER_READ, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ok = false;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (!deliver_write_all(out, buf, (size_t)n)) {
+			ok = false;
+			break;
+		}
+		off += n;
+	}
+	*size += off;
+	free(buf);
+	return ok;
+}
+
+/*
+ * (B): the notification newid about the reported recipients, written as
+ * a queue entry: its reserved data file, then its control file.
+ */
+static bool
+deliver_make_dsn(struct deliver_job *j, const char *newid, const struct deliver_plan *p)
+{
+	const struct qf_envelope *env = j->env;
+	struct dsn_config dc = j->cfg->dsn;
+	struct dsn_rcpt *r = xcalloc(env->nrcpts + 1, sizeof *r);
+	struct dsn_message m;
+	struct strbuf qf = STRBUF_INIT;
+	struct spool_error err;
+	struct stat st;
+	unsigned saved_flags = j->env->flags;
+	bool ends_nl = true, ok = false;
+	long long size = 0;
+	size_t i, n = 0;
+	int c = deliver_class_index(env), fd = -1;
+	char last;
+
+	if (j->dfd < 0) {
+		if (spool_job_open_df(j->sj, &j->dfd, &st, &err) != SPOOL_OK) {
+			log_msg(LOG_LVL_ERR, "%s: cannot make the notification: %s",
+			    j->id, err.reason);
+			free(r);
+			return false;
+		}
+		j->dfsize = (long long)st.st_size;
+	}
+	if (j->dfsize > 0 && pread(j->dfd, &last, 1, (off_t)(j->dfsize - 1)) == 1)
+		ends_nl = last == '\n';
+	dc.warn_after = j->cfg->queuewarn[c];
+	dc.return_after = j->cfg->queuereturn[c];
+	/* The recipients in queue-file order, as sendmail lists them. */
+	for (i = 0; i < env->nrcpts; i++) {
+		const struct deliver_rcpt *o = &j->out[i];
+
+		if (!o->report)
+			continue;
+		r[n].rcpt = &env->rcpts[i];
+		r[n].action = o->action;
+		r[n].status = o->dsn[0] ? o->dsn : o->action == DSN_ACT_FAILED ? "5.0.0" :
+		    o->action == DSN_ACT_DELAYED ? "4.0.0" : "2.0.0";
+		r[n].reply = o->reply;
+		r[n].command = o->command;
+		r[n].text = o->text;
+		/* sendmail names the relay except for a refused MAIL. */
+		r[n].remote_mta = o->reply != NULL &&
+		    (o->command == NULL || strncmp(o->command, "MAIL", 4) != 0);
+		r[n].when = (time_t)(env->dtime ? env->dtime : time(NULL));
+		n++;
+	}
+	if (j->no_body)
+		j->env->flags |= QF_EF_NO_BODY_RETN;
+	dsn_make(&dc, env, j->id, r, n, p->kind, p->expired, p->to, p->pmcopy, newid,
+	    time(NULL), ends_nl, &m);
+	j->env->flags = saved_flags;
+	if (spool_open_reserved(j->cfg->sp, newid, &fd, &err) != SPOOL_OK)
+		goto out;
+	size = (long long)m.head.len + (long long)m.tail.len;
+	if (!deliver_write_all(fd, m.head.buf, m.head.len) ||
+	    (m.with_body && !deliver_copy_df(j, fd, &size)) ||
+	    !deliver_write_all(fd, m.tail.buf, m.tail.len)) {
+		snprintf(err.reason, sizeof err.reason, "%s/df%s: write failed: %s",
+		    spool_path(j->cfg->sp), newid, strerror(errno));
+		goto out;
+	}
+	m.env->priority += size;
+	qf_format(m.env, &qf);
+	if (spool_create_qf(j->cfg->sp, newid, fd, qf.buf, qf.len, &err) != SPOOL_OK)
+		goto out;
+	ok = true;
+	log_msg(LOG_LVL_INFO, "%s: %s: %s", j->id, newid, m.summary);
+	if (j->cfg->queued != NULL)
+		j->cfg->queued(j->cfg->queued_arg, newid);
+out:
+	if (!ok)
+		log_msg(LOG_LVL_ERR, "%s: cannot queue the delivery status notification %s: %s",
+		    j->id, newid, err.reason);
+	if (fd >= 0)
+		close(fd);
+	strbuf_free(&qf);
+	dsn_message_free(&m);
+	free(r);
+	return ok;
+}
+
+/* The intent macro's value: "<newid> <kind> <expired> <pmcopy> <to>". */
+static char *
+deliver_intent(const char *newid, const struct deliver_plan *p)
+{
+	return xasprintf("%s %d %d %d %s", newid, (int)p->kind, p->expired ? 1 : 0,
+	    p->pmcopy ? 1 : 0, p->to);
+}
+
+/* Finish a notification an earlier run began (see deliver.h). */
+static bool
+deliver_recover(struct deliver_job *j, const char *intent)
+{
+	struct deliver_plan p;
+	char newid[QID_MAX_LEN + 2];
+	int kind, expired, pmcopy, off = 0;
+	size_t i;
+
+	memset(&p, 0, sizeof p);
+	if (sscanf(intent, "%19s %d %d %d %n", newid, &kind, &expired, &pmcopy, &off) != 4 ||
+	    off == 0 || !qid_valid(newid) || kind < DSN_FAILURE || kind > DSN_RECEIPT) {
+		log_msg(LOG_LVL_ERR, "%s: unreadable %s macro \"%s\": left as it is",
+		    j->id, DELIVER_INTENT, intent);
+		return false;
+	}
+	p.kind = (enum dsn_kind)kind;
+	p.expired = expired != 0;
+	p.pmcopy = pmcopy != 0;
+	p.to = intent + off;
+	for (i = 0; i < j->env->nrcpts; i++)
+		if (!deliver_unmark(j->env->rcpts[i].status, &j->out[i]))
+			deliver_set(&j->out[i], RS_DEFERRED, NULL, NULL, NULL, NULL,
+			    j->env->rcpts[i].status);
+	if (!spool_exists(j->cfg->sp, 'q', newid)) {
+		if (spool_exists(j->cfg->sp, 'd', newid)) {
+			log_msg(LOG_LVL_NOTICE, "%s: finishing the notification %s an earlier run began",
+			    j->id, newid);
+			if (!deliver_make_dsn(j, newid, &p))
+				return false;
+		} else {
+			log_msg(LOG_LVL_NOTICE, "%s: the notification %s was queued and delivered; finishing the requeue",
+			    j->id, newid);
+		}
+	}
+	crashpoint("dsn-queued");
+	return deliver_settle(j);
 }
 
 void
 deliver_commit(struct deliver_job *j)
 {
+	struct deliver_plan p;
 	struct spool_error serr;
+	char newid[QID_MAX_LEN + 1], *intent;
+	time_t now;
 
 	if (j->committed || j->running || j->batch < j->nbatches)
 		return;
 	j->committed = true;
-	j->result = DELIVER_DEFERRED;
-	if (j->env->nrcpts > 0 && j->naccepted == j->env->nrcpts) {
-		if (spool_job_remove(j->sj, &serr) == SPOOL_OK)
-			j->result = DELIVER_DELIVERED;
+	/* The rewrite changes the envelope the lines are made from: log
+	 * them first. */
+	deliver_log_txn(j);
+	now = time(NULL);
+	deliver_plan(j, now, &p);
+	j->result = deliver_remaining(j) == 0 ? DELIVER_DELIVERED :
+	    j->naccepted > 0 ? DELIVER_PARTIAL : DELIVER_DEFERRED;
+	if (p.panic) {
+		/* sendmail's "savemail panic": keep it, out of the way. */
+		if (spool_job_quarantine(j->sj, &serr) == SPOOL_OK)
+			log_msg(LOG_LVL_ERR,
+			    "%s: a notification to the postmaster cannot be delivered: quarantined as Qf%s",
+			    j->id, j->id);
 		else
-			log_msg(LOG_LVL_ERR, "%s: delivered, but removing it failed: %s",
+			log_msg(LOG_LVL_ERR,
+			    "%s: a notification to the postmaster cannot be delivered, and cannot be quarantined: %s",
 			    j->id, serr.reason);
 		j->sj = NULL;
-	} else if (j->naccepted > 0) {
-		/* The rewrite changes the envelope the lines are made
-		 * from: log them first (removal leaves it as it is). */
-		deliver_log_txn(j);
-		(void)deliver_requeue(j);
-		j->result = DELIVER_PARTIAL;
+		j->result = DELIVER_QUARANTINED;
+		return;
 	}
+	/* The try counts whatever came of it (sendmail's requeue). */
+	j->env->dtime = now;
+	j->env->ntries++;
+	j->env->priority += 90000;
+	free(j->env->status);
+	j->env->status = xstrdup(j->status[0] ? j->status : "Deferred");
+	if (p.warned) {
+		/* sendmail's e_message then: the warning's words. */
+		char w[64];
+
+		dsn_interval(j->cfg->queuewarn[deliver_class_index(j->env)], w, sizeof w);
+		free(j->env->status);
+		j->env->status = xasprintf("Warning: could not send message for past %s", w);
+		j->env->flags |= QF_EF_WARNING;
+	}
+	if (!p.dsn) {
+		if (!deliver_settle(j) && j->sj != NULL)
+			j->result = DELIVER_DEFERRED;
+		return;
+	}
+	if (!deliver_new_id(j, newid)) {
+		/* No notification possible now: nothing reported leaves;
+		 * the failures are tried (and reported) again later. */
+		size_t i;
+
+		for (i = 0; i < j->env->nrcpts; i++)
+			if (j->out[i].report && j->out[i].state == RS_FAILED)
+				j->out[i].state = RS_DEFERRED;
+		(void)deliver_write(j, NULL);
+		j->result = DELIVER_DEFERRED;
+		return;
+	}
+	crashpoint("dsn-reserved");
+	intent = deliver_intent(newid, &p);
+	if (!deliver_write(j, intent)) {	/* (A) */
+		free(intent);
+		j->result = DELIVER_DEFERRED;
+		return;
+	}
+	free(intent);
+	crashpoint("dsn-intent");
+	if (!deliver_make_dsn(j, newid, &p)) {	/* (B); retried on the next open */
+		j->result = DELIVER_DEFERRED;
+		return;
+	}
+	crashpoint("dsn-queued");
+	(void)deliver_settle(j);		/* (C) */
 }
 
 enum deliver_result
 deliver_finish(struct deliver_job *j)
 {
 	enum deliver_result res;
+	size_t i;
 
 	deliver_log_txn(j);
 	if (j->running)
@@ -469,13 +1108,16 @@ deliver_finish(struct deliver_job *j)
 	j->batch = j->nbatches;
 	deliver_commit(j);
 	res = j->result;
-	close(j->dfd);
+	if (j->dfd >= 0)
+		close(j->dfd);
 	if (j->sj != NULL)
 		spool_job_close(j->sj);
+	for (i = 0; i < j->env->nrcpts; i++)
+		deliver_rcpt_clear(&j->out[i]);
 	qf_free(j->env);
 	free(j->order);
 	free(j->starts);
-	free(j->done);
+	free(j->out);
 	free(j->rdbuf);
 	free(j);
 	return res;

@@ -16,12 +16,33 @@
  * disk, under the lock, as soon as the last transaction is done (so that
  * a crash after it cannot send the message twice); deliver_finish logs
  * what is left to log, commits if that was not done, and frees:
- * - every recipient accepted: df, then qf, removed;
- * - some accepted: the qf rewritten with only the others (K, N, P and M
- *   updated as sendmail's requeue does; tf + fsync + rename), so nothing
- *   is sent twice;
- * - none accepted: the file left as it is.
- * Nothing here deletes mail the relay has not accepted.
+ * - nothing left to try (every recipient accepted, or refused for good):
+ *   df, then qf, removed;
+ * - otherwise the qf rewritten with only the recipients still to try, as
+ *   sendmail's requeue writes it: K = now, N + 1, P + 90000, the
+ *   envelope M line and each recipient's own (tf + fsync + rename +
+ *   directory fsync).
+ * Recipients refused for good, recipients past Timeout.queuereturn
+ * (4.4.7), delay warnings (Timeout.queuewarn, once: F w) and return
+ * receipts (NOTIFY=SUCCESS, relay without DSN) get a notification as
+ * sendmail's dropenvelope() makes them (dsn.h), queued in the client
+ * queue as a new message before the recipients it reports on leave the
+ * original.  A notification that fails goes to the postmaster
+ * (DoubleBounceAddress); one to the postmaster that fails is quarantined
+ * (Qf), never deleted.
+ *
+ * Crash safety of a notification: three steps, each durable before the
+ * next.  (A) the new ID is reserved (its empty df) and the original is
+ * rewritten with the intent: the macro ${clientq_dsn} naming the new ID,
+ * and the reported recipients kept with their outcome in their M lines;
+ * (B) the notification is written (df, then tf renamed to qf); (C) the
+ * original is rewritten without the reported recipients (or removed).
+ * deliver_open finishes an interrupted (B)/(C) before anything else, from
+ * what is on disk: the notification's qf exists -> C; its df only -> B,
+ * C; neither -> it was delivered already -> C.  So a failure is reported
+ * once, whatever the moment of a crash.
+ * Nothing here deletes mail the relay has not accepted or a notification
+ * has not taken over.
  *
  * The body is rendered (render.h) from the data file on demand, through
  * a fixed buffer: memory per job does not grow with the message.
@@ -31,6 +52,8 @@
 
 #include <stdbool.h>
 
+#include "classify.h"
+#include "dsn.h"
 #include "render.h"
 #include "smtp.h"
 #include "spool.h"
@@ -46,12 +69,22 @@ struct deliver_config {
 	bool masq_envelope;		/* the envelope sender too */
 	const char *relay_host;		/* as submit.cf names it */
 	const char *relay_ip;		/* the address connected to */
+	/* Notifications: dsn.warn_after and dsn.return_after are set per
+	 * message from these, by precedence class (normal, urgent,
+	 * non-urgent; Timeout.queuewarn 0 = never). */
+	struct dsn_config dsn;
+	long long queuewarn[3], queuereturn[3];
+	const char *postmaster;		/* DoubleBounceAddress */
+	/* Called with the ID of each notification queued, so that the
+	 * caller delivers it too (sendmail sends it at once). */
+	void (*queued)(void *arg, const char *id);
+	void *queued_arg;
 };
 
 enum deliver_result {
-	DELIVER_DELIVERED,	/* all recipients accepted; files removed */
-	DELIVER_PARTIAL,	/* some accepted; the rest requeued */
-	DELIVER_DEFERRED,	/* nothing accepted; file unchanged */
+	DELIVER_DELIVERED,	/* nothing left to try; files removed */
+	DELIVER_PARTIAL,	/* some done; the rest requeued */
+	DELIVER_DEFERRED,	/* nothing done; requeued (K, N, P, M) */
 	DELIVER_SKIPPED,	/* locked, gone, changed or unsafe */
 	DELIVER_QUARANTINED,	/* refused as sendmail would; renamed to Qf */
 };
@@ -85,9 +118,12 @@ void deliver_commit(struct deliver_job *j);
 
 /* deliver_unreachable: no connection: why (sendmail's wording, e.g.
  * "Connection refused by [127.0.0.1]"); the remaining transactions are
- * logged deferred with dsn=4.4.1.  tried: this attempt reached for the
- * network (else it was skipped on a relay already known to be down). */
-void deliver_unreachable(struct deliver_job *j, const char *why, bool tried);
+ * logged deferred with dsn=4.4.1, or as cr says when the relay refused
+ * the session for good (a 5xx greeting: reply).  tried: this attempt
+ * reached for the network (else it was skipped on a relay already known
+ * to be down). */
+void deliver_unreachable(struct deliver_job *j, const char *why, bool tried,
+    const struct classify_result *cr, const struct smtp_reply *reply);
 
 /* deliver_finish: log what is not logged yet, commit (transactions not
  * run count as not accepted), free the job. */

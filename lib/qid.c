@@ -2,7 +2,11 @@
 
 #include "qid.h"
 
+#include <stdio.h>
 #include <string.h>
+
+static const char qid_alphabet[] =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /* sendmail's digit alphabet; base 60 uses its first sixty characters. */
 static int
@@ -93,4 +97,27 @@ qid_result_str(enum qid_result r)
 		return "queue ID has a date or sequence field out of range";
 	}
 	return "unknown queue ID result";
+}
+
+void
+qid_make(char out[QID_MAX_LEN + 1], time_t now, unsigned seq, long pid)
+{
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	seq %= 3600;
+	out[0] = qid_alphabet[tm.tm_year % 60];
+	out[1] = qid_alphabet[tm.tm_mon];
+	out[2] = qid_alphabet[tm.tm_mday];
+	out[3] = qid_alphabet[tm.tm_hour];
+	out[4] = qid_alphabet[tm.tm_min % 62];
+	out[5] = qid_alphabet[tm.tm_sec % 62];
+	out[6] = qid_alphabet[seq / 60];
+	out[7] = qid_alphabet[seq % 60];
+	{
+		char digits[24];
+
+		snprintf(digits, sizeof digits, "%06ld", (pid < 0 ? -pid : pid) % 10000000000L);
+		memcpy(out + 8, digits, strlen(digits) + 1);
+	}
 }

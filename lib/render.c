@@ -506,6 +506,32 @@ render_address_header(const struct render_opts *o, const struct qf_header *h,
 	strbuf_free(&plain);
 }
 
+/* Return-Path: <$g> (H_BINDLATE: expanded when written): $g is the
+ * envelope sender as the relay gets it.  Only a mailer with flag P (or a
+ * returned copy in a notification) ever writes it. */
+static size_t
+render_return_path(const struct qf_envelope *env, const struct render_opts *o,
+    const struct qf_header *h, struct strbuf *out)
+{
+	struct strbuf v = STRBUF_INIT, g = STRBUF_INIT;
+	struct qf_header copy = *h;
+	const char *p, *m;
+	size_t cut;
+
+	if (!(env->flags & QF_EF_RESPONSE) && env->sender != NULL)
+		render_address(env->sender, o, &g);
+	for (p = h->value; (m = strstr(p, "\201g")) != NULL; p = m + 2) {
+		strbuf_append(&v, p, (size_t)(m - p));
+		strbuf_append(&v, strbuf_str(&g), g.len);
+	}
+	strbuf_addstr(&v, p);
+	copy.value = (char *)strbuf_str(&v);
+	cut = render_vanilla(o, &copy, out);
+	strbuf_free(&v);
+	strbuf_free(&g);
+	return cut;
+}
+
 size_t
 render_headers(const struct qf_envelope *env, const struct render_opts *o,
     struct strbuf *out)
@@ -529,8 +555,14 @@ render_headers(const struct qf_envelope *env, const struct render_opts *o,
 		case RH_RCPTADDR:
 			render_address_header(o, h, kind == RH_FROMADDR, out);
 			break;
-		case RH_PLAIN:
 		case RH_ACHECK:
+			if (strcasecmp(h->name, "return-path") == 0 &&
+			    strstr(h->value, "\201g") != NULL) {
+				cut += render_return_path(env, o, h, out);
+				break;
+			}
+			/* FALLTHROUGH */
+		case RH_PLAIN:
 			cut += render_vanilla(o, h, out);
 			break;
 		}

@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "crashpoint.h"
 #include "xalloc.h"
 
 /* Longest name gatherq() accepts: MAXQFNAME (21) minus one. */
@@ -703,18 +704,19 @@ spool_write_all(int fd, const char *p, size_t len)
 	return true;
 }
 
-enum spool_result
-spool_job_commit(struct spool_job *job, const void *data, size_t len,
-    struct spool_error *err)
+/* Create tf<id> (O_EXCL; a stale one moved aside), give it QueueFileMode
+ * and the queue's group, lock it, write data and fsync it.  *fdp then
+ * holds it locked; on failure nothing of it is left. */
+static enum spool_result
+spool_write_tf(struct spool *sp, const char *id, const void *data, size_t len,
+    int *fdp, struct spool_error *err)
 {
-	struct spool *sp = job->sp;
-	char tf[SPOOL_NAME_MAX + 8], qf[SPOOL_NAME_MAX + 8];
+	char tf[SPOOL_NAME_MAX + 8];
 	enum spool_result r;
 	struct stat st;
 	int fd, tries;
 
-	snprintf(tf, sizeof tf, "tf%s", job->id);
-	snprintf(qf, sizeof qf, "qf%s", job->id);
+	snprintf(tf, sizeof tf, "tf%s", id);
 	for (tries = 0;; tries++) {
 		fd = openat(sp->qfdirfd, tf,
 		    O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0660);
@@ -725,7 +727,7 @@ spool_job_commit(struct spool_job *job, const void *data, size_t len,
 			    sp->path, tf, strerror(errno));
 			return SPOOL_ERROR;
 		}
-		r = spool_move_stale_tf(sp, tf, job->id, err);
+		r = spool_move_stale_tf(sp, tf, id, err);
 		if (r != SPOOL_OK)
 			return r;
 	}
@@ -756,26 +758,8 @@ spool_job_commit(struct spool_job *job, const void *data, size_t len,
 		    strerror(errno));
 		goto fail;
 	}
-	if (renameat(sp->qfdirfd, tf, sp->qfdirfd, qf) < 0) {
-		spool_fail(err, errno, "%s: cannot rename %s to %s: %s",
-		    sp->path, tf, qf, strerror(errno));
-		goto fail;
-	}
-	/* The rename itself must survive a crash: sync the directory
-	 * (Linux needs this; sendmail's REQUIRES_DIR_FSYNC). */
-	if (fsync(sp->qfdirfd) < 0 && errno != EINVAL) {
-		/* The new file is in place; only its durability is in doubt.
-		 * Keep it and report, as sendmail's sync_dir() logs. */
-		spool_fail(err, errno, "%s: fsync of the directory failed: %s",
-		    sp->path, strerror(errno));
-		close(job->fd);
-		job->fd = fd;
-		return SPOOL_ERROR;
-	}
-	/* Closing the old descriptor drops the lock on the old (now
-	 * unlinked) inode; the new file stays locked through fd. */
-	close(job->fd);
-	job->fd = fd;
+	crashpoint("tf-written");
+	*fdp = fd;
 	return SPOOL_OK;
 
 fail:
@@ -783,6 +767,171 @@ fail:
 fail_r:
 	/* Only our own new tf is removed; the qf is untouched. */
 	(void)unlinkat(sp->qfdirfd, tf, 0);
+	close(fd);
+	return r;
+}
+
+/* fsync a queue directory: a rename or a new file must survive a crash
+ * (Linux needs this; sendmail's REQUIRES_DIR_FSYNC). */
+static bool
+spool_sync_dir(struct spool *sp, int dirfd, struct spool_error *err)
+{
+	if (fsync(dirfd) < 0 && errno != EINVAL) {
+		spool_fail(err, errno, "%s: fsync of the directory failed: %s",
+		    sp->path, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+enum spool_result
+spool_job_commit(struct spool_job *job, const void *data, size_t len,
+    struct spool_error *err)
+{
+	struct spool *sp = job->sp;
+	char tf[SPOOL_NAME_MAX + 8], qf[SPOOL_NAME_MAX + 8];
+	enum spool_result r;
+	int fd;
+
+	snprintf(tf, sizeof tf, "tf%s", job->id);
+	snprintf(qf, sizeof qf, "qf%s", job->id);
+	r = spool_write_tf(sp, job->id, data, len, &fd, err);
+	if (r != SPOOL_OK)
+		return r;
+	if (renameat(sp->qfdirfd, tf, sp->qfdirfd, qf) < 0) {
+		spool_fail(err, errno, "%s: cannot rename %s to %s: %s",
+		    sp->path, tf, qf, strerror(errno));
+		(void)unlinkat(sp->qfdirfd, tf, 0);
+		close(fd);
+		return SPOOL_ERROR;
+	}
+	crashpoint("renamed");
+	/* Closing the old descriptor drops the lock on the old (now
+	 * unlinked) inode; the new file stays locked through fd. */
+	close(job->fd);
+	job->fd = fd;
+	/* If this fails the new file is in place; only its durability is
+	 * in doubt.  Keep it and report, as sendmail's sync_dir() logs. */
+	return spool_sync_dir(sp, sp->qfdirfd, err) ? SPOOL_OK : SPOOL_ERROR;
+}
+
+bool
+spool_exists(struct spool *sp, char prefix, const char *id)
+{
+	char name[SPOOL_NAME_MAX + 8];
+	struct stat st;
+
+	if (!qid_valid(id) || !spool_name(name, sizeof name, prefix, id))
+		return false;
+	return fstatat(prefix == 'd' ? sp->dfdirfd : sp->qfdirfd, name, &st,
+	    AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
+}
+
+enum spool_result
+spool_reserve(struct spool *sp, const char *id, struct spool_error *err)
+{
+	char name[SPOOL_NAME_MAX + 8];
+	struct stat st;
+	int fd;
+
+	if (!qid_valid(id) || !spool_name(name, sizeof name, 'd', id)) {
+		spool_fail(err, 0, "%s: bad queue ID", id);
+		return SPOOL_ERROR;
+	}
+	if (spool_exists(sp, 'q', id) || spool_exists(sp, 'T', id)) {
+		spool_fail(err, EEXIST, "%s/qf%s: exists", sp->path, id);
+		return SPOOL_CHANGED;
+	}
+	fd = openat(sp->dfdirfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW |
+	    O_CLOEXEC | O_NOCTTY, 0660);
+	if (fd < 0) {
+		spool_fail(err, errno, "%s/%s: cannot create: %s", sp->path, name,
+		    strerror(errno));
+		return errno == EEXIST ? SPOOL_CHANGED : SPOOL_ERROR;
+	}
+	if (fchmod(fd, sp->file_mode) < 0 || fstat(fd, &st) < 0 ||
+	    (st.st_gid != sp->queue_gid && fchown(fd, (uid_t)-1, sp->queue_gid) < 0)) {
+		spool_fail(err, errno, "%s/%s: cannot set mode %04o and group %lu: %s",
+		    sp->path, name, (unsigned)sp->file_mode,
+		    (unsigned long)sp->queue_gid, strerror(errno));
+		(void)unlinkat(sp->dfdirfd, name, 0);
+		close(fd);
+		return SPOOL_ERROR;
+	}
+	close(fd);
+	return spool_sync_dir(sp, sp->dfdirfd, err) ? SPOOL_OK : SPOOL_ERROR;
+}
+
+enum spool_result
+spool_open_reserved(struct spool *sp, const char *id, int *fdp,
+    struct spool_error *err)
+{
+	char name[SPOOL_NAME_MAX + 8];
+	struct stat st;
+	int fd;
+
+	*fdp = -1;
+	if (!qid_valid(id) || !spool_name(name, sizeof name, 'd', id)) {
+		spool_fail(err, 0, "%s: bad queue ID", id);
+		return SPOOL_ERROR;
+	}
+	fd = openat(sp->dfdirfd, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		spool_fail(err, errno, "%s/%s: cannot open: %s", sp->path, name,
+		    strerror(errno));
+		return errno == ENOENT ? SPOOL_GONE : SPOOL_ERROR;
+	}
+	/* Ours, as spool_reserve made it: anything else is not written
+	 * to. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    st.st_uid != geteuid()) {
+		spool_fail(err, 0, "%s/%s: not the data file this runner reserved",
+		    sp->path, name);
+		close(fd);
+		return SPOOL_UNSAFE;
+	}
+	if (ftruncate(fd, 0) < 0) {
+		spool_fail(err, errno, "%s/%s: cannot truncate: %s", sp->path, name,
+		    strerror(errno));
+		close(fd);
+		return SPOOL_ERROR;
+	}
+	*fdp = fd;
+	return SPOOL_OK;
+}
+
+enum spool_result
+spool_create_qf(struct spool *sp, const char *id, int dffd, const void *data,
+    size_t len, struct spool_error *err)
+{
+	char tf[SPOOL_NAME_MAX + 8], qf[SPOOL_NAME_MAX + 8];
+	enum spool_result r;
+	int fd;
+
+	if (fsync(dffd) < 0) {
+		spool_fail(err, errno, "%s/df%s: fsync failed: %s", sp->path, id,
+		    strerror(errno));
+		return SPOOL_ERROR;
+	}
+	crashpoint("new-df-written");
+	snprintf(tf, sizeof tf, "tf%s", id);
+	snprintf(qf, sizeof qf, "qf%s", id);
+	r = spool_write_tf(sp, id, data, len, &fd, err);
+	if (r != SPOOL_OK)
+		return r;
+	if (spool_rename_noreplace(sp->qfdirfd, tf, qf) < 0) {
+		int e = errno;
+
+		spool_fail(err, e, "%s: cannot rename %s to %s: %s", sp->path, tf, qf,
+		    strerror(e));
+		(void)unlinkat(sp->qfdirfd, tf, 0);
+		close(fd);
+		return e == EEXIST ? SPOOL_CHANGED : SPOOL_ERROR;
+	}
+	crashpoint("new-renamed");
+	r = spool_sync_dir(sp, sp->qfdirfd, err) ? SPOOL_OK : SPOOL_ERROR;
+	/* Unlocked now: the new message is any runner's. */
 	close(fd);
 	return r;
 }

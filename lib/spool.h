@@ -182,6 +182,31 @@ enum spool_result spool_job_quarantine(struct spool_job *job,
 enum spool_result spool_quarantine_name(struct spool *sp, const char *id,
     struct spool_error *err);
 
+/* ------------------------------------------------------ new messages */
+
+/* A new message (a delivery status notification) is created in three
+ * steps, each durable before the next, so that whoever records the
+ * intent in between can always tell how far it got:
+ * 1. spool_reserve: claim the ID by creating its data file, empty
+ *    (O_EXCL; SPOOL_CHANGED when a qf, Tf or df of that ID exists:
+ *    choose another ID).
+ * 2. spool_open_reserved: open that data file (it must still be the one
+ *    this process's user made) truncated, to write the body.
+ * 3. spool_create_qf: fsync the data file, write the control file as tf
+ *    (fsync'd) and rename it to qf without replacing anything, then fsync
+ *    the directory.  The new message is then any runner's.
+ * The caller closes the data file descriptor. */
+enum spool_result spool_reserve(struct spool *sp, const char *id,
+    struct spool_error *err);
+enum spool_result spool_open_reserved(struct spool *sp, const char *id,
+    int *fd, struct spool_error *err);
+enum spool_result spool_create_qf(struct spool *sp, const char *id, int dffd,
+    const void *data, size_t len, struct spool_error *err);
+
+/* spool_exists: whether prefix+'f'+id exists (qf, df, Qf, ...); an
+ * error other than ENOENT counts as existing. */
+bool spool_exists(struct spool *sp, char prefix, const char *id);
+
 /* spool_job_close: release the lock and free the job. */
 void spool_job_close(struct spool_job *job);
 

@@ -353,6 +353,24 @@ submitcf_number(const char *s, unsigned long *out)
 	return errno == 0 && *end == '\0';
 }
 
+/* T=mta/addr/diag ("DNS/RFC822/SMTP"): the DSN type names. */
+static void
+submitcf_mailer_types(struct submitcf_mailer *m, const char *v, size_t len)
+{
+	char buf[sizeof m->mtatype * 3], *save = NULL, *t[3] = { NULL, NULL, NULL }, *w;
+	size_t n = 0;
+
+	snprintf(buf, sizeof buf, "%.*s", (int)len, v);
+	for (w = strtok_r(buf, "/", &save); w != NULL && n < 3; w = strtok_r(NULL, "/", &save))
+		t[n++] = w;
+	if (t[0] != NULL)
+		snprintf(m->mtatype, sizeof m->mtatype, "%s", t[0]);
+	if (t[1] != NULL)
+		snprintf(m->addrtype, sizeof m->addrtype, "%s", t[1]);
+	if (t[2] != NULL)
+		snprintf(m->diagtype, sizeof m->diagtype, "%s", t[2]);
+}
+
 bool
 submitcf_mailer(const struct submitcf *cf, const char *name,
     struct submitcf_mailer *m, struct submitcf_error *err)
@@ -363,6 +381,9 @@ submitcf_mailer(const struct submitcf *cf, const char *name,
 
 	memset(m, 0, sizeof *m);
 	m->port = 25;
+	snprintf(m->mtatype, sizeof m->mtatype, "dns");
+	snprintf(m->addrtype, sizeof m->addrtype, "rfc822");
+	snprintf(m->diagtype, sizeof m->diagtype, "smtp");
 	for (i = cf->nmailers; i > 0; i--)
 		if (strcmp(cf->mailers[i - 1].name, name) == 0) {
 			def = cf->mailers[i - 1].value;
@@ -398,6 +419,9 @@ submitcf_mailer(const struct submitcf *cf, const char *name,
 				break;
 			case 'A':
 				snprintf(m->argv, sizeof m->argv, "%.*s", (int)len, v);
+				break;
+			case 'T':
+				submitcf_mailer_types(m, v, len);
 				break;
 			default:
 				break;

@@ -66,6 +66,11 @@ struct submitcf_mailer {
 	long linelimit;		/* L=, 0 when absent (sendmail: no limit) */
 	int port;		/* from A=TCP $h [port]; 25 when absent */
 	char argv[256];		/* A= as written */
+	/* T=: the type names of DSN fields; sendmail's defaults (those of
+	 * the relay mailer) when absent. */
+	char mtatype[32];	/* Remote-MTA: "DNS" */
+	char addrtype[32];	/* Final-Recipient: "RFC822" */
+	char diagtype[32];	/* Diagnostic-Code: "SMTP" */
 };
 
 /* submitcf_mailer: the mailer named name ("relay").  False and err when it

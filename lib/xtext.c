@@ -2,6 +2,8 @@
 
 #include "xtext.h"
 
+#include "strbuf.h"
+
 static bool
 xtext_hex(unsigned char c)
 {
@@ -26,4 +28,29 @@ xtext_valid(const char *s)
 		p++;
 	}
 	return true;
+}
+
+static int
+xtext_val(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return c - 'A' + 10;
+}
+
+void
+xtext_decode(const char *s, struct strbuf *out)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		if (*p == '+' && xtext_hex(p[1]) && xtext_hex(p[2])) {
+			strbuf_addch(out, xtext_val(p[1]) * 16 + xtext_val(p[2]));
+			p += 3;
+		} else {
+			strbuf_addch(out, *p++);
+		}
+	}
 }

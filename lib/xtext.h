@@ -14,4 +14,10 @@
  * followed by two hex digits (sendmail's xtextok()). */
 bool xtext_valid(const char *s);
 
+/* xtext_decode: append s with every "+XX" replaced by its octet (as
+ * sendmail's xuntextify(), for the DSN's Original-Envelope-Id and
+ * Original-Recipient); a '+' without two hex digits is kept as it is. */
+struct strbuf;
+void xtext_decode(const char *s, struct strbuf *out);
+
 #endif

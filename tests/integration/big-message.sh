@@ -3,7 +3,8 @@
 # clientq-runner --once: the body the receiver got, with CRLF turned back
 # into LF, hashes the same as the data file sendmail wrote.  Peak RSS is
 # printed (bench/ owns memory targets; tests do not time or size-assert).
-# First a relay with a smaller SIZE limit, which is not offered it.
+# First a relay with a smaller SIZE limit, which is not offered it: the
+# sender gets a bounce with the headers only.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 it_need_root_sendmail
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
@@ -26,16 +27,28 @@ want=$(sha256sum "$Q/df$id" | cut -d' ' -f1)
 size=$(stat -c %s "$Q/df$id")
 
 # A relay whose SIZE limit is smaller is not offered the message at all
-# (sendmail's "552 5.2.3 Message is too large"); it stays queued.
-it_recorder_start "$PORT" "$W/small" --ext "PIPELINING,SIZE 1000000,8BITMIME"
+# (sendmail's "552 5.2.3 Message is too large"): a permanent failure, so
+# the sender gets a bounce with the headers only (the relay also refuses
+# the bounce's MAIL with 451, so it stays queued to be looked at).
+mkdir "$W/keep"
+cp -p "$Q/qf$id" "$Q/df$id" "$W/keep/"
+it_recorder_start "$PORT" "$W/small" --ext "PIPELINING,SIZE 1000000,8BITMIME" \
+    --reply 'mail/<>=451 4.3.0 not now'
 "$RUNNER" --once -C "$CF" 2>"$W/small.err"
 rc=$?
 it_recorder_stop "$W/small"
-check "over the relay's SIZE limit: exit 75, still queued" \
-    sh -c "[ $rc -eq 75 ] && [ -f '$Q/qf$id' ] && [ -f '$Q/df$id' ]"
-check "... and no MAIL was sent" sh -c "! grep -q '^MAIL' '$W'/small/session-*.txt"
-check "... and the log says why" \
-    grep -q 'dsn=5.2.3, reply=552 5.2.3 Message is too large; 1000000 bytes max' "$W/small.err"
+check "over the relay's SIZE limit: no MAIL for it was sent" \
+    sh -c "! grep -q '^MAIL From:<root' '$W'/small/session-*.txt"
+check "... the log says why" \
+    grep -q 'dsn=5.2.3, reply=552 5.2.3 Message is too large; 1000000 bytes max, stat=Service unavailable' "$W/small.err"
+bounce=$(ls "$Q" | sed -n 's/^qf//p')
+check "... the original is gone, a bounce is queued (exit 75)" \
+    sh -c "[ $rc -eq 75 ] && [ ! -e '$Q/qf$id' ] && [ -n '$bounce' ] && grep -qx Frs '$Q/qf$bounce'"
+check "... which returns the headers only" \
+    sh -c "grep -qx 'Content-Type: text/rfc822-headers' '$Q/df$bounce' && [ \$(stat -c %s '$Q/df$bounce') -lt 10000 ]"
+# The original back, for the relay that takes it.
+rm -f "$Q/qf$bounce" "$Q/df$bounce"
+cp -p "$W/keep/qf$id" "$W/keep/df$id" "$Q/"
 
 it_recorder_start "$PORT" "$W/rec" --ext "PIPELINING,SIZE 104857600,8BITMIME,DSN,ENHANCEDSTATUSCODES"
 if [ -x /usr/bin/time ]; then

@@ -1,7 +1,8 @@
 #!/bin/sh
-# The relay accepts one recipient and refuses the other: the accepted one
-# must not get the message again, and the refused one must stay queued.
-# clientq-runner rewrites the control file with the refused recipient
+# The relay accepts one recipient and defers the other (451): the
+# accepted one must not get the message again, and the deferred one must
+# stay queued.  (A refusal for good bounces instead: failures.sh.)
+# clientq-runner rewrites the control file with the deferred recipient
 # only (tf + rename, K = now, N + 1, P + 90000, the status in M), keeps
 # the data file, exits 75 (the file in QueueFileMode); real sendmail reads the rewritten file (its
 # listing shows it) and a later run with the relay accepting delivers it.
@@ -14,7 +15,7 @@ RUNNER=$top_builddir/clientq-runner/clientq-runner
 id=$(submit good@example.test bad@example.test)
 check "real sendmail queued $id" test -n "$id"
 p0=$(sed -n 's/^P//p' "$Q/qf$id")
-it_recorder_start "$PORT" "$W/rec1" --fail-rcpt bad@example.test
+it_recorder_start "$PORT" "$W/rec1" --reply 'rcpt/bad@=451 4.2.0 try later'
 "$RUNNER" --once -C "$CF" -O QueueFileMode=0640 2>"$W/run1.log"
 rc=$?
 it_recorder_stop "$W/rec1"
@@ -26,17 +27,17 @@ check "no tf is left" test ! -e "$Q/tf$id"
 check "the rewritten file has QueueFileMode (-O QueueFileMode=0640)" \
     test "$(stat -c %a "$Q/qf$id")" = 640
 if grep -q '^RPFD:bad@example.test$' "$Q/qf$id" && ! grep -q 'good@example.test' "$Q/qf$id"; then
-	ok "the control file keeps only the refused recipient"
+	ok "the control file keeps only the deferred recipient"
 else
 	fail "recipients in the rewritten file" "$(grep '^R' "$Q/qf$id")"
 fi
 check "N is 1, K is set, P grew by 90000" sh -c "grep -qx N1 '$Q/qf$id' && ! grep -qx K0 '$Q/qf$id' && grep -qx 'P$((p0 + 90000))' '$Q/qf$id'"
-check "the status names the relay's reply" grep -q '^MDeferred: 550 5.1.1' "$Q/qf$id"
+check "the status names the relay's reply" grep -q '^MDeferred: 451 4.2.0 try later$' "$Q/qf$id"
 check "the log says Sent for one and Deferred for the other" \
-    sh -c "grep -q 'to=good@example.test,.*stat=Sent' '$W/run1.log' && grep -q 'to=bad@example.test,.*dsn=5.1.1, reply=550' '$W/run1.log'"
+    sh -c "grep -q 'to=good@example.test,.*stat=Sent' '$W/run1.log' && grep -q 'to=bad@example.test,.*dsn=4.2.0, reply=451' '$W/run1.log'"
 sm -Ac -C "$CF" -bp >"$W/listing" 2>&1
 check "sendmail reads the rewritten file (its listing shows it)" grep -q "^$id .*root" "$W/listing"
-check "... with the refused recipient" grep -q 'bad@example.test' "$W/listing"
+check "... with the deferred recipient" grep -q 'bad@example.test' "$W/listing"
 
 it_recorder_start "$PORT" "$W/rec2"
 "$RUNNER" --once -C "$CF" 2>"$W/run2.log"

@@ -3,7 +3,7 @@
 
     smtp-recorder.py --port N --out DIR [--ext LIST | --no-ehlo]
                      [--fail-rcpt ADDR]... [--pidfile F] [--log-packets]
-                     [--hostname NAME]
+                     [--hostname NAME] [--reply RULE]...
 
 Listens on 127.0.0.1:N and accepts everything.  Session n (n = 1, 2, ... in
 order of connection) is recorded in DIR/session-<n>.txt: one line per client
@@ -14,13 +14,23 @@ the final ".\r\n" excluded) to DIR/session-<n>-msg-<k>.eml, and the line
 in the middle of a message leaves "DATA-ABORTED <k> <length>" instead.
 
 Replies: 220 greeting; 250 to EHLO (advertising --ext), HELO, MAIL, RCPT,
-RSET and NOOP; 354 to DATA; "250 2.0.0 Ok: queued as R<n>.<k>" after the
+RSET and NOOP; 354 to DATA (554 if no RCPT was accepted); "250 2.0.0 Ok: queued as R<n>.<k>" after the
 message; 221 to QUIT; 502 to anything else.  Nothing is enforced (any
 parameters, any order).  --ext is a comma list of EHLO keywords (default
 below); "--ext none" (or an empty list) answers EHLO with a bare
 "250 <hostname>"; --no-ehlo answers EHLO with 502 so that the client falls
 back to HELO.  --fail-rcpt ADDR (repeatable, case-insensitive) answers
 "550 5.1.1 User unknown" to RCPT TO:<ADDR>.
+
+Fault injection: --reply PHASE[/MATCH]=ACTION (repeatable; the first rule
+that matches wins) replaces the reply of PHASE, one of greeting, ehlo,
+mail, rcpt, data or dot (the reply after the message), when the command
+line contains MATCH (case-insensitive; for dot, the MAIL line of the
+transaction, so "dot/<>=..." applies to bounces only).  ACTION is a reply
+("451 4.3.0 Try again later", several lines joined by "|"), "drop" (close
+the connection instead of replying) or "hang" (never reply; keep the
+connection open).  A refused MAIL or a refused DATA ends the transaction as
+a real server does: the RCPTs and DATA that follow get 503.
 
 Commands are read as they arrive, several per packet if the client
 pipelines, and answered in order; the replies to everything that arrived in
@@ -42,6 +52,7 @@ import signal
 import sys
 import time
 
+PHASES = ("greeting", "ehlo", "mail", "rcpt", "data", "dot")
 DEFAULT_EXT = "PIPELINING,SIZE 52428800,8BITMIME,DSN,SMTPUTF8,ENHANCEDSTATUSCODES"
 END = b"\r\n.\r\n"
 RCPT_ADDR = re.compile(rb"^RCPT\s+TO:\s*<([^>]*)>", re.IGNORECASE)
@@ -79,6 +90,20 @@ class Recorder:
         if ext.lower() == "none":
             ext = ""
         self.ext = [e.strip() for e in ext.split(",") if e.strip()]
+        self.rules = []
+        for r in args.reply:
+            lhs, sep, action = r.partition("=")
+            phase, _, match = lhs.partition("/")
+            if not sep or phase not in PHASES:
+                raise SystemExit("smtp-recorder: bad --reply rule %r" % r)
+            self.rules.append((phase, match.lower().encode(), action))
+
+    def rule(self, phase, line):
+        """The action of the first rule for phase matching line, or None."""
+        for p, match, action in self.rules:
+            if p == phase and match in line.lower():
+                return action
+        return None
 
 
 class Session(asyncio.Protocol):
@@ -103,8 +128,33 @@ class Session(asyncio.Protocol):
         self.k = 0
         self.msg = None
         self.pending = []
-        self.reply("220 %s ESMTP smtp-recorder" % self.args.hostname)
+        self.mail_line = b""
+        self.rcpt_ok = 0
+        self.txn_state = None  # None, "mail" (MAIL accepted), "refused"
+        self.hung = False
+        if not self.injected("greeting", b""):
+            self.reply("220 %s ESMTP smtp-recorder" % self.args.hostname)
         self.flush()
+        if self.closed:
+            self.transport.close()
+
+    def injected(self, phase, line):
+        """Apply a --reply rule: True if it replied (or dropped, or hung)."""
+        action = self.rec.rule(phase, line)
+        if action is None:
+            return False
+        self.log.write(b"INJECTED %s %s\n" % (phase.encode(), action.encode()))
+        if action == "drop":
+            self.pending = []
+            self.closed = True
+        elif action == "hang":
+            self.hung = True
+        else:
+            lines = action.split("|")
+            for i, l in enumerate(lines):
+                code, text = l[:3], l[4:] if len(l) > 4 else ""
+                self.reply("%s%s%s" % (code, "-" if i < len(lines) - 1 else " ", text))
+        return True
 
     def packet(self, who, data):
         if self.pkt:
@@ -126,10 +176,10 @@ class Session(asyncio.Protocol):
 
     def data_received(self, data):
         self.packet("C", data)
-        if self.closed:
+        if self.closed or self.hung:
             return
         self.buf = self.buf + data if self.buf else data
-        while not self.closed:
+        while not self.closed and not self.hung:
             if self.in_data:
                 if not self.message_chunk():
                     break
@@ -198,14 +248,18 @@ class Session(asyncio.Protocol):
         self.in_data = False
         self.log.write(b"DATA-BYTES %d %d %s\n" % (self.k, self.msg_len,
                                                   self.msg_sha.hexdigest().encode()))
-        self.reply("250 2.0.0 Ok: queued as R%d.%d" % (self.n, self.k))
+        self.txn_state = None
+        if not self.injected("dot", self.mail_line):
+            self.reply("250 2.0.0 Ok: queued as R%d.%d" % (self.n, self.k))
 
     # ------------------------------------------------------------ commands
     def command(self, line):
         self.log.write(line + b"\n")
         verb = line.split(None, 1)[0].upper() if line.strip() else b""
         host = self.args.hostname
-        if verb == b"EHLO":
+        if verb == b"EHLO" and self.injected("ehlo", line):
+            pass
+        elif verb == b"EHLO":
             if self.args.no_ehlo:
                 self.reply("502 5.5.2 Error: command not recognized")
             elif not self.rec.ext:
@@ -218,15 +272,33 @@ class Session(asyncio.Protocol):
         elif verb == b"HELO":
             self.reply("250 %s" % host)
         elif verb == b"MAIL":
-            self.reply("250 2.1.0 Ok")
+            self.mail_line = line
+            self.rcpt_ok = 0
+            self.txn_state = "refused"
+            if not self.injected("mail", line):
+                self.reply("250 2.1.0 Ok")
+                self.txn_state = "mail"
+            elif self.pending and self.pending[-1][:1] == b"2":
+                self.txn_state = "mail"
+        elif verb in (b"RCPT", b"DATA") and self.txn_state == "refused":
+            self.reply("503 5.5.1 Error: need MAIL command")
+        elif verb == b"RCPT" and self.injected("rcpt", line):
+            if self.pending and self.pending[-1][:1] == b"2":
+                self.rcpt_ok += 1
         elif verb == b"RCPT":
             m = RCPT_ADDR.match(line)
             if m and m.group(1).lower() in self.rec.fail_rcpt:
                 self.reply("550 5.1.1 User unknown")
             else:
                 self.reply("250 2.1.5 Ok")
+                self.rcpt_ok += 1
         elif verb in (b"RSET", b"NOOP"):
+            self.txn_state = None
             self.reply("250 2.0.0 Ok")
+        elif verb == b"DATA" and self.txn_state == "mail" and self.rcpt_ok == 0:
+            self.reply("554 5.5.1 Error: no valid recipients")
+        elif verb == b"DATA" and self.injected("data", self.mail_line):
+            self.txn_state = None
         elif verb == b"DATA":
             self.k += 1
             self.msg = open("%s-msg-%d.eml" % (self.base, self.k), "wb")
@@ -283,6 +355,8 @@ def parse_args(argv):
     p.add_argument("--log-packets", action="store_true",
                    help="log every recv()/write to session-<n>-packets.txt")
     p.add_argument("--hostname", default="recorder.test")
+    p.add_argument("--reply", action="append", default=[], metavar="RULE",
+                   help="PHASE[/MATCH]=ACTION: inject a reply, 'drop' or 'hang' (repeatable)")
     return p.parse_args(argv)
 
 

@@ -1,0 +1,17 @@
+/*
+ * crashpoint: named points between the system calls of every queue-file
+ * change, where the test suite can make the process die.
+ *
+ * When the environment variable CLIENTQ_CRASH_AT is "NAME" or "NAME:K",
+ * the K-th (default first) call of crashpoint("NAME") sends SIGKILL to
+ * the process itself: the power-loss and crash tests use it to stop the
+ * runner between an fsync and a rename, a bounce and the rewrite that
+ * drops its recipients, and so on, then check that the queue is whole.
+ * Unset (always, outside the tests) it costs one branch.
+ */
+#ifndef CQ_CRASHPOINT_H
+#define CQ_CRASHPOINT_H
+
+void crashpoint(const char *name);
+
+#endif
