@@ -306,7 +306,10 @@ dsn_transcript(const struct dsn_config *cfg, const struct dsn_rcpt *r, size_t n,
 	for (i = 0; i < n; i++) {
 		const char *a = r[i].rcpt->addr;
 
-		if (r[i].reply != NULL && r[i].command != NULL) {
+		/* The exchange that decided a failure or a delay; a
+		 * recipient relayed needs none. */
+		if (r[i].reply != NULL && r[i].command != NULL &&
+		    r[i].action != DSN_ACT_RELAYED) {
 			if (!talking)
 				strbuf_addf(b, "... while talking to %s:\n", cfg->relay_host);
 			talking = true;

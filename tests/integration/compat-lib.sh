@@ -268,6 +268,10 @@ compat_flush_sendmail() {
 #       own Date: and first Received: header and of Last-Attempt-Date:
 #       become DATE-TIME; the YYYYMMDDhhmm of its Message-Id becomes TIME,
 #       and so does the Unix time in the boundary "<qid>.<time>/host.test".
+#       The program named in that Received: ("by host.test (8.17.1.9/
+#       8.17.1.9/Submit) id ..." from sendmail, "(clientq-runner 0.1.0)"
+#       from clientq-runner, which does not claim to be sendmail) becomes
+#       "by HOST (PROGRAM)".
 #       Its DATA-BYTES line shows neither length nor hash (the widths of
 #       dates may differ); the normalized text is compared in full.
 #       What the DSN copies from the queue (Arrival-Date:, "The original
@@ -388,6 +392,7 @@ compat__dsn_normalize() {
 				if (l !~ /^(\\t| )/) rcv = 0
 				if (!seen && tolower(substr(l, 1, 9)) == "received:") rcv = seen = 1
 				if (rcv || tolower(substr(l, 1, 5)) == "date:") l = dates(l)
+				if (rcv) sub(/^\\tby ([^ ]+) \(.*\) id /, "\\tby HOST (PROGRAM) id ", l)
 				if (tolower(substr(l, 1, 11)) == "message-id:") sub(/<[0-9]+\./, "<TIME.", l)
 			}
 			if (tolower(substr(l, 1, 18)) == "last-attempt-date:") l = dates(l)
