@@ -264,6 +264,7 @@ deliver_unmark(const char *m, struct deliver_rcpt *o)
 /* --------------------------------------------------------- opening */
 
 static bool deliver_recover(struct deliver_job *j, const char *intent);
+static bool deliver_remove(struct deliver_job *j);
 
 struct deliver_job *
 deliver_open(const struct deliver_config *cfg, const char *id,
@@ -329,6 +330,19 @@ deliver_open(const struct deliver_config *cfg, const char *id,
 		return NULL;
 	}
 	sr = spool_job_open_df(sj, &dfd, &st, &serr);
+	if (sr == SPOOL_GONE) {
+		/* Every remover (sendmail's dropenvelope, spool_job_remove)
+		 * unlinks the data file first, and nothing else ever
+		 * removes it: a control file without one is what a crash
+		 * left of a message already done.  Finish the removal. */
+		log_msg(LOG_LVL_NOTICE,
+		    "%s: the data file is gone: finishing the removal of a message already done",
+		    id);
+		j->committed = true;
+		*res = deliver_remove(j) ? DELIVER_DELIVERED : DELIVER_SKIPPED;
+		(void)deliver_finish(j);
+		return NULL;
+	}
 	if (sr != SPOOL_OK) {
 		log_msg(LOG_LVL_ERR, "%s: skipped: %s", id, serr.reason);
 		j->committed = true;
@@ -805,23 +819,36 @@ deliver_plan(struct deliver_job *j, time_t now, struct deliver_plan *p)
 	}
 }
 
-/* Claim a new queue ID (its empty data file). */
+/*
+ * Claim a new queue ID (its empty data file).  The ID is derived from the
+ * original's and its try count: the original's date digits and process
+ * number, and a sequence number far from the original's own.  So a run
+ * that died before its intent reached the disk makes the same ID again
+ * and claims the empty data file it left (spool_reserve), instead of
+ * leaving it behind; an ID someone else holds is skipped.
+ */
 static bool
 deliver_new_id(struct deliver_job *j, char id[QID_MAX_LEN + 1])
 {
-	static unsigned seq;
-	static bool seeded;
+	struct qid_info qi;
 	struct spool_error err;
-	int tries;
+	size_t len = strlen(j->id);
+	unsigned base;
+	int k;
 
-	if (!seeded) {
-		seq = (unsigned)(time(NULL) ^ getpid()) % 3600;
-		seeded = true;
-	}
-	for (tries = 0; tries < 100; tries++) {
+	snprintf(err.reason, sizeof err.reason, "no free queue ID");
+	if (qid_decode(j->id, &qi) != QID_OK)
+		return false;
+	base = (unsigned)qi.seq + 1800u + 7u * (unsigned)(j->env->ntries % 500);
+	for (k = 0; k < 100; k++) {
+		unsigned seq = (base + (unsigned)k * 37u) % 3600u;
 		enum spool_result r;
 
-		qid_make(id, time(NULL), seq++, (long)getpid());
+		memcpy(id, j->id, len + 1);
+		id[6] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx"[seq / 60];
+		id[7] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx"[seq % 60];
+		if (strcmp(id, j->id) == 0)
+			continue;
 		r = spool_reserve(j->cfg->sp, id, &err);
 		if (r == SPOOL_OK)
 			return true;

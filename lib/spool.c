@@ -652,14 +652,14 @@ spool_rename_noreplace(int dirfd, const char *from, const char *to)
 	return 0;
 }
 
-/* A tf left by a crash (ours or sendmail's) blocks O_EXCL.  If nobody holds
- * it, move it aside to Tf as queueup() does ("save the old temp file
- * away"): the real qf is still intact, and nothing is deleted. */
+/* A tf left by a crash blocks O_EXCL.  If nobody holds it, it is an
+ * uncommitted write of the file we are about to write ourselves: of a qf
+ * we hold locked and have read (a rewrite), or of an ID we reserved (a
+ * new message); the new tf replaces it, so it is removed.  (sendmail
+ * moves such a file aside to Tf; that leaves debris for every crash.) */
 static enum spool_result
-spool_move_stale_tf(struct spool *sp, const char *tf, const char *id,
-    struct spool_error *err)
+spool_remove_stale_tf(struct spool *sp, const char *tf, struct spool_error *err)
 {
-	char Tf[SPOOL_NAME_MAX + 8];
 	enum spool_result r;
 	int fd;
 
@@ -674,10 +674,9 @@ spool_move_stale_tf(struct spool *sp, const char *tf, const char *id,
 			return r;
 		}
 	}
-	snprintf(Tf, sizeof Tf, "Tf%s", id);
-	if (spool_rename_noreplace(sp->qfdirfd, tf, Tf) < 0) {
-		spool_fail(err, errno, "%s/%s: cannot move stale temporary file to %s: %s",
-		    sp->path, tf, Tf, strerror(errno));
+	if (unlinkat(sp->qfdirfd, tf, 0) < 0 && errno != ENOENT) {
+		spool_fail(err, errno, "%s/%s: cannot remove the stale temporary file: %s",
+		    sp->path, tf, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return SPOOL_ERROR;
@@ -727,7 +726,7 @@ spool_write_tf(struct spool *sp, const char *id, const void *data, size_t len,
 			    sp->path, tf, strerror(errno));
 			return SPOOL_ERROR;
 		}
-		r = spool_move_stale_tf(sp, tf, id, err);
+		r = spool_remove_stale_tf(sp, tf, err);
 		if (r != SPOOL_OK)
 			return r;
 	}
@@ -827,6 +826,28 @@ spool_exists(struct spool *sp, char prefix, const char *id)
 	    AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
 }
 
+/* An existing data file that is an earlier reservation of ours, left by
+ * a crash: empty, a regular file of this user with one link, no control
+ * file beside it (checked by the caller), held by nobody. */
+static bool
+spool_reclaim(struct spool *sp, const char *name)
+{
+	struct spool_error err;
+	struct stat st;
+	bool ours;
+	int fd;
+
+	/* Read-write: the fcntl-family lock needs it. */
+	fd = openat(sp->dfdirfd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return false;
+	ours = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 &&
+	    st.st_nlink == 1 && st.st_uid == geteuid() &&
+	    spool_lock(sp, fd, true, name, &err) == SPOOL_OK;
+	close(fd);
+	return ours;
+}
+
 enum spool_result
 spool_reserve(struct spool *sp, const char *id, struct spool_error *err)
 {
@@ -838,12 +859,18 @@ spool_reserve(struct spool *sp, const char *id, struct spool_error *err)
 		spool_fail(err, 0, "%s: bad queue ID", id);
 		return SPOOL_ERROR;
 	}
-	if (spool_exists(sp, 'q', id) || spool_exists(sp, 'T', id)) {
+	if (spool_exists(sp, 'q', id) || spool_exists(sp, 'Q', id) ||
+	    spool_exists(sp, 'h', id)) {
 		spool_fail(err, EEXIST, "%s/qf%s: exists", sp->path, id);
 		return SPOOL_CHANGED;
 	}
 	fd = openat(sp->dfdirfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW |
 	    O_CLOEXEC | O_NOCTTY, 0660);
+	if (fd < 0 && errno == EEXIST) {
+		if (spool_reclaim(sp, name))
+			return SPOOL_OK;
+		errno = EEXIST;
+	}
 	if (fd < 0) {
 		spool_fail(err, errno, "%s/%s: cannot create: %s", sp->path, name,
 		    strerror(errno));
@@ -945,14 +972,15 @@ spool_job_remove(struct spool_job *job, struct spool_error *err)
 
 	/* dropenvelope()'s order: df first, then qf (still locked), then the
 	 * transcript.  A crash after the df is gone leaves a qf whose
-	 * delivery is complete; it will fail "data file missing" and be
-	 * quarantined, not delivered twice. */
+	 * delivery is complete, never a df without its qf; the next run
+	 * sees the df missing and finishes the removal (deliver.c). */
 	snprintf(name, sizeof name, "df%s", job->id);
 	if (unlinkat(sp->dfdirfd, name, 0) < 0 && errno != ENOENT) {
 		spool_fail(err, errno, "%s/%s: cannot remove: %s", sp->path,
 		    name, strerror(errno));
 		r = SPOOL_ERROR;
 	}
+	crashpoint("df-removed");
 	snprintf(name, sizeof name, "qf%s", job->id);
 	if (r == SPOOL_OK && unlinkat(sp->qfdirfd, name, 0) < 0 && errno != ENOENT) {
 		spool_fail(err, errno, "%s/%s: cannot remove: %s", sp->path,

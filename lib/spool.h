@@ -26,7 +26,8 @@
  * - After locking, the directory entry is compared with the open file
  *   (device, inode, links, owner, group, size), as readqf() does; a file
  *   replaced in between is SPOOL_CHANGED.
- * - spool_job_commit() replaces a control file: tf created O_EXCL, locked,
+ * - spool_job_commit() replaces a control file: tf created O_EXCL (a stale
+ *   tf nobody holds is an uncommitted write of ours and is removed), locked,
  *   written, fsync'd, renamed over qf, directory fsync'd; the job then holds
  *   the lock on the new file.  A crash at any point leaves either the old or
  *   the new file under the qf name.
@@ -188,8 +189,11 @@ enum spool_result spool_quarantine_name(struct spool *sp, const char *id,
  * steps, each durable before the next, so that whoever records the
  * intent in between can always tell how far it got:
  * 1. spool_reserve: claim the ID by creating its data file, empty
- *    (O_EXCL; SPOOL_CHANGED when a qf, Tf or df of that ID exists:
- *    choose another ID).
+ *    (O_EXCL; SPOOL_CHANGED when a qf, Qf, hf or df of that ID exists:
+ *    choose another ID).  An empty data file of this user that nobody
+ *    holds and no qf names is an earlier reservation left by a crash,
+ *    and is claimed again (so a caller that derives the ID from what it
+ *    reports on never leaves one behind).
  * 2. spool_open_reserved: open that data file (it must still be the one
  *    this process's user made) truncated, to write the body.
  * 3. spool_create_qf: fsync the data file, write the control file as tf
