@@ -155,13 +155,11 @@ dsn_may_warn(const struct qf_envelope *env)
 
 	if (env->flags & (QF_EF_WARNING | QF_EF_RESPONSE))
 		return false;
-	if (strcmp(s, "<>") == 0 || *s == '\0' || strncasecmp(s, "owner-", 6) == 0 ||
-	    strncasecmp(s, "<owner-", 7) == 0)
+	/* sendmail's tests, on the sender as written: "owner-" at the
+	 * start, "-request" at the end. */
+	if (strcmp(s, "<>") == 0 || *s == '\0' || strncasecmp(s, "owner-", 6) == 0)
 		return false;
-	/* "-request" at the end of the local part or of the address. */
 	if (n > 8 && strcasecmp(s + n - 8, "-request") == 0)
-		return false;
-	if (n > 9 && strcasecmp(s + n - 9, "-request>") == 0)
 		return false;
 	return !dsn_class_negative(env);
 }
