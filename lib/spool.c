@@ -703,7 +703,24 @@ spool_write_all(int fd, const char *p, size_t len)
 	return true;
 }
 
-/* Create tf<id> (O_EXCL; a stale one moved aside), give it QueueFileMode
+/* A file we create: QueueFileMode whatever our umask, and the queue's
+ * group (the directory may not be setgid). */
+static bool
+spool_set_mode(struct spool *sp, int fd, const char *name, struct spool_error *err)
+{
+	struct stat st;
+
+	if (fchmod(fd, sp->file_mode) < 0 || fstat(fd, &st) < 0 ||
+	    (st.st_gid != sp->queue_gid && fchown(fd, (uid_t)-1, sp->queue_gid) < 0)) {
+		spool_fail(err, errno, "%s/%s: cannot set mode %04o and group %lu: %s",
+		    sp->path, name, (unsigned)sp->file_mode, (unsigned long)sp->queue_gid,
+		    strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* Create tf<id> (O_EXCL; a stale one removed), give it QueueFileMode
  * and the queue's group, lock it, write data and fsync it.  *fdp then
  * holds it locked; on failure nothing of it is left. */
 static enum spool_result
@@ -712,7 +729,6 @@ spool_write_tf(struct spool *sp, const char *id, const void *data, size_t len,
 {
 	char tf[SPOOL_NAME_MAX + 8];
 	enum spool_result r;
-	struct stat st;
 	int fd, tries;
 
 	snprintf(tf, sizeof tf, "tf%s", id);
@@ -732,13 +748,8 @@ spool_write_tf(struct spool *sp, const char *id, const void *data, size_t len,
 	}
 	/* QueueFileMode whatever our umask, and the group must be the
 	 * queue's (the directory may not be setgid). */
-	if (fchmod(fd, sp->file_mode) < 0 || fstat(fd, &st) < 0 ||
-	    (st.st_gid != sp->queue_gid && fchown(fd, (uid_t)-1, sp->queue_gid) < 0)) {
-		spool_fail(err, errno, "%s/%s: cannot set mode %04o and group %lu: %s",
-		    sp->path, tf, (unsigned)sp->file_mode, (unsigned long)sp->queue_gid,
-		    strerror(errno));
+	if (!spool_set_mode(sp, fd, tf, err))
 		goto fail;
-	}
 	r = spool_lock(sp, fd, true, tf, err);
 	if (r != SPOOL_OK) {
 		if (r == SPOOL_LOCKED)
@@ -852,7 +863,6 @@ enum spool_result
 spool_reserve(struct spool *sp, const char *id, struct spool_error *err)
 {
 	char name[SPOOL_NAME_MAX + 8];
-	struct stat st;
 	int fd;
 
 	if (!qid_valid(id) || !spool_name(name, sizeof name, 'd', id)) {
@@ -876,11 +886,7 @@ spool_reserve(struct spool *sp, const char *id, struct spool_error *err)
 		    strerror(errno));
 		return errno == EEXIST ? SPOOL_CHANGED : SPOOL_ERROR;
 	}
-	if (fchmod(fd, sp->file_mode) < 0 || fstat(fd, &st) < 0 ||
-	    (st.st_gid != sp->queue_gid && fchown(fd, (uid_t)-1, sp->queue_gid) < 0)) {
-		spool_fail(err, errno, "%s/%s: cannot set mode %04o and group %lu: %s",
-		    sp->path, name, (unsigned)sp->file_mode,
-		    (unsigned long)sp->queue_gid, strerror(errno));
+	if (!spool_set_mode(sp, fd, name, err)) {
 		(void)unlinkat(sp->dfdirfd, name, 0);
 		close(fd);
 		return SPOOL_ERROR;
