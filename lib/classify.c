@@ -98,13 +98,14 @@ classify(enum smtp_phase phase, enum smtp_status status,
 		return;
 	}
 	if (code / 100 != 5) {
-		/* sendmail reads the greeting without enhanced codes, and
-		 * takes a session-level 4xx as 4.5.0 (usersmtp.c). */
-		if (phase == SMTP_PHASE_GREETING || phase == SMTP_PHASE_CONNECT)
+		/* sendmail takes a 4xx to the greeting or EHLO as 4.5.0,
+		 * whatever enhanced code it carries (usersmtp.c, and
+		 * measured). */
+		if (phase == SMTP_PHASE_GREETING || phase == SMTP_PHASE_CONNECT ||
+		    phase == SMTP_PHASE_HELO)
 			snprintf(out->dsn, sizeof out->dsn, "4.5.0");
 		else
-			classify_set_dsn(out, reply, phase == SMTP_PHASE_HELO ? "4.5.0" :
-			    classify_dsn_of_code(code));
+			classify_set_dsn(out, reply, classify_dsn_of_code(code));
 		return;
 	}
 	out->action = CLASSIFY_FAILED;

@@ -12,8 +12,8 @@
  *   (4.4.1 for a connection never made, else 4.4.2), and after the final
  *   "." and before its reply the message may have been delivered: the
  *   result says so (the one place a duplicate is possible);
- * - 4xx anywhere -> DEFERRED; to the greeting 4.5.0 (sendmail reads no
- *   enhanced code there), to HELO the enhanced code or 4.5.0;
+ * - 4xx anywhere -> DEFERRED; to the greeting or HELO always 4.5.0 (as
+ *   sendmail reports it, whatever the reply's enhanced code);
  * - 5xx: to the greeting or HELO -> FAILED (always 5.5.0, "Service unavailable":
  *   sendmail bounces there); to MAIL: 501 and 553 "Data format error",
  *   552 "Service unavailable" with the body left out of the bounce, others

@@ -456,12 +456,26 @@ deliver_pending(const struct deliver_job *j)
 	return j->batch + (j->running ? 1 : 0) < j->nbatches;
 }
 
-/* The status of a recipient not accepted, for stat= and the M line. */
-static void
-deliver_deferred(const struct smtp_reply *rr, char *buf, size_t size)
+/* Whether a reply-less outcome was a timeout (smtp's wording). */
+static bool
+deliver_timed_out(const struct smtp_reply *rr)
 {
-	snprintf(buf, size, "Deferred: %s",
-	    rr->full[0] ? rr->full : "lost connection with the relay");
+	return strncmp(rr->full, "timeout", 7) == 0;
+}
+
+/* The stat= of a recipient deferred: the reply; for a connection lost
+ * sendmail says "Deferred" alone, for a timeout "Connection timed out". */
+static void
+deliver_deferred(const struct deliver_job *j, const struct smtp_reply *rr,
+    char *buf, size_t size)
+{
+	if (rr->code != 0)
+		snprintf(buf, size, "Deferred: %s", rr->full);
+	else if (deliver_timed_out(rr))
+		snprintf(buf, size, "Deferred: Connection timed out with %s",
+		    j->cfg->relay_host);
+	else
+		snprintf(buf, size, "Deferred");
 }
 
 /* The command a reply answered, as sendmail's transcript shows it: with
@@ -509,8 +523,22 @@ deliver_txn_done(struct deliver_job *j)
 		case CLASSIFY_DEFERRED:
 			/* A recipient's own M line only for its own RCPT
 			 * reply, as sendmail's q_message; the envelope's
-			 * says the last deferral. */
-			deliver_deferred(rr, status, sizeof status);
+			 * says the last deferral.  A connection lost is
+			 * sendmail's "reply: read error" on the envelope,
+			 * and on a recipient whose RCPT it was lost in. */
+			deliver_deferred(j, rr, status, sizeof status);
+			if (rr->code == 0) {
+				char lost[400];
+
+				snprintf(lost, sizeof lost, "reply: read error from %s",
+				    j->cfg->relay_host);
+				deliver_set(&j->out[k], RS_DEFERRED, cr.dsn, NULL,
+				    deliver_command(j, ph, i), NULL,
+				    ph != SMTP_PHASE_RCPT ? NULL :
+				    deliver_timed_out(rr) ? status : lost);
+				snprintf(j->status, sizeof j->status, "%s", lost);
+				break;
+			}
 			deliver_set(&j->out[k], RS_DEFERRED, cr.dsn, reply,
 			    deliver_command(j, ph, i), NULL,
 			    ph == SMTP_PHASE_RCPT ? status : NULL);
@@ -577,7 +605,7 @@ deliver_log_txn(struct deliver_job *j)
 		if (cr.action == CLASSIFY_FAILED)
 			snprintf(stat, sizeof stat, "%s", cr.stat);
 		else
-			deliver_deferred(rr, stat, sizeof stat);
+			deliver_deferred(j, rr, stat, sizeof stat);
 		deliver_log(j, j->env->rcpts[j->order[first + i]].addr, cr.dsn, stat,
 		    rr, true);
 	}
@@ -585,7 +613,7 @@ deliver_log_txn(struct deliver_job *j)
 		if (rest_cr.action == CLASSIFY_FAILED)
 			snprintf(stat, sizeof stat, "%s", rest_cr.stat);
 		else
-			deliver_deferred(rest_reply, stat, sizeof stat);
+			deliver_deferred(j, rest_reply, stat, sizeof stat);
 		deliver_log(j, rest.buf, rest_cr.dsn, stat, rest_reply, true);
 	}
 	strbuf_free(&to);

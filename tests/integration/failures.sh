@@ -78,7 +78,7 @@ run_case() {
 		chown smmsp:smmsp "$_d/q"
 		chmod 2770 "$_d/q"
 		cp -p "$Q"/* "$_d/q/"
-		it_make_cf "$_d/q" "$PORT" "$_d/submit.cf" "${CF_M4-}"
+		it_make_cf "$_d/q" "$PORT" "$_d/submit.cf" "${SUBMIT_M4-}"
 		[ -n "${NOPEER-}" ] || it_recorder_start "$PORT" "$_d/rec" "$@" || return
 		if [ $_s = a ]; then
 			sm_logged "$_d/log" -Ac -qf -C "$_d/submit.cf" >"$_d/out" 2>&1
@@ -145,6 +145,21 @@ has dot552 '^  \| Status: 5\.3\.4$' "final-dot 5xx bounces the accepted recipien
 run_case dot451 "a@example.test" --reply 'dot/<root@=451 4.3.0 later'
 
 run_case greet421 "a@example.test" --reply 'greeting=421 4.3.2 not now'
+run_case ehlo421 "a@example.test" --reply 'ehlo=421 4.3.2 closing'
+has ehlo421 '^  to=a@example.test dsn=4\.5\.0 Deferred$' "EHLO 4xx: deferred, 4.5.0 as sendmail says"
+
+# Disconnects at every phase: deferred, nothing lost.
+for ph in mail rcpt data dot; do
+	run_case "drop-$ph" "a@example.test" --reply "$ph/=drop"
+	has "drop-$ph" '^  RPFD:a@example.test$' "connection dropped at $ph: the recipient stays queued"
+done
+check "drop-dot: the log warns that the message may arrive twice" \
+    grep -q 'lost after the final dot, before the reply: the relay may have the message' "$W/drop-dot-b/log"
+
+# A relay that stops answering: the phase's timeout (2 s here) defers.
+SUBMIT_M4="define(\`confTO_RCPT', \`2s')dnl" \
+    run_case hang-rcpt "a@example.test" --reply 'rcpt/a@=hang'
+has hang-rcpt '^  RPFD:a@example.test$' "no reply to RCPT within Timeout.rcpt: deferred"
 
 SUBMIT_OPTS="-N never" run_case never550 "bad@example.test" --fail-rcpt bad@example.test
 has never550 '^files:$' "NOTIFY=NEVER: refused for good, removed, no bounce"

@@ -28,7 +28,8 @@ mail, rcpt, data or dot (the reply after the message), when the command
 line contains MATCH (case-insensitive; for dot, the MAIL line of the
 transaction, so "dot/<>=..." applies to bounces only).  ACTION is a reply
 ("451 4.3.0 Try again later", several lines joined by "|"), "drop" (close
-the connection instead of replying) or "hang" (never reply; keep the
+the connection instead of replying; replies to earlier commands still go
+out) or "hang" (never reply; keep the
 connection open).  A refused MAIL or a refused DATA ends the transaction as
 a real server does: the RCPTs and DATA that follow get 503.
 
@@ -145,7 +146,8 @@ class Session(asyncio.Protocol):
             return False
         self.log.write(b"INJECTED %s %s\n" % (phase.encode(), action.encode()))
         if action == "drop":
-            self.pending = []
+            # The replies already made go out first, as from a real
+            # server that dies at this command.
             self.closed = True
         elif action == "hang":
             self.hung = True

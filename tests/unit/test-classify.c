@@ -29,7 +29,7 @@ Test(classify, table)
 		{ SMTP_PHASE_GREETING, SMTP_PERMFAIL, "554 5.7.1 no", CLASSIFY_FAILED, "5.5.0", "Service unavailable", false, false },
 		{ SMTP_PHASE_HELO, SMTP_PERMFAIL, "501 bad name", CLASSIFY_FAILED, "5.5.0", "Service unavailable", false, false },
 		{ SMTP_PHASE_HELO, SMTP_TEMPFAIL, "451 later", CLASSIFY_DEFERRED, "4.5.0", "Deferred", false, false },
-		{ SMTP_PHASE_HELO, SMTP_TEMPFAIL, "451 4.7.0 later", CLASSIFY_DEFERRED, "4.7.0", "Deferred", false, false },
+		{ SMTP_PHASE_HELO, SMTP_TEMPFAIL, "421 4.3.2 closing", CLASSIFY_DEFERRED, "4.5.0", "Deferred", false, false },
 		{ SMTP_PHASE_RSET, SMTP_PERMFAIL, "500 what", CLASSIFY_DEFERRED, "4.0.0", "Deferred", false, false },
 		/* MAIL. */
 		{ SMTP_PHASE_MAIL, SMTP_TEMPFAIL, "451 4.3.0 later", CLASSIFY_DEFERRED, "4.3.0", "Deferred", false, false },
