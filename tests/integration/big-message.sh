@@ -43,7 +43,7 @@ check "... the log says why" \
     grep -q 'dsn=5.2.3, reply=552 5.2.3 Message is too large; 1000000 bytes max, stat=Service unavailable' "$W/small.err"
 bounce=$(ls "$Q" | sed -n 's/^qf//p')
 check "... the original is gone, a bounce is queued (exit 75)" \
-    sh -c "[ $rc -eq 75 ] && [ ! -e '$Q/qf$id' ] && [ -n '$bounce' ] && grep -qx Frs '$Q/qf$bounce'"
+    sh -c "[ $rc -eq 75 ] && [ ! -e '$Q/qf$id' ] && [ -n '$bounce' ] && grep -qx Frns '$Q/qf$bounce'"
 check "... which returns the headers only" \
     sh -c "grep -qx 'Content-Type: text/rfc822-headers' '$Q/df$bounce' && [ \$(stat -c %s '$Q/df$bounce') -lt 10000 ]"
 # The original back, for the relay that takes it.

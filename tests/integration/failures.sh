@@ -145,6 +145,13 @@ has dot552 '^  \| Status: 5\.3\.4$' "final-dot 5xx bounces the accepted recipien
 run_case dot451 "a@example.test" --reply 'dot/<root@=451 4.3.0 later'
 
 run_case greet421 "a@example.test" --reply 'greeting=421 4.3.2 not now'
+run_case ehlo550 "a@example.test" --reply 'ehlo=550 5.5.1 no EHLO here'
+has ehlo550 '^files:$' "EHLO 5xx: HELO instead, delivered"
+# A 5xx greeting fails every message (sendmail bounces there); the bounce
+# meets the same greeting, and so does the postmaster's copy.
+DIFFER="the postmaster's copy, not the bounce, is kept as Qf" \
+    run_case greet554 "a@example.test" --reply 'greeting=554 5.3.2 go away'
+has greet554 '^  Qf<new>$' "a 5xx greeting: bounced; nobody can be told, so kept as Qf"
 run_case ehlo421 "a@example.test" --reply 'ehlo=421 4.3.2 closing'
 has ehlo421 '^  to=a@example.test dsn=4\.5\.0 Deferred$' "EHLO 4xx: deferred, 4.5.0 as sendmail says"
 
