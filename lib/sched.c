@@ -1,0 +1,240 @@
+#include "config.h"
+
+#include "sched.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+struct sched_entry {
+	char id[QID_MAX_LEN + 1];
+	long long due;
+	unsigned long long seq;	/* ties: first scheduled first */
+};
+
+struct sched {
+	struct sched_entry *heap;
+	size_t n, cap;
+	/* Open addressing: slot -> heap index + 1 (0: empty, SIZE_MAX:
+	 * deleted). */
+	size_t *slots;
+	size_t nslots, used;
+	unsigned long long seq;
+};
+
+#define SCHED_TOMB SIZE_MAX
+
+static uint32_t
+sched_hash(const char *id)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *id != '\0'; id++) {
+		h ^= (unsigned char)*id;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* The slot holding id, or the first free one on its probe path. */
+static size_t
+sched_slot(const struct sched *s, const char *id, bool *found)
+{
+	size_t i = sched_hash(id) & (s->nslots - 1), tomb = SIZE_MAX;
+
+	for (;;) {
+		size_t v = s->slots[i];
+
+		if (v == 0) {
+			*found = false;
+			return tomb != SIZE_MAX ? tomb : i;
+		}
+		if (v == SCHED_TOMB) {
+			if (tomb == SIZE_MAX)
+				tomb = i;
+		} else if (strcmp(s->heap[v - 1].id, id) == 0) {
+			*found = true;
+			return i;
+		}
+		i = (i + 1) & (s->nslots - 1);
+	}
+}
+
+static void
+sched_rehash(struct sched *s, size_t nslots)
+{
+	size_t i;
+
+	free(s->slots);
+	s->nslots = nslots;
+	s->slots = xcalloc(nslots, sizeof *s->slots);
+	s->used = s->n;
+	for (i = 0; i < s->n; i++) {
+		bool found;
+		size_t k = sched_slot(s, s->heap[i].id, &found);
+
+		s->slots[k] = i + 1;
+	}
+}
+
+struct sched *
+sched_new(void)
+{
+	struct sched *s = xcalloc(1, sizeof *s);
+
+	sched_rehash(s, 64);
+	return s;
+}
+
+void
+sched_free(struct sched *s)
+{
+	if (s == NULL)
+		return;
+	free(s->heap);
+	free(s->slots);
+	free(s);
+}
+
+size_t
+sched_count(const struct sched *s)
+{
+	return s->n;
+}
+
+static bool
+sched_before(const struct sched_entry *a, const struct sched_entry *b)
+{
+	return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+}
+
+static void
+sched_swap(struct sched *s, size_t a, size_t b)
+{
+	struct sched_entry t = s->heap[a];
+	bool found;
+	/* The slots are found while they still point at a and b. */
+	size_t ka = sched_slot(s, s->heap[a].id, &found);
+	size_t kb = sched_slot(s, s->heap[b].id, &found);
+
+	s->heap[a] = s->heap[b];
+	s->heap[b] = t;
+	s->slots[ka] = b + 1;
+	s->slots[kb] = a + 1;
+}
+
+static void
+sched_up(struct sched *s, size_t i)
+{
+	while (i > 0 && sched_before(&s->heap[i], &s->heap[(i - 1) / 2])) {
+		sched_swap(s, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void
+sched_down(struct sched *s, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < s->n && sched_before(&s->heap[l], &s->heap[m]))
+			m = l;
+		if (r < s->n && sched_before(&s->heap[r], &s->heap[m]))
+			m = r;
+		if (m == i)
+			return;
+		sched_swap(s, i, m);
+		i = m;
+	}
+}
+
+void
+sched_set(struct sched *s, const char *id, long long due)
+{
+	bool found;
+	size_t k = sched_slot(s, id, &found), i;
+
+	if (found) {
+		i = s->slots[k] - 1;
+		s->heap[i].due = due;
+		s->heap[i].seq = s->seq++;
+		sched_up(s, i);
+		sched_down(s, s->slots[k] - 1);
+		return;
+	}
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		s->heap = xreallocarray(s->heap, s->cap, sizeof *s->heap);
+	}
+	i = s->n++;
+	snprintf(s->heap[i].id, sizeof s->heap[i].id, "%s", id);
+	s->heap[i].due = due;
+	s->heap[i].seq = s->seq++;
+	if (s->slots[k] == 0)
+		s->used++;
+	s->slots[k] = i + 1;
+	sched_up(s, i);
+	/* Keep the table at most half full, tombstones included. */
+	if (2 * s->used > s->nslots)
+		sched_rehash(s, s->n * 4 > s->nslots ? s->nslots * 2 : s->nslots);
+}
+
+bool
+sched_remove(struct sched *s, const char *id)
+{
+	bool found;
+	size_t k = sched_slot(s, id, &found), i, last;
+
+	if (!found)
+		return false;
+	i = s->slots[k] - 1;
+	s->slots[k] = SCHED_TOMB;
+	last = --s->n;
+	if (i != last) {
+		/* The last entry's slot, found while it points at last. */
+		size_t kl = sched_slot(s, s->heap[last].id, &found);
+
+		s->heap[i] = s->heap[last];
+		s->slots[kl] = i + 1;
+		/* Up if it is earlier than its new parent; else down.
+		 * (When it went up, what came down to i is no later than
+		 * anything below it.) */
+		sched_up(s, i);
+		sched_down(s, i);
+	}
+	return true;
+}
+
+bool
+sched_due(const struct sched *s, const char *id, long long *due)
+{
+	bool found;
+	size_t k = sched_slot(s, id, &found);
+
+	if (found)
+		*due = s->heap[s->slots[k] - 1].due;
+	return found;
+}
+
+bool
+sched_next(const struct sched *s, const char **id, long long *due)
+{
+	if (s->n == 0)
+		return false;
+	*id = s->heap[0].id;
+	*due = s->heap[0].due;
+	return true;
+}
+
+bool
+sched_pop(struct sched *s, long long now, char id[QID_MAX_LEN + 1])
+{
+	if (s->n == 0 || s->heap[0].due > now)
+		return false;
+	memcpy(id, s->heap[0].id, QID_MAX_LEN + 1);
+	return sched_remove(s, id);
+}
