@@ -38,6 +38,7 @@
 #include "qf.h"
 #include "qlist.h"
 #include "classify.h"
+#include "daemon.h"
 #include "render.h"
 #include "smtp.h"
 #include "spool.h"
@@ -82,11 +83,20 @@ static void
 run_usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: clientq-runner --once [-C submit.cf] [-O Option=value]... [-L tag]\n"
+	    "usage: clientq-runner [--once] [-C submit.cf] [-O Option=value]... [-L tag]\n"
+	    "                      [--connections N] [--retry-min S] [--retry-max S] [--probe-max S]\n"
 	    "       clientq-runner --help | --version\n"
 	    "\n"
+	    "  (no --once)     run as a daemon in the foreground: watch the client queue and\n"
+	    "                  deliver each message as soon as it arrives or is due again\n"
 	    "  --once          deliver every message in the client queue now, then exit\n"
 	    "                  (0: the queue is empty, 75: something is still queued)\n"
+	    "  --connections N connections to the relay at most (daemon; default 2)\n"
+	    "  --retry-min S, --retry-max S\n"
+	    "                  a deferred message is tried again after S seconds, doubling\n"
+	    "                  per try (daemon; defaults 60 and 3600)\n"
+	    "  --probe-max S   while the relay is down, probe it at most every S seconds\n"
+	    "                  (daemon; default 60)\n"
 	    "  -C FILE         the submit.cf to read (default %s)\n"
 	    "  -O Option=value override an option of submit.cf, as sendmail's -O\n"
 	    "  -L tag          the tag of log lines (default sm-msp-queue)\n",
@@ -214,6 +224,26 @@ run_timeouts(struct run *r)
 }
 
 static void run_queued(void *arg, const char *id);
+
+/* A positive whole number for an option (at most a day, or 64
+ * connections). */
+static bool
+run_number(const char *opt, const char *arg, long long *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || v < 1 ||
+	    v > (strcmp(opt, "--connections") == 0 ? 64 : 86400)) {
+		fprintf(stderr, "clientq-runner: %s %s: not a number from 1 to %d\n", opt, arg,
+		    strcmp(opt, "--connections") == 0 ? 64 : 86400);
+		return false;
+	}
+	*out = v;
+	return true;
+}
 
 /* Notifications: Timeout.queuewarn and Timeout.queuereturn per
  * precedence class (sendmail's defaults: no warning, 5 days),
@@ -570,6 +600,10 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "once", no_argument, NULL, 'o' },
+		{ "connections", required_argument, NULL, 'n' },
+		{ "retry-min", required_argument, NULL, 'm' },
+		{ "retry-max", required_argument, NULL, 'M' },
+		{ "probe-max", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -582,6 +616,7 @@ main(int argc, char **argv)
 	struct spool_error serr;
 	struct run r;
 	bool once = false;
+	long long nconn = 2, retry_min = 60, retry_max = 3600, probe_max = 60;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "C:O:L:", longopts, NULL)) != -1) {
@@ -598,6 +633,18 @@ main(int argc, char **argv)
 		case 'o':
 			once = true;
 			break;
+		case 'n':
+		case 'm':
+		case 'M':
+		case 'p':
+			if (!run_number(c == 'n' ? "--connections" : c == 'm' ? "--retry-min" :
+			    c == 'M' ? "--retry-max" : "--probe-max", optarg,
+			    c == 'n' ? &nconn : c == 'm' ? &retry_min : c == 'M' ? &retry_max :
+			    &probe_max)) {
+				free(overrides);
+				return RUN_EXIT_USAGE;
+			}
+			break;
 		case 'h':
 			run_usage(stdout);
 			free(overrides);
@@ -613,9 +660,9 @@ main(int argc, char **argv)
 		}
 	}
 	log_init(tag);
-	if (optind != argc || !once) {
+	if (optind != argc || retry_min > retry_max) {
 		fprintf(stderr, "clientq-runner: %s\n", optind != argc ?
-		    "unexpected argument" : "only --once is available in this version");
+		    "unexpected argument" : "--retry-min is larger than --retry-max");
 		run_usage(stderr);
 		free(overrides);
 		return RUN_EXIT_USAGE;
@@ -680,7 +727,25 @@ main(int argc, char **argv)
 		goto out;
 	}
 	r.dc.sp = r.sp;
-	rc = run_once(&r);
+	if (once) {
+		rc = run_once(&r);
+	} else {
+		struct daemon_config dcfg;
+
+		memset(&dcfg, 0, sizeof dcfg);
+		dcfg.dc = &r.dc;
+		dcfg.relay_ip = r.relay_ip;
+		dcfg.port = r.mailer.port;
+		dcfg.helo = r.domain;
+		dcfg.timeouts = &r.timeouts;
+		dcfg.policy.min_delay = retry_min;
+		dcfg.policy.max_delay = retry_max;
+		dcfg.policy.jitter = 0.1;
+		dcfg.connections = (int)nconn;
+		dcfg.probe_cap_ms = probe_max * 1000;
+		rc = daemon_run(&dcfg);
+		goto out;
+	}
 	if (r.relay_down)
 		log_msg(LOG_LVL_NOTICE, "relay %s [%s]:%d unreachable: %s; %u messages deferred",
 		    r.relay_host, r.relay_ip, r.mailer.port, r.relay_down_why, r.deferred);

@@ -238,3 +238,17 @@ sched_pop(struct sched *s, long long now, char id[QID_MAX_LEN + 1])
 	memcpy(id, s->heap[0].id, QID_MAX_LEN + 1);
 	return sched_remove(s, id);
 }
+
+void
+sched_advance(struct sched *s, long long now)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->heap[i].due > now)
+			s->heap[i].due = now;
+	/* min(due, now) keeps the order of the times but ties them; the
+	 * sequence numbers order ties, so heapify again. */
+	for (i = s->n / 2; i-- > 0;)
+		sched_down(s, i);
+}

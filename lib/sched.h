@@ -42,4 +42,8 @@ bool sched_pop(struct sched *s, long long now, char id[QID_MAX_LEN + 1]);
 
 size_t sched_count(const struct sched *s);
 
+/* sched_advance: everything due later than now is due now (a flush);
+ * the order among them is kept. */
+void sched_advance(struct sched *s, long long now);
+
 #endif

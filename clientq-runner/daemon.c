@@ -1,0 +1,715 @@
+#include "config.h"
+
+#include "daemon.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "classify.h"
+#include "log.h"
+#include "qf.h"
+#include "sched.h"
+#include "sdnotify.h"
+#include "spool.h"
+#include "xalloc.h"
+
+/* A message held by its submitter (or still empty) is looked at again
+ * after this long, unless its close is seen first. */
+#define DAEMON_LOCKED_RETRY_MS 2000
+/* The safety-net rescan. */
+#define DAEMON_SWEEP_MS (5 * 60 * 1000)
+/* A connection with nothing to do is closed after this long. */
+#define DAEMON_IDLE_MS 1000
+/* SIGTERM: running transactions get this long to end. */
+#define DAEMON_STOP_MS 10000
+
+#define DAEMON_MAX_CONN 64
+
+struct daemon_slot {
+	struct smtp_conn *c;
+	struct deliver_job *j;
+	bool connecting;	/* not READY yet */
+	bool quitting;
+	bool probe;		/* this connection is the breaker's probe */
+	long long idle_since;	/* monotonic ms */
+	uint32_t registered;	/* epoll events registered for its fd */
+	int fd;
+};
+
+struct daemon {
+	struct daemon_config *cfg;
+	struct spool *sp;
+	struct sched *sched;
+	struct retry_breaker breaker;
+	char down_why[300];
+	struct daemon_slot slot[DAEMON_MAX_CONN];
+	int nslots;
+	int epfd, ifd, sfd;
+	bool stopping, rescan;
+	long long stop_deadline, next_sweep, next_ping;
+	unsigned long delivered, deferred;
+	char status[200];
+	long long status_sent;
+	bool status_up, status_pending;
+};
+
+static long long
+daemon_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The schedule's clock: the epoch, in ms (K is epoch seconds). */
+static long long
+daemon_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool
+daemon_active(const struct daemon *d, const char *id)
+{
+	int i;
+
+	for (i = 0; i < d->nslots; i++)
+		if (d->slot[i].j != NULL && strcmp(deliver_id(d->slot[i].j), id) == 0)
+			return true;
+	return false;
+}
+
+/* Schedule id from its file: the file is the truth. */
+static void
+daemon_schedule(struct daemon *d, const char *id)
+{
+	struct spool_error err;
+	struct qf_envelope *env;
+	enum spool_result r;
+	enum qf_status qs;
+	long long now = daemon_now_ms(), due;
+	bool locked;
+	char *data;
+	size_t len;
+
+	if (daemon_active(d, id))
+		return;		/* rescheduled when its attempt ends */
+	r = spool_peek(d->sp, 'q', id, &locked, &data, &len, &err);
+	if (r == SPOOL_GONE) {
+		sched_remove(d->sched, id);
+		return;
+	}
+	if (r == SPOOL_LOCKED || (r == SPOOL_OK && locked)) {
+		if (r == SPOOL_OK)
+			free(data);
+		sched_set(d->sched, id, now + DAEMON_LOCKED_RETRY_MS);
+		return;
+	}
+	if (r != SPOOL_OK) {
+		/* Unsafe or unreadable: deliver_open says why (and
+		 * quarantines what must be); then it is not scheduled
+		 * again until something changes. */
+		sched_set(d->sched, id, now);
+		return;
+	}
+	qs = qf_parse(data, len, &env, NULL);
+	free(data);
+	if (qs == QF_EMPTY || qs == QF_INCOMPLETE) {
+		sched_set(d->sched, id, now + DAEMON_LOCKED_RETRY_MS);
+		return;
+	}
+	if (qs != QF_OK) {
+		sched_set(d->sched, id, now);	/* deliver_open quarantines it */
+		return;
+	}
+	due = retry_due(&d->cfg->policy, env->dtime, env->ntries, id) * 1000;
+	qf_free(env);
+	sched_set(d->sched, id, due);
+}
+
+/* The whole directory, again: new files scheduled, vanished ones
+ * dropped. */
+static void
+daemon_rescan(struct daemon *d)
+{
+	struct spool_scan scan;
+	struct spool_error err;
+	size_t i;
+
+	d->rescan = false;
+	if (!spool_scan(d->sp, 'q', &scan, &err)) {
+		log_msg(LOG_LVL_ERR, "%s", err.reason);
+		return;
+	}
+	for (i = 0; i < scan.nids; i++) {
+		long long due;
+
+		if (!sched_due(d->sched, scan.ids[i], &due))
+			daemon_schedule(d, scan.ids[i]);
+	}
+	spool_scan_free(&scan);
+	/* Entries whose file is gone fall out when they come due
+	 * (deliver_open finds nothing). */
+}
+
+/* deliver's callback: a notification was queued. */
+static void
+daemon_queued(void *arg, const char *id)
+{
+	struct daemon *d = arg;
+
+	sched_set(d->sched, id, daemon_now_ms());
+}
+
+/* STATUS=: when it changed, at most once a second (a backlog going out
+ * changes it per message) unless the relay's state changed. */
+static void
+daemon_status(struct daemon *d, long long mono)
+{
+	char buf[200];
+	bool up = d->breaker.state == RETRY_UP;
+
+	snprintf(buf, sizeof buf, "%zu queued, relay %s; %lu delivered, %lu deferred",
+	    sched_count(d->sched), up ? "up" : "down", d->delivered, d->deferred);
+	d->status_pending = false;
+	if (strcmp(buf, d->status) != 0 && mono - d->status_sent < 1000 &&
+	    up == d->status_up) {
+		d->status_pending = true;	/* the loop wakes for it */
+		return;
+	}
+	if (strcmp(buf, d->status) != 0) {
+		d->status_sent = mono;
+		d->status_up = up;
+		snprintf(d->status, sizeof d->status, "%s", buf);
+		if (!sdnotify_send("STATUS=%s", buf))
+			log_msg(LOG_LVL_ERR, "cannot notify the service manager: %s", strerror(errno));
+	}
+}
+
+static void
+daemon_interval(long long ms, char *buf, size_t size)
+{
+	long long s = ms / 1000;
+
+	if (s >= 3600)
+		snprintf(buf, size, "%lldh%02lldm%02llds", s / 3600, s / 60 % 60, s % 60);
+	else if (s >= 60)
+		snprintf(buf, size, "%lldm%02llds", s / 60, s % 60);
+	else
+		snprintf(buf, size, "%llds", s);
+}
+
+/* ------------------------------------------------------------ slots */
+
+static void
+daemon_slot_free(struct daemon *d, struct daemon_slot *s)
+{
+	if (s->c != NULL && s->registered)
+		(void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+	smtp_free(s->c);
+	memset(s, 0, sizeof *s);
+	s->fd = -1;
+}
+
+/* The attempt at a message is over: count it, schedule what is left. */
+static void
+daemon_job_done(struct daemon *d, struct daemon_slot *s)
+{
+	char id[QID_MAX_LEN + 1];
+
+	snprintf(id, sizeof id, "%s", deliver_id(s->j));
+	switch (deliver_finish(s->j)) {
+	case DELIVER_DELIVERED:
+		d->delivered++;
+		break;
+	case DELIVER_PARTIAL:
+	case DELIVER_DEFERRED:
+		d->deferred++;
+		break;
+	case DELIVER_SKIPPED:
+	case DELIVER_QUARANTINED:
+		break;
+	}
+	s->j = NULL;
+	daemon_schedule(d, id);
+}
+
+/* Give an idle, usable connection its next message. */
+static void
+daemon_feed(struct daemon *d, struct daemon_slot *s, long long mono)
+{
+	char id[QID_MAX_LEN + 1];
+
+	while (!d->stopping && sched_pop(d->sched, daemon_now_ms(), id)) {
+		enum deliver_result res;
+		struct smtp_txn *t;
+
+		if (daemon_active(d, id))
+			continue;
+		s->j = deliver_open(d->cfg->dc, id, &res);
+		if (s->j == NULL) {
+			/* Locked by its submitter: shortly again; gone or
+			 * quarantined: nothing to schedule. */
+			if (res == DELIVER_SKIPPED)
+				daemon_schedule(d, id);
+			continue;
+		}
+		t = deliver_next(s->j, smtp_extensions(s->c));
+		if (t == NULL) {
+			daemon_job_done(d, s);
+			continue;
+		}
+		if (!smtp_submit(s->c, t)) {
+			log_msg(LOG_LVL_ERR, "%s: the connection could not take the transaction", id);
+			daemon_job_done(d, s);
+			return;
+		}
+		return;
+	}
+	if (s->idle_since == 0)
+		s->idle_since = mono;
+}
+
+/* "[127.0.0.1]:25", or "mailhub.example [192.0.2.1]:587". */
+static void
+daemon_relay_name(const struct daemon *d, char *buf, size_t size)
+{
+	const char *h = d->cfg->dc->relay_host;
+
+	if (h[0] == '[')
+		snprintf(buf, size, "%s:%d", h, d->cfg->port);
+	else
+		snprintf(buf, size, "%s [%s]:%d", h, d->cfg->relay_ip, d->cfg->port);
+}
+
+static void
+daemon_went_down(struct daemon *d, struct daemon_slot *s, long long mono)
+{
+	const char *why = smtp_error(s->c);
+	size_t n = sched_count(d->sched);
+	char name[400];
+
+	if (retry_breaker_failure(&d->breaker, mono) == RETRY_WENT_DOWN) {
+		snprintf(d->down_why, sizeof d->down_why, "%s", why);
+		daemon_relay_name(d, name, sizeof name);
+		log_msg(LOG_LVL_WARNING, "relay %s unreachable: %s; %zu message%s waiting",
+		    name, why, n, n == 1 ? "" : "s");
+	}
+}
+
+static void
+daemon_event(struct daemon *d, struct daemon_slot *s, enum smtp_event ev, long long mono)
+{
+	switch (ev) {
+	case SMTP_EV_NONE:
+		return;
+	case SMTP_EV_READY:
+		s->connecting = false;
+		if (retry_breaker_success(&d->breaker, mono) == RETRY_CAME_BACK) {
+			char took[32], name[400];
+			size_t n = sched_count(d->sched);
+
+			daemon_interval(mono - d->breaker.down_since, took, sizeof took);
+			daemon_relay_name(d, name, sizeof name);
+			log_msg(LOG_LVL_NOTICE, "relay %s back after %s; delivering %zu message%s",
+			    name, took, n, n == 1 ? "" : "s");
+		}
+		s->probe = false;
+		daemon_feed(d, s, mono);
+		return;
+	case SMTP_EV_TXN_DONE:
+		/* The disk first, before anything else goes out. */
+		deliver_txn_done(s->j);
+		deliver_commit(s->j);
+		if (deliver_pending(s->j) && smtp_usable(s->c)) {
+			struct smtp_txn *t = deliver_next(s->j, smtp_extensions(s->c));
+
+			if (t != NULL && smtp_submit(s->c, t))
+				return;
+		}
+		daemon_job_done(d, s);
+		if (smtp_usable(s->c)) {
+			s->idle_since = 0;
+			daemon_feed(d, s, mono);
+		}
+		return;
+	case SMTP_EV_FAILED:
+		if (s->connecting)
+			daemon_went_down(d, s, mono);
+		if (s->j != NULL)
+			daemon_job_done(d, s);
+		daemon_slot_free(d, s);
+		return;
+	case SMTP_EV_CLOSED:
+		daemon_slot_free(d, s);
+		return;
+	}
+}
+
+/* Open connections for the messages that are due, as the breaker lets. */
+static void
+daemon_dispatch(struct daemon *d, long long mono)
+{
+	const char *id;
+	long long due, now = daemon_now_ms();
+	int i, busy = 0;
+	char err[300];
+
+	for (i = 0; i < d->nslots; i++) {
+		struct daemon_slot *s = &d->slot[i];
+
+		if (s->c == NULL)
+			continue;
+		busy++;
+		if (!s->connecting && !s->quitting && s->j == NULL && smtp_usable(s->c)) {
+			daemon_feed(d, s, mono);
+			if (s->j == NULL && (d->stopping || mono - s->idle_since >= DAEMON_IDLE_MS)) {
+				smtp_quit(s->c);
+				s->quitting = true;
+			}
+		}
+	}
+	if (d->stopping || !sched_next(d->sched, &id, &due) || due > now)
+		return;
+	for (i = 0; i < d->nslots && busy < d->nslots; i++) {
+		struct daemon_slot *s = &d->slot[i];
+
+		if (s->c != NULL)
+			continue;
+		if (!retry_breaker_allow(&d->breaker, mono))
+			return;
+		s->c = smtp_open(d->cfg->relay_ip, d->cfg->port, d->cfg->helo,
+		    d->cfg->timeouts, err, sizeof err);
+		if (s->c == NULL) {
+			log_msg(LOG_LVL_ERR, "cannot make a socket: %s", err);
+			(void)retry_breaker_failure(&d->breaker, mono);
+			return;
+		}
+		s->connecting = true;
+		s->probe = d->breaker.state == RETRY_PROBING;
+		s->fd = smtp_fd(s->c);
+		s->idle_since = 0;
+		busy++;
+		if (s->probe)
+			return;	/* one probe at a time */
+		/* Another connection only for a second message due. */
+		if (sched_count(d->sched) <= (size_t)busy)
+			return;
+	}
+}
+
+/* ------------------------------------------------------------ events */
+
+static void
+daemon_inotify(struct daemon *d)
+{
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	while ((n = read(d->ifd, buf, sizeof buf)) > 0) {
+		char *p;
+
+		for (p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+
+			if (ev->mask & IN_Q_OVERFLOW)
+				d->rescan = true;
+			else if (ev->len > 0 && ev->name[0] == 'q' && ev->name[1] == 'f' &&
+			    qid_valid(ev->name + 2))
+				daemon_schedule(d, ev->name + 2);
+			p += sizeof *ev + ev->len;
+		}
+	}
+}
+
+static void
+daemon_signal(struct daemon *d, long long mono)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			if (!d->stopping) {
+				log_msg(LOG_LVL_NOTICE, "stopping (signal %u)", si.ssi_signo);
+				(void)sdnotify_send("STOPPING=1");
+				d->stopping = true;
+				d->stop_deadline = mono + DAEMON_STOP_MS;
+			}
+			break;
+		case SIGHUP: {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			(void)sdnotify_send("RELOADING=1\nMONOTONIC_USEC=%lld",
+			    (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+			daemon_rescan(d);
+			(void)sdnotify_send("READY=1");
+			break;
+		}
+		case SIGUSR1:
+			log_msg(LOG_LVL_INFO, "flush: every message is due now");
+			retry_breaker_flush(&d->breaker, mono);
+			sched_advance(d->sched, daemon_now_ms());
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Register each connection's descriptor for what it waits for now. */
+static void
+daemon_interest(struct daemon *d)
+{
+	int i;
+
+	for (i = 0; i < d->nslots; i++) {
+		struct daemon_slot *s = &d->slot[i];
+		struct epoll_event ev;
+		short pe;
+		uint32_t want;
+
+		if (s->c == NULL)
+			continue;
+		pe = smtp_poll_events(s->c);
+		want = ((pe & POLLIN) ? EPOLLIN : 0) | ((pe & POLLOUT) ? EPOLLOUT : 0);
+		if (want == s->registered)
+			continue;
+		memset(&ev, 0, sizeof ev);
+		ev.events = want;
+		ev.data.u32 = 3 + (uint32_t)i;
+		if (s->registered == 0 && want != 0)
+			(void)epoll_ctl(d->epfd, EPOLL_CTL_ADD, s->fd, &ev);
+		else if (want == 0)
+			(void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+		else
+			(void)epoll_ctl(d->epfd, EPOLL_CTL_MOD, s->fd, &ev);
+		s->registered = want;
+	}
+}
+
+/* How long the loop may sleep: the earliest thing it must do. */
+static int
+daemon_timeout(struct daemon *d, long long mono)
+{
+	long long t = d->next_sweep - mono, x;
+	const char *id;
+	long long due;
+	int i;
+
+	if (d->next_ping > 0 && d->next_ping - mono < t)
+		t = d->next_ping - mono;
+	if (d->status_pending && d->status_sent + 1000 - mono < t)
+		t = d->status_sent + 1000 - mono;
+	if (d->stopping && d->stop_deadline - mono < t)
+		t = d->stop_deadline - mono;
+	for (i = 0; i < d->nslots; i++) {
+		const struct daemon_slot *s = &d->slot[i];
+
+		if (s->c == NULL)
+			continue;
+		if ((x = smtp_deadline(s->c)) >= 0 && x - mono < t)
+			t = x - mono;
+		if (!s->connecting && s->j == NULL && !s->quitting && s->idle_since > 0 &&
+		    s->idle_since + DAEMON_IDLE_MS - mono < t)
+			t = s->idle_since + DAEMON_IDLE_MS - mono;
+	}
+	if (!d->stopping && sched_next(d->sched, &id, &due)) {
+		x = due - daemon_now_ms();
+		/* While the relay is down, the next probe decides. */
+		if (d->breaker.state != RETRY_UP) {
+			long long w = retry_breaker_wait(&d->breaker, mono);
+
+			if (w >= 0 && w > x)
+				x = w;
+			else if (w < 0)
+				x = t;	/* a probe is out: its connection wakes us */
+		}
+		if (x < t)
+			t = x;
+	}
+	if (t < 0)
+		t = 0;
+	return t > 3600000 ? 3600000 : (int)t;
+}
+
+static bool
+daemon_setup(struct daemon *d)
+{
+	struct epoll_event ev;
+	sigset_t set;
+	int qfd;
+	char path[4096];
+
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->epfd < 0 || d->ifd < 0 || d->sfd < 0) {
+		log_msg(LOG_LVL_ERR, "cannot set up the event loop: %s", strerror(errno));
+		return false;
+	}
+	/* The qf/ subdirectory when there is one, as the spool reads it. */
+	snprintf(path, sizeof path, "%s/qf", spool_path(d->sp));
+	qfd = inotify_add_watch(d->ifd, path, IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR);
+	if (qfd < 0)
+		qfd = inotify_add_watch(d->ifd, spool_path(d->sp),
+		    IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR);
+	if (qfd < 0) {
+		log_msg(LOG_LVL_ERR, "%s: cannot watch the queue: %s", spool_path(d->sp),
+		    strerror(errno));
+		return false;
+	}
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	ev.data.u32 = 1;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->ifd, &ev);
+	ev.data.u32 = 2;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sfd, &ev);
+	return true;
+}
+
+int
+daemon_run(struct daemon_config *cfg)
+{
+	struct daemon *d = xcalloc(1, sizeof *d);
+	struct epoll_event evs[DAEMON_MAX_CONN + 2];
+	long long mono;
+	int i, n, rc = 0;
+
+	d->cfg = cfg;
+	d->sp = cfg->dc->sp;
+	d->sched = sched_new();
+	d->nslots = cfg->connections < 1 ? 1 : cfg->connections > DAEMON_MAX_CONN ?
+	    DAEMON_MAX_CONN : cfg->connections;
+	for (i = 0; i < d->nslots; i++)
+		d->slot[i].fd = -1;
+	retry_breaker_init(&d->breaker, cfg->probe_cap_ms);
+	d->status_up = true;
+	d->status_sent = -1000000;
+	cfg->dc->queued = daemon_queued;
+	cfg->dc->queued_arg = d;
+	sdnotify_init();
+	if (!daemon_setup(d)) {
+		rc = 71;
+		goto out;
+	}
+	/* The watch is armed before the scan: nothing falls between. */
+	daemon_rescan(d);
+	mono = daemon_mono_ms();
+	d->next_sweep = mono + DAEMON_SWEEP_MS;
+	if (sdnotify_watchdog_ms() > 0)
+		d->next_ping = mono;
+	{
+		char name[400];
+
+		daemon_relay_name(d, name, sizeof name);
+		log_msg(LOG_LVL_INFO, "watching %s: %zu messages queued; relay %s, %d connections",
+		    spool_path(d->sp), sched_count(d->sched), name, d->nslots);
+	}
+	if (!sdnotify_send("READY=1"))
+		log_msg(LOG_LVL_ERR, "cannot notify the service manager: %s", strerror(errno));
+	for (;;) {
+		bool busy = false;
+
+		mono = daemon_mono_ms();
+		if (d->rescan || mono >= d->next_sweep) {
+			daemon_rescan(d);
+			d->next_sweep = mono + DAEMON_SWEEP_MS;
+		}
+		daemon_dispatch(d, mono);
+		for (i = 0; i < d->nslots; i++)
+			busy = busy || d->slot[i].c != NULL;
+		if (d->stopping && (!busy || mono >= d->stop_deadline))
+			break;
+		daemon_status(d, mono);
+		if (d->next_ping > 0 && mono >= d->next_ping) {
+			if (!sdnotify_send("WATCHDOG=1"))
+				log_msg(LOG_LVL_ERR, "cannot notify the service manager: %s",
+				    strerror(errno));
+			d->next_ping = mono + sdnotify_watchdog_ms();
+		}
+		daemon_interest(d);
+		n = epoll_wait(d->epfd, evs, DAEMON_MAX_CONN + 2, daemon_timeout(d, mono));
+		if (n < 0 && errno != EINTR) {
+			log_msg(LOG_LVL_ERR, "epoll_wait: %s", strerror(errno));
+			rc = 71;
+			break;
+		}
+		mono = daemon_mono_ms();
+		for (i = 0; i < n; i++) {
+			uint32_t k = evs[i].data.u32;
+
+			if (k == 1)
+				daemon_inotify(d);
+			else if (k == 2)
+				daemon_signal(d, mono);
+		}
+		/* Every connection that is ready or past its deadline. */
+		for (i = 0; i < d->nslots; i++) {
+			struct daemon_slot *s = &d->slot[i];
+			short rev = 0;
+			int k;
+			long long dl;
+
+			if (s->c == NULL)
+				continue;
+			for (k = 0; k < n; k++)
+				if (evs[k].data.u32 == 3 + (uint32_t)i)
+					rev = (short)(((evs[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) ? POLLIN : 0) |
+					    ((evs[k].events & EPOLLOUT) ? POLLOUT : 0) |
+					    ((evs[k].events & EPOLLERR) ? POLLERR : 0) |
+					    ((evs[k].events & EPOLLHUP) ? POLLHUP : 0));
+			dl = smtp_deadline(s->c);
+			if (rev == 0 && (dl < 0 || dl > mono))
+				continue;
+			for (;;) {
+				enum smtp_event ev = smtp_io(s->c, rev);
+
+				daemon_event(d, s, ev, mono);
+				if (ev == SMTP_EV_NONE || s->c == NULL)
+					break;
+				rev = 0;
+			}
+		}
+	}
+	/* Whatever did not end in time stays queued as it is. */
+	for (i = 0; i < d->nslots; i++) {
+		if (d->slot[i].j != NULL)
+			daemon_job_done(d, &d->slot[i]);
+		if (d->slot[i].c != NULL)
+			daemon_slot_free(d, &d->slot[i]);
+	}
+	log_msg(LOG_LVL_INFO, "stopped: %lu delivered, %lu deferred", d->delivered, d->deferred);
+out:
+	if (d->epfd >= 0)
+		close(d->epfd);
+	if (d->ifd >= 0)
+		close(d->ifd);
+	if (d->sfd >= 0)
+		close(d->sfd);
+	sched_free(d->sched);
+	free(d);
+	return rc;
+}
