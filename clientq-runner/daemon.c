@@ -62,13 +62,11 @@ struct daemon {
 	bool status_up, status_pending;
 };
 
+/* The loop's clock is the SMTP deadlines' own. */
 static long long
 daemon_mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return smtp_clock_ms();
 }
 
 /* The schedule's clock: the epoch, in ms (K is epoch seconds). */

@@ -106,8 +106,8 @@ smtp_timeouts_default(struct smtp_timeouts *t)
 	t->quit = 120;
 }
 
-static long long
-smtp_now_ms(void)
+long long
+smtp_clock_ms(void)
 {
 	struct timespec ts;
 
@@ -118,7 +118,7 @@ smtp_now_ms(void)
 static void
 smtp_arm(struct smtp_conn *c, int seconds)
 {
-	c->deadline = smtp_now_ms() + (long long)seconds * 1000;
+	c->deadline = smtp_clock_ms() + (long long)seconds * 1000;
 }
 
 const char *
@@ -210,7 +210,7 @@ static void
 smtp_report_later(struct smtp_conn *c, enum smtp_event ev)
 {
 	c->pending = ev;
-	c->deadline = smtp_now_ms();
+	c->deadline = smtp_clock_ms();
 }
 
 /* Await x next, with its timeout. */
@@ -699,7 +699,7 @@ smtp_io(struct smtp_conn *c, short revents)
 		socklen_t elen = sizeof soerr;
 
 		if (!(revents & (POLLOUT | POLLERR | POLLHUP))) {
-			if (c->deadline >= 0 && smtp_now_ms() >= c->deadline)
+			if (c->deadline >= 0 && smtp_clock_ms() >= c->deadline)
 				return smtp_timed_out(c);
 			return SMTP_EV_NONE;
 		}
@@ -747,7 +747,7 @@ smtp_io(struct smtp_conn *c, short revents)
 			    n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
 		}
 	}
-	if (c->deadline >= 0 && smtp_now_ms() >= c->deadline)
+	if (c->deadline >= 0 && smtp_clock_ms() >= c->deadline)
 		return smtp_timed_out(c);
 	return SMTP_EV_NONE;
 }
@@ -879,7 +879,7 @@ smtp_poll_timeout(const struct smtp_conn *c)
 
 	if (c->deadline < 0)
 		return -1;
-	left = c->deadline - smtp_now_ms();
+	left = c->deadline - smtp_clock_ms();
 	return left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
 }
 

@@ -180,6 +180,8 @@ short smtp_poll_events(const struct smtp_conn *c);
 /* When smtp_io() must be called even without an event (CLOCK_MONOTONIC
  * milliseconds); -1 for none. */
 long long smtp_deadline(const struct smtp_conn *c);
+/* smtp_clock_ms: now, on smtp_deadline's clock. */
+long long smtp_clock_ms(void);
 /* The same as a poll() timeout: milliseconds from now (at most a
  * minute), -1 for none. */
 int smtp_poll_timeout(const struct smtp_conn *c);
