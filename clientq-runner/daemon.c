@@ -50,7 +50,6 @@ struct daemon {
 	struct spool *sp;
 	struct sched *sched;
 	struct retry_breaker breaker;
-	char down_why[300];
 	struct daemon_slot slot[DAEMON_MAX_CONN];
 	int nslots;
 	int epfd, ifd, sfd;
@@ -301,7 +300,6 @@ daemon_went_down(struct daemon *d, struct daemon_slot *s, long long mono)
 	char name[400];
 
 	if (retry_breaker_failure(&d->breaker, mono) == RETRY_WENT_DOWN) {
-		snprintf(d->down_why, sizeof d->down_why, "%s", why);
 		daemon_relay_name(d, name, sizeof name);
 		log_msg(LOG_LVL_WARNING, "relay %s unreachable: %s; %zu message%s waiting",
 		    name, why, n, n == 1 ? "" : "s");
