@@ -860,7 +860,6 @@ deliver_new_id(struct deliver_job *j, char id[QID_MAX_LEN + 1])
 {
 	struct qid_info qi;
 	struct spool_error err;
-	size_t len = strlen(j->id);
 	unsigned base;
 	int k;
 
@@ -872,9 +871,7 @@ deliver_new_id(struct deliver_job *j, char id[QID_MAX_LEN + 1])
 		unsigned seq = (base + (unsigned)k * 37u) % 3600u;
 		enum spool_result r;
 
-		memcpy(id, j->id, len + 1);
-		id[6] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx"[seq / 60];
-		id[7] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx"[seq % 60];
+		qid_with_seq(id, j->id, seq);
 		if (strcmp(id, j->id) == 0)
 			continue;
 		r = spool_reserve(j->cfg->sp, id, &err);

@@ -2,6 +2,7 @@
 
 #include "qid.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -100,24 +101,22 @@ qid_result_str(enum qid_result r)
 }
 
 void
-qid_make(char out[QID_MAX_LEN + 1], time_t now, unsigned seq, long pid)
+qid_with_seq(char out[QID_MAX_LEN + 1], const char *id, unsigned seq)
 {
-	struct tm tm;
-
-	gmtime_r(&now, &tm);
+	snprintf(out, QID_MAX_LEN + 1, "%s", id);
 	seq %= 3600;
-	out[0] = qid_alphabet[tm.tm_year % 60];
-	out[1] = qid_alphabet[tm.tm_mon];
-	out[2] = qid_alphabet[tm.tm_mday];
-	out[3] = qid_alphabet[tm.tm_hour];
-	out[4] = qid_alphabet[tm.tm_min % 62];
-	out[5] = qid_alphabet[tm.tm_sec % 62];
 	out[6] = qid_alphabet[seq / 60];
 	out[7] = qid_alphabet[seq % 60];
-	{
-		char digits[24];
+}
 
-		snprintf(digits, sizeof digits, "%06ld", (pid < 0 ? -pid : pid) % 10000000000L);
-		memcpy(out + 8, digits, strlen(digits) + 1);
+uint32_t
+qid_hash(const char *id)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (; id != NULL && *id != '\0'; id++) {
+		h ^= (unsigned char)*id;
+		h *= 16777619u;
 	}
+	return h;
 }

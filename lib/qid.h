@@ -15,6 +15,7 @@
 #define CQ_QID_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 #define QID_MIN_LEN 14
@@ -53,11 +54,13 @@ qid_valid(const char *id)
  * above 59 are clamped to 59. */
 time_t qid_time(const struct qid_info *info, time_t near);
 
-/* qid_make: the ID sendmail's assign_queueid() would give at now, with
- * sequence number seq (taken modulo 3600) and process pid.  A process
- * that makes several IDs in one second counts seq up; the caller still
- * creates the files O_EXCL, as sendmail does. */
-void qid_make(char out[QID_MAX_LEN + 1], time_t now, unsigned seq, long pid);
+/* qid_with_seq: id (a valid ID) with its two sequence digits replaced
+ * by seq (taken modulo 3600): another ID of the same second and process.
+ * The caller still creates the files O_EXCL, as sendmail does. */
+void qid_with_seq(char out[QID_MAX_LEN + 1], const char *id, unsigned seq);
+
+/* qid_hash: a stable hash of an ID (FNV-1a), for tables and spreads. */
+uint32_t qid_hash(const char *id);
 
 /* qid_result_str: a short English reason, for log lines. */
 const char *qid_result_str(enum qid_result r);

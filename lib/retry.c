@@ -2,21 +2,7 @@
 
 #include "retry.h"
 
-#include <stddef.h>
-#include <stdint.h>
-
-/* FNV-1a: a stable spread per queue ID. */
-static uint32_t
-retry_hash(const char *id)
-{
-	uint32_t h = 2166136261u;
-
-	for (; id != NULL && *id != '\0'; id++) {
-		h ^= (unsigned char)*id;
-		h *= 16777619u;
-	}
-	return h;
-}
+#include "qid.h"
 
 long long
 retry_delay(const struct retry_policy *p, long ntries, const char *id)
@@ -31,7 +17,7 @@ retry_delay(const struct retry_policy *p, long ntries, const char *id)
 	if (d > p->max_delay && p->max_delay > 0)
 		d = p->max_delay;
 	/* -j .. +j of the delay, by the ID's hash. */
-	spread = ((double)(retry_hash(id) % 2001u) / 1000.0 - 1.0) * j;
+	spread = ((double)(qid_hash(id) % 2001u) / 1000.0 - 1.0) * j;
 	d += (long long)((double)d * spread);
 	return d > 0 ? d : 1;
 }

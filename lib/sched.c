@@ -27,23 +27,11 @@ struct sched {
 
 #define SCHED_TOMB SIZE_MAX
 
-static uint32_t
-sched_hash(const char *id)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *id != '\0'; id++) {
-		h ^= (unsigned char)*id;
-		h *= 16777619u;
-	}
-	return h;
-}
-
 /* The slot holding id, or the first free one on its probe path. */
 static size_t
 sched_slot(const struct sched *s, const char *id, bool *found)
 {
-	size_t i = sched_hash(id) & (s->nslots - 1), tomb = SIZE_MAX;
+	size_t i = qid_hash(id) & (s->nslots - 1), tomb = SIZE_MAX;
 
 	for (;;) {
 		size_t v = s->slots[i];

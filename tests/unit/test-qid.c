@@ -84,3 +84,20 @@ Test(qid, year_resolution)
 	cr_assert_eq(qid_decode("A01000aa000001", &i), QID_OK);
 	cr_assert_eq(qid_time(&i, 1795559935), 1893456000);
 }
+
+Test(qid, another_sequence_number_of_the_same_second_and_process)
+{
+	struct qid_info a, b;
+	char out[QID_MAX_LEN + 1];
+
+	qid_with_seq(out, "6AP1bfLb018434", 3599);
+	cr_assert_str_eq(out, "6AP1bfxx018434");
+	cr_assert_eq(qid_decode(out, &b), QID_OK);
+	cr_assert_eq(qid_decode("6AP1bfLb018434", &a), QID_OK);
+	cr_assert_eq(b.seq, 3599);
+	cr_assert_eq(b.pid, a.pid);
+	cr_assert_eq(b.second, a.second);
+	qid_with_seq(out, "6AP1bfLb0184340000", 3600 + 61);
+	cr_assert_str_eq(out, "6AP1bf110184340000", "modulo 3600, long PIDs kept");
+	cr_assert_neq(qid_hash("6AP1bfLb018434"), qid_hash("6AP1bfLb018435"));
+}
