@@ -885,22 +885,6 @@ deliver_new_id(struct deliver_job *j, char id[QID_MAX_LEN + 1])
 	return false;
 }
 
-static bool
-deliver_write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
 /* The original's data file after the notification's head. */
 static bool
 deliver_copy_df(struct deliver_job *j, int out, long long *size)
@@ -920,7 +904,7 @@ deliver_copy_df(struct deliver_job *j, int out, long long *size)
 		}
 		if (n == 0)
 			break;
-		if (!deliver_write_all(out, buf, (size_t)n)) {
+		if (!spool_write_all(out, buf, (size_t)n)) {
 			ok = false;
 			break;
 		}
@@ -992,9 +976,9 @@ deliver_make_dsn(struct deliver_job *j, const char *newid, const struct deliver_
 	if (spool_open_reserved(j->cfg->sp, newid, &fd, &err) != SPOOL_OK)
 		goto out;
 	size = (long long)m.head.len + (long long)m.tail.len;
-	if (!deliver_write_all(fd, m.head.buf, m.head.len) ||
+	if (!spool_write_all(fd, m.head.buf, m.head.len) ||
 	    (m.with_body && !deliver_copy_df(j, fd, &size)) ||
-	    !deliver_write_all(fd, m.tail.buf, m.tail.len)) {
+	    !spool_write_all(fd, m.tail.buf, m.tail.len)) {
 		snprintf(err.reason, sizeof err.reason, "%s/df%s: write failed: %s",
 		    spool_path(j->cfg->sp), newid, strerror(errno));
 		goto out;

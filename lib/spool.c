@@ -686,9 +686,11 @@ spool_remove_stale_tf(struct spool *sp, const char *tf, struct spool_error *err)
 	return SPOOL_OK;
 }
 
-static bool
-spool_write_all(int fd, const char *p, size_t len)
+bool
+spool_write_all(int fd, const void *data, size_t len)
 {
+	const char *p = data;
+
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 

@@ -207,6 +207,10 @@ enum spool_result spool_open_reserved(struct spool *sp, const char *id,
 enum spool_result spool_create_qf(struct spool *sp, const char *id, int dffd,
     const void *data, size_t len, struct spool_error *err);
 
+/* spool_write_all: write len bytes to fd (a new message's data file),
+ * through short writes and EINTR; false (errno set) on failure. */
+bool spool_write_all(int fd, const void *data, size_t len);
+
 /* spool_exists: whether prefix+'f'+id exists (qf, df, Qf, ...); an
  * error other than ENOENT counts as existing. */
 bool spool_exists(struct spool *sp, char prefix, const char *id);
