@@ -17,33 +17,24 @@
 void
 dsn_arpadate(time_t t, char *buf, size_t size)
 {
-	struct tm lt, gmt;
-	char zone[16];
+	struct tm lt;
+	char day[8], rest[32], zone[32];
 	long off;
-	size_t n;
 
 	localtime_r(&t, &lt);
-	gmtime_r(&t, &gmt);
-	off = (lt.tm_hour - gmt.tm_hour) * 60 + lt.tm_min - gmt.tm_min;
-	if (lt.tm_year != gmt.tm_year)
-		off += lt.tm_year < gmt.tm_year ? -24 * 60 : 24 * 60;
-	else if (lt.tm_yday != gmt.tm_yday)
-		off += lt.tm_yday < gmt.tm_yday ? -24 * 60 : 24 * 60;
-	n = strftime(buf, size, "%a, ", &lt);
-	if (n == 0)
-		n = snprintf(buf, size, "?, ") >= 0 ? strlen(buf) : 0;
+	strftime(day, sizeof day, "%a", &lt);
+	strftime(rest, sizeof rest, "%b %Y %H:%M:%S", &lt);
+	off = (long)(lt.tm_gmtoff / 60);
+	if (off == 0)
+		snprintf(zone, sizeof zone, "GMT");
+	else
+		snprintf(zone, sizeof zone, "%c%02ld%02ld%s%s%s", off < 0 ? '-' : '+',
+		    labs(off) / 60, labs(off) % 60,
+		    lt.tm_zone != NULL && *lt.tm_zone ? " (" : "",
+		    lt.tm_zone != NULL ? lt.tm_zone : "",
+		    lt.tm_zone != NULL && *lt.tm_zone ? ")" : "");
 	/* The day of the month without a leading zero, as ctime's. */
-	snprintf(buf + n, size - n, "%d ", lt.tm_mday);
-	n = strlen(buf);
-	strftime(buf + n, size - n, "%b %Y %H:%M:%S ", &lt);
-	n = strlen(buf);
-	if (off == 0) {
-		snprintf(buf + n, size - n, "GMT");
-		return;
-	}
-	snprintf(zone, sizeof zone, "%s", lt.tm_zone != NULL ? lt.tm_zone : "");
-	snprintf(buf + n, size - n, "%c%02ld%02ld%s%s%s", off < 0 ? '-' : '+',
-	    labs(off) / 60, labs(off) % 60, zone[0] ? " (" : "", zone, zone[0] ? ")" : "");
+	snprintf(buf, size, "%s, %d %s %s", day, lt.tm_mday, rest, zone);
 }
 
 void
