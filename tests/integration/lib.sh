@@ -82,11 +82,14 @@ it_need_root_sendmail() {
 	fi
 }
 
-# A TCP port on 127.0.0.1 that nothing listens on.
+# A TCP port on 127.0.0.1 that no socket uses: a random one below the
+# kernel's ephemeral range (32768 and up), where the tests' own outgoing
+# connections would make a listener's bind fail; random, so that tests
+# running side by side (make -j check) do not pick the same.
 it_free_port() {
-	_p=$(( $$ % 20000 + 30000 ))
-	while [ -n "$(ss -Hltn "sport = :$_p" 2>/dev/null)" ]; do
-		_p=$((_p + 1))
+	_p=$(( $(od -An -N2 -tu2 /dev/urandom) % 12000 + 20000 ))
+	while [ -n "$(ss -Hatn "sport = :$_p" 2>/dev/null)" ]; do
+		_p=$(( $(od -An -N2 -tu2 /dev/urandom) % 12000 + 20000 ))
 	done
 	echo "$_p"
 }
