@@ -1,10 +1,12 @@
 /*
  * clientq-runner: runs sendmail's client queue.
  *
- * This version has the one-shot mode, `--once`: deliver every message in
- * the client queue to the relay named in submit.cf, exactly as
- * `sendmail -Ac -qf` would put it on the wire, and exit.  The daemon
- * (inotify, backoff, circuit breaker, systemd) is built on the same parts.
+ * Two modes on the same parts: the daemon (daemon.h: inotify, backoff, the
+ * relay's circuit breaker, systemd), and `--once`: deliver every message
+ * in the client queue to the relay named in submit.cf, exactly as
+ * `sendmail -Ac -qf` would put it on the wire, and exit.  This file reads
+ * the configuration (again on SIGHUP), drops privileges, detaches for
+ * rc.d, and runs the one-shot pass.
  *
  * Per message: lock it as sendmail does, read it, send it (recipients in
  * sendmail's transactions, the message rendered as the relay mailer
@@ -29,7 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,6 +63,8 @@ enum run_exit {
 struct run {
 	struct submitcf *cf;
 	struct spool *sp;
+	const char *qdir;	/* QueueDirectory, in cf */
+	mode_t file_mode;	/* QueueFileMode */
 	struct submitcf_mailer mailer;
 	struct smtp_timeouts timeouts;
 	char relay_host[256];	/* as named: "[127.0.0.1]" */
@@ -83,12 +89,19 @@ static void
 run_usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: clientq-runner [--once] [-C submit.cf] [-O Option=value]... [-L tag]\n"
-	    "                      [--connections N] [--retry-min S] [--retry-max S] [--probe-max S]\n"
+	    "usage: clientq-runner [-C submit.cf] [-O Option=value]... [-L tag] [--syslog]\n"
+	    "                      [--background [--pidfile FILE]] [--connections N]\n"
+	    "                      [--retry-min S] [--retry-max S] [--probe-max S]\n"
+	    "       clientq-runner --once [-C submit.cf] [-O Option=value]... [-L tag] [--syslog]\n"
 	    "       clientq-runner --help | --version\n"
 	    "\n"
-	    "  (no --once)     run as a daemon in the foreground: watch the client queue and\n"
-	    "                  deliver each message as soon as it arrives or is due again\n"
+	    "  (no --once)     run as a daemon: watch the client queue and deliver each message\n"
+	    "                  as soon as it arrives or is due again (SIGHUP: re-read submit.cf)\n"
+	    "  --background    detach once ready (the exit status says whether it started);\n"
+	    "                  implies --syslog\n"
+	    "  --pidfile FILE  with --background: write the daemon's PID to FILE\n"
+	    "  --syslog        log to syslog (facility mail) instead of standard error or the\n"
+	    "                  journal\n"
 	    "  --once          deliver every message in the client queue now, then exit\n"
 	    "                  (0: the queue is empty, 75: something is still queued)\n"
 	    "  --connections N connections to the relay at most (daemon; default 2)\n"
@@ -595,6 +608,204 @@ run_once(struct run *r)
 	return i == 0 ? RUN_EXIT_OK : RUN_EXIT_TEMPFAIL;
 }
 
+/* What the command line says, kept for a reload. */
+struct run_opts {
+	const char *cfpath;
+	char **overrides;
+	size_t noverrides;
+};
+
+static void
+run_free(struct run *r)
+{
+	if (r == NULL)
+		return;
+	free(r->queued);
+	submitcf_free(r->cf);
+	free(r);
+}
+
+/*
+ * Everything submit.cf (and -O) decides, in a new struct run: the queue
+ * directory's path, the relay and its mailer, $j, the timeouts, the
+ * rendering and notification settings.  Not the spool, not the
+ * privileges: those are the process's, set once.  NULL (said why in the
+ * log, *rc the exit status) when something is wrong.
+ */
+static struct run *
+run_configure(const struct run_opts *o, int *rc)
+{
+	struct run *r = xcalloc(1, sizeof *r);
+	struct submitcf_error cferr;
+	size_t i;
+
+	*rc = RUN_EXIT_CONFIG;
+	r->cf = submitcf_load(o->cfpath, &cferr);
+	if (r->cf == NULL) {
+		log_msg(LOG_LVL_ERR, "%s", cferr.reason);
+		goto fail;
+	}
+	for (i = 0; i < o->noverrides; i++)
+		if (!submitcf_set_option(r->cf, o->overrides[i], &cferr)) {
+			log_msg(LOG_LVL_ERR, "%s", cferr.reason);
+			*rc = RUN_EXIT_USAGE;
+			goto fail;
+		}
+	if ((r->qdir = submitcf_queue_dir(r->cf, &cferr)) == NULL ||
+	    !submitcf_mailer(r->cf, "relay", &r->mailer, &cferr)) {
+		log_msg(LOG_LVL_ERR, "%s", cferr.reason);
+		goto fail;
+	}
+	run_domain(r);
+	if (!run_relay(r) || !run_timeouts(r))
+		goto fail;
+	r->dc.ropts.mailer_flags = r->mailer.flags;
+	r->dc.ropts.linelimit = r->mailer.linelimit;
+	r->dc.ropts.domain = r->domain;
+	r->dc.ropts.macro = run_cf_macro;
+	r->dc.ropts.macro_arg = r->cf;
+	/* Masquerading: DM for header senders; the envelope too only with
+	 * FEATURE(masquerade_envelope), whose MasqEnv calls MasqHdr. */
+	r->dc.ropts.masq = submitcf_macro(r->cf, "M");
+	if (r->dc.ropts.masq != NULL && *r->dc.ropts.masq == '\0')
+		r->dc.ropts.masq = NULL;
+	r->dc.ropts.is_local = run_is_local;
+	r->dc.ropts.local_arg = r;
+	r->dc.masq_envelope = r->dc.ropts.masq != NULL &&
+	    submitcf_ruleset_calls(r->cf, "MasqEnv", "MasqHdr");
+	r->dc.env_opts = r->dc.ropts;
+	if (r->dc.masq_envelope)
+		r->dc.env_opts.domain = r->dc.ropts.masq;
+	r->dc.relay_host = r->relay_host;
+	r->dc.relay_ip = r->relay_ip;
+	if (!run_dsn_config(r))
+		goto fail;
+	r->file_mode = 0660;	/* the spool's default */
+	if (!run_file_mode(r, &r->file_mode))
+		goto fail;
+	*rc = RUN_EXIT_OK;
+	return r;
+fail:
+	run_free(r);
+	return NULL;
+}
+
+/* The daemon's relay settings from a configuration. */
+static void
+run_daemon_relay(struct run *r, struct daemon_config *dcfg)
+{
+	dcfg->dc = &r->dc;
+	dcfg->relay_ip = r->relay_ip;
+	dcfg->port = r->mailer.port;
+	dcfg->helo = r->domain;
+	dcfg->timeouts = &r->timeouts;
+}
+
+/* The daemon's state that outlives a reload. */
+struct run_daemon {
+	struct run *cur;
+	const struct run_opts *opts;
+};
+
+/*
+ * SIGHUP (daemon.h: called with no message in flight): submit.cf and -O
+ * again.  A configuration that does not load keeps the old one; one that
+ * names another queue directory, file mode or RunAsUser is refused as
+ * well (the spool and the process's identity are set once: restart for
+ * those).
+ */
+static bool
+run_reload(void *arg, struct daemon_config *dcfg)
+{
+	struct run_daemon *rd = arg;
+	struct run *old = rd->cur, *r;
+	uid_t uid, nuid;
+	gid_t gid, ngid;
+	struct submitcf_error err;
+	int rc;
+
+	if ((r = run_configure(rd->opts, &rc)) == NULL) {
+		log_msg(LOG_LVL_ERR, "reload: %s has errors (above); the running configuration stays",
+		    rd->opts->cfpath);
+		return false;
+	}
+	if (strcmp(r->qdir, old->qdir) != 0 || r->file_mode != old->file_mode ||
+	    !submitcf_run_as(r->cf, &nuid, &ngid, &err) ||
+	    !submitcf_run_as(old->cf, &uid, &gid, &err) || uid != nuid || gid != ngid) {
+		log_msg(LOG_LVL_ERR,
+		    "reload: %s changes QueueDirectory, QueueFileMode or RunAsUser; restart the runner for that; the running configuration stays",
+		    rd->opts->cfpath);
+		run_free(r);
+		return false;
+	}
+	r->sp = old->sp;
+	r->dc.sp = old->sp;
+	rd->cur = r;
+	run_free(old);
+	run_daemon_relay(r, dcfg);
+	log_msg(LOG_LVL_INFO, "reloaded %s: relay %s [%s]:%d", rd->opts->cfpath,
+	    r->relay_host, r->relay_ip, r->mailer.port);
+	return true;
+}
+
+/*
+ * --background: the parent returns once the child is ready (0) or has
+ * failed (its status), so that an rc.d script knows; the child is a
+ * session leader with no terminal, its standard streams /dev/null, and
+ * its PID in the pidfile.
+ */
+static int
+run_background(const char *pidfile, int *ready_fd)
+{
+	int fds[2], devnull;
+	pid_t pid;
+	char c;
+
+	if (pipe(fds) < 0) {
+		log_msg(LOG_LVL_ERR, "--background: pipe: %s", strerror(errno));
+		return RUN_EXIT_OSERR;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_msg(LOG_LVL_ERR, "--background: fork: %s", strerror(errno));
+		return RUN_EXIT_OSERR;
+	}
+	if (pid > 0) {
+		int status;
+		ssize_t n;
+
+		close(fds[1]);
+		while ((n = read(fds[0], &c, 1)) < 0 && errno == EINTR)
+			;
+		if (n == 1)
+			_exit(RUN_EXIT_OK);
+		/* The child died before it was ready: its status. */
+		if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
+			_exit(WEXITSTATUS(status) != 0 ? WEXITSTATUS(status) : RUN_EXIT_SOFTWARE);
+		_exit(RUN_EXIT_SOFTWARE);
+	}
+	close(fds[0]);
+	(void)setsid();
+	if ((devnull = open("/dev/null", O_RDWR)) >= 0) {
+		(void)dup2(devnull, STDIN_FILENO);
+		(void)dup2(devnull, STDOUT_FILENO);
+		(void)dup2(devnull, STDERR_FILENO);
+		if (devnull > STDERR_FILENO)
+			close(devnull);
+	}
+	if (pidfile != NULL) {
+		FILE *fp = fopen(pidfile, "w");
+
+		if (fp == NULL || fprintf(fp, "%ld\n", (long)getpid()) < 0 || fclose(fp) != 0) {
+			log_msg(LOG_LVL_ERR, "%s: cannot write the pidfile: %s", pidfile,
+			    strerror(errno));
+			return RUN_EXIT_OSERR;
+		}
+	}
+	*ready_fd = fds[1];
+	return RUN_EXIT_OK;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -604,34 +815,45 @@ main(int argc, char **argv)
 		{ "retry-min", required_argument, NULL, 'm' },
 		{ "retry-max", required_argument, NULL, 'M' },
 		{ "probe-max", required_argument, NULL, 'p' },
+		{ "syslog", no_argument, NULL, 's' },
+		{ "background", no_argument, NULL, 'b' },
+		{ "pidfile", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cfpath = CQ_DEFAULT_SUBMIT_CF, *tag = NULL, *qdir;
-	char **overrides = xcalloc((size_t)argc + 1, sizeof *overrides);
-	size_t noverrides = 0, i;
-	struct submitcf_error cferr;
+	struct run_opts opts = { CQ_DEFAULT_SUBMIT_CF, NULL, 0 };
+	const char *tag = NULL, *pidfile = NULL;
 	struct spool_policy pol;
 	struct spool_error serr;
-	struct run r;
-	bool once = false;
+	struct run *r = NULL;
+	bool once = false, use_syslog = false, background = false;
 	long long nconn = 2, retry_min = 60, retry_max = 3600, probe_max = 60;
-	int c, rc;
+	int c, rc, ready_fd = -1;
 
+	opts.overrides = xcalloc((size_t)argc + 1, sizeof *opts.overrides);
 	while ((c = getopt_long(argc, argv, "C:O:L:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'C':
-			cfpath = optarg;
+			opts.cfpath = optarg;
 			break;
 		case 'O':
-			overrides[noverrides++] = optarg;
+			opts.overrides[opts.noverrides++] = optarg;
 			break;
 		case 'L':
 			tag = optarg;
 			break;
 		case 'o':
 			once = true;
+			break;
+		case 's':
+			use_syslog = true;
+			break;
+		case 'b':
+			background = true;
+			break;
+		case 'P':
+			pidfile = optarg;
 			break;
 		case 'n':
 		case 'm':
@@ -641,117 +863,84 @@ main(int argc, char **argv)
 			    c == 'M' ? "--retry-max" : "--probe-max", optarg,
 			    c == 'n' ? &nconn : c == 'm' ? &retry_min : c == 'M' ? &retry_max :
 			    &probe_max)) {
-				free(overrides);
+				free(opts.overrides);
 				return RUN_EXIT_USAGE;
 			}
 			break;
 		case 'h':
 			run_usage(stdout);
-			free(overrides);
+			free(opts.overrides);
 			return RUN_EXIT_OK;
 		case 'V':
 			printf("clientq-runner %s\n", PACKAGE_VERSION);
-			free(overrides);
+			free(opts.overrides);
 			return RUN_EXIT_OK;
 		default:
 			run_usage(stderr);
-			free(overrides);
+			free(opts.overrides);
 			return RUN_EXIT_USAGE;
 		}
 	}
-	log_init(tag);
-	if (optind != argc || retry_min > retry_max) {
-		fprintf(stderr, "clientq-runner: %s\n", optind != argc ?
-		    "unexpected argument" : "--retry-min is larger than --retry-max");
+	if (optind != argc || retry_min > retry_max || (once && (background || pidfile)) ||
+	    (pidfile != NULL && !background)) {
+		fprintf(stderr, "clientq-runner: %s\n", optind != argc ? "unexpected argument" :
+		    retry_min > retry_max ? "--retry-min is larger than --retry-max" :
+		    once ? "--once runs in the foreground: no --background or --pidfile" :
+		    "--pidfile goes with --background");
 		run_usage(stderr);
-		free(overrides);
+		free(opts.overrides);
 		return RUN_EXIT_USAGE;
 	}
-	memset(&r, 0, sizeof r);
-	r.cf = submitcf_load(cfpath, &cferr);
-	if (r.cf == NULL) {
-		log_msg(LOG_LVL_ERR, "%s", cferr.reason);
-		free(overrides);
-		return RUN_EXIT_CONFIG;
-	}
-	for (i = 0; i < noverrides; i++)
-		if (!submitcf_set_option(r.cf, overrides[i], &cferr)) {
-			log_msg(LOG_LVL_ERR, "%s", cferr.reason);
-			submitcf_free(r.cf);
-			free(overrides);
-			return RUN_EXIT_USAGE;
-		}
-	free(overrides);
-	rc = RUN_EXIT_CONFIG;
-	if ((qdir = submitcf_queue_dir(r.cf, &cferr)) == NULL ||
-	    !submitcf_mailer(r.cf, "relay", &r.mailer, &cferr)) {
-		log_msg(LOG_LVL_ERR, "%s", cferr.reason);
+	/* In the background nothing reads standard error: syslog. */
+	log_init(tag, use_syslog || background ? LOG_DEST_SYSLOG : LOG_DEST_AUTO);
+	if ((r = run_configure(&opts, &rc)) == NULL)
 		goto out;
-	}
-	run_domain(&r);
-	if (!run_relay(&r) || !run_timeouts(&r))
+	/* Detached before privileges go, so that the pidfile can be
+	 * written where rc.d keeps them. */
+	if (background && (rc = run_background(pidfile, &ready_fd)) != RUN_EXIT_OK)
 		goto out;
-	if (!run_drop_privileges(&r)) {
+	if (!run_drop_privileges(r)) {
 		rc = RUN_EXIT_OSERR;
 		goto out;
 	}
-	r.dc.ropts.mailer_flags = r.mailer.flags;
-	r.dc.ropts.linelimit = r.mailer.linelimit;
-	r.dc.ropts.domain = r.domain;
-	r.dc.ropts.macro = run_cf_macro;
-	r.dc.ropts.macro_arg = r.cf;
-	/* Masquerading: DM for header senders; the envelope too only with
-	 * FEATURE(masquerade_envelope), whose MasqEnv calls MasqHdr. */
-	r.dc.ropts.masq = submitcf_macro(r.cf, "M");
-	if (r.dc.ropts.masq != NULL && *r.dc.ropts.masq == '\0')
-		r.dc.ropts.masq = NULL;
-	r.dc.ropts.is_local = run_is_local;
-	r.dc.ropts.local_arg = &r;
-	r.dc.masq_envelope = r.dc.ropts.masq != NULL &&
-	    submitcf_ruleset_calls(r.cf, "MasqEnv", "MasqHdr");
-	r.dc.env_opts = r.dc.ropts;
-	if (r.dc.masq_envelope)
-		r.dc.env_opts.domain = r.dc.ropts.masq;
-	r.dc.relay_host = r.relay_host;
-	r.dc.relay_ip = r.relay_ip;
-	if (!run_dsn_config(&r))
-		goto out;
 	spool_policy_default(&pol);
 	pol.trusted_uid = geteuid();
-	if (!run_file_mode(&r, &pol.file_mode))
-		goto out;
-	r.sp = spool_open(qdir, &pol, &serr);
-	if (r.sp == NULL) {
+	pol.file_mode = r->file_mode;
+	r->sp = spool_open(r->qdir, &pol, &serr);
+	if (r->sp == NULL) {
 		log_msg(LOG_LVL_ERR, "%s", serr.reason);
 		rc = RUN_EXIT_OSERR;
 		goto out;
 	}
-	r.dc.sp = r.sp;
+	r->dc.sp = r->sp;
 	if (once) {
-		rc = run_once(&r);
+		rc = run_once(r);
+		if (r->relay_down)
+			log_msg(LOG_LVL_NOTICE, "relay %s [%s]:%d unreachable: %s; %u messages deferred",
+			    r->relay_host, r->relay_ip, r->mailer.port, r->relay_down_why, r->deferred);
 	} else {
 		struct daemon_config dcfg;
+		struct run_daemon rd = { r, &opts };
 
 		memset(&dcfg, 0, sizeof dcfg);
-		dcfg.dc = &r.dc;
-		dcfg.relay_ip = r.relay_ip;
-		dcfg.port = r.mailer.port;
-		dcfg.helo = r.domain;
-		dcfg.timeouts = &r.timeouts;
+		run_daemon_relay(r, &dcfg);
 		dcfg.policy.min_delay = retry_min;
 		dcfg.policy.max_delay = retry_max;
 		dcfg.policy.jitter = 0.1;
 		dcfg.connections = (int)nconn;
 		dcfg.probe_cap_ms = probe_max * 1000;
+		dcfg.reload = run_reload;
+		dcfg.reload_arg = &rd;
+		dcfg.ready_fd = ready_fd;
 		rc = daemon_run(&dcfg);
-		goto out;
+		r = rd.cur;
+		if (pidfile != NULL)
+			(void)unlink(pidfile);	/* fails once privileges are dropped: rc.d copes */
 	}
-	if (r.relay_down)
-		log_msg(LOG_LVL_NOTICE, "relay %s [%s]:%d unreachable: %s; %u messages deferred",
-		    r.relay_host, r.relay_ip, r.mailer.port, r.relay_down_why, r.deferred);
 out:
-	free(r.queued);
-	spool_free(r.sp);
-	submitcf_free(r.cf);
+	if (r != NULL)
+		spool_free(r->sp);
+	run_free(r);
+	free(opts.overrides);
 	return rc;
 }

@@ -54,6 +54,8 @@ struct daemon {
 	int nslots;
 	int epfd, ifd, sfd;
 	bool stopping, rescan;
+	bool reload_pending;	/* SIGHUP: reload once nothing is in flight */
+	bool stall_hook;	/* CLIENTQ_TEST_STALL: SIGUSR2 blocks the loop */
 	long long stop_deadline, next_sweep, next_ping;
 	unsigned long delivered, deferred;
 	char status[200];
@@ -250,7 +252,7 @@ daemon_feed(struct daemon *d, struct daemon_slot *s, long long mono)
 {
 	char id[QID_MAX_LEN + 1];
 
-	while (!d->stopping && sched_pop(d->sched, daemon_now_ms(), id)) {
+	while (!d->stopping && !d->reload_pending && sched_pop(d->sched, daemon_now_ms(), id)) {
 		enum deliver_result res;
 		struct smtp_txn *t;
 
@@ -300,9 +302,22 @@ daemon_went_down(struct daemon *d, struct daemon_slot *s, long long mono)
 	char name[400];
 
 	if (retry_breaker_failure(&d->breaker, mono) == RETRY_WENT_DOWN) {
+		char waiting[32];
+
 		daemon_relay_name(d, name, sizeof name);
-		log_msg(LOG_LVL_WARNING, "relay %s unreachable: %s; %zu message%s waiting",
-		    name, why, n, n == 1 ? "" : "s");
+		snprintf(waiting, sizeof waiting, "%zu", n);
+		{
+			const struct log_field f[] = {
+				{ "MESSAGE_ID", LOG_MID_RELAY_DOWN },
+				{ "RELAY", name },
+				{ "REASON", why },
+				{ "WAITING", waiting },
+			};
+
+			log_fields(LOG_LVL_WARNING, f, 4,
+			    "relay %s unreachable: %s; %zu message%s waiting",
+			    name, why, n, n == 1 ? "" : "s");
+		}
 	}
 }
 
@@ -318,9 +333,19 @@ daemon_event(struct daemon *d, struct daemon_slot *s, enum smtp_event ev, long l
 			char took[32], name[400];
 			size_t n = sched_count(d->sched);
 
+			char waiting[32];
+			const struct log_field f[] = {
+				{ "MESSAGE_ID", LOG_MID_RELAY_BACK },
+				{ "RELAY", name },
+				{ "DOWNTIME", took },
+				{ "WAITING", waiting },
+			};
+
 			daemon_interval(mono - d->breaker.down_since, took, sizeof took);
 			daemon_relay_name(d, name, sizeof name);
-			log_msg(LOG_LVL_NOTICE, "relay %s back after %s; delivering %zu message%s",
+			snprintf(waiting, sizeof waiting, "%zu", n);
+			log_fields(LOG_LVL_NOTICE, f, 4,
+			    "relay %s back after %s; delivering %zu message%s",
 			    name, took, n, n == 1 ? "" : "s");
 		}
 		s->probe = false;
@@ -330,7 +355,7 @@ daemon_event(struct daemon *d, struct daemon_slot *s, enum smtp_event ev, long l
 		/* The disk first, before anything else goes out. */
 		deliver_txn_done(s->j);
 		deliver_commit(s->j);
-		if (deliver_pending(s->j) && smtp_usable(s->c)) {
+		if (!d->stopping && deliver_pending(s->j) && smtp_usable(s->c)) {
 			struct smtp_txn *t = deliver_next(s->j, smtp_extensions(s->c));
 
 			if (t != NULL && smtp_submit(s->c, t))
@@ -372,13 +397,14 @@ daemon_dispatch(struct daemon *d, long long mono)
 		busy++;
 		if (!s->connecting && !s->quitting && s->j == NULL && smtp_usable(s->c)) {
 			daemon_feed(d, s, mono);
-			if (s->j == NULL && (d->stopping || mono - s->idle_since >= DAEMON_IDLE_MS)) {
+			if (s->j == NULL && (d->stopping || d->reload_pending ||
+			    mono - s->idle_since >= DAEMON_IDLE_MS)) {
 				smtp_quit(s->c);
 				s->quitting = true;
 			}
 		}
 	}
-	if (d->stopping || !sched_next(d->sched, &id, &due) || due > now)
+	if (d->stopping || d->reload_pending || !sched_next(d->sched, &id, &due) || due > now)
 		return;
 	for (i = 0; i < d->nslots && busy < d->nslots; i++) {
 		struct daemon_slot *s = &d->slot[i];
@@ -431,6 +457,53 @@ daemon_inotify(struct daemon *d)
 	}
 }
 
+/* SIGTERM: every transaction still before its final "." is dropped
+ * (its message as it was: deliver_abandon), idle connections get QUIT;
+ * the ones past the "." wait for their reply. */
+static void
+daemon_abandon(struct daemon *d)
+{
+	int i;
+
+	for (i = 0; i < d->nslots; i++) {
+		struct daemon_slot *s = &d->slot[i];
+		enum smtp_abandon a;
+
+		if (s->c == NULL || (a = smtp_abandon(s->c)) == SMTP_ABANDON_WAIT)
+			continue;
+		if (s->j != NULL) {
+			log_msg(LOG_LVL_INFO, "%s: stopping: transaction abandoned before its final \".\"; the message stays queued as it was",
+			    deliver_id(s->j));
+			(void)deliver_abandon(s->j);
+			s->j = NULL;
+		}
+		if (a == SMTP_ABANDON_QUITTING)
+			s->quitting = true;
+		else
+			daemon_slot_free(d, s);
+	}
+}
+
+/* SIGHUP, once nothing is in flight: the configuration again, then a
+ * rescan (what is due may have changed with it). */
+static void
+daemon_reload(struct daemon *d, long long mono)
+{
+	d->reload_pending = false;
+	if (d->cfg->reload != NULL && d->cfg->reload(d->cfg->reload_arg, d->cfg)) {
+		d->cfg->dc->queued = daemon_queued;
+		d->cfg->dc->queued_arg = d;
+		d->sp = d->cfg->dc->sp;
+		/* Perhaps another relay: what was known of the old one
+		 * does not hold. */
+		retry_breaker_init(&d->breaker, d->cfg->probe_cap_ms);
+	}
+	daemon_rescan(d);
+	d->next_sweep = mono + DAEMON_SWEEP_MS;
+	if (!sdnotify_send("READY=1"))
+		log_msg(LOG_LVL_ERR, "cannot notify the service manager: %s", strerror(errno));
+}
+
 static void
 daemon_signal(struct daemon *d, long long mono)
 {
@@ -445,18 +518,30 @@ daemon_signal(struct daemon *d, long long mono)
 				(void)sdnotify_send("STOPPING=1");
 				d->stopping = true;
 				d->stop_deadline = mono + DAEMON_STOP_MS;
+				daemon_abandon(d);
 			}
 			break;
 		case SIGHUP: {
 			struct timespec ts;
 
+			if (d->reload_pending || d->stopping)
+				break;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			(void)sdnotify_send("RELOADING=1\nMONOTONIC_USEC=%lld",
 			    (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
-			daemon_rescan(d);
-			(void)sdnotify_send("READY=1");
+			d->reload_pending = true;	/* the loop finishes it */
 			break;
 		}
+		case SIGUSR2:
+			if (d->stall_hook) {
+				/* The test's stuck loop (daemon.h). */
+				struct timespec t = { 10, 0 };
+
+				log_msg(LOG_LVL_NOTICE, "CLIENTQ_TEST_STALL: the loop stalls for 10 s");
+				while (nanosleep(&t, &t) < 0 && errno == EINTR)
+					;
+			}
+			break;
 		case SIGUSR1:
 			log_msg(LOG_LVL_INFO, "flush: every message is due now");
 			retry_breaker_flush(&d->breaker, mono);
@@ -559,6 +644,7 @@ daemon_setup(struct daemon *d)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -604,6 +690,7 @@ daemon_run(struct daemon_config *cfg)
 	retry_breaker_init(&d->breaker, cfg->probe_cap_ms);
 	d->status_up = true;
 	d->status_sent = -1000000;
+	d->stall_hook = getenv("CLIENTQ_TEST_STALL") != NULL;
 	cfg->dc->queued = daemon_queued;
 	cfg->dc->queued_arg = d;
 	sdnotify_init();
@@ -626,6 +713,11 @@ daemon_run(struct daemon_config *cfg)
 	}
 	if (!sdnotify_send("READY=1"))
 		log_msg(LOG_LVL_ERR, "cannot notify the service manager: %s", strerror(errno));
+	if (cfg->ready_fd >= 0) {
+		(void)!write(cfg->ready_fd, "", 1);
+		close(cfg->ready_fd);
+		cfg->ready_fd = -1;
+	}
 	for (;;) {
 		bool busy = false;
 
@@ -639,6 +731,10 @@ daemon_run(struct daemon_config *cfg)
 			busy = busy || d->slot[i].c != NULL;
 		if (d->stopping && (!busy || mono >= d->stop_deadline))
 			break;
+		if (d->reload_pending && !busy) {
+			daemon_reload(d, mono);
+			daemon_dispatch(d, mono);
+		}
 		daemon_status(d, mono);
 		if (d->next_ping > 0 && mono >= d->next_ping) {
 			if (!sdnotify_send("WATCHDOG=1"))

@@ -19,12 +19,19 @@
  *   nothing is tried but one probe on a growing interval; one log line
  *   when the relay goes away, one when it is back.
  * - SIGUSR1 is a flush: the breaker lets a probe go at once and every
- *   message is due now.  SIGHUP rescans.  SIGTERM/SIGINT: nothing new
- *   starts; running transactions end (within their timeouts, at most
- *   ten seconds), then exit 0.
+ *   message is due now.
+ * - SIGHUP: RELOADING=1; nothing new starts, running transactions end,
+ *   connections close; then cfg->reload (submit.cf again) and a rescan;
+ *   READY=1.  A reload that fails keeps the running configuration.
+ * - SIGTERM/SIGINT: STOPPING=1; nothing new starts; a transaction whose
+ *   final "." has not gone out is abandoned (the connection closed
+ *   without it, so the relay drops it; the file stays as it is); one past
+ *   its "." waits for the reply, within its timeout; exit 0 within ten
+ *   seconds.
  * - systemd: READY=1 once the queue is indexed and watched, STATUS= kept
  *   current, WATCHDOG=1 from the loop, RELOADING=1, STOPPING=1
- *   (sdnotify.h).
+ *   (sdnotify.h).  CLIENTQ_TEST_STALL=1 in the environment makes SIGUSR2
+ *   block the loop for 10 s: a test's stuck loop, whose pings stop.
  */
 #ifndef CQ_DAEMON_H
 #define CQ_DAEMON_H
@@ -42,6 +49,14 @@ struct daemon_config {
 	struct retry_policy policy;
 	int connections;		/* at least 1 */
 	long long probe_cap_ms;		/* the breaker's largest interval */
+	/* SIGHUP: called once no message is in flight and every connection
+	 * is closed; on success it has set dc, relay_ip, port, helo and
+	 * timeouts anew (and the old ones may be gone).  NULL: a rescan. */
+	bool (*reload)(void *arg, struct daemon_config *cfg);
+	void *reload_arg;
+	/* Written one byte and closed once READY (--background's parent
+	 * waits on it); -1: none. */
+	int ready_fd;
 };
 
 /* daemon_run: until SIGTERM; the exit status (0, or 71 when the queue

@@ -155,10 +155,24 @@ deliver_log(struct deliver_job *j, const char *to, const char *dsn,
 		snprintf(relay, sizeof relay, "%s [%s]", cfg->relay_host, cfg->relay_ip);
 	else
 		snprintf(relay, sizeof relay, "%s", cfg->relay_host);
-	log_msg(LOG_LVL_INFO,
-	    "%s: to=%s%s, delay=%s, xdelay=%s, mailer=relay, pri=%lld, relay=%s, dsn=%s%s%s, stat=%s",
-	    j->id, to, ctladdr, delay, xdelay, j->env->priority + 90000, relay, dsn,
-	    show_reply ? ", reply=" : "", show_reply ? reply->full : "", stat);
+	{
+		/* The journal's fields (log.h): the same facts, for
+		 * journalctl QUEUE_ID=... and friends. */
+		const struct log_field f[] = {
+			{ "RECIPIENTS", to },
+			{ "DELAY", delay },
+			{ "XDELAY", xdelay },
+			{ "RELAY", relay },
+			{ "DSN", dsn },
+			{ "STATUS", stat },
+			{ "REPLY", show_reply ? reply->full : NULL },
+		};
+
+		log_fields(LOG_LVL_INFO, f, sizeof f / sizeof f[0],
+		    "%s: to=%s%s, delay=%s, xdelay=%s, mailer=relay, pri=%lld, relay=%s, dsn=%s%s%s, stat=%s",
+		    j->id, to, ctladdr, delay, xdelay, j->env->priority + 90000, relay, dsn,
+		    show_reply ? ", reply=" : "", show_reply ? reply->full : "", stat);
+	}
 }
 
 static void
@@ -294,8 +308,12 @@ deliver_open(const struct deliver_config *cfg, const char *id,
 	if (qs == QF_REFUSED) {
 		/* What sendmail's readqf() refuses it renames to Qf
 		 * ("loseqfile"); so do we, and never delete it. */
+		static const struct log_field f[] = {
+			{ "MESSAGE_ID", LOG_MID_QUARANTINED },
+		};
+
 		if (spool_job_quarantine(sj, &serr) == SPOOL_OK)
-			log_msg(LOG_LVL_ERR, "%s: quarantined as Qf%s: line %u: %s",
+			log_fields(LOG_LVL_ERR, f, 1, "%s: quarantined as Qf%s: line %u: %s",
 			    id, id, qerr.line, qerr.reason);
 		else
 			log_msg(LOG_LVL_ERR, "%s: refused (line %u: %s), and cannot quarantine it: %s",
@@ -988,7 +1006,14 @@ deliver_make_dsn(struct deliver_job *j, const char *newid, const struct deliver_
 	if (spool_create_qf(j->cfg->sp, newid, fd, qf.buf, qf.len, &err) != SPOOL_OK)
 		goto out;
 	ok = true;
-	log_msg(LOG_LVL_INFO, "%s: %s: %s", j->id, newid, m.summary);
+	{
+		const struct log_field f[] = {
+			{ "MESSAGE_ID", LOG_MID_DSN_QUEUED },
+			{ "DSN_QUEUE_ID", newid },
+		};
+
+		log_fields(LOG_LVL_INFO, f, 2, "%s: %s: %s", j->id, newid, m.summary);
+	}
 	if (j->cfg->queued != NULL)
 		j->cfg->queued(j->cfg->queued_arg, newid);
 out:
@@ -1070,8 +1095,12 @@ deliver_commit(struct deliver_job *j)
 	    j->naccepted > 0 ? DELIVER_PARTIAL : DELIVER_DEFERRED;
 	if (p.panic) {
 		/* sendmail's "savemail panic": keep it, out of the way. */
+		static const struct log_field f[] = {
+			{ "MESSAGE_ID", LOG_MID_QUARANTINED },
+		};
+
 		if (spool_job_quarantine(j->sj, &serr) == SPOOL_OK)
-			log_msg(LOG_LVL_ERR,
+			log_fields(LOG_LVL_ERR, f, 1,
 			    "%s: a notification to the postmaster cannot be delivered: quarantined as Qf%s",
 			    j->id, j->id);
 		else
@@ -1129,6 +1158,17 @@ deliver_commit(struct deliver_job *j)
 	}
 	crashpoint("dsn-queued");
 	(void)deliver_settle(j);		/* (C) */
+}
+
+enum deliver_result
+deliver_abandon(struct deliver_job *j)
+{
+	if (j->running && j->batch == 0 && !j->unlogged) {
+		deliver_txn_free(j);
+		j->committed = true;	/* nothing to put on disk */
+		j->result = DELIVER_SKIPPED;
+	}
+	return deliver_finish(j);
 }
 
 enum deliver_result

@@ -128,5 +128,11 @@ void deliver_unreachable(struct deliver_job *j, const char *why, bool tried,
 /* deliver_finish: log what is not logged yet, commit (transactions not
  * run count as not accepted), free the job. */
 enum deliver_result deliver_finish(struct deliver_job *j);
+/* deliver_abandon: the running transaction was dropped before its final
+ * "." (shutdown: smtp_abandon), so it counts as never tried: when no
+ * transaction of the message ended before it, the file is left exactly
+ * as it was (no try counted, nothing logged); otherwise as
+ * deliver_finish.  Frees the job. */
+enum deliver_result deliver_abandon(struct deliver_job *j);
 
 #endif

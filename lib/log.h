@@ -1,13 +1,32 @@
 /*
- * log: the runner's log lines.
+ * log: the runner's log lines, to the journal, syslog or standard error.
  *
- * Lines go to standard error with a "<N>" syslog priority prefix (what
- * systemd's journal reads from a service's stderr), tagged like sendmail's
- * syslog lines: "<6>sm-msp-queue[1234]: 6AOMct2T003760: to=...".  The
- * delivery lines themselves are built by the caller in sendmail's format.
+ * Contract
+ * --------
+ * - One destination, chosen once by log_init:
+ *   - the journal, with structured fields, when standard error is the
+ *     journal's stream (JOURNAL_STREAM names its device and inode, as
+ *     systemd sets it for a service) and the build has libsystemd;
+ *   - syslog(3), facility mail, when asked (--syslog; the BSDs, rc.d);
+ *   - otherwise standard error, one write per line with a "<N>" priority
+ *     prefix (what the journal reads from a service's stderr), tagged like
+ *     sendmail's syslog lines: "<6>sm-msp-queue[1234]: 6AOMct2T003760: ...".
+ * - The text is the same everywhere: sendmail's format, built by the
+ *   caller; in the journal it is MESSAGE, beside PRIORITY,
+ *   SYSLOG_IDENTIFIER (the tag, sendmail's -L), SYSLOG_PID,
+ *   SYSLOG_FACILITY (2, mail) and the caller's fields.  A line that begins
+ *   with a queue ID and ": " gets QUEUE_ID as well.
+ * - A line the journal refuses goes to standard error instead, and so does
+ *   every line when the journal's socket is missing at start: nothing is
+ *   dropped silently.  Lines are cut at LOG_LINE_MAX, as syslog cuts.
  */
 #ifndef CQ_LOG_H
 #define CQ_LOG_H
+
+#include <stddef.h>
+
+#define LOG_LINE_MAX 4096
+#define LOG_FIELDS_MAX 16
 
 enum log_level {
 	LOG_LVL_ERR = 3,
@@ -16,11 +35,43 @@ enum log_level {
 	LOG_LVL_INFO = 6,
 };
 
-/* log_init: the tag (sendmail's -L; default "sm-msp-queue"). */
-void log_init(const char *tag);
+enum log_dest {
+	LOG_DEST_AUTO,		/* the journal when stderr is it, else stderr */
+	LOG_DEST_SYSLOG,
+};
+
+/* Where the lines went (log_destination). */
+enum log_sink {
+	LOG_SINK_STDERR,
+	LOG_SINK_JOURNAL,
+	LOG_SINK_SYSLOG,
+};
+
+/* A structured field: NAME (upper case, digits, '_') = value. */
+struct log_field {
+	const char *name;
+	const char *value;
+};
+
+/* MESSAGE_IDs of the events a catalog explains (journalctl -x). */
+#define LOG_MID_RELAY_DOWN "a68690c071c741229991a840b00e2525"
+#define LOG_MID_RELAY_BACK "fcc5c8d566724aa0ac214d69be006302"
+#define LOG_MID_QUARANTINED "f67862351f7a487f990107d1911dc368"
+#define LOG_MID_DSN_QUEUED "82a696dd95194eb1842003aa065b0d98"
+
+/* log_init: the tag (sendmail's -L; default "sm-msp-queue") and the
+ * destination.  May be called again (after daemonizing, say). */
+void log_init(const char *tag, enum log_dest dest);
+
+enum log_sink log_destination(void);
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* log_fields: log_msg with up to LOG_FIELDS_MAX structured fields (only
+ * the journal keeps them; a NULL value is left out). */
+void log_fields(enum log_level lvl, const struct log_field *f, size_t n,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* log_interval: sendmail's brief interval ("00:00:05", "2+03:04:05"). */
 void log_interval(long long secs, char *buf, unsigned size);

@@ -963,6 +963,27 @@ smtp_quit(struct smtp_conn *c)
 	}
 }
 
+enum smtp_abandon
+smtp_abandon(struct smtp_conn *c)
+{
+	if ((c->state == ST_TXN || c->state == ST_BODY) && c->dot_queued)
+		return SMTP_ABANDON_WAIT;	/* the relay may have it: its reply */
+	if (c->state == ST_QUITTING)
+		return SMTP_ABANDON_QUITTING;
+	if (c->state == ST_IDLE) {
+		smtp_quit(c);
+		return c->state == ST_QUITTING ? SMTP_ABANDON_QUITTING : SMTP_ABANDON_CLOSED;
+	}
+	/* Mid-transaction, before the ".": closing is the one thing that
+	 * ends it in every state (in the body no command can be sent), and
+	 * a relay never delivers a message whose "." it did not get. */
+	(void)shutdown(c->fd, SHUT_RDWR);
+	c->txn = NULL;
+	c->state = ST_CLOSED;
+	c->deadline = -1;
+	return SMTP_ABANDON_CLOSED;
+}
+
 void
 smtp_free(struct smtp_conn *c)
 {

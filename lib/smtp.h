@@ -201,6 +201,19 @@ bool smtp_submit(struct smtp_conn *c, struct smtp_txn *t);
  * connection that is not usable, CLOSED follows at once. */
 void smtp_quit(struct smtp_conn *c);
 /* smtp_free: close the socket and free; NULL is fine. */
+/* smtp_abandon: stop now (shutdown).  A transaction whose final "." has
+ * not been queued, or a session still being set up, is dropped by closing
+ * the connection (CLOSED: only smtp_free remains; the transaction's
+ * results are not to be read, the caller forgets it); an idle connection
+ * gets QUIT (QUITTING: SMTP_EV_CLOSED follows).  WAIT: the "." is out, so
+ * the relay may already have the message: the caller waits for the reply
+ * (SMTP_EV_TXN_DONE) as usual. */
+enum smtp_abandon {
+	SMTP_ABANDON_CLOSED,
+	SMTP_ABANDON_QUITTING,
+	SMTP_ABANDON_WAIT,
+};
+enum smtp_abandon smtp_abandon(struct smtp_conn *c);
 void smtp_free(struct smtp_conn *c);
 
 bool smtp_usable(const struct smtp_conn *c);	/* idle, may take a txn */

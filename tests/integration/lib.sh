@@ -150,6 +150,26 @@ sm() {
 	    'mount --bind "$0" /etc/hosts && exec "$@"' "$W/hosts" "$SENDMAIL" "$@"
 }
 
+# it_with_devlog SOCKET COMMAND...: run COMMAND with the private hosts
+# file in a private mount namespace where /dev is a tmpfs with the device
+# nodes programs need bound back and /dev/log a link to SOCKET (a datagram
+# socket of the test's): what it logs through syslog(3) goes there.
+it_with_devlog() {
+	_wd_sock=$1
+	shift
+	mkdir -p "$W/olddev"
+	unshare -m --propagation private sh -c '
+hosts=$1 sock=$2 olddev=$3
+shift 3
+mount --bind "$hosts" /etc/hosts &&
+mount --rbind /dev "$olddev" &&
+mount -t tmpfs none /dev &&
+for n in null zero random urandom tty; do
+	touch /dev/$n && mount --bind "$olddev/$n" /dev/$n || exit 1
+done &&
+ln -s "$sock" /dev/log && exec "$@"' sh "$W/hosts" "$_wd_sock" "$W/olddev" "$@"
+}
+
 # sm_logged LOGFILE ARGS...: run sendmail as sm does and collect what it
 # logs through syslog(3) into LOGFILE.  sendmail logs only to /dev/log; in
 # its private mount namespace /dev is a tmpfs with the device nodes it
@@ -170,17 +190,7 @@ with open(sys.argv[2], "ab") as f:
 	_sl_pid=$!
 	wait_for test -S "$W/log.sock"
 	chmod 666 "$W/log.sock"	# sendmail logs as RunAsUser
-	mkdir -p "$W/olddev"
-	TZ=UTC LC_ALL=C unshare -m --propagation private sh -c '
-hosts=$1 sock=$2 olddev=$3
-shift 3
-mount --bind "$hosts" /etc/hosts &&
-mount --rbind /dev "$olddev" &&
-mount -t tmpfs none /dev &&
-for n in null zero random urandom tty; do
-	touch /dev/$n && mount --bind "$olddev/$n" /dev/$n || exit 1
-done &&
-ln -s "$sock" /dev/log && exec "$@"' sh "$W/hosts" "$W/log.sock" "$W/olddev" "$SENDMAIL" "$@"
+	TZ=UTC LC_ALL=C it_with_devlog "$W/log.sock" "$SENDMAIL" "$@"
 	_sl_rc=$?
 	sleep 0.2	# let the last datagrams be written
 	kill "$_sl_pid" 2>/dev/null

@@ -1,0 +1,59 @@
+#!/bin/sh
+# The relay's circuit breaker at scale, as the daemon issue asks: 500
+# messages queued by real sendmail, the relay down for 30 s: at most two
+# log lines about the relay and none per message, no queue file
+# rewritten; then the relay back and a flush (SIGUSR1): everything
+# delivered, each once, within 2 s.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+it_need_root_sendmail
+command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
+it_setup
+RUNNER=$top_builddir/clientq-runner/clientq-runner
+N=500
+
+queue_empty() { [ -z "$(ls "$Q")" ]; }
+
+# 500 submissions, four at a time.
+subs=
+for k in 1 2 3 4; do
+	(
+		i=$k
+		while [ "$i" -le $N ]; do
+			printf 'Subject: breaker %d\n\nbody\n' "$i" |
+			    sm -Ac -C "$CF" -odq "b$i@example.test"
+			i=$((i + 4))
+		done
+	) &
+	subs="$subs $!"
+done
+wait $subs	# (not a bare wait: lib.sh's watchdog is a child too)
+check "real sendmail queued $N messages" test "$(ls "$Q" | grep -c '^qf')" -eq $N
+sums=$(cat "$Q"/qf* | sha256sum)
+
+"$RUNNER" -C "$CF" 2>"$W/daemon.log" &
+DPID=$!
+IT_PIDS="$IT_PIDS $DPID"
+sleep 30
+check "relay down for 30 s: one line says so, with the count" \
+    grep -q "relay \\[127.0.0.1\\]:$PORT unreachable: Connection refused by \\[127.0.0.1\\]; $N messages waiting" "$W/daemon.log"
+n=$(grep -c 'relay' "$W/daemon.log")
+check "... at most two lines about the relay ($n)" test "$n" -le 2
+check "... none per message" sh -c "! grep -q 'to=' '$W/daemon.log'"
+check "... no queue file rewritten" test "$(cat "$Q"/qf* | sha256sum)" = "$sums"
+it_recorder_start "$PORT" "$W/rec"
+t0=$(date +%s%N)
+kill -USR1 "$DPID"
+wait_for queue_empty
+t1=$(date +%s%N)
+ms=$(( (t1 - t0) / 1000000 ))
+check "relay back + a flush: all $N delivered within 2 s (${ms} ms)" \
+    test "$(ls "$Q" | wc -l)" -eq 0 -a "$ms" -le 2000
+check "... each once" \
+    test "$(cat "$W"/rec/session-*.txt | grep -c '^DATA-BYTES')" -eq $N
+check "... one line says the relay is back" \
+    grep -q "relay \\[127.0.0.1\\]:$PORT back after [0-9]*s; delivering $N messages" "$W/daemon.log"
+kill -TERM "$DPID"
+wait "$DPID"
+check "SIGTERM: exit 0" test $? -eq 0
+it_recorder_stop "$W/rec"
+it_finish
