@@ -17,6 +17,8 @@
 #   0 within 10 s either way;
 # - sendmail's own interactive delivery (-odi) beside the daemon: each
 #   message delivered once, whether sendmail or the daemon sends it;
+# - a relay greeting with 5xx is taken as down (nothing bounced: a
+#   deliberate difference from sendmail's runner, see clientq-runner(8));
 # - a stalled loop (the CLIENTQ_TEST_STALL hook) stops the WATCHDOG pings.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 it_need_root_sendmail
@@ -222,6 +224,22 @@ check "... each once" test "$(delivered "$W/rec9")" -eq 3
 kill -TERM "$DPID"
 wait "$DPID"
 it_recorder_stop "$W/rec9"
+
+# ------------------------------------- a relay refusing every session
+rm -f "$Q"/*
+it_recorder_start "$PORT2" "$W/rec10" --reply 'greeting=554 5.3.2 Not now, not ever'
+"$RUNNER" -C "$CF" 2>"$W/g554.log" &
+DPID=$!
+IT_PIDS="$IT_PIDS $DPID"
+id=$(submit g554@example.test)
+check "a 5xx greeting: the daemon takes the relay as down, with its words" \
+    wait_for grep -q "relay \\[127.0.0.1\\]:$PORT2 unreachable: .*554 5.3.2 Not now, not ever; 1 message waiting" "$W/g554.log"
+sleep 2
+check "... and bounces nothing (the message queued, untouched)" \
+    sh -c "grep -qx N0 '$Q/qf$id' && [ \$(ls '$Q' | grep -c '^qf') -eq 1 ]"
+kill -TERM "$DPID"
+wait "$DPID"
+it_recorder_stop "$W/rec10"
 
 # ------------------------------------------------------ a stalled loop
 rm -f "$W/notify.sock"
