@@ -474,12 +474,6 @@ deliver_pending(const struct deliver_job *j)
 	return j->batch + (j->running ? 1 : 0) < j->nbatches;
 }
 
-/* Whether a reply-less outcome was a timeout (smtp's wording). */
-static bool
-deliver_timed_out(const struct smtp_reply *rr)
-{
-	return strncmp(rr->full, "timeout", 7) == 0;
-}
 
 /* The stat= of a recipient deferred: the reply; for a connection lost
  * sendmail says "Deferred" alone, for a timeout "Connection timed out". */
@@ -489,7 +483,7 @@ deliver_deferred(const struct deliver_job *j, const struct smtp_reply *rr,
 {
 	if (rr->code != 0)
 		snprintf(buf, size, "Deferred: %s", rr->full);
-	else if (deliver_timed_out(rr))
+	else if (rr->timed_out)
 		snprintf(buf, size, "Deferred: Connection timed out with %s",
 		    j->cfg->relay_host);
 	else
@@ -553,7 +547,7 @@ deliver_txn_done(struct deliver_job *j)
 				deliver_set(&j->out[k], RS_DEFERRED, cr.dsn, NULL,
 				    deliver_command(j, ph, i), NULL,
 				    ph != SMTP_PHASE_RCPT ? NULL :
-				    deliver_timed_out(rr) ? status : lost);
+				    rr->timed_out ? status : lost);
 				snprintf(j->status, sizeof j->status, "%s", lost);
 				break;
 			}

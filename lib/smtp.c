@@ -272,8 +272,12 @@ smtp_reply_status(const struct smtp_reply *r)
  * running transaction ends with st at the phase it was in; otherwise the
  * setup (or the idle connection) failed.
  */
+static enum smtp_event smtp_die_why(struct smtp_conn *c, enum smtp_status st,
+    bool timed_out, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#define smtp_die(c, st, ...) smtp_die_why((c), (st), false, __VA_ARGS__)
+
 static enum smtp_event
-smtp_die(struct smtp_conn *c, enum smtp_status st, const char *fmt, ...)
+smtp_die_why(struct smtp_conn *c, enum smtp_status st, bool timed_out, const char *fmt, ...)
 {
 	enum smtp_state was = c->state;
 	va_list ap;
@@ -296,6 +300,7 @@ smtp_die(struct smtp_conn *c, enum smtp_status st, const char *fmt, ...)
 			t->status = st;
 			memset(&t->reply, 0, sizeof t->reply);
 			snprintf(t->reply.full, sizeof t->reply.full, "%s", c->err);
+			t->reply.timed_out = timed_out;
 		}
 		c->txn = NULL;
 		return SMTP_EV_TXN_DONE;
@@ -308,8 +313,8 @@ static enum smtp_event
 smtp_timed_out(struct smtp_conn *c)
 {
 	if (c->state == ST_CONNECTING)
-		return smtp_die(c, SMTP_TEMPFAIL, "Connection timed out with [%s]", c->ip);
-	return smtp_die(c, SMTP_IOERR, "timeout waiting for input from [%s] during %s",
+		return smtp_die_why(c, SMTP_TEMPFAIL, true, "Connection timed out with [%s]", c->ip);
+	return smtp_die_why(c, SMTP_IOERR, true, "timeout waiting for input from [%s] during %s",
 	    c->ip, smtp_phase_str(smtp_expect_phase(c)));
 }
 

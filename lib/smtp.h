@@ -98,6 +98,8 @@ struct smtp_reply {
 	char text[512];		/* the last line after code and enhanced
 				 * code, for "stat=Sent (...)" */
 	char full[600];		/* the whole last line, for reply= */
+	bool timed_out;		/* code 0: the wait for it timed out (full
+				 * says so in sendmail's words) */
 };
 
 struct smtp_rcpt_result {
