@@ -225,6 +225,15 @@ kill -TERM "$DPID"
 wait "$DPID"
 it_recorder_stop "$W/rec9"
 
+# --------------------------------------- a notify socket that is gone
+NOTIFY_SOCKET=$W/no-such.sock "$RUNNER" -C "$CF" 2>"$W/nonotify.log" &
+DPID=$!
+IT_PIDS="$IT_PIDS $DPID"
+check "NOTIFY_SOCKET set but unreachable: said loudly" \
+    wait_for grep -q '^<3>.*cannot notify the service manager: No such file or directory' "$W/nonotify.log"
+kill -TERM "$DPID"
+wait "$DPID"
+
 # ------------------------------------- a relay refusing every session
 rm -f "$Q"/*
 it_recorder_start "$PORT2" "$W/rec10" --reply 'greeting=554 5.3.2 Not now, not ever'
