@@ -99,10 +99,7 @@ rm -f "$Q"/*
 
 # ------------------------------------------- --background, --pidfile, syslog
 it_recorder_start "$PORT" "$W/rec3"
-rm -f "$W/syslog.sock"
-python3 "$SINK" --syslog "$W/syslog.sock" --out "$W/syslog.log" --pidfile "$W/ssink.pid" &
-IT_PIDS="$IT_PIDS $!"
-wait_for test -s "$W/ssink.pid"
+it_datagram_sink syslog "$W/syslog.sock" "$W/syslog.log"
 it_with_devlog "$W/syslog.sock" "$RUNNER" -C "$CF" -L cq-bg --background --pidfile "$W/runner.pid"
 rc=$?
 check "--background: the parent returns 0 once the daemon is ready" test "$rc" -eq 0
@@ -251,20 +248,7 @@ wait "$DPID"
 it_recorder_stop "$W/rec10"
 
 # ------------------------------------------------------ a stalled loop
-rm -f "$W/notify.sock"
-python3 -c '
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-with open(sys.argv[2], "a") as f:
-    while True:
-        m = s.recv(4096).decode()
-        f.write("%.3f %s\n" % (time.monotonic(), m.replace("\n", " | ")))
-        f.flush()
-' "$W/notify.sock" "$W/notify.log" &
-IT_PIDS="$IT_PIDS $!"
-wait_for test -S "$W/notify.sock"
-chmod 666 "$W/notify.sock"
+it_datagram_sink notify "$W/notify.sock" "$W/notify.log"
 CLIENTQ_TEST_STALL=1 NOTIFY_SOCKET=$W/notify.sock WATCHDOG_USEC=400000 \
     "$RUNNER" -C "$CF" 2>"$W/stall.log" &
 DPID=$!

@@ -27,19 +27,7 @@ queue_empty() {
 }
 
 # The notify socket, recorded line by line with a time stamp.
-python3 -c '
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-with open(sys.argv[2], "a") as f:
-    while True:
-        m = s.recv(4096).decode()
-        f.write("%.3f %s\n" % (time.monotonic(), m.replace("\n", " | ")))
-        f.flush()
-' "$W/notify.sock" "$W/notify.log" &
-IT_PIDS="$IT_PIDS $!"
-wait_for test -S "$W/notify.sock"
-chmod 666 "$W/notify.sock"
+it_datagram_sink notify "$W/notify.sock" "$W/notify.log"
 
 it_recorder_start "$PORT" "$W/rec1"
 NOTIFY_SOCKET=$W/notify.sock WATCHDOG_USEC=400000 "$RUNNER" -C "$CF" 2>"$W/daemon.log" &

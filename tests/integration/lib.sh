@@ -177,25 +177,32 @@ ln -s "$sock" /dev/log && exec "$@"' sh "$W/hosts" "$_wd_sock" "$W/olddev" "$@"
 sm_logged() {
 	_sl_log=$1
 	shift
-	rm -f "$W/log.sock"
-	python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-with open(sys.argv[2], "ab") as f:
-    while True:
-        f.write(s.recv(65536).rstrip(b"\n") + b"\n")
-        f.flush()
-' "$W/log.sock" "$_sl_log" &
-	_sl_pid=$!
-	wait_for test -S "$W/log.sock"
-	chmod 666 "$W/log.sock"	# sendmail logs as RunAsUser
+	it_datagram_sink syslog "$W/log.sock" "$_sl_log" || return 1
 	TZ=UTC LC_ALL=C it_with_devlog "$W/log.sock" "$SENDMAIL" "$@"
 	_sl_rc=$?
 	sleep 0.2	# let the last datagrams be written
-	kill "$_sl_pid" 2>/dev/null
-	wait "$_sl_pid" 2>/dev/null
+	it_datagram_sink_stop "$_sl_log"
 	return $_sl_rc
+}
+
+# it_datagram_sink MODE SOCKET OUT: tests/tools/log-sink.py bound to the
+# datagram socket SOCKET (any user may write to it), writing what comes
+# to OUT; MODE journal (the native protocol, decoded), syslog or notify
+# (sd_notify, time-stamped).  Returns once it is bound.
+it_datagram_sink() {
+	rm -f "$2" "$3.pid"
+	python3 "$top_srcdir/tests/tools/log-sink.py" --"$1" "$2" --out "$3" --pidfile "$3.pid" &
+	IT_PIDS="$IT_PIDS $!"
+	wait_for test -s "$3.pid"
+}
+
+# it_datagram_sink_stop OUT: stop the sink writing OUT.
+it_datagram_sink_stop() {
+	[ -s "$1.pid" ] || return 0
+	_ds_pid=$(cat "$1.pid")
+	kill "$_ds_pid" 2>/dev/null
+	wait "$_ds_pid" 2>/dev/null
+	rm -f "$1.pid"
 }
 
 # submit RCPT...: queue one message (-odq) and print its queue ID.

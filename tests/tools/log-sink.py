@@ -5,7 +5,11 @@ log-sink.py --journal SOCKET --out FILE  decodes systemd's native journal
     protocol (KEY=value lines; KEY, a 64-bit little-endian length and the
     value for values with newlines; a memfd passed with SCM_RIGHTS for big
     entries) and writes one JSON object per entry.
-log-sink.py --syslog SOCKET --out FILE   writes each datagram as one line.
+log-sink.py --syslog SOCKET --out FILE   writes each datagram as one line,
+    its bytes as they came.
+log-sink.py --notify SOCKET --out FILE   systemd's notify socket: each
+    datagram as one line, its newlines shown as " | ", after the time it
+    came (time.monotonic(), in seconds with milliseconds).
 
 The socket is bound before the pid file (--pidfile) is written.
 """
@@ -16,6 +20,7 @@ import os
 import socket
 import struct
 import sys
+import time
 
 
 def decode_native(data):
@@ -45,10 +50,11 @@ def main():
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--journal")
     g.add_argument("--syslog")
+    g.add_argument("--notify")
     ap.add_argument("--out", required=True)
     ap.add_argument("--pidfile")
     a = ap.parse_args()
-    path = a.journal or a.syslog
+    path = a.journal or a.syslog or a.notify
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     if os.path.exists(path):
         os.unlink(path)
@@ -58,7 +64,7 @@ def main():
         with open(a.pidfile + ".tmp", "w") as f:
             f.write("%d\n" % os.getpid())
         os.rename(a.pidfile + ".tmp", a.pidfile)
-    with open(a.out, "a") as out:
+    with open(a.out, "ab") as out:
         while True:
             fds = array.array("i")
             data, anc, _, _ = s.recvmsg(1 << 20, socket.CMSG_SPACE(4 * fds.itemsize))
@@ -70,11 +76,14 @@ def main():
                     data = f.read()
             if a.journal:
                 try:
-                    out.write(json.dumps(decode_native(data), sort_keys=True) + "\n")
+                    line = json.dumps(decode_native(data), sort_keys=True)
                 except ValueError as e:
-                    out.write(json.dumps({"DECODE_ERROR": str(e)}) + "\n")
+                    line = json.dumps({"DECODE_ERROR": str(e)})
+                out.write(line.encode() + b"\n")
+            elif a.notify:
+                out.write(b"%.3f %s\n" % (time.monotonic(), data.replace(b"\n", b" | ")))
             else:
-                out.write(data.decode("utf-8", "replace").rstrip("\n") + "\n")
+                out.write(data.rstrip(b"\n") + b"\n")
             out.flush()
 
 
