@@ -301,6 +301,11 @@ daemon_went_down(struct daemon *d, struct daemon_slot *s, long long mono)
 	size_t n = sched_count(d->sched);
 	char name[400];
 
+	/* Only the first failure and the probes count: a second connection
+	 * opened beside the first is no probe, and must not double the
+	 * interval. */
+	if (!s->probe && d->breaker.state != RETRY_UP)
+		return;
 	if (retry_breaker_failure(&d->breaker, mono) == RETRY_WENT_DOWN) {
 		char waiting[32];
 
