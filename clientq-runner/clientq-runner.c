@@ -78,7 +78,7 @@ struct run {
 	char relay_down_why[300];
 	struct classify_result relay_down_cr;	/* what that means for mail */
 	struct smtp_reply relay_down_reply;
-	unsigned delivered, deferred;
+	struct deliver_tally tally;
 	/* Notifications queued during the run, delivered after the
 	 * listing (sendmail sends them at once). */
 	char (*queued)[QID_MAX_LEN + 1];
@@ -397,22 +397,6 @@ run_connection(struct run *r)
 	return false;
 }
 
-static void
-run_count(struct run *r, enum deliver_result res)
-{
-	switch (res) {
-	case DELIVER_DELIVERED:
-		r->delivered++;
-		break;
-	case DELIVER_PARTIAL:
-	case DELIVER_DEFERRED:
-		r->deferred++;
-		break;
-	case DELIVER_SKIPPED:
-	case DELIVER_QUARANTINED:
-		break;
-	}
-}
 
 /* deliver's callback: a notification was queued. */
 static void
@@ -439,12 +423,12 @@ run_open_next(struct run *r, const struct qlist *ql, size_t *i)
 			continue;	/* its submitter still has it */
 		if ((j = deliver_open(&r->dc, e->id, &res)) != NULL)
 			return j;
-		run_count(r, res);
+		deliver_tally_add(&r->tally, res);
 	}
 	while (r->next_queued < r->nqueued) {
 		if ((j = deliver_open(&r->dc, r->queued[r->next_queued++], &res)) != NULL)
 			return j;
-		run_count(r, res);
+		deliver_tally_add(&r->tally, res);
 	}
 	return NULL;
 }
@@ -468,7 +452,7 @@ static void
 run_finish(struct run *r, struct deliver_job **j)
 {
 	if (*j != NULL)
-		run_count(r, deliver_finish(*j));
+		deliver_tally_add(&r->tally, deliver_finish(*j));
 	*j = NULL;
 }
 
@@ -916,8 +900,9 @@ main(int argc, char **argv)
 	if (once) {
 		rc = run_once(r);
 		if (r->relay_down)
-			log_msg(LOG_LVL_NOTICE, "relay %s [%s]:%d unreachable: %s; %u messages deferred",
-			    r->relay_host, r->relay_ip, r->mailer.port, r->relay_down_why, r->deferred);
+			log_msg(LOG_LVL_NOTICE, "relay %s [%s]:%d unreachable: %s; %lu messages deferred",
+			    r->relay_host, r->relay_ip, r->mailer.port, r->relay_down_why,
+			    r->tally.deferred);
 	} else {
 		struct daemon_config dcfg;
 		struct run_daemon rd = { r, &opts };

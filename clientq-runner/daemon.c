@@ -57,7 +57,7 @@ struct daemon {
 	bool reload_pending;	/* SIGHUP: reload once nothing is in flight */
 	bool stall_hook;	/* CLIENTQ_TEST_STALL: SIGUSR2 blocks the loop */
 	long long stop_deadline, next_sweep, next_ping;
-	unsigned long delivered, deferred;
+	struct deliver_tally tally;
 	char status[200];
 	long long status_sent;
 	bool status_up, status_pending;
@@ -182,7 +182,7 @@ daemon_status(struct daemon *d, long long mono)
 	bool up = d->breaker.state == RETRY_UP;
 
 	snprintf(buf, sizeof buf, "%zu queued, relay %s; %lu delivered, %lu deferred",
-	    sched_count(d->sched), up ? "up" : "down", d->delivered, d->deferred);
+	    sched_count(d->sched), up ? "up" : "down", d->tally.delivered, d->tally.deferred);
 	d->status_pending = false;
 	if (strcmp(buf, d->status) != 0 && mono - d->status_sent < 1000 &&
 	    up == d->status_up) {
@@ -230,18 +230,7 @@ daemon_job_done(struct daemon *d, struct daemon_slot *s)
 	char id[QID_MAX_LEN + 1];
 
 	snprintf(id, sizeof id, "%s", deliver_id(s->j));
-	switch (deliver_finish(s->j)) {
-	case DELIVER_DELIVERED:
-		d->delivered++;
-		break;
-	case DELIVER_PARTIAL:
-	case DELIVER_DEFERRED:
-		d->deferred++;
-		break;
-	case DELIVER_SKIPPED:
-	case DELIVER_QUARANTINED:
-		break;
-	}
+	deliver_tally_add(&d->tally, deliver_finish(s->j));
 	s->j = NULL;
 	daemon_schedule(d, id);
 }
@@ -798,7 +787,8 @@ daemon_run(struct daemon_config *cfg)
 		if (d->slot[i].c != NULL)
 			daemon_slot_free(d, &d->slot[i]);
 	}
-	log_msg(LOG_LVL_INFO, "stopped: %lu delivered, %lu deferred", d->delivered, d->deferred);
+	log_msg(LOG_LVL_INFO, "stopped: %lu delivered, %lu deferred", d->tally.delivered,
+	    d->tally.deferred);
 out:
 	if (d->epfd >= 0)
 		close(d->epfd);

@@ -1154,6 +1154,23 @@ deliver_commit(struct deliver_job *j)
 	(void)deliver_settle(j);		/* (C) */
 }
 
+void
+deliver_tally_add(struct deliver_tally *t, enum deliver_result res)
+{
+	switch (res) {
+	case DELIVER_DELIVERED:
+		t->delivered++;
+		break;
+	case DELIVER_PARTIAL:
+	case DELIVER_DEFERRED:
+		t->deferred++;
+		break;
+	case DELIVER_SKIPPED:
+	case DELIVER_QUARANTINED:
+		break;
+	}
+}
+
 enum deliver_result
 deliver_abandon(struct deliver_job *j)
 {

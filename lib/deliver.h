@@ -89,6 +89,15 @@ enum deliver_result {
 	DELIVER_QUARANTINED,	/* refused as sendmail would; renamed to Qf */
 };
 
+/* Messages counted by what came of them, for a run's summary and the
+ * daemon's STATUS=: delivered (nothing left), deferred (something
+ * requeued); skipped and quarantined ones are not counted. */
+struct deliver_tally {
+	unsigned long delivered, deferred;
+};
+
+void deliver_tally_add(struct deliver_tally *t, enum deliver_result res);
+
 struct deliver_job;
 
 /* deliver_open: lock and read the message.  NULL with *res SKIPPED or
