@@ -46,15 +46,6 @@ RUNNER=$top_builddir/clientq-runner/clientq-runner
 now() { date +%s.%N; }
 since() { echo "$1 $(now)" | awk '{ printf "%.1f", $2 - $1 }'; }
 
-# sendmail also looks up the machine's own name (IPv6, then IPv4); the
-# hosts file of lib.sh does not list it, so each call asks DNS, and a
-# lost answer costs 5 s.  The name as an alias of host.test changes
-# nothing in the files.
-h=$(hostname)
-sed "1s/\$/ $h/" "$W/hosts" >"$W/hosts.new"
-printf '::1 host.test host %s\n' "$h" >>"$W/hosts.new"
-cat "$W/hosts.new" >"$W/hosts"
-
 # mem PID: its resident set now and at its peak.
 mem() {
 	awk '/^VmRSS/ { r = $2 } /^VmHWM/ { h = $2 }

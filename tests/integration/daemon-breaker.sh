@@ -13,20 +13,7 @@ N=500
 
 queue_empty() { [ -z "$(ls "$Q")" ]; }
 
-# 500 submissions, four at a time.
-subs=
-for k in 1 2 3 4; do
-	(
-		i=$k
-		while [ "$i" -le $N ]; do
-			printf 'Subject: breaker %d\n\nbody\n' "$i" |
-			    sm -Ac -C "$CF" -odq "b$i@example.test"
-			i=$((i + 4))
-		done
-	) &
-	subs="$subs $!"
-done
-wait $subs	# (not a bare wait: lib.sh's watchdog is a child too)
+it_submit_many $N b
 check "real sendmail queued $N messages" test "$(ls "$Q" | grep -c '^qf')" -eq $N
 sums=$(cat "$Q"/qf* | sha256sum)
 

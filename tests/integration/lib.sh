@@ -221,6 +221,26 @@ submit() {
 	done
 }
 
+# it_submit_many N PREFIX: queue N messages with real sendmail (-odq), to
+# PREFIX1@example.test ... PREFIXN@example.test, in four loops side by
+# side; returns when all four are done.
+it_submit_many() {
+	_sm_pids=
+	for _sm_k in 1 2 3 4; do
+		(
+			_sm_i=$_sm_k
+			while [ "$_sm_i" -le "$1" ]; do
+				printf 'Subject: message %d\n\nbody %d\n' "$_sm_i" "$_sm_i" |
+				    sm -Ac -C "$CF" -odq "$2$_sm_i@example.test"
+				_sm_i=$((_sm_i + 4))
+			done
+		) &
+		_sm_pids="$_sm_pids $!"
+	done
+	# shellcheck disable=SC2086  # one PID per word
+	wait $_sm_pids	# not a bare wait: the watchdog is a child too
+}
+
 # it_recorder_start PORT OUTDIR [RECORDER-OPTION...]: start the recording
 # receiver (tests/tools/smtp-recorder.py) on 127.0.0.1:PORT, recording into
 # OUTDIR; returns once it listens (it writes its pid file then).
