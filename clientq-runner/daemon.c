@@ -3,6 +3,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -173,6 +174,31 @@ daemon_queued(void *arg, const char *id)
 	sched_set(d->sched, id, daemon_now_ms());
 }
 
+/* Tell the service manager (sdnotify.h), saying so loudly when
+ * NOTIFY_SOCKET is set and the message cannot be sent. */
+static void daemon_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+daemon_notify(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (!sdnotify_send("%s", buf))
+		log_msg(LOG_LVL_ERR, "cannot notify the service manager: %s", strerror(errno));
+}
+
+/* Nothing new starts: stopping, or a reload waiting for the
+ * connections to end. */
+static bool
+daemon_draining(const struct daemon *d)
+{
+	return d->stopping || d->reload_pending;
+}
+
 /* STATUS=: when it changed, at most once a second (a backlog going out
  * changes it per message) unless the relay's state changed. */
 static void
@@ -193,8 +219,7 @@ daemon_status(struct daemon *d, long long mono)
 		d->status_sent = mono;
 		d->status_up = up;
 		snprintf(d->status, sizeof d->status, "%s", buf);
-		if (!sdnotify_send("STATUS=%s", buf))
-			log_msg(LOG_LVL_ERR, "cannot notify the service manager: %s", strerror(errno));
+		daemon_notify("STATUS=%s", buf);
 	}
 }
 
@@ -241,7 +266,7 @@ daemon_feed(struct daemon *d, struct daemon_slot *s, long long mono)
 {
 	char id[QID_MAX_LEN + 1];
 
-	while (!d->stopping && !d->reload_pending && sched_pop(d->sched, daemon_now_ms(), id)) {
+	while (!daemon_draining(d) && sched_pop(d->sched, daemon_now_ms(), id)) {
 		enum deliver_result res;
 		struct smtp_txn *t;
 
@@ -391,14 +416,14 @@ daemon_dispatch(struct daemon *d, long long mono)
 		busy++;
 		if (!s->connecting && !s->quitting && s->j == NULL && smtp_usable(s->c)) {
 			daemon_feed(d, s, mono);
-			if (s->j == NULL && (d->stopping || d->reload_pending ||
+			if (s->j == NULL && (daemon_draining(d) ||
 			    mono - s->idle_since >= DAEMON_IDLE_MS)) {
 				smtp_quit(s->c);
 				s->quitting = true;
 			}
 		}
 	}
-	if (d->stopping || d->reload_pending || !sched_next(d->sched, &id, &due) || due > now)
+	if (daemon_draining(d) || !sched_next(d->sched, &id, &due) || due > now)
 		return;
 	for (i = 0; i < d->nslots && busy < d->nslots; i++) {
 		struct daemon_slot *s = &d->slot[i];
@@ -494,8 +519,7 @@ daemon_reload(struct daemon *d, long long mono)
 	}
 	daemon_rescan(d);
 	d->next_sweep = mono + DAEMON_SWEEP_MS;
-	if (!sdnotify_send("READY=1"))
-		log_msg(LOG_LVL_ERR, "cannot notify the service manager: %s", strerror(errno));
+	daemon_notify("READY=1");
 }
 
 static void
@@ -509,7 +533,7 @@ daemon_signal(struct daemon *d, long long mono)
 		case SIGINT:
 			if (!d->stopping) {
 				log_msg(LOG_LVL_NOTICE, "stopping (signal %u)", si.ssi_signo);
-				(void)sdnotify_send("STOPPING=1");
+				daemon_notify("STOPPING=1");
 				d->stopping = true;
 				d->stop_deadline = mono + DAEMON_STOP_MS;
 				daemon_abandon(d);
@@ -521,7 +545,7 @@ daemon_signal(struct daemon *d, long long mono)
 			if (d->reload_pending || d->stopping)
 				break;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
-			(void)sdnotify_send("RELOADING=1\nMONOTONIC_USEC=%lld",
+			daemon_notify("RELOADING=1\nMONOTONIC_USEC=%lld",
 			    (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 			d->reload_pending = true;	/* the loop finishes it */
 			break;
@@ -705,8 +729,7 @@ daemon_run(struct daemon_config *cfg)
 		log_msg(LOG_LVL_INFO, "watching %s: %zu messages queued; relay %s, %d connections",
 		    spool_path(d->sp), sched_count(d->sched), name, d->nslots);
 	}
-	if (!sdnotify_send("READY=1"))
-		log_msg(LOG_LVL_ERR, "cannot notify the service manager: %s", strerror(errno));
+	daemon_notify("READY=1");
 	if (cfg->ready_fd >= 0) {
 		(void)!write(cfg->ready_fd, "", 1);
 		close(cfg->ready_fd);
@@ -731,9 +754,7 @@ daemon_run(struct daemon_config *cfg)
 		}
 		daemon_status(d, mono);
 		if (d->next_ping > 0 && mono >= d->next_ping) {
-			if (!sdnotify_send("WATCHDOG=1"))
-				log_msg(LOG_LVL_ERR, "cannot notify the service manager: %s",
-				    strerror(errno));
+			daemon_notify("WATCHDOG=1");
 			d->next_ping = mono + sdnotify_watchdog_ms();
 		}
 		daemon_interest(d);
