@@ -42,6 +42,7 @@
 #include "qf.h"
 #include "qlist.h"
 #include "classify.h"
+#include "control.h"
 #include "daemon.h"
 #include "render.h"
 #include "smtp.h"
@@ -92,6 +93,7 @@ run_usage(FILE *fp)
 	    "usage: clientq-runner [-C submit.cf] [-O Option=value]... [-L tag] [--syslog]\n"
 	    "                      [--background [--pidfile FILE]] [--connections N]\n"
 	    "                      [--retry-min S] [--retry-max S] [--probe-max S]\n"
+	    "                      [--control PATH | --control none]\n"
 	    "       clientq-runner --once [-C submit.cf] [-O Option=value]... [-L tag] [--syslog]\n"
 	    "       clientq-runner --help | --version\n"
 	    "\n"
@@ -110,10 +112,13 @@ run_usage(FILE *fp)
 	    "                  per try (daemon; defaults 60 and 3600)\n"
 	    "  --probe-max S   while the relay is down, probe it at most every S seconds\n"
 	    "                  (daemon; default 60)\n"
+	    "  --control PATH  the control socket clientqctl talks to (daemon; default\n"
+	    "                  %s; none: no socket); one passed by systemd\n"
+	    "                  (LISTEN_FDS) is used instead\n"
 	    "  -C FILE         the submit.cf to read (default %s)\n"
 	    "  -O Option=value override an option of submit.cf, as sendmail's -O\n"
 	    "  -L tag          the tag of log lines (default sm-msp-queue)\n",
-	    CQ_DEFAULT_SUBMIT_CF);
+	    CTL_DEFAULT_SOCKET, CQ_DEFAULT_SUBMIT_CF);
 }
 
 static const char *
@@ -325,6 +330,49 @@ run_file_mode(struct run *r, mode_t *mode)
 	}
 	*mode = (mode_t)m;
 	return true;
+}
+
+/*
+ * The control socket: the one systemd passed, else one made at path
+ * (its directory too, for the runner's user), before privileges go.  A
+ * failure is fatal when the path was asked for, a warning for the
+ * default one (delivery does not need the socket).
+ */
+static int
+run_control(struct run *r, const char *path, bool explicit, int *fd, uid_t *runner,
+    bool *made)
+{
+	struct submitcf_error cerr;
+	char err[600], dir[4096], *slash;
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+
+	if (geteuid() == 0 && !submitcf_run_as(r->cf, &uid, &gid, &cerr))
+		uid = 0, gid = 0;
+	*runner = uid;
+	if ((*fd = control_inherited()) >= 0) {
+		log_msg(LOG_LVL_INFO, "control socket passed by the service manager");
+		return RUN_EXIT_OK;
+	}
+	if (strcmp(path, "none") == 0)
+		return RUN_EXIT_OK;
+	snprintf(dir, sizeof dir, "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) == 0 && geteuid() == 0)
+			(void)!chown(dir, uid, gid);
+	}
+	*fd = control_listen(path, uid, gid, err, sizeof err);
+	if (*fd >= 0) {
+		*made = true;
+		return RUN_EXIT_OK;
+	}
+	if (explicit) {
+		log_msg(LOG_LVL_ERR, "control socket: %s", err);
+		return RUN_EXIT_OSERR;
+	}
+	log_msg(LOG_LVL_WARNING, "control socket: %s; clientqctl cannot reach this daemon", err);
+	return RUN_EXIT_OK;
 }
 
 /* Started as root: become RunAsUser before touching the spool. */
@@ -802,18 +850,21 @@ main(int argc, char **argv)
 		{ "syslog", no_argument, NULL, 's' },
 		{ "background", no_argument, NULL, 'b' },
 		{ "pidfile", required_argument, NULL, 'P' },
+		{ "control", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct run_opts opts = { CQ_DEFAULT_SUBMIT_CF, NULL, 0 };
-	const char *tag = NULL, *pidfile = NULL;
+	const char *tag = NULL, *pidfile = NULL, *control = CTL_DEFAULT_SOCKET;
+	bool control_explicit = false, control_made = false;
+	uid_t runner_uid = 0;
 	struct spool_policy pol;
 	struct spool_error serr;
 	struct run *r = NULL;
 	bool once = false, use_syslog = false, background = false;
 	long long nconn = 2, retry_min = 60, retry_max = 3600, probe_max = 60;
-	int c, rc, ready_fd = -1;
+	int c, rc, ready_fd = -1, control_fd = -1;
 
 	opts.overrides = xcalloc((size_t)argc + 1, sizeof *opts.overrides);
 	while ((c = getopt_long(argc, argv, "C:O:L:", longopts, NULL)) != -1) {
@@ -838,6 +889,10 @@ main(int argc, char **argv)
 			break;
 		case 'P':
 			pidfile = optarg;
+			break;
+		case 'S':
+			control = optarg;
+			control_explicit = true;
 			break;
 		case 'n':
 		case 'm':
@@ -883,6 +938,9 @@ main(int argc, char **argv)
 	 * written where rc.d keeps them. */
 	if (background && (rc = run_background(pidfile, &ready_fd)) != RUN_EXIT_OK)
 		goto out;
+	if (!once && (rc = run_control(r, control, control_explicit, &control_fd,
+	    &runner_uid, &control_made)) != RUN_EXIT_OK)
+		goto out;
 	if (!run_drop_privileges(r)) {
 		rc = RUN_EXIT_OSERR;
 		goto out;
@@ -917,7 +975,11 @@ main(int argc, char **argv)
 		dcfg.reload = run_reload;
 		dcfg.reload_arg = &rd;
 		dcfg.ready_fd = ready_fd;
+		dcfg.control_fd = control_fd;
+		dcfg.runner_uid = runner_uid;
 		rc = daemon_run(&dcfg);
+		if (control_made)
+			(void)unlink(control);	/* where the runner's user may */
 		r = rd.cur;
 		if (pidfile != NULL)
 			(void)unlink(pidfile);	/* fails once privileges are dropped: rc.d copes */

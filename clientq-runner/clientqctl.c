@@ -1,65 +1,57 @@
 /*
  * clientqctl: control and inspect the client queue.
  *
- * Commands are declared once, in ctl_commands[]: the dispatcher, the usage
- * text and --help all come from that table.  This version has the offline
- * listing, which reads the queue directory itself; the commands that talk
- * to a running clientq-runner arrive with its control socket.
+ * Commands are declared once, in ctl_commands[]: the dispatcher, each
+ * command's options (getopt_long reads the same array), the usage text,
+ * --help and the words bash completion offers (clientqctl --complete) all
+ * come from that table.  Everything but `list --offline` asks the running
+ * clientq-runner over its control socket (ctl.h for the protocol).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include "ctl.h"
+#include "qid.h"
 #include "qlist.h"
 #include "spool.h"
+#include "strbuf.h"
 #include "submitcf.h"
 
-/* Exit codes, documented in clientqctl(8). */
+/* Exit codes, documented in clientqctl(8); `check` has the monitoring
+ * plugins' own (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). */
 enum ctl_exit {
 	CTL_EXIT_OK = 0,
-	CTL_EXIT_FAILED = 1,		/* could not be done; the message says why */
+	CTL_EXIT_FAILED = 1,		/* refused, or could not be done */
 	CTL_EXIT_USAGE = 2,
 	CTL_EXIT_UNAVAILABLE = 69,	/* the daemon is not reachable */
+	CTL_EXIT_TEMPFAIL = 75,		/* try again later */
 };
+
+enum { PLUGIN_OK, PLUGIN_WARNING, PLUGIN_CRITICAL, PLUGIN_UNKNOWN };
 
 struct ctl_command {
 	const char *name;
 	const char *synopsis;
 	const char *help;
-	int (*run)(int argc, char **argv);
+	const struct option *opts;	/* also what completion offers */
+	int (*run)(int argc, char **argv, const struct ctl_command *self);
 };
-
-static int ctl_list(int argc, char **argv);
-
-static const struct ctl_command ctl_commands[] = {
-	{ "list", "list --offline [-C submit.cf | -q DIR] [--json]",
-	  "list the client queue as `mailq -Ac` does (--offline: read the\n"
-	  "\t\tqueue directory directly; needs root or group smmsp)", ctl_list },
-};
-
-#define CTL_NCOMMANDS (sizeof ctl_commands / sizeof ctl_commands[0])
 
 static const char *ctl_progname = "clientqctl";
+static const char *ctl_socket = CTL_DEFAULT_SOCKET;
 
-static void
-ctl_usage(FILE *fp)
-{
-	size_t i;
-
-	fprintf(fp, "usage: %s COMMAND [ARGS]\n       %s --help | --version\n\ncommands:\n",
-	    ctl_progname, ctl_progname);
-	for (i = 0; i < CTL_NCOMMANDS; i++)
-		fprintf(fp, "  %s\n\t\t%s\n", ctl_commands[i].synopsis,
-		    ctl_commands[i].help);
-	fprintf(fp, "\nexit status: 0 ok, 1 failed, 2 usage, 69 daemon unavailable\n"
-	    "default submit.cf: %s\n", CQ_DEFAULT_SUBMIT_CF);
-}
+static void ctl_usage(FILE *fp);
 
 static int ctl_usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
@@ -77,28 +69,316 @@ ctl_usage_error(const char *fmt, ...)
 	return CTL_EXIT_USAGE;
 }
 
+/* ------------------------------------------------------------ talking */
+
+/* What a reply's lines do, per command. */
+struct ctl_talk {
+	bool quiet_ok;		/* the OK line's text is not printed */
+	bool unavailable_hint;	/* suggest --offline when no daemon */
+	bool progress;		/* flush --wait: P lines */
+	bool plugin;		/* check: failures are UNKNOWN, not printed */
+	int timeout_ms;		/* -1: none */
+	void (*on_data)(const char *text, void *arg);
+	void *arg;
+	/* filled in */
+	enum ctl_status st;
+	char status_text[1024];
+	unsigned long done, total;
+};
+
 static int
-ctl_list(int argc, char **argv)
+ctl_connect(char *err, size_t errsize)
 {
-	static const struct option longopts[] = {
-		{ "offline", no_argument, NULL, 'o' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *cfpath = NULL, *qdir = NULL;
-	bool offline = false, json = false;
-	struct submitcf *cf = NULL;
-	struct submitcf_error cferr;
-	struct spool_policy pol;
-	struct spool_error serr;
-	struct spool *sp;
-	struct qlist ql;
-	size_t i;
+	struct sockaddr_un sa;
+	int fd;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	if (strlen(ctl_socket) >= sizeof sa.sun_path) {
+		snprintf(err, errsize, "%s: path too long for a socket", ctl_socket);
+		return -1;
+	}
+	strcpy(sa.sun_path, ctl_socket);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errsize, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		snprintf(err, errsize, "cannot reach clientq-runner at %s: %s", ctl_socket,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A progress line: "- waiting N", or "<id> <outcome> <text>". */
+static void
+ctl_progress(struct ctl_talk *tk, const char *text)
+{
+	bool tty = isatty(STDERR_FILENO);
+
+	if (strncmp(text, "- waiting ", 10) == 0) {
+		tk->total = strtoul(text + 10, NULL, 10);
+	} else {
+		const char *sp = strchr(text, ' ');
+
+		tk->done++;
+		if (tty)
+			fputs("\r\033[K", stderr);
+		if (sp != NULL) {
+			const char *sp2 = strchr(sp + 1, ' ');
+
+			/* "ID: delivered: 1 recipient" */
+			printf("%.*s: %.*s%s%s\n", (int)(sp - text), text,
+			    sp2 ? (int)(sp2 - sp - 1) : (int)strlen(sp + 1), sp + 1,
+			    sp2 ? ": " : "", sp2 ? sp2 + 1 : "");
+		} else {
+			printf("%s\n", text);
+		}
+		fflush(stdout);
+	}
+	if (tty && tk->total > 0) {
+		fprintf(stderr, "\r\033[Kwaiting: %lu of %lu done", tk->done, tk->total);
+		fflush(stderr);
+	}
+}
+
+/*
+ * Send req; read the reply line by line.  Returns the exit status:
+ * the status line's (ctl_status_exit), 69 when the daemon cannot be
+ * reached, 75 when the reply breaks off.
+ */
+static int
+ctl_talk(const struct strbuf *req, struct ctl_talk *tk)
+{
+	struct strbuf in = STRBUF_INIT;
+	char err[600], buf[8192];
+	size_t off = 0;
+	int fd, rc = CTL_EXIT_TEMPFAIL;
+	bool tty = isatty(STDERR_FILENO);
+
+	tk->status_text[0] = '\0';
+	if ((fd = ctl_connect(err, sizeof err)) < 0) {
+		snprintf(tk->status_text, sizeof tk->status_text, "%s", err);
+		if (!tk->plugin) {
+			fprintf(stderr, "%s: %s\n", ctl_progname, err);
+			if (tk->unavailable_hint)
+				fprintf(stderr, "The daemon is not running, or its socket is elsewhere "
+				    "(--socket).  Use '%s list --offline' to read\n"
+				    "the queue directly (as root or a member of group smmsp).\n",
+				    ctl_progname);
+		}
+		return CTL_EXIT_UNAVAILABLE;
+	}
+	while (off < req->len) {
+		ssize_t n = send(fd, req->buf + off, req->len - off, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(tk->status_text, sizeof tk->status_text,
+			    "cannot send the request: %s", strerror(errno));
+			goto broken;
+		}
+		off += (size_t)n;
+	}
+	for (;;) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		char *nl;
+		ssize_t n;
+		int pr = poll(&pfd, 1, tk->timeout_ms);
+
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0) {
+			snprintf(tk->status_text, sizeof tk->status_text,
+			    "no answer from clientq-runner within %d s", tk->timeout_ms / 1000);
+			goto broken;
+		}
+		n = read(fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(tk->status_text, sizeof tk->status_text, "%s",
+			    "clientq-runner closed the connection without an answer");
+			goto broken;
+		}
+		strbuf_append(&in, buf, (size_t)n);
+		while ((nl = memchr(in.buf, '\n', in.len)) != NULL) {
+			const char *text;
+			enum ctl_status st;
+			enum ctl_line kind;
+
+			*nl = '\0';
+			kind = ctl_parse_reply_line(in.buf, &st, &text);
+			if (kind == CTL_LINE_DATA) {
+				if (tk->on_data != NULL)
+					tk->on_data(text, tk->arg);
+				else
+					printf("%s\n", text);
+			} else if (kind == CTL_LINE_PROGRESS && tk->progress) {
+				ctl_progress(tk, text);
+			} else if (kind == CTL_LINE_STATUS) {
+				tk->st = st;
+				snprintf(tk->status_text, sizeof tk->status_text, "%s", text);
+				rc = ctl_status_exit(st);
+				if (tty && tk->progress && tk->total > 0)
+					fputs("\r\033[K", stderr);
+				if (!tk->plugin) {
+					if (st == CTL_OK && !tk->quiet_ok && *text != '\0')
+						printf("%s\n", text);
+					else if (st != CTL_OK)
+						fprintf(stderr, "%s: %s\n", ctl_progname, text);
+				}
+				goto done;
+			}
+			strbuf_consume(&in, (size_t)(nl - in.buf) + 1);
+		}
+		if (in.len > (1u << 20)) {
+			snprintf(tk->status_text, sizeof tk->status_text, "%s",
+			    "a reply line longer than 1 MiB");
+			goto broken;
+		}
+	}
+broken:
+	if (!tk->plugin)
+		fprintf(stderr, "%s: %s\n", ctl_progname, tk->status_text);
+	rc = CTL_EXIT_TEMPFAIL;
+done:
+	close(fd);
+	strbuf_free(&in);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "%s: error writing the output: %s\n", ctl_progname,
+		    strerror(errno));
+		return CTL_EXIT_FAILED;
+	}
+	return rc;
+}
+
+/* A command without arguments of its own: the request, the reply. */
+static int
+ctl_simple(const char *command, int timeout_ms)
+{
+	struct strbuf req = STRBUF_INIT;
+	struct ctl_talk tk = { 0 };
+	int rc;
+
+	tk.timeout_ms = timeout_ms;
+	ctl_request_start(&req, command);
+	ctl_request_end(&req);
+	rc = ctl_talk(&req, &tk);
+	strbuf_free(&req);
+	return rc;
+}
+
+/* getopt_long over the command's own options; '?' for a bad one. */
+static int
+ctl_getopt(int argc, char **argv, const struct ctl_command *self)
+{
+	return getopt_long(argc, argv, "hC:q:", self->opts, NULL);
+}
+
+/* Every command takes --help. */
+#define CTL_OPT_HELP { "help", no_argument, NULL, 'h' }
+#define CTL_OPT_END { NULL, 0, NULL, 0 }
+
+static int
+ctl_bad_option(const struct ctl_command *self)
+{
+	return ctl_usage_error("usage: %s %s", ctl_progname, self->synopsis);
+}
+
+static int
+ctl_command_help(const struct ctl_command *self)
+{
+	printf("usage: %s %s\n\n%s\n", ctl_progname, self->synopsis, self->help);
+	return CTL_EXIT_OK;
+}
+
+/* ------------------------------------------------------------ commands */
+
+static int
+ctl_no_args(int argc, char **argv, const struct ctl_command *self)
+{
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+C:q:", longopts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, self)) != -1) {
+		if (c == 'h')
+			return ctl_command_help(self);
+		return ctl_bad_option(self);
+	}
+	if (optind != argc)
+		return ctl_usage_error("%s: unexpected argument '%s'", self->name, argv[optind]);
+	return ctl_simple(self->name, 30000);
+}
+
+static int
+ctl_flush(int argc, char **argv, const struct ctl_command *self)
+{
+	struct strbuf req = STRBUF_INIT;
+	struct ctl_talk tk = { 0 };
+	const char *rcpt = NULL, *sender = NULL;
+	bool wait = false;
+	int c, rc;
+
+	optind = 1;
+	while ((c = ctl_getopt(argc, argv, self)) != -1) {
+		switch (c) {
+		case 'r':
+			rcpt = optarg;
+			break;
+		case 's':
+			sender = optarg;
+			break;
+		case 'w':
+			wait = true;
+			break;
+		case 'h':
+			return ctl_command_help(self);
+		default:
+			return ctl_bad_option(self);
+		}
+	}
+	if ((rcpt || sender) && optind != argc)
+		return ctl_usage_error("flush: queue IDs or --recipient/--sender, not both");
+	ctl_request_start(&req, "flush");
+	for (; optind < argc; optind++) {
+		if (!qid_valid(argv[optind])) {
+			strbuf_free(&req);
+			return ctl_usage_error("flush: '%s' is not a queue ID", argv[optind]);
+		}
+		ctl_request_add(&req, "id", argv[optind]);
+	}
+	if (rcpt != NULL)
+		ctl_request_add(&req, "recipient", rcpt);
+	if (sender != NULL)
+		ctl_request_add(&req, "sender", sender);
+	if (wait)
+		ctl_request_add(&req, "wait", NULL);
+	ctl_request_end(&req);
+	tk.progress = wait;
+	tk.timeout_ms = wait ? -1 : 30000;
+	rc = ctl_talk(&req, &tk);
+	strbuf_free(&req);
+	return rc;
+}
+
+static int ctl_list_offline(const char *cfpath, const char *qdir, bool json);
+
+static int
+ctl_list(int argc, char **argv, const struct ctl_command *self)
+{
+	struct strbuf req = STRBUF_INIT;
+	struct ctl_talk tk = { 0 };
+	const char *cfpath = NULL, *qdir = NULL;
+	bool offline = false, json = false, all = false;
+	int c, rc;
+
+	optind = 1;
+	while ((c = ctl_getopt(argc, argv, self)) != -1) {
 		switch (c) {
 		case 'C':
 			cfpath = optarg;
@@ -112,23 +392,336 @@ ctl_list(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'a':
+			all = true;
+			break;
 		case 'h':
-			ctl_usage(stdout);
-			return CTL_EXIT_OK;
+			return ctl_command_help(self);
 		default:
-			return ctl_usage_error("%s", "list: bad option");
+			return ctl_bad_option(self);
 		}
 	}
 	if (optind != argc)
 		return ctl_usage_error("list: unexpected argument '%s'", argv[optind]);
 	if (cfpath != NULL && qdir != NULL)
 		return ctl_usage_error("%s", "list: -C and -q exclude each other");
-	if (!offline) {
-		fprintf(stderr, "%s: cannot reach clientq-runner: this version has no control socket yet.\n"
-		    "Use '%s list --offline' to read the queue directly (as root or smmsp).\n",
-		    ctl_progname, ctl_progname);
-		return CTL_EXIT_UNAVAILABLE;
+	if (!offline && (cfpath != NULL || qdir != NULL))
+		return ctl_usage_error("%s", "list: -C and -q go with --offline");
+	if (offline)
+		return ctl_list_offline(cfpath, qdir, json);
+	ctl_request_start(&req, "list");
+	if (all)
+		ctl_request_add(&req, "all", NULL);
+	if (json)
+		ctl_request_add(&req, "format", "json");
+	ctl_request_end(&req);
+	tk.quiet_ok = true;
+	tk.unavailable_hint = true;
+	tk.timeout_ms = 150000;
+	rc = ctl_talk(&req, &tk);
+	strbuf_free(&req);
+	return rc;
+}
+
+/* show, hold, release, remove: one queue ID. */
+static int
+ctl_one_id(int argc, char **argv, const struct ctl_command *self)
+{
+	struct strbuf req = STRBUF_INIT;
+	struct ctl_talk tk = { 0 };
+	const char *reason = NULL;
+	int c, rc;
+
+	optind = 1;
+	while ((c = ctl_getopt(argc, argv, self)) != -1) {
+		switch (c) {
+		case 'R':
+			reason = optarg;
+			break;
+		case 'h':
+			return ctl_command_help(self);
+		default:
+			return ctl_bad_option(self);
+		}
 	}
+	if (optind + 1 != argc)
+		return ctl_usage_error("%s: one queue ID, please", self->name);
+	if (!qid_valid(argv[optind]))
+		return ctl_usage_error("%s: '%s' is not a queue ID", self->name, argv[optind]);
+	ctl_request_start(&req, self->name);
+	ctl_request_add(&req, "id", argv[optind]);
+	if (reason != NULL)
+		ctl_request_add(&req, "reason", reason);
+	ctl_request_end(&req);
+	tk.quiet_ok = strcmp(self->name, "show") == 0;
+	tk.timeout_ms = 150000;
+	rc = ctl_talk(&req, &tk);
+	strbuf_free(&req);
+	return rc;
+}
+
+static int
+ctl_stats(int argc, char **argv, const struct ctl_command *self)
+{
+	struct strbuf req = STRBUF_INIT;
+	struct ctl_talk tk = { 0 };
+	const char *fmt = NULL;
+	int c, rc;
+
+	optind = 1;
+	while ((c = ctl_getopt(argc, argv, self)) != -1) {
+		switch (c) {
+		case 'j':
+			fmt = "json";
+			break;
+		case 'p':
+			fmt = "prometheus";
+			break;
+		case 'h':
+			return ctl_command_help(self);
+		default:
+			return ctl_bad_option(self);
+		}
+	}
+	if (optind != argc)
+		return ctl_usage_error("stats: unexpected argument '%s'", argv[optind]);
+	ctl_request_start(&req, "stats");
+	if (fmt != NULL)
+		ctl_request_add(&req, "format", fmt);
+	ctl_request_end(&req);
+	tk.quiet_ok = true;
+	tk.timeout_ms = 150000;
+	rc = ctl_talk(&req, &tk);
+	strbuf_free(&req);
+	return rc;
+}
+
+struct ctl_check {
+	unsigned long queued, older;
+	long long oldest;
+	char relay[16];
+	int paused;
+	bool got;
+};
+
+static void
+ctl_check_data(const char *text, void *arg)
+{
+	struct ctl_check *ck = arg;
+
+	ck->got = sscanf(text, "queued=%lu older=%lu oldest=%lld relay=%15s paused=%d",
+	    &ck->queued, &ck->older, &ck->oldest, ck->relay, &ck->paused) == 5;
+}
+
+static bool
+ctl_count(const char *s, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return errno == 0 && end != s && *end == '\0' && *out >= 0;
+}
+
+/* check: a monitoring plugin (check_mailq's kind): exit 0, 1, 2 or 3
+ * and one line with perfdata. */
+static int
+ctl_check(int argc, char **argv, const struct ctl_command *self)
+{
+	struct strbuf req = STRBUF_INIT;
+	struct ctl_talk tk = { 0 };
+	struct ctl_check ck = { 0 };
+	long long warn = -1, crit = -1, age = -1;
+	const char *state;
+	int c, rc, code;
+	unsigned long n;
+
+	optind = 1;
+	while ((c = ctl_getopt(argc, argv, self)) != -1) {
+		long long *dst = c == 'w' ? &warn : c == 'c' ? &crit : &age;
+
+		switch (c) {
+		case 'w':
+		case 'c':
+		case 'A':
+			if (!ctl_count(optarg, dst)) {
+				printf("CLIENTQ UNKNOWN - --%s wants a number, not '%s'\n",
+				    c == 'w' ? "warn" : c == 'c' ? "crit" : "age", optarg);
+				return PLUGIN_UNKNOWN;
+			}
+			break;
+		case 'h':
+			return ctl_command_help(self);
+		default:
+			printf("CLIENTQ UNKNOWN - usage: %s %s\n", ctl_progname, self->synopsis);
+			return PLUGIN_UNKNOWN;
+		}
+	}
+	if (warn < 0 || crit < 0 || warn > crit || optind != argc) {
+		printf("CLIENTQ UNKNOWN - usage: %s %s (and N <= M)\n", ctl_progname,
+		    self->synopsis);
+		return PLUGIN_UNKNOWN;
+	}
+	ctl_request_start(&req, "check");
+	if (age >= 0) {
+		char a[32];
+
+		snprintf(a, sizeof a, "%lld", age);
+		ctl_request_add(&req, "age", a);
+	}
+	ctl_request_end(&req);
+	tk.plugin = true;
+	tk.quiet_ok = true;
+	tk.timeout_ms = 60000;
+	tk.on_data = ctl_check_data;
+	tk.arg = &ck;
+	rc = ctl_talk(&req, &tk);
+	strbuf_free(&req);
+	if (rc != CTL_EXIT_OK || !ck.got) {
+		printf("CLIENTQ UNKNOWN - %s\n", tk.status_text[0] ? tk.status_text :
+		    "no answer from clientq-runner");
+		return PLUGIN_UNKNOWN;
+	}
+	n = ck.older;
+	code = (long long)n >= crit ? PLUGIN_CRITICAL : (long long)n >= warn ?
+	    PLUGIN_WARNING : PLUGIN_OK;
+	state = code == PLUGIN_CRITICAL ? "CRITICAL" : code == PLUGIN_WARNING ? "WARNING" : "OK";
+	if (age >= 0)
+		printf("CLIENTQ %s - %lu message%s older than %lld s (%lu queued); relay %s%s"
+		    " | older=%lu;%lld;%lld;0 queued=%lu;;;0 oldest=%llds;;;0\n", state, n,
+		    n == 1 ? "" : "s", age, ck.queued, ck.relay, ck.paused ? ", delivery paused" : "",
+		    n, warn, crit, ck.queued, ck.oldest);
+	else
+		printf("CLIENTQ %s - %lu message%s queued; relay %s%s"
+		    " | queued=%lu;%lld;%lld;0 oldest=%llds;;;0\n", state, n, n == 1 ? "" : "s",
+		    ck.relay, ck.paused ? ", delivery paused" : "", n, warn, crit, ck.oldest);
+	return code;
+}
+
+static const struct option ctl_opts_none[] = { CTL_OPT_HELP, CTL_OPT_END };
+static const struct option ctl_opts_flush[] = {
+	{ "recipient", required_argument, NULL, 'r' },
+	{ "sender", required_argument, NULL, 's' },
+	{ "wait", no_argument, NULL, 'w' },
+	CTL_OPT_HELP, CTL_OPT_END,
+};
+static const struct option ctl_opts_list[] = {
+	{ "all", no_argument, NULL, 'a' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "offline", no_argument, NULL, 'o' },
+	CTL_OPT_HELP, CTL_OPT_END,
+};
+static const struct option ctl_opts_stats[] = {
+	{ "json", no_argument, NULL, 'j' },
+	{ "prometheus", no_argument, NULL, 'p' },
+	CTL_OPT_HELP, CTL_OPT_END,
+};
+static const struct option ctl_opts_check[] = {
+	{ "warn", required_argument, NULL, 'w' },
+	{ "crit", required_argument, NULL, 'c' },
+	{ "age", required_argument, NULL, 'A' },
+	CTL_OPT_HELP, CTL_OPT_END,
+};
+static const struct option ctl_opts_hold[] = {
+	{ "reason", required_argument, NULL, 'R' },
+	CTL_OPT_HELP, CTL_OPT_END,
+};
+
+static const struct ctl_command ctl_commands[] = {
+	{ "flush", "flush [QID... | --recipient ADDR | --sender ADDR] [--wait]",
+	  "make messages due now and let the relay be tried at once (all of them,\n"
+	  "\t\tor those named or matching); --wait: report each one's outcome\n"
+	  "\t\tand return when all were tried (exit 0, or 75 if some were\n"
+	  "\t\tdeferred).  Anyone; one flush per 10 s for users other than\n"
+	  "\t\troot and the runner's user, who name or wait for their own messages",
+	  ctl_opts_flush, ctl_flush },
+	{ "list", "list [--all] [--json] | list --offline [-C submit.cf | -q DIR] [--json]",
+	  "list the client queue as `mailq -Ac` does: your own messages (root and\n"
+	  "\t\tthe runner's user: all of them); --offline reads the queue\n"
+	  "\t\tdirectory directly (root or group smmsp) without the daemon",
+	  ctl_opts_list, ctl_list },
+	{ "show", "show QID",
+	  "one message: envelope, recipients, tries, last status, next try",
+	  ctl_opts_none, ctl_one_id },
+	{ "stats", "stats [--json | --prometheus]",
+	  "counts, counters since the start, relay state, oldest message, latency\n"
+	  "\t\thistogram (--prometheus: text format for node_exporter's textfile\n"
+	  "\t\tcollector)", ctl_opts_stats, ctl_stats },
+	{ "status", "status",
+	  "one line: running, paused, reloading or stopping; queue and relay",
+	  ctl_opts_none, ctl_no_args },
+	{ "check", "check --warn N --crit M [--age SECONDS]",
+	  "monitoring plugin: WARNING at N queued messages (older than SECONDS),\n"
+	  "\t\tCRITICAL at M; exit 0, 1, 2, or 3 when the daemon cannot tell",
+	  ctl_opts_check, ctl_check },
+	{ "pause", "pause",
+	  "stop starting deliveries (the queue is still watched); root and smmsp",
+	  ctl_opts_none, ctl_no_args },
+	{ "resume", "resume", "deliver again after pause; root and smmsp",
+	  ctl_opts_none, ctl_no_args },
+	{ "reload", "reload", "re-read submit.cf, as SIGHUP; root and smmsp",
+	  ctl_opts_none, ctl_no_args },
+	{ "hold", "hold QID [--reason TEXT]",
+	  "set a message aside (hf, sendmail's quarantine); root and smmsp",
+	  ctl_opts_hold, ctl_one_id },
+	{ "release", "release QID", "queue a held message again; root and smmsp",
+	  ctl_opts_none, ctl_one_id },
+	{ "remove", "remove QID",
+	  "delete a message (logged with who asked); root and smmsp",
+	  ctl_opts_none, ctl_one_id },
+};
+
+#define CTL_NCOMMANDS (sizeof ctl_commands / sizeof ctl_commands[0])
+
+static void
+ctl_usage(FILE *fp)
+{
+	size_t i;
+
+	fprintf(fp, "usage: %s [--socket PATH] COMMAND [ARGS]\n       %s --help | --version\n\ncommands:\n",
+	    ctl_progname, ctl_progname);
+	for (i = 0; i < CTL_NCOMMANDS; i++)
+		fprintf(fp, "  %s\n\t\t%s\n", ctl_commands[i].synopsis,
+		    ctl_commands[i].help);
+	fprintf(fp, "\nexit status: 0 ok, 1 refused or failed, 2 usage, 69 daemon unavailable,\n"
+	    "75 temporary failure (check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)\n"
+	    "control socket: %s (--socket, or CLIENTQ_SOCKET in the environment)\n"
+	    "default submit.cf: %s\n", CTL_DEFAULT_SOCKET, CQ_DEFAULT_SUBMIT_CF);
+}
+
+/* --complete [COMMAND]: the words bash completion offers. */
+static int
+ctl_complete(const char *command)
+{
+	size_t i;
+	const struct option *o;
+
+	for (i = 0; i < CTL_NCOMMANDS; i++) {
+		if (command == NULL) {
+			printf("%s\n", ctl_commands[i].name);
+			continue;
+		}
+		if (strcmp(command, ctl_commands[i].name) != 0)
+			continue;
+		for (o = ctl_commands[i].opts; o->name != NULL; o++)
+			printf("--%s\n", o->name);
+	}
+	if (command == NULL)
+		printf("--socket\n--help\n--version\n");
+	return CTL_EXIT_OK;
+}
+
+static int
+ctl_list_offline(const char *cfpath, const char *qdir, bool json)
+{
+	struct submitcf *cf = NULL;
+	struct submitcf_error cferr;
+	struct spool_policy pol;
+	struct spool_error serr;
+	struct spool *sp;
+	struct qlist ql;
+	size_t i;
+
 	if (qdir == NULL) {
 		cf = submitcf_load(cfpath ? cfpath : CQ_DEFAULT_SUBMIT_CF, &cferr);
 		if (cf == NULL || (qdir = submitcf_queue_dir(cf, &cferr)) == NULL) {
@@ -171,26 +764,44 @@ ctl_list(int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
+
 int
 main(int argc, char **argv)
 {
+	const char *env = getenv("CLIENTQ_SOCKET");
 	size_t i;
+	int k = 1;
 
-	if (argc < 2) {
+	if (env != NULL && *env != '\0')
+		ctl_socket = env;
+	while (k < argc) {
+		if (strcmp(argv[k], "--socket") == 0 && k + 1 < argc) {
+			ctl_socket = argv[k + 1];
+			k += 2;
+		} else if (strncmp(argv[k], "--socket=", 9) == 0) {
+			ctl_socket = argv[k] + 9;
+			k++;
+		} else {
+			break;
+		}
+	}
+	if (k >= argc) {
 		ctl_usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
+	if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0 ||
+	    strcmp(argv[k], "help") == 0) {
 		ctl_usage(stdout);
 		return CTL_EXIT_OK;
 	}
-	if (strcmp(argv[1], "--version") == 0) {
+	if (strcmp(argv[k], "--version") == 0) {
 		printf("%s %s\n", ctl_progname, PACKAGE_VERSION);
 		return CTL_EXIT_OK;
 	}
+	if (strcmp(argv[k], "--complete") == 0)
+		return ctl_complete(k + 1 < argc ? argv[k + 1] : NULL);
 	for (i = 0; i < CTL_NCOMMANDS; i++)
-		if (strcmp(argv[1], ctl_commands[i].name) == 0)
-			return ctl_commands[i].run(argc - 1, argv + 1);
-	return ctl_usage_error("unknown command '%s'", argv[1]);
+		if (strcmp(argv[k], ctl_commands[i].name) == 0)
+			return ctl_commands[i].run(argc - k, argv + k, &ctl_commands[i]);
+	return ctl_usage_error("unknown command '%s'", argv[k]);
 }

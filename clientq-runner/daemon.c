@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "daemon.h"
+#include "daemon-private.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -23,46 +24,8 @@
 #include "spool.h"
 #include "xalloc.h"
 
-/* A message held by its submitter (or still empty) is looked at again
- * after this long, unless its close is seen first. */
-#define DAEMON_LOCKED_RETRY_MS 2000
-/* The safety-net rescan. */
-#define DAEMON_SWEEP_MS (5 * 60 * 1000)
-/* A connection with nothing to do is closed after this long. */
-#define DAEMON_IDLE_MS 1000
-/* SIGTERM: running transactions get this long to end. */
-#define DAEMON_STOP_MS 10000
-
-#define DAEMON_MAX_CONN 64
-
-struct daemon_slot {
-	struct smtp_conn *c;
-	struct deliver_job *j;
-	bool connecting;	/* not READY yet */
-	bool quitting;
-	bool probe;		/* this connection is the breaker's probe */
-	long long idle_since;	/* monotonic ms */
-	uint32_t registered;	/* epoll events registered for its fd */
-	int fd;
-};
-
-struct daemon {
-	struct daemon_config *cfg;
-	struct spool *sp;
-	struct sched *sched;
-	struct retry_breaker breaker;
-	struct daemon_slot slot[DAEMON_MAX_CONN];
-	int nslots;
-	int epfd, ifd, sfd;
-	bool stopping, rescan;
-	bool reload_pending;	/* SIGHUP: reload once nothing is in flight */
-	bool stall_hook;	/* CLIENTQ_TEST_STALL: SIGUSR2 blocks the loop */
-	long long stop_deadline, next_sweep, next_ping;
-	struct deliver_tally tally;
-	char status[200];
-	long long status_sent;
-	bool status_up, status_pending;
-};
+/* epoll keys: 1 inotify, 2 signals, 3 + i connection slot i. */
+#define DAEMON_KEY_CONTROL 0x10000u
 
 /* The loop's clock is the SMTP deadlines' own. */
 static long long
@@ -72,7 +35,7 @@ daemon_mono_ms(void)
 }
 
 /* The schedule's clock: the epoch, in ms (K is epoch seconds). */
-static long long
+long long
 daemon_now_ms(void)
 {
 	struct timespec ts;
@@ -81,19 +44,25 @@ daemon_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static bool
-daemon_active(const struct daemon *d, const char *id)
+const struct deliver_job *
+daemon_active_job(const struct daemon *d, const char *id)
 {
 	int i;
 
 	for (i = 0; i < d->nslots; i++)
 		if (d->slot[i].j != NULL && strcmp(deliver_id(d->slot[i].j), id) == 0)
-			return true;
-	return false;
+			return d->slot[i].j;
+	return NULL;
+}
+
+bool
+daemon_active(const struct daemon *d, const char *id)
+{
+	return daemon_active_job(d, id) != NULL;
 }
 
 /* Schedule id from its file: the file is the truth. */
-static void
+void
 daemon_schedule(struct daemon *d, const char *id)
 {
 	struct spool_error err;
@@ -107,9 +76,10 @@ daemon_schedule(struct daemon *d, const char *id)
 
 	if (daemon_active(d, id))
 		return;		/* rescheduled when its attempt ends */
-	r = spool_peek(d->sp, 'q', id, &locked, &data, &len, &err);
+	r = spool_peek(d->sp, 'q', id, &locked, &data, &len, NULL, &err);
 	if (r == SPOOL_GONE) {
 		sched_remove(d->sched, id);
+		daemon_waiters_resolve(d, id, "gone", "no longer in the queue");
 		return;
 	}
 	if (r == SPOOL_LOCKED || (r == SPOOL_OK && locked)) {
@@ -191,12 +161,12 @@ daemon_notify(const char *fmt, ...)
 		log_msg(LOG_LVL_ERR, "cannot notify the service manager: %s", strerror(errno));
 }
 
-/* Nothing new starts: stopping, or a reload waiting for the
- * connections to end. */
+/* Nothing new starts: stopping, a reload waiting for the connections
+ * to end, or delivery paused (clientqctl pause). */
 static bool
 daemon_draining(const struct daemon *d)
 {
-	return d->stopping || d->reload_pending;
+	return d->stopping || d->reload_pending || d->paused;
 }
 
 /* STATUS=: when it changed, at most once a second (a backlog going out
@@ -207,8 +177,9 @@ daemon_status(struct daemon *d, long long mono)
 	char buf[200];
 	bool up = d->breaker.state == RETRY_UP;
 
-	snprintf(buf, sizeof buf, "%zu queued, relay %s; %lu delivered, %lu deferred",
-	    sched_count(d->sched), up ? "up" : "down", d->tally.delivered, d->tally.deferred);
+	snprintf(buf, sizeof buf, "%zu queued, relay %s%s; %lu delivered, %lu deferred",
+	    sched_count(d->sched), up ? "up" : "down", d->paused ? ", delivery paused" : "",
+	    d->tally.delivered, d->tally.deferred);
 	d->status_pending = false;
 	if (strcmp(buf, d->status) != 0 && mono - d->status_sent < 1000 &&
 	    up == d->status_up) {
@@ -223,7 +194,7 @@ daemon_status(struct daemon *d, long long mono)
 	}
 }
 
-static void
+void
 daemon_interval(long long ms, char *buf, size_t size)
 {
 	long long s = ms / 1000;
@@ -248,14 +219,57 @@ daemon_slot_free(struct daemon *d, struct daemon_slot *s)
 	s->fd = -1;
 }
 
+/* The counters and any flush --wait: what came of one attempt. */
+static void
+daemon_count(struct daemon *d, const char *id, const struct deliver_outcome *o)
+{
+	static const long long bounds[DAEMON_LAT_N] = DAEMON_LAT_BOUNDS;
+	const char *what;
+	char text[400];
+
+	if (o->failed > 0) {
+		d->stats.bounced++;
+		what = "bounced";
+		snprintf(text, sizeof text, "%zu recipient%s failed%s: %s", o->failed,
+		    o->failed == 1 ? "" : "s", o->sent ? " (the others delivered)" : "",
+		    o->status[0] ? o->status : "returned to the sender");
+	} else if (o->deferred > 0) {
+		d->stats.deferred++;
+		what = "deferred";
+		snprintf(text, sizeof text, "%s%s", o->sent ? "partly delivered; " : "",
+		    o->status[0] ? o->status : "Deferred");
+	} else {
+		long long lat = daemon_now_ms() / 1000 - o->ctime;
+		int b;
+
+		d->stats.delivered++;
+		if (lat < 0)
+			lat = 0;
+		for (b = 0; b < DAEMON_LAT_N && lat > bounds[b]; b++)
+			;
+		d->stats.lat[b]++;
+		d->stats.lat_sum += (double)lat;
+		d->stats.lat_count++;
+		what = "delivered";
+		snprintf(text, sizeof text, "%zu recipient%s", o->sent, o->sent == 1 ? "" : "s");
+	}
+	daemon_waiters_resolve(d, id, what, text);
+}
+
 /* The attempt at a message is over: count it, schedule what is left. */
 static void
 daemon_job_done(struct daemon *d, struct daemon_slot *s)
 {
 	char id[QID_MAX_LEN + 1];
+	struct deliver_outcome o;
+	enum deliver_result res;
 
 	snprintf(id, sizeof id, "%s", deliver_id(s->j));
-	deliver_tally_add(&d->tally, deliver_finish(s->j));
+	deliver_outcome(s->j, &o);
+	res = deliver_finish(s->j);
+	deliver_tally_add(&d->tally, res);
+	if (res != DELIVER_SKIPPED && res != DELIVER_QUARANTINED)
+		daemon_count(d, id, &o);
 	s->j = NULL;
 	daemon_schedule(d, id);
 }
@@ -278,6 +292,9 @@ daemon_feed(struct daemon *d, struct daemon_slot *s, long long mono)
 			 * quarantined: nothing to schedule. */
 			if (res == DELIVER_SKIPPED)
 				daemon_schedule(d, id);
+			else
+				daemon_waiters_resolve(d, id, "quarantined",
+				    "refused as sendmail would refuse it (see the log)");
 			continue;
 		}
 		t = deliver_next(s->j, smtp_extensions(s->c));
@@ -297,7 +314,7 @@ daemon_feed(struct daemon *d, struct daemon_slot *s, long long mono)
 }
 
 /* "[127.0.0.1]:25", or "mailhub.example [192.0.2.1]:587". */
-static void
+void
 daemon_relay_name(const struct daemon *d, char *buf, size_t size)
 {
 	const char *h = d->cfg->dc->relay_host;
@@ -323,6 +340,8 @@ daemon_went_down(struct daemon *d, struct daemon_slot *s, long long mono)
 	if (retry_breaker_failure(&d->breaker, mono) == RETRY_WENT_DOWN) {
 		char waiting[32];
 
+		d->stats.relay_changed = daemon_now_ms() / 1000;
+
 		daemon_relay_name(d, name, sizeof name);
 		snprintf(waiting, sizeof waiting, "%zu", n);
 		{
@@ -337,6 +356,13 @@ daemon_went_down(struct daemon *d, struct daemon_slot *s, long long mono)
 			    "relay %s unreachable: %s; %zu message%s waiting",
 			    name, why, n, n == 1 ? "" : "s");
 		}
+	}
+	/* A flush --wait learns now that nothing of it can go. */
+	{
+		char text[400];
+
+		snprintf(text, sizeof text, "relay unreachable: %s", why);
+		daemon_waiters_all(d, "deferred", text);
 	}
 }
 
@@ -360,6 +386,7 @@ daemon_event(struct daemon *d, struct daemon_slot *s, enum smtp_event ev, long l
 				{ "WAITING", waiting },
 			};
 
+			d->stats.relay_changed = daemon_now_ms() / 1000;
 			daemon_interval(mono - d->breaker.down_since, took, sizeof took);
 			daemon_relay_name(d, name, sizeof name);
 			snprintf(waiting, sizeof waiting, "%zu", n);
@@ -513,6 +540,8 @@ daemon_reload(struct daemon *d, long long mono)
 		d->cfg->dc->queued = daemon_queued;
 		d->cfg->dc->queued_arg = d;
 		d->sp = d->cfg->dc->sp;
+		if (d->ctl != NULL)
+			control_keep_fds(d->ctl, d->keepfds, spool_dirfds(d->sp, d->keepfds));
 		/* Perhaps another relay: what was known of the old one
 		 * does not hold. */
 		retry_breaker_init(&d->breaker, d->cfg->probe_cap_ms);
@@ -520,6 +549,30 @@ daemon_reload(struct daemon *d, long long mono)
 	daemon_rescan(d);
 	d->next_sweep = mono + DAEMON_SWEEP_MS;
 	daemon_notify("READY=1");
+}
+
+/* SIGHUP or clientqctl reload: RELOADING=1; the loop finishes it once
+ * nothing is in flight. */
+void
+daemon_request_reload(struct daemon *d)
+{
+	struct timespec ts;
+
+	if (d->reload_pending || d->stopping)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	daemon_notify("RELOADING=1\nMONOTONIC_USEC=%lld",
+	    (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+	d->reload_pending = true;
+}
+
+/* SIGUSR1 or clientqctl flush: the breaker lets a probe go at once and
+ * every message is due now. */
+void
+daemon_flush_all(struct daemon *d, long long mono)
+{
+	retry_breaker_flush(&d->breaker, mono);
+	sched_advance(d->sched, daemon_now_ms());
 }
 
 static void
@@ -539,17 +592,13 @@ daemon_signal(struct daemon *d, long long mono)
 				daemon_abandon(d);
 			}
 			break;
-		case SIGHUP: {
-			struct timespec ts;
-
-			if (d->reload_pending || d->stopping)
-				break;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			daemon_notify("RELOADING=1\nMONOTONIC_USEC=%lld",
-			    (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
-			d->reload_pending = true;	/* the loop finishes it */
+		case SIGHUP:
+			daemon_request_reload(d);
 			break;
-		}
+		case SIGCHLD:
+			if (d->ctl != NULL)
+				control_reap(d->ctl);
+			break;
 		case SIGUSR2:
 			if (d->stall_hook) {
 				/* The test's stuck loop (daemon.h). */
@@ -562,8 +611,7 @@ daemon_signal(struct daemon *d, long long mono)
 			break;
 		case SIGUSR1:
 			log_msg(LOG_LVL_INFO, "flush: every message is due now");
-			retry_breaker_flush(&d->breaker, mono);
-			sched_advance(d->sched, daemon_now_ms());
+			daemon_flush_all(d, mono);
 			break;
 		default:
 			break;
@@ -617,6 +665,8 @@ daemon_timeout(struct daemon *d, long long mono)
 		t = d->status_sent + 1000 - mono;
 	if (d->stopping && d->stop_deadline - mono < t)
 		t = d->stop_deadline - mono;
+	if (d->ctl != NULL && (x = control_deadline(d->ctl)) >= 0 && x - mono < t)
+		t = x - mono;
 	for (i = 0; i < d->nslots; i++) {
 		const struct daemon_slot *s = &d->slot[i];
 
@@ -663,6 +713,7 @@ daemon_setup(struct daemon *d)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -687,6 +738,20 @@ daemon_setup(struct daemon *d)
 	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->ifd, &ev);
 	ev.data.u32 = 2;
 	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sfd, &ev);
+	if (d->cfg->control_fd >= 0) {
+		const struct control_ops ops = {
+			daemon_control_request, daemon_control_closed, d,
+		};
+
+		d->ctl = control_new(d->cfg->control_fd, &ops);
+		if (d->ctl == NULL) {
+			log_msg(LOG_LVL_ERR, "cannot set up the control socket: %s", strerror(errno));
+			return false;
+		}
+		control_keep_fds(d->ctl, d->keepfds, spool_dirfds(d->sp, d->keepfds));
+		ev.data.u32 = DAEMON_KEY_CONTROL;
+		epoll_ctl(d->epfd, EPOLL_CTL_ADD, control_fd(d->ctl), &ev);
+	}
 	return true;
 }
 
@@ -694,7 +759,7 @@ int
 daemon_run(struct daemon_config *cfg)
 {
 	struct daemon *d = xcalloc(1, sizeof *d);
-	struct epoll_event evs[DAEMON_MAX_CONN + 2];
+	struct epoll_event evs[DAEMON_MAX_CONN + 3];
 	long long mono;
 	int i, n, rc = 0;
 
@@ -709,6 +774,7 @@ daemon_run(struct daemon_config *cfg)
 	d->status_up = true;
 	d->status_sent = -1000000;
 	d->stall_hook = getenv("CLIENTQ_TEST_STALL") != NULL;
+	d->stats.started = d->stats.relay_changed = daemon_now_ms() / 1000;
 	cfg->dc->queued = daemon_queued;
 	cfg->dc->queued_arg = d;
 	sdnotify_init();
@@ -758,7 +824,7 @@ daemon_run(struct daemon_config *cfg)
 			d->next_ping = mono + sdnotify_watchdog_ms();
 		}
 		daemon_interest(d);
-		n = epoll_wait(d->epfd, evs, DAEMON_MAX_CONN + 2, daemon_timeout(d, mono));
+		n = epoll_wait(d->epfd, evs, DAEMON_MAX_CONN + 3, daemon_timeout(d, mono));
 		if (n < 0 && errno != EINTR) {
 			log_msg(LOG_LVL_ERR, "epoll_wait: %s", strerror(errno));
 			rc = 71;
@@ -773,6 +839,10 @@ daemon_run(struct daemon_config *cfg)
 			else if (k == 2)
 				daemon_signal(d, mono);
 		}
+		/* The control socket: its events, and its clients' time
+		 * limits (cheap: a zero-timeout epoll_wait of its own). */
+		if (d->ctl != NULL)
+			control_io(d->ctl, mono);
 		/* Every connection that is ready or past its deadline. */
 		for (i = 0; i < d->nslots; i++) {
 			struct daemon_slot *s = &d->slot[i];
@@ -811,6 +881,8 @@ daemon_run(struct daemon_config *cfg)
 	log_msg(LOG_LVL_INFO, "stopped: %lu delivered, %lu deferred", d->tally.delivered,
 	    d->tally.deferred);
 out:
+	daemon_waiters_stop(d);
+	control_free(d->ctl);
 	if (d->epfd >= 0)
 		close(d->epfd);
 	if (d->ifd >= 0)

@@ -20,6 +20,12 @@
  *   when the relay goes away, one when it is back.
  * - SIGUSR1 is a flush: the breaker lets a probe go at once and every
  *   message is due now.
+ * - The control socket (cfg->control_fd; control.h, clientqctl(8)):
+ *   flush, list, show, stats, check, status for everyone (each user sees
+ *   their own messages), pause, resume, reload, hold, release, remove for
+ *   root and the runner's user (daemon-control.c).  Pause stops new
+ *   attempts, as a reload's drain does, until resume; the queue is still
+ *   watched and indexed.
  * - SIGHUP: RELOADING=1; nothing new starts, running transactions end,
  *   connections close; then cfg->reload (submit.cf again) and a rescan;
  *   READY=1.  A reload that fails keeps the running configuration.
@@ -35,6 +41,8 @@
  */
 #ifndef CQ_DAEMON_H
 #define CQ_DAEMON_H
+
+#include <sys/types.h>
 
 #include "deliver.h"
 #include "retry.h"
@@ -54,6 +62,10 @@ struct daemon_config {
 	 * timeouts anew (and the old ones may be gone).  NULL: a rescan. */
 	bool (*reload)(void *arg, struct daemon_config *cfg);
 	void *reload_arg;
+	/* The control socket, listening (control.h), or -1. */
+	int control_fd;
+	/* The runner's user: like root, it may do everything. */
+	uid_t runner_uid;
 	/* Written one byte and closed once READY (--background's parent
 	 * waits on it); -1: none. */
 	int ready_fd;

@@ -94,6 +94,37 @@ deliver_id(const struct deliver_job *j)
 	return j->id;
 }
 
+const struct qf_envelope *
+deliver_envelope(const struct deliver_job *j)
+{
+	return j->env;
+}
+
+void
+deliver_outcome(const struct deliver_job *j, struct deliver_outcome *o)
+{
+	size_t i;
+
+	memset(o, 0, sizeof *o);
+	o->ctime = j->env->ctime;
+	for (i = 0; i < j->env->nrcpts; i++) {
+		const struct deliver_rcpt *r = &j->out[i];
+
+		if (r->state == RS_SENT) {
+			o->sent++;
+		} else if (r->state == RS_FAILED) {
+			o->failed++;
+			if (r->text != NULL)
+				snprintf(o->status, sizeof o->status, "%.*s",
+				    (int)sizeof o->status - 1, r->text);
+		} else {
+			o->deferred++;
+		}
+	}
+	if (o->failed == 0 && j->status[0] != '\0')
+		snprintf(o->status, sizeof o->status, "%.*s", (int)sizeof o->status - 1, j->status);
+}
+
 /* sendmail logs "ctladdr=user (uid/gid)" when the envelope sender is a
  * local user of this system (measured: root, nobody and smmsp get it;
  * remote and unknown senders do not).  The last answer is kept for a

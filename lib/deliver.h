@@ -107,6 +107,9 @@ struct deliver_job *deliver_open(const struct deliver_config *cfg,
     const char *id, enum deliver_result *res);
 
 const char *deliver_id(const struct deliver_job *j);
+/* deliver_envelope: the message as it was read (for listings of a
+ * message being delivered). */
+const struct qf_envelope *deliver_envelope(const struct deliver_job *j);
 
 /* deliver_next: the next transaction, its commands made for the
  * extensions ext; NULL when every transaction has been run.  The
@@ -133,6 +136,18 @@ void deliver_commit(struct deliver_job *j);
  * to be down). */
 void deliver_unreachable(struct deliver_job *j, const char *why, bool tried,
     const struct classify_result *cr, const struct smtp_reply *reply);
+
+/* What became of the message's recipients in this attempt (those not
+ * tried count as deferred), for the daemon's counters and flush --wait;
+ * status is the last deferral's or failure's words, "" when there is
+ * none.  Call before deliver_finish. */
+struct deliver_outcome {
+	size_t sent, failed, deferred;
+	long long ctime;	/* T: when the message was queued */
+	char status[300];
+};
+
+void deliver_outcome(const struct deliver_job *j, struct deliver_outcome *o);
 
 /* deliver_finish: log what is not logged yet, commit (transactions not
  * run count as not accepted), free the job. */

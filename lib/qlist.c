@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "xalloc.h"
@@ -50,7 +51,7 @@ qlist_gather(struct spool *sp, struct qlist *out, bool keep_env,
 		memset(e, 0, sizeof *e);
 		e->priority = QLIST_UNKNOWN_PRI;
 		snprintf(e->id, sizeof e->id, "%s", out->scan.ids[i]);
-		e->sres = spool_peek(sp, 'q', e->id, &e->locked, &data, &len, &serr);
+		e->sres = spool_peek(sp, 'q', e->id, &e->locked, &data, &len, &e->owner, &serr);
 		if (e->sres == SPOOL_GONE)
 			continue;	/* delivered while we listed */
 		e->seq = i;
@@ -298,4 +299,28 @@ qlist_print_json(const struct qlist *ql, FILE *fp)
 		fputs("]}", fp);
 	}
 	fputs(ql->n ? "\n]\n" : "]\n", fp);
+}
+
+bool
+qlist_belongs(const struct qlist_entry *e, uid_t uid, const char *user,
+    const char *domain)
+{
+	const char *s, *at;
+	size_t n, ulen = strlen(user);
+
+	if (e->sres == SPOOL_OK && e->owner == uid)
+		return true;
+	if (e->env == NULL || e->env->sender == NULL || ulen == 0)
+		return false;
+	s = e->env->sender;
+	n = strlen(s);
+	if (n >= 2 && s[0] == '<' && s[n - 1] == '>')
+		s++, n -= 2;
+	if (n < ulen || memcmp(s, user, ulen) != 0)
+		return false;
+	if (n == ulen)
+		return true;
+	at = s + ulen;
+	return *at == '@' && domain != NULL && strlen(domain) == n - ulen - 1 &&
+	    strncasecmp(at + 1, domain, n - ulen - 1) == 0;
 }

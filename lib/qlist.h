@@ -33,6 +33,8 @@ struct qlist_entry {
 	enum qf_status qst;		/* how parsing it went */
 	char *problem;			/* why env is NULL, or NULL */
 	size_t seq;			/* directory order, for a stable sort */
+	uid_t owner;			/* the control file's owner (when
+					 * sres is SPOOL_OK) */
 };
 
 struct qlist {
@@ -48,6 +50,16 @@ struct qlist {
 bool qlist_gather(struct spool *sp, struct qlist *out, bool keep_env,
     struct spool_error *err);
 void qlist_free(struct qlist *ql);
+
+/* qlist_belongs: the entry is the message of the user uid (login name
+ * user) in a queue whose $j is domain: the control file is theirs
+ * (uid), or its envelope sender is theirs, unqualified ("user") or
+ * qualified with domain ("user@domain", the domain in any case).  The
+ * sender counts because a runner's rewrite makes the file the runner's;
+ * the owner, because the sender can be any address the submitter chose
+ * with -f.  Without an envelope, only the owner. */
+bool qlist_belongs(const struct qlist_entry *e, uid_t uid, const char *user,
+    const char *domain);
 
 /* qlist_print_mailq: the listing as `mailq -Ac` prints it for queue_dir. */
 void qlist_print_mailq(const struct qlist *ql, const char *queue_dir, FILE *fp);

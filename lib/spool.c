@@ -40,6 +40,7 @@ struct spool_job {
 	struct spool *sp;
 	char id[QID_MAX_LEN + 1];
 	int fd;			/* the locked control file, O_RDWR */
+	char prefix;		/* 'q', or 'h' for a held message */
 };
 
 static void
@@ -146,6 +147,21 @@ const char *
 spool_path(const struct spool *sp)
 {
 	return sp->path;
+}
+
+size_t
+spool_dirfds(const struct spool *sp, int fds[4])
+{
+	size_t n = 0;
+
+	fds[n++] = sp->dirfd;
+	if (sp->qfdirfd != sp->dirfd)
+		fds[n++] = sp->qfdirfd;
+	if (sp->dfdirfd != sp->dirfd)
+		fds[n++] = sp->dfdirfd;
+	if (sp->xfdirfd != sp->dirfd)
+		fds[n++] = sp->xfdirfd;
+	return n;
 }
 
 uid_t
@@ -462,7 +478,7 @@ spool_scan_free(struct spool_scan *scan)
 
 enum spool_result
 spool_peek(struct spool *sp, char prefix, const char *id, bool *locked,
-    char **data, size_t *len, struct spool_error *err)
+    char **data, size_t *len, uid_t *owner, struct spool_error *err)
 {
 	char name[SPOOL_NAME_MAX + 8];
 	struct stat st;
@@ -479,6 +495,8 @@ spool_peek(struct spool *sp, char prefix, const char *id, bool *locked,
 	r = spool_open_checked(sp, sp->qfdirfd, name, O_RDONLY, &fd, &st, err);
 	if (r != SPOOL_OK)
 		return r;
+	if (owner != NULL)
+		*owner = st.st_uid;
 	/* gatherq()'s hint: a shared lock that fails means that a delivery
 	 * (or the submitter) holds the file. */
 	r = spool_lock(sp, fd, false, name, err);
@@ -513,9 +531,9 @@ spool_df_size(struct spool *sp, const char *id)
 
 /* ------------------------------------------------------------------ jobs */
 
-enum spool_result
-spool_job_open(struct spool *sp, const char *id, struct spool_job **out,
-    struct spool_error *err)
+static enum spool_result
+spool_job_open_as(struct spool *sp, char prefix, const char *id,
+    struct spool_job **out, struct spool_error *err)
 {
 	char name[SPOOL_NAME_MAX + 8];
 	struct stat st, lst;
@@ -524,7 +542,7 @@ spool_job_open(struct spool *sp, const char *id, struct spool_job **out,
 	int fd;
 
 	*out = NULL;
-	if (!spool_name(name, sizeof name, 'q', id)) {
+	if (!spool_name(name, sizeof name, prefix, id)) {
 		spool_fail(err, 0, "%s: bad queue ID '%.40s'", sp->path, id);
 		return SPOOL_UNSAFE;
 	}
@@ -564,9 +582,24 @@ spool_job_open(struct spool *sp, const char *id, struct spool_job **out,
 	job = xcalloc(1, sizeof *job);
 	job->sp = sp;
 	job->fd = fd;
+	job->prefix = prefix;
 	snprintf(job->id, sizeof job->id, "%s", id);
 	*out = job;
 	return SPOOL_OK;
+}
+
+enum spool_result
+spool_job_open(struct spool *sp, const char *id, struct spool_job **out,
+    struct spool_error *err)
+{
+	return spool_job_open_as(sp, 'q', id, out, err);
+}
+
+enum spool_result
+spool_job_open_held(struct spool *sp, const char *id, struct spool_job **out,
+    struct spool_error *err)
+{
+	return spool_job_open_as(sp, 'h', id, out, err);
 }
 
 const char *
@@ -972,6 +1005,50 @@ spool_create_qf(struct spool *sp, const char *id, int dffd, const void *data,
 }
 
 enum spool_result
+spool_job_move(struct spool_job *job, char to, const void *data, size_t len,
+    struct spool_error *err)
+{
+	struct spool *sp = job->sp;
+	char tf[SPOOL_NAME_MAX + 8], from[SPOOL_NAME_MAX + 8], dest[SPOOL_NAME_MAX + 8];
+	enum spool_result r;
+	int fd;
+
+	snprintf(tf, sizeof tf, "tf%s", job->id);
+	snprintf(from, sizeof from, "%cf%s", job->prefix, job->id);
+	snprintf(dest, sizeof dest, "%cf%s", to, job->id);
+	r = spool_write_tf(sp, job->id, data, len, &fd, err);
+	if (r != SPOOL_OK)
+		goto out;
+	/* Never over another file: an hf beside a qf of the same ID is a
+	 * crash's leftover an admin must look at. */
+	if (spool_rename_noreplace(sp->qfdirfd, tf, dest) < 0) {
+		int e = errno;
+
+		spool_fail(err, e, "%s: cannot rename %s to %s: %s", sp->path, tf, dest,
+		    e == EEXIST ? "it exists already" : strerror(e));
+		(void)unlinkat(sp->qfdirfd, tf, 0);
+		close(fd);
+		r = SPOOL_ERROR;
+		goto out;
+	}
+	crashpoint("moved");
+	/* Both names exist until this unlink; the old one is the message
+	 * as it was, so a crash here holds or releases nothing. */
+	if (unlinkat(sp->qfdirfd, from, 0) < 0 && errno != ENOENT) {
+		spool_fail(err, errno, "%s/%s: cannot remove: %s", sp->path, from,
+		    strerror(errno));
+		close(fd);
+		r = SPOOL_ERROR;
+		goto out;
+	}
+	close(fd);
+	r = spool_sync_dir(sp, sp->qfdirfd, err) ? SPOOL_OK : SPOOL_ERROR;
+out:
+	spool_job_close(job);
+	return r;
+}
+
+enum spool_result
 spool_job_remove(struct spool_job *job, struct spool_error *err)
 {
 	struct spool *sp = job->sp;
@@ -989,7 +1066,7 @@ spool_job_remove(struct spool_job *job, struct spool_error *err)
 		r = SPOOL_ERROR;
 	}
 	crashpoint("df-removed");
-	snprintf(name, sizeof name, "qf%s", job->id);
+	snprintf(name, sizeof name, "%cf%s", job->prefix, job->id);
 	if (r == SPOOL_OK && unlinkat(sp->qfdirfd, name, 0) < 0 && errno != ENOENT) {
 		spool_fail(err, errno, "%s/%s: cannot remove: %s", sp->path,
 		    name, strerror(errno));

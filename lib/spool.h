@@ -4,7 +4,7 @@
  * The queue is group-writable by smmsp, so anyone who gains that group can
  * put anything in it: every name, file type, owner, mode and byte is
  * checked before use, and nothing is ever deleted except the files of a
- * message that the relay accepted (spool_job_remove).
+ * message that the relay accepted or an admin removed (spool_job_remove).
  *
  * Contract
  * --------
@@ -91,6 +91,10 @@ struct spool *spool_open(const char *path, const struct spool_policy *pol,
     struct spool_error *err);
 void spool_free(struct spool *sp);
 const char *spool_path(const struct spool *sp);
+/* spool_dirfds: the directory descriptors the spool reads through (the
+ * queue and its qf/, df/, xf/ when they exist), for a child process that
+ * must keep them and close everything else; returns how many. */
+size_t spool_dirfds(const struct spool *sp, int fds[4]);
 /* The uid and gid the policy resolved to. */
 uid_t spool_trusted_uid(const struct spool *sp);
 gid_t spool_queue_gid(const struct spool *sp);
@@ -129,10 +133,12 @@ void spool_scan_free(struct spool_scan *scan);
 /* spool_peek: read a control file without taking its lock, for listings:
  * the same open and policy checks, then a shared-lock probe (*locked is
  * true when someone holds it, as mailq's '*').  On SPOOL_OK *data (len
- * bytes, NUL-terminated, at most QF_FILE_MAX + 1) belongs to the caller.
+ * bytes, NUL-terminated, at most QF_FILE_MAX + 1) belongs to the caller,
+ * and *owner (unless NULL) is the file's owner.
  * Must not be used by a process that holds a job lock on the same file. */
 enum spool_result spool_peek(struct spool *sp, char prefix, const char *id,
-    bool *locked, char **data, size_t *len, struct spool_error *err);
+    bool *locked, char **data, size_t *len, uid_t *owner,
+    struct spool_error *err);
 
 /* spool_df_size: the size of the data file of id (lstat-style, without
  * opening it), or -1 if there is none. */
@@ -166,11 +172,26 @@ enum spool_result spool_job_open_df(struct spool_job *job, int *fd,
 enum spool_result spool_job_commit(struct spool_job *job, const void *data,
     size_t len, struct spool_error *err);
 
-/* spool_job_remove: after the relay accepted every recipient: unlink the
- * data file, then the control file, then any transcript, under the lock;
- * then close the job.  The job is freed whatever the result. */
+/* spool_job_remove: after the relay accepted every recipient (or an admin
+ * asked: clientqctl remove): unlink the data file, then the control file
+ * (qf, or hf for a held job), then any transcript, under the lock; then
+ * close the job.  The job is freed whatever the result. */
 enum spool_result spool_job_remove(struct spool_job *job,
     struct spool_error *err);
+
+/* spool_job_open_held: the same for hf<id>, a message held (sendmail's
+ * quarantine: `sendmail -Q`), for release or removal. */
+enum spool_result spool_job_open_held(struct spool *sp, const char *id,
+    struct spool_job **out, struct spool_error *err);
+
+/* spool_job_move: hold or release: len bytes at data (the control file
+ * with its q line added or dropped) written as tf, renamed to
+ * <to>f<id> (never over an existing file), then the job's own name
+ * removed and the directory synced, as sendmail's quarantine_queue_item()
+ * does.  The job is closed whatever the result; on failure the old file
+ * is as it was. */
+enum spool_result spool_job_move(struct spool_job *job, char to,
+    const void *data, size_t len, struct spool_error *err);
 
 /* spool_job_quarantine: rename qf<id> to Qf<id> (refusing to replace an
  * existing Qf) and close the job.  The job is freed whatever the result. */

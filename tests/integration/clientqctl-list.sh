@@ -59,13 +59,15 @@ if [ "$rc" -eq 1 ] && grep -q "nonexistent.cf: cannot open: No such file" "$W/er
 else
 	fail "missing submit.cf" "rc=$rc" "$(cat "$W/err")"
 fi
-"$CLIENTQCTL" list -C "$CF" 2>"$W/err"
+"$CLIENTQCTL" --socket "$W/no-daemon" list 2>"$W/err"
 rc=$?
 if [ "$rc" -eq 69 ] && grep -q -- "--offline" "$W/err"; then
-	ok "without --offline: exit 69 and a hint"
+	ok "without --offline and no daemon: exit 69 and a hint"
 else
 	fail "without --offline" "rc=$rc"
 fi
+"$CLIENTQCTL" list -C "$CF" 2>/dev/null
+check "-C without --offline: a usage error" test $? -eq 2
 "$CLIENTQCTL" list --bogus 2>/dev/null
 check "a bad option: exit 2" test $? -eq 2
 setpriv --reuid=nobody --regid=nogroup --clear-groups "$CLIENTQCTL" list --offline -q "$Q" 2>"$W/err"

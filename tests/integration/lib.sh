@@ -144,6 +144,9 @@ it_cleanup() {
 	for _pid in $IT_PIDS; do
 		kill "$_pid" 2>/dev/null || true
 	done
+	for _u in ${IT_USERS-}; do
+		userdel "$_u" 2>/dev/null || true
+	done
 	[ -n "${KEEP_WORK-}" ] || rm -rf "$W"
 }
 
@@ -151,6 +154,30 @@ it_cleanup() {
 sm() {
 	TZ=UTC LC_ALL=C unshare -m --propagation private sh -c \
 	    'mount --bind "$0" /etc/hosts && exec "$@"' "$W/hosts" "$SENDMAIL" "$@"
+}
+
+# sm_as USER ARGS...: sendmail run by USER through the setgid binary (a
+# user's -C would cost it its group), in a private mount namespace whose
+# /etc/mail is a directory holding only the test's submit.cf.
+sm_as() {
+	_u=$1
+	shift
+	mkdir -p "$W/etc-mail" && cp "$CF" "$W/etc-mail/submit.cf" || return 71
+	TZ=UTC LC_ALL=C unshare -m --propagation private sh -c '
+		mount --bind "$0" /etc/hosts && mount --bind "$1" /etc/mail || exit 71
+		u=$2
+		shift 3
+		exec setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups "$@"' \
+	    "$W/hosts" "$W/etc-mail" "$_u" -- "$SENDMAIL" "$@"
+}
+
+# it_user NAME: a system user NAME for the test (removed by it_cleanup
+# when the test made it).
+it_user() {
+	if ! id "$1" >/dev/null 2>&1; then
+		useradd --system --no-create-home --shell /usr/sbin/nologin "$1" || return 1
+		IT_USERS="${IT_USERS-} $1"
+	fi
 }
 
 # it_with_devlog SOCKET COMMAND...: run COMMAND with the private hosts

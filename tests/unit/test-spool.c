@@ -357,12 +357,12 @@ Test(spool, peek_reports_the_lock_as_mailq_star)
 	size_t len;
 	pid_t holder;
 
-	cr_assert_eq(spool_peek(sp, 'q', ID, &locked, &data, &len, &err), SPOOL_OK);
+	cr_assert_eq(spool_peek(sp, 'q', ID, &locked, &data, &len, NULL, &err), SPOOL_OK);
 	cr_assert_not(locked);
 	cr_assert(len > 0 && memcmp(data, "V8\n", 3) == 0);
 	free(data);
 	holder = hold_lock("qf" ID, 'f');
-	cr_assert_eq(spool_peek(sp, 'q', ID, &locked, &data, &len, &err), SPOOL_OK);
+	cr_assert_eq(spool_peek(sp, 'q', ID, &locked, &data, &len, NULL, &err), SPOOL_OK);
 	cr_assert(locked);
 	free(data);
 	release_lock(holder);

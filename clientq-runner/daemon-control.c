@@ -1,0 +1,1117 @@
+/*
+ * daemon-control.c: the control socket's commands (clientqctl(8)).
+ *
+ * Who may do what is decided here, per request, from the peer's
+ * credentials: everyone may flush (rate-limited), see status, stats and
+ * check (numbers of the whole queue, no addresses), and list and show
+ * their own messages (qlist_belongs); root and
+ * the runner's user may do everything, and what they change is logged
+ * with who asked.  Commands that read the whole queue (list, show,
+ * stats, check) run in a forked child (control_spawn), so a large queue
+ * or a slow reader never holds the loop; the child works on a snapshot of
+ * the daemon's state, which is what it reports.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "daemon-private.h"
+#include "log.h"
+#include "qf.h"
+#include "qlist.h"
+#include "strbuf.h"
+#include "xalloc.h"
+
+struct daemon_peer {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	bool admin;		/* root or the runner's user */
+	char name[64];
+};
+
+struct daemon_cmd {
+	const char *name;
+	bool admin;		/* root and the runner's user only */
+	const char *keys;	/* the arguments it takes, space-separated */
+	void (*fn)(struct daemon *d, control_token t, const struct daemon_peer *p,
+	    const struct ctl_request *rq);
+};
+
+static void
+daemon_user_name(uid_t uid, char *buf, size_t size)
+{
+	struct passwd pw, *res = NULL;
+	char tmp[1024];
+
+	if (getpwuid_r(uid, &pw, tmp, sizeof tmp, &res) == 0 && res != NULL)
+		snprintf(buf, size, "%s", pw.pw_name);
+	else
+		snprintf(buf, size, "#%lu", (unsigned long)uid);
+}
+
+/* "uid 1000 (alice), pid 4242": who asked, for the log. */
+static void
+daemon_who(const struct daemon_peer *p, char *buf, size_t size)
+{
+	if (p->pid > 0)
+		snprintf(buf, size, "uid %lu (%s), pid %ld", (unsigned long)p->uid, p->name,
+		    (long)p->pid);
+	else
+		snprintf(buf, size, "uid %lu (%s)", (unsigned long)p->uid, p->name);
+}
+
+/* ------------------------------------------------------------ waiters */
+
+static void
+daemon_waiter_free(struct daemon *d, struct daemon_waiter *w)
+{
+	struct daemon_waiter **pp;
+
+	for (pp = &d->waiters; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	sched_free(w->pending);
+	free(w);
+}
+
+/* The last message of w is reported: its summary. */
+static void
+daemon_waiter_end(struct daemon *d, struct daemon_waiter *w)
+{
+	char other[64] = "";
+
+	if (w->other > 0)
+		snprintf(other, sizeof other, ", %lu otherwise", w->other);
+	control_end(d->ctl, w->token, w->deferred > 0 ? CTL_TRY : CTL_OK,
+	    "%lu delivered, %lu deferred, %lu bounced%s", w->delivered, w->deferred,
+	    w->bounced, other);
+	daemon_waiter_free(d, w);
+}
+
+/* One message of w reported; false when that ended w (its last, or the
+ * client went away). */
+static bool
+daemon_waiter_report(struct daemon *d, struct daemon_waiter *w, const char *id,
+    const char *outcome, const char *text)
+{
+	if (strcmp(outcome, "delivered") == 0)
+		w->delivered++;
+	else if (strcmp(outcome, "deferred") == 0)
+		w->deferred++;
+	else if (strcmp(outcome, "bounced") == 0)
+		w->bounced++;
+	else
+		w->other++;
+	if (!control_line(d->ctl, w->token, 'P', "%s %s %s", id, outcome, text)) {
+		daemon_waiter_free(d, w);
+		return false;
+	}
+	if (sched_count(w->pending) == 0) {
+		daemon_waiter_end(d, w);
+		return false;
+	}
+	return true;
+}
+
+void
+daemon_waiters_resolve(struct daemon *d, const char *id, const char *outcome,
+    const char *text)
+{
+	struct daemon_waiter *w, *next;
+
+	for (w = d->waiters; w != NULL; w = next) {
+		next = w->next;
+		if (sched_remove(w->pending, id))
+			daemon_waiter_report(d, w, id, outcome, text);
+	}
+}
+
+void
+daemon_waiters_all(struct daemon *d, const char *outcome, const char *text)
+{
+	struct daemon_waiter *w, *next;
+
+	for (w = d->waiters; w != NULL; w = next) {
+		size_t n = sched_count(w->pending), k = 0, i;
+		char (*ids)[QID_MAX_LEN + 1] = xcalloc(n ? n : 1, sizeof *ids);
+
+		next = w->next;
+		/* Every pending one but those being delivered on another
+		 * connection, which a refused connection does not touch. */
+		while (k < n && sched_pop(w->pending, 0, ids[k]))
+			k++;
+		for (i = 0; i < k; i++)
+			sched_set(w->pending, ids[i], 0);
+		for (i = 0; i < k; i++)
+			if (!daemon_active(d, ids[i]) && sched_remove(w->pending, ids[i]) &&
+			    !daemon_waiter_report(d, w, ids[i], outcome, text))
+				break;	/* w ended */
+		free(ids);
+	}
+}
+
+void
+daemon_waiters_stop(struct daemon *d)
+{
+	while (d->waiters != NULL) {
+		control_end(d->ctl, d->waiters->token, CTL_TRY,
+		    "the daemon stopped before every message was tried");
+		daemon_waiter_free(d, d->waiters);
+	}
+}
+
+void
+daemon_control_closed(void *arg, control_token t)
+{
+	struct daemon *d = arg;
+	struct daemon_waiter *w;
+
+	for (w = d->waiters; w != NULL; w = w->next)
+		if (w->token == t) {
+			daemon_waiter_free(d, w);
+			return;
+		}
+}
+
+/* ------------------------------------------------------------ messages */
+
+/* What is known of a queued message for selection: its file's owner
+ * and envelope (from the file, or from the job delivering it). */
+struct daemon_msg {
+	struct qlist_entry e;
+	struct qf_envelope *own;	/* env when we parsed it */
+};
+
+static bool
+daemon_msg_load(struct daemon *d, const char *id, struct daemon_msg *m)
+{
+	const struct deliver_job *j = daemon_active_job(d, id);
+	struct spool_error err;
+	bool locked;
+	char *data;
+	size_t len;
+
+	memset(m, 0, sizeof *m);
+	snprintf(m->e.id, sizeof m->e.id, "%s", id);
+	if (j != NULL) {
+		/* Its owner is not known without another descriptor of a
+		 * locked file (which an fcntl lock would not survive): the
+		 * sender alone decides. */
+		m->e.sres = SPOOL_LOCKED;
+		m->e.env = (struct qf_envelope *)deliver_envelope(j);
+		return true;
+	}
+	m->e.sres = spool_peek(d->sp, 'q', id, &locked, &data, &len, &m->e.owner, &err);
+	if (m->e.sres != SPOOL_OK)
+		return false;
+	if (qf_parse(data, len, &m->own, NULL) != QF_OK)
+		m->own = NULL;
+	free(data);
+	m->e.env = m->own;
+	return true;
+}
+
+static void
+daemon_msg_free(struct daemon_msg *m)
+{
+	qf_free(m->own);
+}
+
+static bool
+daemon_mine(const struct daemon *d, const struct daemon_peer *p, const struct qlist_entry *e)
+{
+	return p->admin || qlist_belongs(e, p->uid, p->name, d->cfg->helo);
+}
+
+/* Two addresses the same, <> and case aside, an unqualified one taken
+ * as @$j. */
+static bool
+daemon_addr_match(const char *have, const char *want, const char *domain)
+{
+	char a[1024], b[1024];
+	const char *src[2] = { have, want };
+	char *dst[2] = { a, b };
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		const char *s = src[k];
+		size_t n = strlen(s);
+
+		if (n >= 2 && s[0] == '<' && s[n - 1] == '>')
+			s++, n -= 2;
+		if (memchr(s, '@', n) != NULL)
+			snprintf(dst[k], sizeof a, "%.*s", (int)n, s);
+		else
+			snprintf(dst[k], sizeof a, "%.*s@%s", (int)n, s, domain);
+	}
+	return strcasecmp(a, b) == 0;
+}
+
+static bool
+daemon_msg_matches(const struct daemon *d, const struct qf_envelope *env,
+    const char *rcpt, const char *sender)
+{
+	size_t i;
+
+	if (env == NULL)
+		return false;
+	if (sender != NULL && (env->sender == NULL ||
+	    !daemon_addr_match(env->sender, sender, d->cfg->helo)))
+		return false;
+	if (rcpt == NULL)
+		return true;
+	for (i = 0; i < env->nrcpts; i++)
+		if (daemon_addr_match(env->rcpts[i].addr, rcpt, d->cfg->helo))
+			return true;
+	return false;
+}
+
+/* ------------------------------------------------------------ commands */
+
+static void
+daemon_cmd_status(struct daemon *d, control_token t, const struct daemon_peer *p,
+    const struct ctl_request *rq)
+{
+	char relay[400], since[32];
+	const char *state = d->stopping ? "stopping" : d->reload_pending ? "reloading" :
+	    d->paused ? "paused" : "running";
+
+	(void)p;
+	(void)rq;
+	daemon_relay_name(d, relay, sizeof relay);
+	daemon_interval((daemon_now_ms() / 1000 - d->stats.relay_changed) * 1000, since,
+	    sizeof since);
+	control_end(d->ctl, t, CTL_OK,
+	    "%s: %zu queued; relay %s %s for %s; %lu delivered, %lu deferred, %lu bounced",
+	    state, sched_count(d->sched), relay,
+	    d->breaker.state == RETRY_UP ? "up" : "down", since, d->stats.delivered,
+	    d->stats.deferred, d->stats.bounced);
+}
+
+static void
+daemon_cmd_pause(struct daemon *d, control_token t, const struct daemon_peer *p,
+    const struct ctl_request *rq)
+{
+	char who[200];
+
+	(void)rq;
+	if (d->paused) {
+		control_end(d->ctl, t, CTL_OK, "delivery was paused already");
+		return;
+	}
+	d->paused = true;
+	daemon_who(p, who, sizeof who);
+	log_msg(LOG_LVL_NOTICE, "delivery paused by %s", who);
+	control_end(d->ctl, t, CTL_OK,
+	    "delivery paused (attempts under way finish); %zu queued; the queue is still watched",
+	    sched_count(d->sched));
+}
+
+static void
+daemon_cmd_resume(struct daemon *d, control_token t, const struct daemon_peer *p,
+    const struct ctl_request *rq)
+{
+	char who[200];
+
+	(void)rq;
+	if (!d->paused) {
+		control_end(d->ctl, t, CTL_OK, "delivery was not paused");
+		return;
+	}
+	d->paused = false;
+	daemon_who(p, who, sizeof who);
+	log_msg(LOG_LVL_NOTICE, "delivery resumed by %s", who);
+	control_end(d->ctl, t, CTL_OK, "delivery resumed; %zu queued", sched_count(d->sched));
+}
+
+static void
+daemon_cmd_reload(struct daemon *d, control_token t, const struct daemon_peer *p,
+    const struct ctl_request *rq)
+{
+	char who[200];
+
+	(void)rq;
+	if (d->stopping) {
+		control_end(d->ctl, t, CTL_TRY, "the daemon is stopping");
+		return;
+	}
+	daemon_who(p, who, sizeof who);
+	log_msg(LOG_LVL_NOTICE, "reload requested by %s", who);
+	daemon_request_reload(d);
+	control_end(d->ctl, t, CTL_OK,
+	    "reloading once the attempts under way end; the log says how it went");
+}
+
+/* One flush per user per DAEMON_FLUSH_INTERVAL_MS, root and the
+ * runner's user aside; the wait left, or 0. */
+static long long
+daemon_flush_wait_left(struct daemon *d, const struct daemon_peer *p)
+{
+	long long now = daemon_now_ms();
+	struct daemon_flusher *f, *oldest = &d->flushers[0];
+	int i;
+
+	if (p->admin)
+		return 0;
+	for (i = 0; i < DAEMON_FLUSH_USERS; i++) {
+		f = &d->flushers[i];
+		if (f->last != 0 && f->uid == p->uid) {
+			if (now - f->last < DAEMON_FLUSH_INTERVAL_MS)
+				return DAEMON_FLUSH_INTERVAL_MS - (now - f->last);
+			f->last = now;
+			return 0;
+		}
+		if (f->last < oldest->last)
+			oldest = f;
+	}
+	oldest->uid = p->uid;
+	oldest->last = now;
+	return 0;
+}
+
+static void
+daemon_cmd_flush(struct daemon *d, control_token t, const struct daemon_peer *p,
+    const struct ctl_request *rq)
+{
+	const char *rcpt = ctl_get(rq, "recipient"), *sender = ctl_get(rq, "sender");
+	bool wait = ctl_get(rq, "wait") != NULL, select = rcpt || sender;
+	bool named = ctl_get(rq, "id") != NULL;
+	long long now = daemon_now_ms(), left;
+	struct sched *set = sched_new();
+	struct daemon_waiter *w;
+	const char *id;
+	size_t pos = 0;
+	char who[200];
+
+	if (d->stopping) {
+		control_end(d->ctl, t, CTL_TRY, "the daemon is stopping");
+		goto out;
+	}
+	if (named && select) {
+		control_end(d->ctl, t, CTL_BAD, "flush: queue IDs or --recipient/--sender, not both");
+		goto out;
+	}
+	if (wait && d->paused) {
+		control_end(d->ctl, t, CTL_NO,
+		    "delivery is paused, so nothing would be tried (clientqctl resume)");
+		goto out;
+	}
+	if ((left = daemon_flush_wait_left(d, p)) > 0) {
+		control_end(d->ctl, t, CTL_TRY,
+		    "flush refused: one flush every %d s per user; try again in %lld s",
+		    DAEMON_FLUSH_INTERVAL_MS / 1000, (left + 999) / 1000);
+		goto out;
+	}
+	/* The messages it is about: the ones named, or the ones matching,
+	 * or all; for a user other than root and the runner's, their own
+	 * (when they name them, or wait for them: a progress line must
+	 * not show anyone else's). */
+	while ((id = ctl_get_next(rq, "id", &pos)) != NULL) {
+		struct daemon_msg m;
+		long long due;
+
+		if (!qid_valid(id)) {
+			control_end(d->ctl, t, CTL_BAD, "flush: '%.60s' is not a queue ID", id);
+			goto out;
+		}
+		if (!sched_due(d->sched, id, &due) && !daemon_active(d, id)) {
+			control_end(d->ctl, t, CTL_NO, "%s: not in the queue", id);
+			goto out;
+		}
+		if (!p->admin) {
+			bool mine = daemon_msg_load(d, id, &m) && daemon_mine(d, p, &m.e);
+
+			daemon_msg_free(&m);
+			if (!mine) {
+				control_end(d->ctl, t, CTL_NO, "%s: not your message", id);
+				goto out;
+			}
+		}
+		sched_set(set, id, 0);
+	}
+	if (!named && (select || wait)) {
+		struct spool_scan scan;
+		struct spool_error err;
+		size_t i;
+
+		if (!spool_scan(d->sp, 'q', &scan, &err)) {
+			control_end(d->ctl, t, CTL_TRY, "%s", err.reason);
+			goto out;
+		}
+		for (i = 0; i < scan.nids; i++) {
+			struct daemon_msg m;
+			long long due;
+
+			if (!sched_due(d->sched, scan.ids[i], &due) && !daemon_active(d, scan.ids[i]))
+				continue;	/* quarantined, or not indexed yet */
+			if (daemon_msg_load(d, scan.ids[i], &m) && daemon_mine(d, p, &m.e) &&
+			    (!select || daemon_msg_matches(d, m.e.env, rcpt, sender)))
+				sched_set(set, scan.ids[i], 0);
+			daemon_msg_free(&m);
+		}
+		spool_scan_free(&scan);
+	}
+	daemon_who(p, who, sizeof who);
+	if (named || select) {
+		char one[QID_MAX_LEN + 1];
+		struct sched *copy = sched_new();
+
+		if (sched_count(set) == 0) {
+			control_end(d->ctl, t, CTL_NO, "no queued message matches");
+			sched_free(copy);
+			goto out;
+		}
+		/* Due now, in their own order; the breaker lets a probe go. */
+		while (sched_pop(set, 0, one)) {
+			sched_set(copy, one, 0);
+			if (!daemon_active(d, one))
+				sched_set(d->sched, one, now);
+		}
+		sched_free(set);
+		set = copy;
+		retry_breaker_flush(&d->breaker, smtp_clock_ms());
+		log_msg(LOG_LVL_INFO, "flush of %zu message%s requested by %s", sched_count(set),
+		    sched_count(set) == 1 ? "" : "s", who);
+	} else {
+		log_msg(LOG_LVL_INFO, "flush: every message is due now (requested by %s)", who);
+		daemon_flush_all(d, smtp_clock_ms());
+	}
+	if (!wait) {
+		size_t n = (named || select) ? sched_count(set) : sched_count(d->sched);
+
+		control_end(d->ctl, t, CTL_OK, "%zu message%s due now%s", n, n == 1 ? "" : "s",
+		    d->paused ? "; delivery is paused (clientqctl resume)" : "");
+		goto out;
+	}
+	if (sched_count(set) == 0) {
+		control_end(d->ctl, t, CTL_OK, "nothing queued");
+		goto out;
+	}
+	w = xcalloc(1, sizeof *w);
+	w->token = t;
+	w->pending = set;
+	set = NULL;
+	w->next = d->waiters;
+	d->waiters = w;
+	control_line(d->ctl, t, 'P', "- waiting %zu", sched_count(w->pending));
+out:
+	sched_free(set);
+}
+
+/* hold, release, remove: one message, under its lock. */
+static struct spool_job *
+daemon_admin_job(struct daemon *d, control_token t, const struct ctl_request *rq,
+    char prefix, const char **idp)
+{
+	const char *id = ctl_get(rq, "id");
+	struct spool_job *job = NULL;
+	struct spool_error err;
+	enum spool_result r;
+
+	*idp = id;
+	if (id == NULL || !qid_valid(id)) {
+		control_end(d->ctl, t, CTL_BAD, "%s", "a queue ID is needed");
+		return NULL;
+	}
+	if (daemon_active(d, id)) {
+		control_end(d->ctl, t, CTL_TRY, "%s: being delivered now; try again when this attempt ends", id);
+		return NULL;
+	}
+	r = prefix == 'h' ? spool_job_open_held(d->sp, id, &job, &err) :
+	    spool_job_open(d->sp, id, &job, &err);
+	switch (r) {
+	case SPOOL_OK:
+		return job;
+	case SPOOL_GONE:
+		control_end(d->ctl, t, CTL_NO, "%s: no such %smessage", id,
+		    prefix == 'h' ? "held " : "");
+		return NULL;
+	case SPOOL_LOCKED:
+		control_end(d->ctl, t, CTL_TRY, "%s: locked by another process (its submitter, or sendmail); try again", id);
+		return NULL;
+	default:
+		control_end(d->ctl, t, CTL_NO, "%s", err.reason);
+		return NULL;
+	}
+}
+
+/* A one-line reason for a q line: control characters as spaces. */
+static char *
+daemon_reason(const char *s)
+{
+	char *r = xstrdup(s != NULL && *s != '\0' ? s : "held by clientqctl");
+	char *p;
+
+	for (p = r; *p != '\0'; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			*p = ' ';
+	return r;
+}
+
+static void
+daemon_cmd_hold(struct daemon *d, control_token t, const struct daemon_peer *p,
+    const struct ctl_request *rq)
+{
+	const char *id;
+	struct spool_job *job = daemon_admin_job(d, t, rq, 'q', &id);
+	struct qf_envelope *env;
+	struct qf_error qerr;
+	struct spool_error err;
+	struct strbuf sb = STRBUF_INIT;
+	char who[200];
+
+	if (job == NULL)
+		return;
+	if (spool_job_load(job, &env, &qerr) != QF_OK) {
+		control_end(d->ctl, t, CTL_NO, "%s: cannot read it: %s", id, qerr.reason);
+		spool_job_close(job);
+		return;
+	}
+	free(env->quarantine);
+	env->quarantine = daemon_reason(ctl_get(rq, "reason"));
+	qf_format(env, &sb);
+	daemon_who(p, who, sizeof who);
+	if (spool_job_move(job, 'h', sb.buf, sb.len, &err) != SPOOL_OK) {
+		control_end(d->ctl, t, CTL_NO, "%s", err.reason);
+	} else {
+		sched_remove(d->sched, id);
+		log_msg(LOG_LVL_NOTICE, "%s: held (hf%s) by %s: %s", id, id, who, env->quarantine);
+		daemon_waiters_resolve(d, id, "held", env->quarantine);
+		control_end(d->ctl, t, CTL_OK, "%s: held; 'clientqctl release %s' lets it go", id, id);
+	}
+	strbuf_free(&sb);
+	qf_free(env);
+}
+
+static void
+daemon_cmd_release(struct daemon *d, control_token t, const struct daemon_peer *p,
+    const struct ctl_request *rq)
+{
+	const char *id;
+	struct spool_job *job = daemon_admin_job(d, t, rq, 'h', &id);
+	struct qf_envelope *env;
+	struct qf_error qerr;
+	struct spool_error err;
+	struct strbuf sb = STRBUF_INIT;
+	char who[200];
+
+	if (job == NULL)
+		return;
+	if (spool_job_load(job, &env, &qerr) != QF_OK) {
+		control_end(d->ctl, t, CTL_NO, "%s: cannot read it: %s", id, qerr.reason);
+		spool_job_close(job);
+		return;
+	}
+	free(env->quarantine);
+	env->quarantine = NULL;
+	qf_format(env, &sb);
+	daemon_who(p, who, sizeof who);
+	if (spool_job_move(job, 'q', sb.buf, sb.len, &err) != SPOOL_OK) {
+		control_end(d->ctl, t, CTL_NO, "%s", err.reason);
+	} else {
+		log_msg(LOG_LVL_NOTICE, "%s: released by %s", id, who);
+		daemon_schedule(d, id);
+		control_end(d->ctl, t, CTL_OK, "%s: released", id);
+	}
+	strbuf_free(&sb);
+	qf_free(env);
+}
+
+static void
+daemon_cmd_remove(struct daemon *d, control_token t, const struct daemon_peer *p,
+    const struct ctl_request *rq)
+{
+	const char *id = ctl_get(rq, "id");
+	struct spool_job *job;
+	struct spool_error err;
+	char who[200];
+	bool held = false;
+
+	if (id != NULL && qid_valid(id) && !spool_exists(d->sp, 'q', id) &&
+	    spool_exists(d->sp, 'h', id))
+		held = true;
+	job = daemon_admin_job(d, t, rq, held ? 'h' : 'q', &id);
+	if (job == NULL)
+		return;
+	daemon_who(p, who, sizeof who);
+	if (spool_job_remove(job, &err) != SPOOL_OK) {
+		control_end(d->ctl, t, CTL_NO, "%s", err.reason);
+		return;
+	}
+	sched_remove(d->sched, id);
+	/* Removal is the one deletion no relay asked for: the log keeps who
+	 * did it. */
+	log_msg(LOG_LVL_NOTICE, "%s: removed%s by %s", id, held ? " (held)" : "", who);
+	daemon_waiters_resolve(d, id, "removed", who);
+	control_end(d->ctl, t, CTL_OK, "%s: removed", id);
+}
+
+/* ------------------------------------------------------------ readers */
+
+struct daemon_reader {
+	struct daemon *d;
+	const struct daemon_peer *peer;
+	const struct ctl_request *rq;
+};
+
+/* In a child: the queue; with mine, only what the peer may see. */
+static bool
+daemon_gather(const struct daemon_reader *r, FILE *out, struct qlist *ql, bool mine)
+{
+	struct spool_error err;
+	size_t i, k = 0;
+
+	if (!qlist_gather(r->d->sp, ql, true, &err)) {
+		control_fprint_end(out, CTL_TRY, "%s", err.reason);
+		return false;
+	}
+	for (i = 0; i < ql->n; i++) {
+		if (!mine || daemon_mine(r->d, r->peer, &ql->v[i])) {
+			ql->v[k++] = ql->v[i];
+		} else {
+			qf_free(ql->v[i].env);
+			free(ql->v[i].problem);
+		}
+	}
+	ql->n = k;	/* the order is kept */
+	return true;
+}
+
+static void
+daemon_print(FILE *out, void (*fn)(const struct qlist *, const char *, FILE *),
+    const struct qlist *ql, const char *dir)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&buf, &len);
+
+	if (mem == NULL) {
+		control_fprint_end(out, CTL_TRY, "out of memory");
+		return;
+	}
+	fn(ql, dir, mem);
+	fclose(mem);
+	control_fprint_data(out, buf, len);
+	free(buf);
+	control_fprint_end(out, CTL_OK, "%s", "");
+}
+
+static void
+daemon_print_json(const struct qlist *ql, const char *dir, FILE *fp)
+{
+	(void)dir;
+	qlist_print_json(ql, fp);
+	putc('\n', fp);
+}
+
+static void
+daemon_child_list(void *arg, FILE *out)
+{
+	const struct daemon_reader *r = arg;
+	const char *fmt = ctl_get(r->rq, "format");
+	struct qlist ql;
+
+	if (!daemon_gather(r, out, &ql, true))
+		return;
+	daemon_print(out, fmt != NULL && strcmp(fmt, "json") == 0 ? daemon_print_json :
+	    qlist_print_mailq, &ql, spool_path(r->d->sp));
+	qlist_free(&ql);
+}
+
+static void
+daemon_ctime(long long t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || localtime_r(&tt, &tm) == NULL)
+		snprintf(buf, size, "-");
+	else
+		strftime(buf, size, "%Y-%m-%d %H:%M:%S %z", &tm);
+}
+
+static void
+daemon_child_show(void *arg, FILE *out)
+{
+	const struct daemon_reader *r = arg;
+	struct daemon *d = r->d;
+	const char *id = ctl_get(r->rq, "id");
+	struct qlist_entry e;
+	struct spool_error err;
+	struct qf_error qerr;
+	char *data, when[64], ago[32], owner[64];
+	char prefix = 'q';
+	long long due, now = daemon_now_ms();
+	size_t len, i;
+
+	memset(&e, 0, sizeof e);
+	e.sres = spool_peek(d->sp, 'q', id, &e.locked, &data, &len, &e.owner, &err);
+	if (e.sres == SPOOL_GONE) {
+		prefix = 'h';
+		e.sres = spool_peek(d->sp, 'h', id, &e.locked, &data, &len, &e.owner, &err);
+	}
+	if (e.sres == SPOOL_GONE) {
+		control_fprint_end(out, CTL_NO, "%s: no such message", id);
+		return;
+	}
+	if (e.sres != SPOOL_OK) {
+		control_fprint_end(out, CTL_NO, "%s", err.reason);
+		return;
+	}
+	if (qf_parse(data, len, &e.env, &qerr) != QF_OK) {
+		free(data);
+		if (!r->peer->admin) {
+			control_fprint_end(out, CTL_NO, "%s: not your message", id);
+			return;
+		}
+		control_fprint_end(out, CTL_NO, "%s: unreadable: %s", id, qerr.reason);
+		return;
+	}
+	free(data);
+	if (!daemon_mine(d, r->peer, &e)) {
+		control_fprint_end(out, CTL_NO, "%s: not your message", id);
+		qf_free(e.env);
+		return;
+	}
+	daemon_user_name(e.owner, owner, sizeof owner);
+	fprintf(out, "D Queue ID:    %s%s\n", id, prefix == 'h' ? " (held)" : "");
+	fprintf(out, "D File owner:  %s\n", owner);
+	fprintf(out, "D Sender:      %s\n", e.env->sender ? e.env->sender : "");
+	daemon_ctime(e.env->ctime, when, sizeof when);
+	daemon_interval((now / 1000 - e.env->ctime) * 1000, ago, sizeof ago);
+	fprintf(out, "D Queued:      %s (%s ago)\n", when, ago);
+	fprintf(out, "D Size:        %lld bytes\n", spool_df_size(d->sp, id));
+	fprintf(out, "D Priority:    %lld\n", e.env->priority);
+	daemon_ctime(e.env->dtime, when, sizeof when);
+	fprintf(out, "D Tries:       %ld%s%s\n", e.env->ntries, e.env->ntries ? ", the last at " : "",
+	    e.env->ntries ? when : "");
+	if (e.env->status != NULL)
+		fprintf(out, "D Last status: %s\n", e.env->status);
+	if (prefix == 'h')
+		fprintf(out, "D Held:        %s\n", e.env->quarantine ? e.env->quarantine : "");
+	if (prefix == 'h')
+		fprintf(out, "D Next try:    none while held (clientqctl release)\n");
+	else if (daemon_active(d, id) || e.locked)
+		fprintf(out, "D Next try:    now (%s)\n", daemon_active(d, id) ?
+		    "being delivered" : "locked by another process");
+	else if (d->paused)
+		fprintf(out, "D Next try:    when delivery resumes (paused)\n");
+	else if (sched_due(d->sched, id, &due)) {
+		if (d->breaker.state != RETRY_UP) {
+			long long w = retry_breaker_wait(&d->breaker, smtp_clock_ms());
+
+			if (w > 0 && now + w > due)
+				due = now + w;
+		}
+		daemon_ctime(due / 1000, when, sizeof when);
+		if (due <= now)
+			fprintf(out, "D Next try:    now\n");
+		else {
+			daemon_interval(due - now + 999, ago, sizeof ago);
+			fprintf(out, "D Next try:    %s (in %s%s)\n", when, ago,
+			    d->breaker.state != RETRY_UP ? "; the relay is down" : "");
+		}
+	} else
+		fprintf(out, "D Next try:    not scheduled (see the log)\n");
+	fprintf(out, "D Recipients:  %zu\n", e.env->nrcpts);
+	for (i = 0; i < e.env->nrcpts; i++)
+		fprintf(out, "D   %s%s%s\n", e.env->rcpts[i].addr,
+		    e.env->rcpts[i].status ? "  " : "",
+		    e.env->rcpts[i].status ? e.env->rcpts[i].status : "");
+	control_fprint_end(out, CTL_OK, "%s", "");
+	qf_free(e.env);
+}
+
+/* The queue's numbers, from the child's reading of it. */
+struct daemon_qstats {
+	size_t queued, deferred, older;
+	long long oldest;	/* age in s, 0 when empty */
+};
+
+static void
+daemon_qstats(const struct daemon *d, const struct qlist *ql, long long age,
+    struct daemon_qstats *q)
+{
+	long long now = daemon_now_ms() / 1000;
+	size_t i;
+
+	(void)d;
+	memset(q, 0, sizeof *q);
+	for (i = 0; i < ql->n; i++) {
+		const struct qf_envelope *env = ql->v[i].env;
+		long long a;
+
+		q->queued++;
+		if (env == NULL)
+			continue;
+		a = now - env->ctime;
+		if (a < 0)
+			a = 0;
+		q->deferred += env->ntries > 0;
+		q->older += age >= 0 && a >= age;
+		if (a > q->oldest)
+			q->oldest = a;
+	}
+}
+
+static void
+daemon_child_check(void *arg, FILE *out)
+{
+	const struct daemon_reader *r = arg;
+	const char *a = ctl_get(r->rq, "age");
+	long long age = a != NULL ? strtoll(a, NULL, 10) : -1;
+	struct daemon_qstats q;
+	struct qlist ql;
+
+	if (!daemon_gather(r, out, &ql, false))
+		return;
+	daemon_qstats(r->d, &ql, age, &q);
+	fprintf(out, "D queued=%zu older=%zu oldest=%lld relay=%s paused=%d\n", q.queued,
+	    age >= 0 ? q.older : q.queued, q.oldest,
+	    r->d->breaker.state == RETRY_UP ? "up" : "down", r->d->paused);
+	control_fprint_end(out, CTL_OK, "%s", "");
+	qlist_free(&ql);
+}
+
+static void
+daemon_child_stats(void *arg, FILE *out)
+{
+	static const long long bounds[DAEMON_LAT_N] = DAEMON_LAT_BOUNDS;
+	const struct daemon_reader *r = arg;
+	const struct daemon *d = r->d;
+	const struct daemon_stats *s = &d->stats;
+	const char *fmt = ctl_get(r->rq, "format");
+	struct daemon_qstats q;
+	struct qlist ql;
+	unsigned long cum = 0;
+	int b;
+	bool up = d->breaker.state == RETRY_UP;
+
+	if (!daemon_gather(r, out, &ql, false))
+		return;
+	daemon_qstats(d, &ql, -1, &q);
+	qlist_free(&ql);
+	if (fmt != NULL && strcmp(fmt, "prometheus") == 0) {
+		fprintf(out, "D # HELP clientq_queued_messages Messages in the client queue.\n"
+		    "D # TYPE clientq_queued_messages gauge\n"
+		    "D clientq_queued_messages %zu\n", q.queued);
+		fprintf(out, "D # HELP clientq_deferred_messages Queued messages tried at least once.\n"
+		    "D # TYPE clientq_deferred_messages gauge\n"
+		    "D clientq_deferred_messages %zu\n", q.deferred);
+		fprintf(out, "D # HELP clientq_oldest_message_age_seconds Age of the oldest queued message.\n"
+		    "D # TYPE clientq_oldest_message_age_seconds gauge\n"
+		    "D clientq_oldest_message_age_seconds %lld\n", q.oldest);
+		fprintf(out, "D # HELP clientq_messages_total Delivery attempts by outcome since the daemon started.\n"
+		    "D # TYPE clientq_messages_total counter\n"
+		    "D clientq_messages_total{outcome=\"delivered\"} %lu\n"
+		    "D clientq_messages_total{outcome=\"deferred\"} %lu\n"
+		    "D clientq_messages_total{outcome=\"bounced\"} %lu\n",
+		    s->delivered, s->deferred, s->bounced);
+		fprintf(out, "D # HELP clientq_relay_up Whether the relay answers (1) or is down (0).\n"
+		    "D # TYPE clientq_relay_up gauge\n"
+		    "D clientq_relay_up %d\n", up);
+		fprintf(out, "D # HELP clientq_relay_last_change_timestamp_seconds When the relay last went up or down (the daemon's start if never).\n"
+		    "D # TYPE clientq_relay_last_change_timestamp_seconds gauge\n"
+		    "D clientq_relay_last_change_timestamp_seconds %lld\n", s->relay_changed);
+		fprintf(out, "D # HELP clientq_paused Whether delivery is paused.\n"
+		    "D # TYPE clientq_paused gauge\n"
+		    "D clientq_paused %d\n", d->paused);
+		fprintf(out, "D # HELP clientq_delivery_latency_seconds Time from queueing to delivery.\n"
+		    "D # TYPE clientq_delivery_latency_seconds histogram\n");
+		for (b = 0; b < DAEMON_LAT_N; b++) {
+			cum += s->lat[b];
+			fprintf(out, "D clientq_delivery_latency_seconds_bucket{le=\"%lld\"} %lu\n",
+			    bounds[b], cum);
+		}
+		cum += s->lat[DAEMON_LAT_N];
+		fprintf(out, "D clientq_delivery_latency_seconds_bucket{le=\"+Inf\"} %lu\n"
+		    "D clientq_delivery_latency_seconds_sum %.0f\n"
+		    "D clientq_delivery_latency_seconds_count %lu\n", cum, s->lat_sum,
+		    s->lat_count);
+		fprintf(out, "D # HELP clientq_start_time_seconds When the daemon started.\n"
+		    "D # TYPE clientq_start_time_seconds gauge\n"
+		    "D clientq_start_time_seconds %lld\n", s->started);
+	} else if (fmt != NULL && strcmp(fmt, "json") == 0) {
+		fprintf(out, "D {\"queued\":%zu,\"deferred\":%zu,\"oldest_age\":%lld,"
+		    "\"delivered_total\":%lu,\"deferred_total\":%lu,\"bounced_total\":%lu,"
+		    "\"relay_up\":%s,\"relay_last_change\":%lld,\"paused\":%s,"
+		    "\"started\":%lld,\"latency\":{\"buckets\":[", q.queued, q.deferred, q.oldest,
+		    s->delivered, s->deferred, s->bounced, up ? "true" : "false",
+		    s->relay_changed, d->paused ? "true" : "false", s->started);
+		for (b = 0; b <= DAEMON_LAT_N; b++) {
+			if (b < DAEMON_LAT_N)
+				fprintf(out, "%s{\"le\":%lld,\"count\":%lu}", b ? "," : "", bounds[b], s->lat[b]);
+			else
+				fprintf(out, ",{\"le\":null,\"count\":%lu}", s->lat[b]);
+		}
+		fprintf(out, "],\"sum\":%.0f,\"count\":%lu}}\n", s->lat_sum, s->lat_count);
+	} else {
+		char when[64], relay[400];
+
+		daemon_relay_name(d, relay, sizeof relay);
+		fprintf(out, "D queued:          %zu (%zu tried before)\n", q.queued, q.deferred);
+		fprintf(out, "D oldest:          %lld s\n", q.oldest);
+		fprintf(out, "D delivered:       %lu\n", s->delivered);
+		fprintf(out, "D deferred:        %lu\n", s->deferred);
+		fprintf(out, "D bounced:         %lu\n", s->bounced);
+		daemon_ctime(s->relay_changed, when, sizeof when);
+		fprintf(out, "D relay:           %s %s since %s\n", relay, up ? "up" : "down", when);
+		fprintf(out, "D delivery:        %s\n", d->paused ? "paused" : "running");
+		daemon_ctime(s->started, when, sizeof when);
+		fprintf(out, "D started:         %s\n", when);
+		fprintf(out, "D latency:        ");
+		for (b = 0; b <= DAEMON_LAT_N; b++) {
+			if (b < DAEMON_LAT_N)
+				fprintf(out, " <=%llds:%lu", bounds[b], s->lat[b]);
+			else
+				fprintf(out, " more:%lu", s->lat[b]);
+		}
+		putc('\n', out);
+	}
+	control_fprint_end(out, CTL_OK, "%s", "");
+}
+
+static void
+daemon_spawn(struct daemon *d, control_token t, const struct daemon_peer *p,
+    const struct ctl_request *rq, void (*fn)(void *, FILE *))
+{
+	struct daemon_reader r = { d, p, rq };
+
+	if (!control_spawn(d->ctl, t, fn, &r))
+		control_end(d->ctl, t, CTL_TRY, "busy: too many listings under way; try again");
+}
+
+static void
+daemon_cmd_list(struct daemon *d, control_token t, const struct daemon_peer *p,
+    const struct ctl_request *rq)
+{
+	const char *fmt = ctl_get(rq, "format");
+
+	if (ctl_get(rq, "all") != NULL && !p->admin) {
+		control_end(d->ctl, t, CTL_NO,
+		    "list --all: only root and the runner's user see every message; you see your own");
+		return;
+	}
+	if (fmt != NULL && strcmp(fmt, "json") != 0 && strcmp(fmt, "mailq") != 0) {
+		control_end(d->ctl, t, CTL_BAD, "list: unknown format '%.40s'", fmt);
+		return;
+	}
+	daemon_spawn(d, t, p, rq, daemon_child_list);
+}
+
+static void
+daemon_cmd_show(struct daemon *d, control_token t, const struct daemon_peer *p,
+    const struct ctl_request *rq)
+{
+	const char *id = ctl_get(rq, "id");
+
+	if (id == NULL || !qid_valid(id)) {
+		control_end(d->ctl, t, CTL_BAD, "show: a queue ID is needed");
+		return;
+	}
+	daemon_spawn(d, t, p, rq, daemon_child_show);
+}
+
+static void
+daemon_cmd_stats(struct daemon *d, control_token t, const struct daemon_peer *p,
+    const struct ctl_request *rq)
+{
+	const char *fmt = ctl_get(rq, "format");
+
+	if (fmt != NULL && strcmp(fmt, "json") != 0 && strcmp(fmt, "prometheus") != 0 &&
+	    strcmp(fmt, "text") != 0) {
+		control_end(d->ctl, t, CTL_BAD, "stats: unknown format '%.40s'", fmt);
+		return;
+	}
+	daemon_spawn(d, t, p, rq, daemon_child_stats);
+}
+
+static void
+daemon_cmd_check(struct daemon *d, control_token t, const struct daemon_peer *p,
+    const struct ctl_request *rq)
+{
+	const char *a = ctl_get(rq, "age");
+	char *end;
+
+	if (a != NULL && (strtoll(a, &end, 10) < 0 || *end != '\0' || end == a)) {
+		control_end(d->ctl, t, CTL_BAD, "check: age must be a number of seconds");
+		return;
+	}
+	daemon_spawn(d, t, p, rq, daemon_child_check);
+}
+
+static const struct daemon_cmd daemon_cmds[] = {
+	{ "status", false, "", daemon_cmd_status },
+	{ "flush", false, "id recipient sender wait", daemon_cmd_flush },
+	{ "list", false, "all format", daemon_cmd_list },
+	{ "show", false, "id", daemon_cmd_show },
+	{ "stats", false, "format", daemon_cmd_stats },
+	{ "check", false, "age", daemon_cmd_check },
+	{ "pause", true, "", daemon_cmd_pause },
+	{ "resume", true, "", daemon_cmd_resume },
+	{ "reload", true, "", daemon_cmd_reload },
+	{ "hold", true, "id reason", daemon_cmd_hold },
+	{ "release", true, "id", daemon_cmd_release },
+	{ "remove", true, "id", daemon_cmd_remove },
+};
+
+static bool
+daemon_key_ok(const char *keys, const char *key)
+{
+	size_t n = strlen(key);
+	const char *p = keys;
+
+	while ((p = strstr(p, key)) != NULL) {
+		if ((p == keys || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+void
+daemon_control_request(void *arg, control_token t, const struct control_peer *cp,
+    const struct ctl_request *rq)
+{
+	struct daemon *d = arg;
+	struct daemon_peer p;
+	size_t i, k;
+
+	p.uid = cp->uid;
+	p.gid = cp->gid;
+	p.pid = cp->pid;
+	p.admin = cp->uid == 0 || cp->uid == d->cfg->runner_uid;
+	daemon_user_name(cp->uid, p.name, sizeof p.name);
+	for (i = 0; i < sizeof daemon_cmds / sizeof daemon_cmds[0]; i++) {
+		const struct daemon_cmd *c = &daemon_cmds[i];
+
+		if (strcmp(c->name, rq->command) != 0)
+			continue;
+		for (k = 0; k < rq->nargs; k++)
+			if (!daemon_key_ok(c->keys, rq->args[k].key)) {
+				control_end(d->ctl, t, CTL_BAD, "%s: unknown argument '%s'",
+				    c->name, rq->args[k].key);
+				return;
+			}
+		if (c->admin && !p.admin) {
+			char runner[64];
+
+			daemon_user_name(d->cfg->runner_uid, runner, sizeof runner);
+			control_end(d->ctl, t, CTL_NO, "%s: only root and %s may do that (you are %s)",
+			    c->name, runner, p.name);
+			return;
+		}
+		c->fn(d, t, &p, rq);
+		return;
+	}
+	control_end(d->ctl, t, CTL_BAD, "unknown command '%s'", rq->command);
+}

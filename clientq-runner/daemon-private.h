@@ -1,0 +1,125 @@
+/*
+ * daemon-private.h: the daemon's state, shared by its two files only:
+ * daemon.c (the loop and delivery) and daemon-control.c (the control
+ * socket's commands).  Nothing else includes it.
+ */
+#ifndef CQ_DAEMON_PRIVATE_H
+#define CQ_DAEMON_PRIVATE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "control.h"
+#include "daemon.h"
+#include "deliver.h"
+#include "qid.h"
+#include "retry.h"
+#include "sched.h"
+#include "spool.h"
+
+/* A message held by its submitter (or still empty) is looked at again
+ * after this long, unless its close is seen first. */
+#define DAEMON_LOCKED_RETRY_MS 2000
+/* The safety-net rescan. */
+#define DAEMON_SWEEP_MS (5 * 60 * 1000)
+/* A connection with nothing to do is closed after this long. */
+#define DAEMON_IDLE_MS 1000
+/* SIGTERM: running transactions get this long to end. */
+#define DAEMON_STOP_MS 10000
+
+#define DAEMON_MAX_CONN 64
+
+/* The latency histogram's upper bounds, in seconds (queued to
+ * delivered); one more bucket for everything above. */
+#define DAEMON_LAT_BOUNDS { 1, 5, 30, 60, 300, 1800, 3600, 14400, 86400 }
+#define DAEMON_LAT_N 9
+
+/* Flushes by users other than root and the runner's: one per user in
+ * this long. */
+#define DAEMON_FLUSH_INTERVAL_MS 10000
+#define DAEMON_FLUSH_USERS 64
+
+struct daemon_slot {
+	struct smtp_conn *c;
+	struct deliver_job *j;
+	bool connecting;	/* not READY yet */
+	bool quitting;
+	bool probe;		/* this connection is the breaker's probe */
+	long long idle_since;	/* monotonic ms */
+	uint32_t registered;	/* epoll events registered for its fd */
+	int fd;
+};
+
+/* Counters since the start, for `clientqctl stats`. */
+struct daemon_stats {
+	unsigned long delivered, deferred, bounced;	/* messages */
+	unsigned long lat[DAEMON_LAT_N + 1];	/* delivered, by latency */
+	double lat_sum;				/* seconds */
+	unsigned long lat_count;
+	long long started;			/* epoch s */
+	long long relay_changed;		/* epoch s; the start until a
+						 * transition */
+};
+
+/* A `flush --wait`: the messages still to report on. */
+struct daemon_waiter {
+	control_token token;
+	struct sched *pending;	/* a set: the IDs not reported yet */
+	unsigned long delivered, deferred, bounced, other;
+	struct daemon_waiter *next;
+};
+
+struct daemon_flusher {
+	uid_t uid;
+	long long last;		/* mono ms */
+};
+
+struct daemon {
+	struct daemon_config *cfg;
+	struct spool *sp;
+	struct sched *sched;
+	struct retry_breaker breaker;
+	struct daemon_slot slot[DAEMON_MAX_CONN];
+	int nslots;
+	int epfd, ifd, sfd;
+	bool stopping, rescan;
+	bool reload_pending;	/* SIGHUP: reload once nothing is in flight */
+	bool paused;		/* clientqctl pause: nothing new starts */
+	bool stall_hook;	/* CLIENTQ_TEST_STALL: SIGUSR2 blocks the loop */
+	long long stop_deadline, next_sweep, next_ping;
+	struct deliver_tally tally;
+	struct daemon_stats stats;
+	char status[200];
+	long long status_sent;
+	bool status_up, status_pending;
+	struct control *ctl;
+	int keepfds[4];
+	struct daemon_waiter *waiters;
+	struct daemon_flusher flushers[DAEMON_FLUSH_USERS];
+};
+
+/* daemon.c */
+long long daemon_now_ms(void);
+bool daemon_active(const struct daemon *d, const char *id);
+const struct deliver_job *daemon_active_job(const struct daemon *d, const char *id);
+void daemon_schedule(struct daemon *d, const char *id);
+void daemon_request_reload(struct daemon *d);
+void daemon_flush_all(struct daemon *d, long long mono);
+void daemon_relay_name(const struct daemon *d, char *buf, size_t size);
+void daemon_interval(long long ms, char *buf, size_t size);
+
+/* daemon-control.c */
+void daemon_control_request(void *arg, control_token t, const struct control_peer *peer,
+    const struct ctl_request *rq);
+void daemon_control_closed(void *arg, control_token t);
+/* daemon_waiters_resolve: what became of id, for every flush --wait
+ * that waits for it (outcome: delivered, deferred, bounced, removed,
+ * held, gone, quarantined). */
+void daemon_waiters_resolve(struct daemon *d, const char *id, const char *outcome,
+    const char *text);
+/* Every waiting message not reported yet: deferred for why (the relay
+ * cannot be reached), or the daemon stops. */
+void daemon_waiters_all(struct daemon *d, const char *outcome, const char *text);
+void daemon_waiters_stop(struct daemon *d);
+
+#endif
