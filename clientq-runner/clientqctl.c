@@ -178,9 +178,12 @@ ctl_talk(const struct strbuf *req, struct ctl_talk *tk)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
+			/* The daemon may have refused the connection
+			 * (too many) and closed it: its line is still
+			 * there to read. */
 			snprintf(tk->status_text, sizeof tk->status_text,
 			    "cannot send the request: %s", strerror(errno));
-			goto broken;
+			break;
 		}
 		off += (size_t)n;
 	}
@@ -201,8 +204,9 @@ ctl_talk(const struct strbuf *req, struct ctl_talk *tk)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			snprintf(tk->status_text, sizeof tk->status_text, "%s",
-			    "clientq-runner closed the connection without an answer");
+			if (off == req->len || tk->status_text[0] == '\0')
+				snprintf(tk->status_text, sizeof tk->status_text, "%s",
+				    "clientq-runner closed the connection without an answer");
 			goto broken;
 		}
 		strbuf_append(&in, buf, (size_t)n);

@@ -9,9 +9,9 @@ socket in ways clientqctl never would, for the tests.
                  daemon takes them; print the reply and how much went
   many N LINE    N connections at once, each sending LINE; print how
                  many got a status line of each kind ("OK 200")
-  hold N FILE    open N connections that send nothing; write "held" to
-                 FILE once they are open, then keep them until killed;
-                 print the first line any of them received
+  hold N         open N connections that send nothing; print "held"
+                 once they are open, then keep them until killed (or
+                 until the daemon drops them); print what the first got
 """
 import socket
 import sys
@@ -79,7 +79,7 @@ def main():
     elif mode == "hold":
         n = int(sys.argv[3])
         socks = [connect(path) for _ in range(n)]
-        open(sys.argv[4], "w").write("held\n")
+        print("held", flush=True)
         for s in socks:
             s.settimeout(None)
         r = read_all(socks[0])
