@@ -114,7 +114,9 @@ ctl_parse_request(const char *line, size_t len, struct ctl_request *rq,
 		ctl_reason(reason, reason_size, "%s", "no command");
 		return CTL_PARSE_BAD;
 	}
-	rq->storage = out = xmalloc(len + 1);
+	/* Each word costs at most its octets and two NULs (a bare key's own
+	 * and its empty value's), one more than the space before it. */
+	rq->storage = out = xmalloc(2 * len + 2);
 	while (p < end) {
 		const char *w, *we, *eq;
 

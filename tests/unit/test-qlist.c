@@ -174,3 +174,36 @@ Test(qlist, sorted_by_priority_ties_in_directory_order)
 	cr_assert_eq(ql.v[0].priority, -5);
 	qlist_free(&ql);
 }
+
+/* Whose message it is: the file's owner, or the envelope sender, bare or
+ * qualified with $j (the domain in any case), never a lookalike. */
+Test(qlist, belongs_by_owner_or_sender)
+{
+	struct qf_envelope env;
+	struct qlist_entry e;
+
+	memset(&env, 0, sizeof env);
+	memset(&e, 0, sizeof e);
+	e.sres = SPOOL_OK;
+	e.owner = 1000;
+	cr_assert(qlist_belongs(&e, 1000, "alice", "host.test"), "owner, no envelope");
+	cr_assert_not(qlist_belongs(&e, 1001, "bob", "host.test"));
+	e.owner = 105;	/* rewritten by the runner */
+	e.env = &env;
+	env.sender = "alice";
+	cr_assert(qlist_belongs(&e, 1000, "alice", "host.test"));
+	cr_assert_not(qlist_belongs(&e, 1001, "alic", "host.test"));
+	cr_assert_not(qlist_belongs(&e, 1001, "alicex", "host.test"));
+	env.sender = "<alice@HOST.test>";
+	cr_assert(qlist_belongs(&e, 1000, "alice", "host.test"));
+	env.sender = "alice@elsewhere.test";
+	cr_assert_not(qlist_belongs(&e, 1000, "alice", "host.test"));
+	env.sender = "alice@host.test.evil";
+	cr_assert_not(qlist_belongs(&e, 1000, "alice", "host.test"));
+	env.sender = "ALICE";
+	cr_assert_not(qlist_belongs(&e, 1000, "alice", "host.test"), "local parts are exact");
+	e.sres = SPOOL_LOCKED;	/* owner unknown: the sender alone */
+	e.owner = 1000;
+	env.sender = "bob";
+	cr_assert_not(qlist_belongs(&e, 1000, "alice", "host.test"));
+}
