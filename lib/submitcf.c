@@ -22,6 +22,7 @@ struct submitcf_kv {
 
 struct submitcf {
 	char *path;
+	char *version;			/* the V line's value, or NULL */
 	struct submitcf_kv *opts;	/* later entries win */
 	size_t nopts, optcap;
 	struct submitcf_kv *macros;
@@ -202,6 +203,10 @@ submitcf_load(const char *path, struct submitcf_error *err)
 				goto fail;
 			}
 			break;
+		case 'V':
+			free(cf->version);
+			cf->version = xstrdup(line + 1);
+			break;
 		case 'D':
 			if (line[1] == '{') {
 				const char *close = strchr(line + 2, '}');
@@ -276,6 +281,7 @@ submitcf_free(struct submitcf *cf)
 	free(cf->opts);
 	free(cf->macros);
 	free(cf->mailers);
+	free(cf->version);
 	free(cf->path);
 	free(cf);
 }
@@ -284,6 +290,29 @@ const char *
 submitcf_path(const struct submitcf *cf)
 {
 	return cf->path;
+}
+
+const char *
+submitcf_version(const struct submitcf *cf)
+{
+	return cf->version;
+}
+
+void
+submitcf_relay(const struct submitcf *cf, char *name, size_t namesz, char *host,
+    size_t hostsz)
+{
+	const char *h = submitcf_macro(cf, "{MTAHost}");
+	size_t n;
+
+	if (h == NULL || *h == '\0')
+		h = "[localhost]";
+	snprintf(name, namesz, "%s", h);
+	n = strlen(h);
+	if (h[0] == '[' && n > 2 && h[n - 1] == ']')
+		snprintf(host, hostsz, "%.*s", (int)(n - 2), h + 1);
+	else
+		snprintf(host, hostsz, "%s", h);
 }
 
 bool

@@ -16,6 +16,7 @@
 #define CQ_SUBMITCF_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #define SUBMITCF_LINE_MAX 8192
@@ -30,6 +31,17 @@ struct submitcf_error {
 struct submitcf *submitcf_load(const char *path, struct submitcf_error *err);
 void submitcf_free(struct submitcf *cf);
 const char *submitcf_path(const struct submitcf *cf);
+
+/* submitcf_version: the V line's value ("10/Berkeley": the configuration
+ * language version, then the vendor), the last one when there are
+ * several; NULL when the file has none. */
+const char *submitcf_version(const struct submitcf *cf);
+
+/* submitcf_relay: the relay, as D{MTAHost} names it ("[127.0.0.1]"; when
+ * unset, FEATURE(msp)'s default "[localhost]") in name, and what to
+ * resolve or connect to (without the brackets) in host. */
+void submitcf_relay(const struct submitcf *cf, char *name, size_t namesz,
+    char *host, size_t hostsz);
 
 /* submitcf_set_option: apply a -O "Name=value" override.  False (and err)
  * when the argument has no '=' or no name. */
