@@ -1129,6 +1129,7 @@ ck_binary_fix(struct check_ctx *c, const char *file, struct stat *sb, mode_t goo
 	const char *name = "sendmail-binary";
 	gid_t g = c->cfg->suidroot ? sb->st_gid : c->smmsp_gid;
 	char was[160], now[160], m1[8], m2[8];
+	mode_t orig = sb->st_mode;	/* as it was: chown may clear set-id bits */
 	int fd;
 	bool ok = true;
 
@@ -1148,7 +1149,7 @@ ck_binary_fix(struct check_ctx *c, const char *file, struct stat *sb, mode_t goo
 		    ok ? "" : strerror(errno));
 	}
 	if (ok && fstat(fd, sb) == 0 && (sb->st_mode & 07777) != good) {
-		check_mode_str(sb->st_mode, m1);
+		check_mode_str(orig, m1);
 		check_mode_str(good, m2);
 		ok = fchmod(fd, good) == 0;
 		ck_fix(c, name, file, ok, "mode %s -> %s%s%s", m1, m2, ok ? "" : ": ",
