@@ -820,51 +820,35 @@ ck_user_str(const struct check_ctx *c, uid_t uid, char *buf, size_t size)
 		snprintf(buf, size, "%lu", (unsigned long)uid);
 }
 
+/* The accounts of the installation, for submitcf_run_as_value. */
 static bool
-ck_number(const char *s, unsigned long *out)
+ck_acc_user(void *arg, const char *name, uid_t id, uid_t *uid, gid_t *gid)
 {
-	char *end;
+	unsigned long u, g = 0;
 
-	if (*s < '0' || *s > '9')
+	if (!ck_lookup(arg, false, name, id, NULL, 0, &u, &g))
 		return false;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return errno == 0 && *end == '\0';
+	*uid = (uid_t)u;
+	*gid = (gid_t)g;
+	return true;
+}
+
+static bool
+ck_acc_group(void *arg, const char *name, gid_t *gid)
+{
+	return ck_group_by_name(arg, name, gid);
 }
 
 /* RunAsUser's value ("user", "user:group", "uid:gid") as ids, the way
- * sendmail reads it; why says what is wrong otherwise. */
+ * sendmail reads it, from the installation's accounts; why says what is
+ * wrong otherwise. */
 static bool
 ck_run_as(const struct check_ctx *c, const char *v, uid_t *uid, gid_t *gid,
     char *why, size_t whysz)
 {
-	char user[256];
-	const char *colon = strchr(v, ':');
-	unsigned long n;
+	struct submitcf_accounts acc = { ck_acc_user, ck_acc_group, (void *)c };
 
-	snprintf(user, sizeof user, "%.*s", (int)(colon ? colon - v : (int)strlen(v)), v);
-	if (ck_number(user, &n)) {
-		unsigned long g = (unsigned long)-1;
-
-		*uid = (uid_t)n;
-		if (!ck_lookup(c, false, NULL, n, NULL, 0, NULL, &g) && colon == NULL) {
-			snprintf(why, whysz, "no user with uid %lu, and no group given", n);
-			return false;
-		}
-		*gid = (gid_t)g;
-	} else if (!ck_user_by_name(c, user, uid, gid)) {
-		snprintf(why, whysz, "no user %s", user);
-		return false;
-	}
-	if (colon != NULL && colon[1] != '\0') {
-		if (ck_number(colon + 1, &n))
-			*gid = (gid_t)n;
-		else if (!ck_group_by_name(c, colon + 1, gid)) {
-			snprintf(why, whysz, "no group %s", colon + 1);
-			return false;
-		}
-	}
-	return true;
+	return submitcf_run_as_value(v, &acc, uid, gid, why, whysz);
 }
 
 /* ----------------------------------------------------------- submit.cf */

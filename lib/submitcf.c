@@ -556,49 +556,85 @@ submitcf_timeout(const struct submitcf *cf, const char *kind, const char *cls,
 	return true;
 }
 
-bool
-submitcf_run_as(const struct submitcf *cf, uid_t *uid, gid_t *gid,
-    struct submitcf_error *err)
+/* The system's accounts (getpwnam, getgrnam), for submitcf_run_as. */
+static bool
+submitcf_sys_user(void *arg, const char *name, uid_t id, uid_t *uid, gid_t *gid)
 {
-	const char *v = submitcf_option(cf, "RunAsUser");
+	struct passwd *pw = name != NULL ? getpwnam(name) : getpwuid(id);
+
+	(void)arg;
+	if (pw == NULL)
+		return false;
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return true;
+}
+
+static bool
+submitcf_sys_group(void *arg, const char *name, gid_t *gid)
+{
+	struct group *gr = getgrnam(name);
+
+	(void)arg;
+	if (gr == NULL)
+		return false;
+	*gid = gr->gr_gid;
+	return true;
+}
+
+bool
+submitcf_run_as_value(const char *v, const struct submitcf_accounts *acc,
+    uid_t *uid, gid_t *gid, char *why, size_t whysz)
+{
+	static const struct submitcf_accounts sys = { submitcf_sys_user,
+	    submitcf_sys_group, NULL };
 	char user[256];
 	const char *group = NULL, *colon;
 	unsigned long n;
-	struct passwd *pw;
+	uid_t u;
 
-	if (v == NULL || *v == '\0') {
-		submitcf_fail(err, 0, "%s: no RunAsUser option", cf->path);
-		return false;
-	}
+	if (acc == NULL)
+		acc = &sys;
 	colon = strchr(v, ':');
 	snprintf(user, sizeof user, "%.*s", (int)(colon ? colon - v : (int)strlen(v)), v);
 	if (colon != NULL)
 		group = colon + 1;
 	if (submitcf_number(user, &n)) {
 		*uid = (uid_t)n;
-		pw = getpwuid(*uid);
-		*gid = pw ? pw->pw_gid : (gid_t)-1;
-	} else if ((pw = getpwnam(user)) != NULL) {
-		*uid = pw->pw_uid;
-		*gid = pw->pw_gid;
-	} else {
-		submitcf_fail(err, 0, "%s: RunAsUser=%s: no such user", cf->path, v);
+		if (!acc->user(acc->arg, NULL, *uid, &u, gid))
+			*gid = (gid_t)-1;
+	} else if (!acc->user(acc->arg, user, 0, uid, gid)) {
+		snprintf(why, whysz, "no such user");
 		return false;
 	}
 	if (group != NULL && *group != '\0') {
-		struct group *gr;
-
-		if (submitcf_number(group, &n)) {
+		if (submitcf_number(group, &n))
 			*gid = (gid_t)n;
-		} else if ((gr = getgrnam(group)) != NULL) {
-			*gid = gr->gr_gid;
-		} else {
-			submitcf_fail(err, 0, "%s: RunAsUser=%s: no such group", cf->path, v);
+		else if (!acc->group(acc->arg, group, gid)) {
+			snprintf(why, whysz, "no such group");
 			return false;
 		}
 	}
 	if (*gid == (gid_t)-1) {
-		submitcf_fail(err, 0, "%s: RunAsUser=%s: no group for that uid", cf->path, v);
+		snprintf(why, whysz, "no group for that uid");
+		return false;
+	}
+	return true;
+}
+
+bool
+submitcf_run_as(const struct submitcf *cf, uid_t *uid, gid_t *gid,
+    struct submitcf_error *err)
+{
+	const char *v = submitcf_option(cf, "RunAsUser");
+	char why[64];
+
+	if (v == NULL || *v == '\0') {
+		submitcf_fail(err, 0, "%s: no RunAsUser option", cf->path);
+		return false;
+	}
+	if (!submitcf_run_as_value(v, NULL, uid, gid, why, sizeof why)) {
+		submitcf_fail(err, 0, "%s: RunAsUser=%s: %s", cf->path, v, why);
 		return false;
 	}
 	return true;

@@ -109,4 +109,18 @@ bool submitcf_timeout(const struct submitcf *cf, const char *kind,
 bool submitcf_run_as(const struct submitcf *cf, uid_t *uid, gid_t *gid,
     struct submitcf_error *err);
 
+/* Where submitcf_run_as_value looks users and groups up: user by name
+ * (name != NULL) or by id, giving its uid and group; group by name. */
+struct submitcf_accounts {
+	bool (*user)(void *arg, const char *name, uid_t id, uid_t *uid, gid_t *gid);
+	bool (*group)(void *arg, const char *name, gid_t *gid);
+	void *arg;
+};
+
+/* submitcf_run_as_value: a RunAsUser value resolved as submitcf_run_as
+ * does, through acc (NULL: the system's accounts); false with why ("no
+ * such user", "no such group", "no group for that uid") otherwise. */
+bool submitcf_run_as_value(const char *v, const struct submitcf_accounts *acc,
+    uid_t *uid, gid_t *gid, char *why, size_t whysz);
+
 #endif

@@ -124,7 +124,7 @@ expect "a V9 submit.cf" 2 error submit.cf-version "[^ ]*: found V9/Berkeley;"
 mktree t; sed -i '/^V10/d' "$T/etc/mail/submit.cf"; chk
 expect "no V line" 2 error submit.cf-version "[^ ]*: found no V line;"
 mktree t; sed -i 's/^O RunAsUser=.*/O RunAsUser=cqcheck-nobody/' "$T/etc/mail/submit.cf"; chk
-expect "RunAsUser unknown" 2 error submit.cf-runasuser "[^ ]*: found RunAsUser=cqcheck-nobody: no user cqcheck-nobody;"
+expect "RunAsUser unknown" 2 error submit.cf-runasuser "[^ ]*: found RunAsUser=cqcheck-nobody: no such user;"
 mktree t; sed -i 's/^O RunAsUser=.*/O RunAsUser=root/' "$T/etc/mail/submit.cf"; chk
 expect "RunAsUser root" 2 error submit.cf-runasuser "[^ ]*: found RunAsUser=root .*; expected RunAsUser=smmsp, not root"
 mktree t; sed -i '/^O RunAsUser=/d' "$T/etc/mail/submit.cf"; chk
