@@ -1234,18 +1234,24 @@ ck_client_queue(struct check_ctx *c)
 	if (c->qpath == NULL)
 		return;
 	if (stat(c->qpath, &st) < 0 && errno == ENOENT && c->cfg->fix) {
-		int fd = -1;
-		bool ok = c->have_owner && mkdir(c->qpath, 0700) == 0;
+		int fd;
 
 		/* 0700 until it has its owner, group and mode. */
-		if (ok)
-			ok = (fd = ck_open_dir(c, "client-queue")) >= 0 &&
-			    fchown(fd, c->owner_uid, c->owner_gid) == 0 && fchmod(fd, 0770) == 0;
-		ck_fix(c, "client-queue", c->qpath, ok, "created, %s:%s 0770%s%s", c->owner_user,
-		    c->owner_group, ok ? "" : ": ", ok ? "" :
-		    c->have_owner ? strerror(errno) : "no RunAsUser or smmsp to own it");
-		if (fd >= 0)
+		if (!c->have_owner)
+			ck_fix(c, "client-queue", c->qpath, false,
+			    "cannot create it: no RunAsUser or smmsp to own it");
+		else if (mkdir(c->qpath, 0700) < 0)
+			ck_fix(c, "client-queue", c->qpath, false, "cannot create it: %s",
+			    strerror(errno));
+		else if ((fd = ck_open_dir(c, "client-queue")) >= 0) {
+			bool ok = fchown(fd, c->owner_uid, c->owner_gid) == 0 &&
+			    fchmod(fd, 0770) == 0;
+
+			ck_fix(c, "client-queue", c->qpath, ok, "created%s %s:%s 0770%s%s",
+			    ok ? "," : ", but could not make it", c->owner_user, c->owner_group,
+			    ok ? "" : ": ", ok ? "" : strerror(errno));
 			close(fd);
+		}
 	}
 	if (stat(c->qpath, &st) < 0) {
 		snprintf(found, sizeof found, "%s", strerror(errno));

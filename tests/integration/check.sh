@@ -196,6 +196,15 @@ if [ "$(fixed_lines)" = "fixed   client-queue $TQ: created, smmsp:smmsp 0770" ] 
 else
 	fail "--fix creates the client queue" "exit $rc; $(stat -c %U:%G.%a "$TQ" 2>&1)" "$(cat "$W/out")"
 fi
+mktree t; rm -r "$TQ"
+setpriv --reuid=nobody --regid=nogroup --clear-groups "$RUNNER" --check --root "$T" --fix >"$W/out" 2>&1
+rc=$?
+if [ "$rc" -eq 2 ] && [ "$(fixed_lines)" = "unfixed client-queue $TQ: cannot create it: Permission denied" ] &&
+    [ ! -e "$TQ" ] && line error client-queue "$TQ: found No such file or directory;"; then
+	ok "--fix without the right to: 'unfixed ... Permission denied', nothing made, still an error (exit 2)"
+else
+	fail "--fix without the right to" "exit $rc" "$(cat "$W/out")"
+fi
 mktree t; rm -r "$TQ"; touch "$TQ"; chk --fix
 expect "a file where the queue should be (--fix does not touch it)" 2 error client-queue "$TQ: found not a directory;"
 check "... and it is still a file" test -f "$TQ" -a -z "$(fixed_lines)"
