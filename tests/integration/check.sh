@@ -261,9 +261,11 @@ chk
 expect "a stray file" 1 warning client-queue-files "$TQ: found 1 other entry: notes.txt;"
 expect "a lost (Qf) file" 1 warning client-queue-lost "$TQ: found 1 lost control file: Qf$id1;"
 mktree t; mkdir "$TQ/qf" "$TQ/df"; chown smmsp:smmsp "$TQ/qf" "$TQ/df"; mv "$TQ"/qf?* "$TQ/qf/"; mv "$TQ"/df?* "$TQ/df/"
-mkfifo "$TQ/qf/qf${id1%?}9"; touch "$TQ/df/core"; chk
+# A FIFO under a valid queue ID of its own (the PID digits 999999).
+fifo=qf${id1%??????}999999
+mkfifo "$TQ/qf/$fifo"; touch "$TQ/df/core"; chk
 expect "qf/ and df/ subdirectories: a FIFO under a queue name and a core file are strays" 1 \
-    warning client-queue-files "$TQ: found 2 other entries: (qf/qf${id1%?}9, df/core|df/core, qf/qf${id1%?}9);"
+    warning client-queue-files "$TQ: found 2 other entries: (qf/$fifo, df/core|df/core, qf/$fifo);"
 
 # ------------------------------------------------------------ MTA queue
 for m in "0755 root:root others can read it" "0770 root:root writable by group or others" \
