@@ -11,6 +11,7 @@
 # - a stalled loop is killed by the watchdog and the service restarted;
 # - the timer is listed, fires the flush, and the flush starts the
 #   stopped daemon through the socket; so does a user's clientqctl call;
+# - clientq-runner --check warns that sendmail's own runner is scheduled;
 # - systemctl stop is clean; systemd-analyze security's score is printed.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 . "$top_srcdir/tests/system/container.sh"
@@ -98,6 +99,16 @@ show() { ct systemctl show -p "$2" --value "$1"; }
 pid=$(show sendmail-clientq MainPID)
 [ "$(ct stat -c %U "/proc/$pid")" = smmsp ] && ok "the daemon's process belongs to smmsp" ||
     fail "daemon's user" "$(ct ps -o user,pid,args -p "$pid")"
+
+# Migration: Debian's sendmail still schedules its own client-queue runner
+# (the cron-msp line): --check says so, and how to turn it off.
+ct clientq-runner --check >"$W/check.out" 2>&1
+rc=$?
+grep -q '^warning other-runner-cron /etc/cron.d/sendmail: .*cron-msp' "$W/check.out" &&
+    grep -q '^warning other-runner-debian .*MSP_MODE=Cron.*set MSP_MODE="None"' "$W/check.out" &&
+    ! grep -q '^error' "$W/check.out" && [ "$rc" -eq 1 ] &&
+    ok "clientq-runner --check warns that sendmail's cron runner is still scheduled, and how to stop it (exit 1)" ||
+    fail "--check in the container (exit $rc)" "$(cat "$W/check.out")"
 
 # ------------------------------------------------ mail waits while the MTA is down
 submit_as() { # USER RCPT SUBJECT
