@@ -436,6 +436,12 @@ deliver_open(const struct deliver_config *cfg, const char *id,
 		spool_job_close(sj);
 		return NULL;
 	}
+	if (!deliver_envelope_clean(env, why, sizeof why)) {
+		qf_free(env);
+		*res = DELIVER_QUARANTINED;
+		deliver_quarantine_log(id, spool_job_quarantine(sj, &serr2), why, &serr2);
+		return NULL;
+	}
 	j = xcalloc(1, sizeof *j);
 	j->cfg = cfg;
 	j->sj = sj;
@@ -448,12 +454,6 @@ deliver_open(const struct deliver_config *cfg, const char *id,
 	j->out = xcalloc(env->nrcpts + 1, sizeof *j->out);
 	j->nbatches = env->nrcpts ? envelope_batches(env, j->order, j->starts) : 0;
 	j->starts[j->nbatches] = env->nrcpts;
-	if (!deliver_envelope_clean(env, why, sizeof why)) {
-		qf_free(env);
-		*res = DELIVER_QUARANTINED;
-		deliver_quarantine_log(id, spool_job_quarantine(sj, &serr2), why, &serr2);
-		return NULL;
-	}
 	if ((intent = qf_macro_get(env, DELIVER_INTENT)) != NULL) {
 		/* A notification was under way when the last run stopped:
 		 * finish that first; the rest waits for the next pass. */
@@ -480,9 +480,14 @@ deliver_open(const struct deliver_config *cfg, const char *id,
 		 * nothing of such a message is read: it goes to Qf, its
 		 * data file stays as it is. */
 		snprintf(why, sizeof why, "data file: %.200s", serr.reason);
-		qf_free(env);
 		*res = DELIVER_QUARANTINED;
 		deliver_quarantine_log(id, spool_job_quarantine(sj, &serr2), why, &serr2);
+		/* The job never ran: nothing of it to commit or log. */
+		qf_free(env);
+		free(j->order);
+		free(j->starts);
+		free(j->out);
+		free(j);
 		return NULL;
 	}
 	if (sr == SPOOL_GONE) {
