@@ -147,6 +147,20 @@ expect_unsafe(const char *reason_part)
 	expect_unsafe_kind(reason_part, SPOOL_UNSAFE_BOGUS);
 }
 
+/* The spool again, as a runner whose queue group is another one. */
+static void
+reopen_for_another_group(void)
+{
+	struct spool_policy pol;
+	struct spool_error err;
+
+	spool_free(sp);
+	spool_policy_default(&pol);
+	pol.queue_gid = getegid() + 1;
+	sp = spool_open(dir, &pol, &err);
+	cr_assert_not_null(sp);
+}
+
 TestSuite(spool, .init = setup, .fini = teardown);
 
 Test(spool, opens_locks_and_loads_a_good_file)
@@ -233,14 +247,7 @@ Test(spool, setid_bits_are_unsafe)
 
 Test(spool, wrong_group_is_unsafe)
 {
-	struct spool_policy pol;
-	struct spool_error err;
-
-	spool_free(sp);
-	spool_policy_default(&pol);
-	pol.queue_gid = getegid() + 1;
-	sp = spool_open(dir, &pol, &err);
-	cr_assert_not_null(sp);
+	reopen_for_another_group();
 	expect_unsafe("is not the queue's group");
 }
 
@@ -619,19 +626,12 @@ Test(spool, bad_ids_are_never_paths)
 
 Test(spool, unreadable_is_access_but_wrong_group_is_bogus_first)
 {
-	struct spool_policy pol;
-	struct spool_error err;
-
 	if (geteuid() == 0)
 		cr_skip_test("root opens a file of mode 0000");
 	cr_assert_eq(chmod(tu_path(dir, "qf" ID), 0000), 0);
 	expect_unsafe_kind("cannot open", SPOOL_UNSAFE_ACCESS);
 	/* Of the wrong group too: the name says so before any open. */
-	spool_free(sp);
-	spool_policy_default(&pol);
-	pol.queue_gid = getegid() + 1;
-	sp = spool_open(dir, &pol, &err);
-	cr_assert_not_null(sp);
+	reopen_for_another_group();
 	expect_unsafe("is not the queue's group");
 }
 
