@@ -149,7 +149,12 @@ watch_start() {
 	    --cmdline-has "$W" \
 	    "$SECRET" "$OUTSIDE_QF" "$FLIP_QF" /etc/shadow 2>"$W/watch.err" &
 	IT_PIDS="$IT_PIDS $!"
-	wait_for test -s "$W/watch.pid" || { cat "$W/watch.err" >&2; return 1; }
+	if ! wait_for test -s "$W/watch.pid"; then
+		# Then the verdict on opens has nothing to go by: a failure,
+		# not a pass.
+		fail "fanotify watcher did not start" "$(cat "$W/watch.err")"
+		return 1
+	fi
 }
 watch_stop() {
 	_wp=$(cat "$W/watch.pid" 2>/dev/null)
