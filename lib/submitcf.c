@@ -95,8 +95,9 @@ submitcf_parse_option(struct submitcf *cf, const char *s)
 	return true;
 }
 
-struct submitcf *
-submitcf_load(const char *path, struct submitcf_error *err)
+/* The file's lines, read from fp (closed here); path names it. */
+static struct submitcf *
+submitcf_read(FILE *fp, const char *path, struct submitcf_error *err)
 {
 	struct submitcf *cf;
 	char *line = NULL;
@@ -105,13 +106,7 @@ submitcf_load(const char *path, struct submitcf_error *err)
 	bool in_mailer = false;
 	char *ruleset = NULL;	/* the S line in force, for R lines */
 	ssize_t n;
-	FILE *fp;
 
-	fp = fopen(path, "re");
-	if (fp == NULL) {
-		submitcf_fail(err, 0, "%s: cannot open: %s", path, strerror(errno));
-		return NULL;
-	}
 	cf = xcalloc(1, sizeof *cf);
 	cf->path = xstrdup(path);
 	while ((n = getline(&line, &cap, fp)) >= 0) {
@@ -249,6 +244,40 @@ fail:
 	return NULL;
 }
 
+struct submitcf *
+submitcf_load(const char *path, struct submitcf_error *err)
+{
+	FILE *fp = fopen(path, "re");
+
+	if (fp == NULL) {
+		submitcf_fail(err, 0, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	return submitcf_read(fp, path, err);
+}
+
+struct submitcf *
+submitcf_parse(const char *data, size_t len, const char *name,
+    struct submitcf_error *err)
+{
+	struct submitcf *cf;
+	FILE *fp;
+
+	if (len == 0) {
+		/* What an empty file gives (fmemopen may refuse size 0). */
+		cf = xcalloc(1, sizeof *cf);
+		cf->path = xstrdup(name);
+		return cf;
+	}
+	/* The same reader, over the bytes: what the file would give. */
+	fp = fmemopen((void *)data, len, "r");
+	if (fp == NULL) {
+		submitcf_fail(err, 0, "%s: cannot read: %s", name, strerror(errno));
+		return NULL;
+	}
+	return submitcf_read(fp, name, err);
+}
+
 void
 submitcf_free(struct submitcf *cf)
 {
@@ -383,6 +412,19 @@ submitcf_number(const char *s, unsigned long *out)
 }
 
 /* T=mta/addr/diag ("DNS/RFC822/SMTP"): the DSN type names. */
+/* submitcf_number for the len octets at s (a field inside a line). */
+static bool
+submitcf_number_n(const char *s, size_t len, unsigned long *out)
+{
+	char buf[32];
+
+	if (len == 0 || len >= sizeof buf)
+		return false;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return submitcf_number(buf, out);
+}
+
 static void
 submitcf_mailer_types(struct submitcf_mailer *m, const char *v, size_t len)
 {
@@ -406,6 +448,7 @@ submitcf_mailer(const struct submitcf *cf, const char *name,
 {
 	const char *def = NULL, *p;
 	unsigned line = 0;
+	unsigned long lim;
 	size_t i;
 
 	memset(m, 0, sizeof *m);
@@ -444,7 +487,17 @@ submitcf_mailer(const struct submitcf *cf, const char *name,
 				snprintf(m->flags, sizeof m->flags, "%.*s", (int)len, v);
 				break;
 			case 'L':
-				m->linelimit = strtol(v, NULL, 10);
+				/* Rendering splits a longer line into pieces of
+				 * L - 2 octets after the first: L=1 or L=2 would
+				 * make pieces of nothing (render.c would loop),
+				 * and strtol() took "-5" or "9x" as they came. */
+				if (!submitcf_number_n(v, len, &lim) ||
+				    (lim > 0 && lim < 3) || lim > SUBMITCF_LINELIMIT_MAX) {
+					submitcf_fail(err, line, "%s:%u: mailer '%s' has L=%.*s; expected a line length of 3 to %d octets (or 0, no limit)",
+					    cf->path, line, name, (int)len, v, SUBMITCF_LINELIMIT_MAX);
+					return false;
+				}
+				m->linelimit = (long)lim;
 				break;
 			case 'A':
 				snprintf(m->argv, sizeof m->argv, "%.*s", (int)len, v);
@@ -519,6 +572,9 @@ submitcf_interval(const char *s, long long *secs)
 		}
 		if (*s != '\0')
 			s++;
+		/* Many terms could add up past what a long long holds. */
+		if (t > (LLONG_MAX - total) / mult)
+			return false;
 		total += t * mult;
 	}
 	*secs = total;

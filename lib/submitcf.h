@@ -20,6 +20,8 @@
 #include <sys/types.h>
 
 #define SUBMITCF_LINE_MAX 8192
+/* The longest L= a mailer may have (sendmail's own relay has 2040). */
+#define SUBMITCF_LINELIMIT_MAX 1000000
 
 struct submitcf;
 
@@ -29,6 +31,11 @@ struct submitcf_error {
 };
 
 struct submitcf *submitcf_load(const char *path, struct submitcf_error *err);
+/* submitcf_parse: the same from len bytes at data (the file's contents;
+ * name stands for its path in errors and submitcf_path), for tests and
+ * the fuzzer. */
+struct submitcf *submitcf_parse(const char *data, size_t len, const char *name,
+    struct submitcf_error *err);
 void submitcf_free(struct submitcf *cf);
 const char *submitcf_path(const struct submitcf *cf);
 
@@ -86,8 +93,9 @@ struct submitcf_mailer {
 };
 
 /* submitcf_mailer: the mailer named name ("relay").  False and err when it
- * is not defined or its A= is not "TCP $h [port]" (the client queue only
- * ever talks SMTP over TCP). */
+ * is not defined, its L= is not 0 or 3 to SUBMITCF_LINELIMIT_MAX, or its
+ * A= is not "TCP $h [port]" (the client queue only ever talks SMTP over
+ * TCP). */
 bool submitcf_mailer(const struct submitcf *cf, const char *name,
     struct submitcf_mailer *m, struct submitcf_error *err);
 

@@ -19,7 +19,7 @@ command -v setpriv >/dev/null 2>&1 || { echo "SKIP: needs setpriv"; exit 77; }
 it_setup
 it_user cqalice || { echo "SKIP: cannot add users"; exit 77; }
 it_user cqbob || { echo "SKIP: cannot add users"; exit 77; }
-RUNNER=$top_builddir/clientq-runner/clientq-runner
+RUNNER=$IT_RUNNER
 # In a directory of the runner's user, as /run/sendmail-clientq is, so
 # that the daemon can remove the socket when it stops.
 mkdir "$W/run" && chown smmsp:smmsp "$W/run"

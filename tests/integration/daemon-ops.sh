@@ -25,7 +25,7 @@ it_need_root_sendmail
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 unshare -m true 2>/dev/null || { echo "SKIP: needs unshare -m"; exit 77; }
 it_setup
-RUNNER=$top_builddir/clientq-runner/clientq-runner
+RUNNER=$IT_RUNNER
 SINK=$top_srcdir/tests/tools/log-sink.py
 
 queue_empty() { [ -z "$(ls "$Q")" ]; }
