@@ -790,6 +790,7 @@ spool_remove_stale_tf(struct spool *sp, const char *tf, struct spool_error *err)
 			close(fd);
 		return SPOOL_ERROR;
 	}
+	crashpoint("stale-tf-removed");
 	if (fd >= 0)
 		close(fd);
 	return SPOOL_OK;
@@ -810,6 +811,7 @@ spool_write_all(int fd, const void *data, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+		crashpoint("write");
 	}
 	return true;
 }
@@ -846,8 +848,10 @@ spool_write_tf(struct spool *sp, const char *id, const void *data, size_t len,
 	for (tries = 0;; tries++) {
 		fd = openat(sp->qfdirfd, tf,
 		    O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0660);
-		if (fd >= 0)
+		if (fd >= 0) {
+			crashpoint("tf-created");
 			break;
+		}
 		if (errno != EEXIST || tries > 0) {
 			spool_fail(err, errno, "%s/%s: cannot create: %s",
 			    sp->path, tf, strerror(errno));
@@ -861,6 +865,7 @@ spool_write_tf(struct spool *sp, const char *id, const void *data, size_t len,
 	 * queue's (the directory may not be setgid). */
 	if (!spool_set_mode(sp, fd, tf, err))
 		goto fail;
+	crashpoint("tf-mode");
 	r = spool_lock(sp, fd, true, tf, err);
 	if (r != SPOOL_OK) {
 		if (r == SPOOL_LOCKED)
@@ -933,7 +938,10 @@ spool_job_commit(struct spool_job *job, const void *data, size_t len,
 	job->fd = fd;
 	/* If this fails the new file is in place; only its durability is
 	 * in doubt.  Keep it and report, as sendmail's sync_dir() logs. */
-	return spool_sync_dir(sp, sp->qfdirfd, err) ? SPOOL_OK : SPOOL_ERROR;
+	if (!spool_sync_dir(sp, sp->qfdirfd, err))
+		return SPOOL_ERROR;
+	crashpoint("dir-synced");
+	return SPOOL_OK;
 }
 
 bool
@@ -997,13 +1005,18 @@ spool_reserve(struct spool *sp, const char *id, struct spool_error *err)
 		    strerror(errno));
 		return errno == EEXIST ? SPOOL_CHANGED : SPOOL_ERROR;
 	}
+	crashpoint("df-created");
 	if (!spool_set_mode(sp, fd, name, err)) {
 		(void)unlinkat(sp->dfdirfd, name, 0);
 		close(fd);
 		return SPOOL_ERROR;
 	}
+	crashpoint("df-mode");
 	close(fd);
-	return spool_sync_dir(sp, sp->dfdirfd, err) ? SPOOL_OK : SPOOL_ERROR;
+	if (!spool_sync_dir(sp, sp->dfdirfd, err))
+		return SPOOL_ERROR;
+	crashpoint("df-reserved");
+	return SPOOL_OK;
 }
 
 enum spool_result
@@ -1041,6 +1054,7 @@ spool_open_reserved(struct spool *sp, const char *id, int *fdp,
 		close(fd);
 		return SPOOL_ERROR;
 	}
+	crashpoint("df-truncated");
 	*fdp = fd;
 	return SPOOL_OK;
 }
@@ -1075,6 +1089,7 @@ spool_create_qf(struct spool *sp, const char *id, int dffd, const void *data,
 	}
 	crashpoint("new-renamed");
 	r = spool_sync_dir(sp, sp->qfdirfd, err) ? SPOOL_OK : SPOOL_ERROR;
+	crashpoint("new-dir-synced");
 	/* Unlocked now: the new message is any runner's. */
 	close(fd);
 	return r;
@@ -1117,6 +1132,7 @@ spool_job_move(struct spool_job *job, char to, const void *data, size_t len,
 		r = SPOOL_ERROR;
 		goto out;
 	}
+	crashpoint("move-unlinked");
 	close(fd);
 	r = spool_sync_dir(sp, sp->qfdirfd, err) ? SPOOL_OK : SPOOL_ERROR;
 out:
@@ -1148,6 +1164,7 @@ spool_job_remove(struct spool_job *job, struct spool_error *err)
 		    name, strerror(errno));
 		r = SPOOL_ERROR;
 	}
+	crashpoint("qf-removed");
 	snprintf(name, sizeof name, "xf%s", job->id);
 	if (r == SPOOL_OK)
 		(void)unlinkat(sp->xfdirfd, name, 0);
@@ -1172,6 +1189,7 @@ spool_quarantine_in(struct spool *sp, const char *id, struct spool_error *err)
 		    qf, Qf, strerror(e));
 		return e == ENOENT ? SPOOL_GONE : SPOOL_ERROR;
 	}
+	crashpoint("quarantined");
 	(void)fsync(sp->qfdirfd);
 	return SPOOL_OK;
 }
