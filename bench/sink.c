@@ -8,6 +8,7 @@
  * every well-ordered transaction, discards the body, and counts.
  *
  *	sink -p PORT [-a ADDR] [-e EXTLIST|none] [-n COUNT] [-q]
+ *	     [-l RECORD] [-t PERCENT]
  *
  * -p 0 binds an ephemeral port and prints it on stdout once listening, so
  * a script need neither guess a free port nor probe for readiness.  With
@@ -22,6 +23,26 @@
  * without the final ".\r\n"), T runs from the first MAIL command accepted
  * to the last message accepted, so neither start-up, nor a script's
  * connect-and-close readiness probe, nor the linger counts.
+ *
+ * For the crash tests, -l RECORD appends one line per event to the file
+ * RECORD (line-buffered, so it is complete whenever sink is looked at):
+ *
+ *	A CONN MSGID RCPT	message accepted: the reply to its final dot
+ *				(250) made on connection CONN; MSGID is its
+ *				Message-Id header's value ("-" if none), RCPT
+ *				the first recipient's address
+ *	U CONN MSGID RCPT	connection CONN ended (the client gone, no
+ *				QUIT) when the last thing on it was that
+ *				reply: the client may not have read it, so the
+ *				message may come again
+ *	X CONN			connection CONN ended inside a message's data
+ *
+ * and -t PERCENT answers "451 4.3.0 try again later" to the first RCPT of
+ * about PERCENT % of the addresses (chosen by a hash of the address; an
+ * address seen once is accepted from then on), so that a crash test sees
+ * messages requeued.  A U line is the only case where a sender that
+ * never delivers a message twice on purpose may still do so: the crash
+ * tests count duplicates against it.
  *
  * Exit status: 0 done (or interrupted without -n), 1 system error,
  * 2 usage, 3 interrupted before COUNT messages arrived.
@@ -82,6 +103,13 @@ _Static_assert(SINK_IBUF >= 2 * (SINK_LINE_MAX + 2), "input buffer too small");
 #define SINK_LINGER_MS	2000
 #define SINK_BACKLOG	4096
 
+/* -l: what is kept of a Message-Id and a recipient, and of a header line
+ * while looking for the Message-Id. */
+#define SINK_ID_MAX	160
+#define SINK_HLINE	(SINK_ID_MAX + 16)
+/* -t: addresses already deferred once, as bits of a hash. */
+#define SINK_SEEN_BITS	(1u << 20)
+
 #define SINK_DEFAULT_EXT \
 	"PIPELINING,SIZE,8BITMIME,DSN,SMTPUTF8,ENHANCEDSTATUSCODES"
 
@@ -111,6 +139,14 @@ struct sink_conn {
 	int eof;		/* the client closed its side: read no more */
 	int quit;		/* QUIT answered: read no more */
 	int dead;		/* a socket error: close without flushing */
+	/* -l: */
+	int after_dot;		/* the last thing: the reply to a final dot */
+	int in_hdr;		/* in the header block of the message */
+	unsigned long long no;	/* connection number, from 1 */
+	size_t hlen;
+	char hline[SINK_HLINE];
+	char msgid[SINK_ID_MAX];
+	char rcpt[SINK_ID_MAX];
 	unsigned long long body;	/* octets of the current message so far */
 	size_t ilen;
 	size_t olen;
@@ -139,6 +175,10 @@ static struct {
 	struct timespec first;	/* first MAIL accepted */
 	struct timespec last;	/* last message accepted */
 	struct timespec linger_end;
+	FILE *rec;		/* -l */
+	unsigned long long nconn_total;
+	unsigned tempfail;	/* -t, percent */
+	unsigned char seen[SINK_SEEN_BITS / 8];
 } sink = { .epfd = -1, .lfd = -1, .sigfd = -1 };
 
 /*
@@ -177,12 +217,18 @@ sink_usage(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputs("\nusage: sink -p PORT [-a ADDR] [-e EXTLIST|none] [-n COUNT] [-q]\n"
+	    "            [-l RECORD] [-t PERCENT]\n"
 	    "  -p PORT     port to listen on (0: any free port, printed on stdout)\n"
 	    "  -a ADDR     IPv4 or IPv6 address to listen on (default 127.0.0.1)\n"
 	    "  -e EXTLIST  comma-separated EHLO extensions, or none (default\n"
 	    "              " SINK_DEFAULT_EXT ")\n"
 	    "  -n COUNT    exit after COUNT messages have been accepted\n"
-	    "  -q          do not print the summary line\n", stderr);
+	    "  -q          do not print the summary line\n"
+	    "  -l RECORD   append a line per message accepted (A), per connection\n"
+	    "              lost right after a reply to a final dot (U) or inside\n"
+	    "              a message (X) to RECORD\n"
+	    "  -t PERCENT  answer 451 to the first RCPT of about PERCENT %% of the\n"
+	    "              addresses\n", stderr);
 	exit(SINK_EXIT_USAGE);
 }
 
@@ -353,6 +399,11 @@ sink_message_accepted(struct sink_conn *c)
 	snprintf(reply, sizeof reply, "250 2.0.0 Ok: queued as %llu",
 	    sink.accepted);
 	sink_conn_reply(c, reply);
+	if (sink.rec != NULL) {
+		fprintf(sink.rec, "A %llu %s %s\n", c->no,
+		    c->msgid[0] ? c->msgid : "-", c->rcpt[0] ? c->rcpt : "-");
+		c->after_dot = 1;
+	}
 	c->in_data = 0;
 	c->txn = SINK_TXN_NONE;
 	if (sink.limit != 0 && sink.accepted == sink.limit && !sink.done) {
@@ -428,6 +479,67 @@ sink_conn_data(struct sink_conn *c, const char *buf, size_t len, int *end)
 	return (size_t)(p - buf);
 }
 
+/*
+ * -l: follows the header block of the message being received, octets
+ * buf[0..len), for its Message-Id (the value, without the blanks around
+ * it; a folded one is cut at the fold).  Lines longer than SINK_HLINE are
+ * looked at by their start only.
+ */
+static void
+sink_conn_headers(struct sink_conn *c, const char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && c->in_hdr; i++) {
+		char ch = buf[i];
+		const char *v;
+		size_t n;
+
+		if (ch != '\n') {
+			if (c->hlen < sizeof c->hline - 1)
+				c->hline[c->hlen++] = ch;
+			continue;
+		}
+		n = c->hlen;
+		if (n > 0 && c->hline[n - 1] == '\r')
+			n--;
+		c->hlen = 0;
+		if (n == 0) {
+			c->in_hdr = 0;	/* the blank line: the body follows */
+			break;
+		}
+		if (n <= 11 || strncasecmp(c->hline, "Message-Id:", 11) != 0)
+			continue;
+		for (v = c->hline + 11; v < c->hline + n && (*v == ' ' || *v == '\t'); v++)
+			;
+		n -= (size_t)(v - c->hline);
+		while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+			n--;
+		if (n >= sizeof c->msgid)
+			n = sizeof c->msgid - 1;
+		memcpy(c->msgid, v, n);
+		c->msgid[n] = '\0';
+	}
+}
+
+/* -t: whether to defer this RCPT line's address (its first time only). */
+static int
+sink_tempfail(const char *line, size_t len)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a of the address */
+	size_t i;
+
+	for (i = 8; i < len && line[i] != '>' && line[i] != ' '; i++)
+		h = (h ^ (unsigned char)line[i]) * 16777619u;
+	if (h % 100 >= sink.tempfail)
+		return 0;
+	h = (h >> 7) % SINK_SEEN_BITS;
+	if (sink.seen[h / 8] & (1u << (h % 8)))
+		return 0;
+	sink.seen[h / 8] |= (unsigned char)(1u << (h % 8));
+	return 1;
+}
+
 /* Does line (len octets, no CRLF, not NUL-terminated) start with verb? */
 static int
 sink_verb(const char *line, size_t len, const char *verb)
@@ -455,6 +567,7 @@ sink_arg(const char *line, size_t len, const char *key)
 static void
 sink_conn_command(struct sink_conn *c, const char *line, size_t len)
 {
+	c->after_dot = 0;	/* the client read the reply before this */
 	if (sink_verb(line, len, "EHLO") || sink_verb(line, len, "HELO")) {
 		if (len < 6) {
 			sink_conn_reply(c, "501 5.5.4 Syntax: EHLO hostname");
@@ -484,7 +597,21 @@ sink_conn_command(struct sink_conn *c, const char *line, size_t len)
 			sink_conn_reply(c, "501 5.5.4 Syntax: RCPT TO:<address>");
 		else if (c->txn == SINK_TXN_NONE)
 			sink_conn_reply(c, "503 5.5.1 Error: need MAIL command");
+		else if (sink.tempfail > 0 && sink_tempfail(line, len))
+			sink_conn_reply(c, "451 4.3.0 try again later");
 		else {
+			if (sink.rec != NULL && c->txn != SINK_TXN_RCPT) {
+				/* the address between "<" and ">" */
+				const char *a = memchr(line, '<', len), *e;
+				size_t n = 0;
+
+				if (a != NULL && (e = memchr(a, '>', len - (size_t)(a - line))) != NULL)
+					n = (size_t)(e - a - 1);
+				if (n >= sizeof c->rcpt)
+					n = sizeof c->rcpt - 1;
+				memcpy(c->rcpt, a != NULL ? a + 1 : "", n);
+				c->rcpt[n] = '\0';
+			}
 			c->txn = SINK_TXN_RCPT;
 			sink_conn_reply(c, "250 2.1.5 Ok");
 		}
@@ -499,6 +626,9 @@ sink_conn_command(struct sink_conn *c, const char *line, size_t len)
 			c->in_data = 1;
 			c->dot = SINK_DOT_BOL;
 			c->body = 0;
+			c->in_hdr = sink.rec != NULL;
+			c->hlen = 0;
+			c->msgid[0] = '\0';
 			sink_conn_reply(c, "354 End data with <CR><LF>.<CR><LF>");
 		}
 	} else if (sink_verb(line, len, "RSET")) {
@@ -535,6 +665,8 @@ sink_conn_process(struct sink_conn *c)
 		}
 		if (c->in_data) {
 			len = sink_conn_data(c, c->ibuf + pos, c->ilen - pos, &end);
+			if (c->in_hdr)
+				sink_conn_headers(c, c->ibuf + pos, len);
 			pos += len;
 			c->body += len;
 			if (end)
@@ -601,6 +733,11 @@ sink_conn_pump(struct sink_conn *c)
 static void
 sink_conn_close(struct sink_conn *c)
 {
+	if (sink.rec != NULL && c->after_dot && !c->quit)
+		fprintf(sink.rec, "U %llu %s %s\n", c->no,
+		    c->msgid[0] ? c->msgid : "-", c->rcpt[0] ? c->rcpt : "-");
+	else if (sink.rec != NULL && c->in_data)
+		fprintf(sink.rec, "X %llu\n", c->no);
 	close(c->fd);		/* also drops it from the epoll set */
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -736,6 +873,7 @@ sink_accept(void)
 		}
 		memset(c, 0, offsetof(struct sink_conn, ibuf));
 		c->fd = fd;
+		c->no = ++sink.nconn_total;
 		c->events = EPOLLIN;
 		sink_epoll_add(fd, c, c->events);
 		c->next = sink.conns;
@@ -833,7 +971,7 @@ main(int argc, char **argv)
 	long port = -1;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "p:a:e:n:q")) != -1) {
+	while ((opt = getopt(argc, argv, "p:a:e:n:ql:t:")) != -1) {
 		switch (opt) {
 		case 'p':
 			port = (long)sink_parse_number(optarg, "port", 0, 65535);
@@ -850,6 +988,15 @@ main(int argc, char **argv)
 			break;
 		case 'q':
 			sink.quiet = 1;
+			break;
+		case 'l':
+			sink.rec = fopen(optarg, "a");
+			if (sink.rec == NULL)
+				sink_fatal("%s", optarg);
+			setvbuf(sink.rec, NULL, _IOLBF, 0);
+			break;
+		case 't':
+			sink.tempfail = (unsigned)sink_parse_number(optarg, "percentage", 0, 100);
 			break;
 		default:
 			sink_usage("unknown option");

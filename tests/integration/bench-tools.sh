@@ -29,4 +29,53 @@ run() { # MESSAGES CONNECTIONS SIZE
 run 2000 1 1000
 run 2000 4 1000
 run 50 2 100000
+
+# sink -l and -t (the crash tests' receiver): a connection lost right
+# after the reply to a dot is a U line, one that said QUIT is not, one
+# lost inside a message is an X line; -t 100 defers an address's first
+# RCPT only.
+if command -v python3 >/dev/null 2>&1; then
+	rm -f "$W/port" "$W/rec"
+	"$top_builddir/bench/sink" -p 0 -l "$W/rec" -t 100 -q >"$W/port" 2>"$W/sink.err" &
+	sinkpid=$!
+	wait_for test -s "$W/port"
+	python3 - "$(cat "$W/port")" >"$W/client.out" 2>&1 <<'PYEOF'
+import socket, sys
+port = int(sys.argv[1])
+def session(rcpt, msgid, end):
+    s = socket.create_connection(("127.0.0.1", port))
+    f = s.makefile("rb")
+    f.readline()
+    def cmd(c):
+        s.sendall(c + b"\r\n")
+        return f.readline()
+    cmd(b"HELO x")
+    print(cmd(b"MAIL FROM:<a@x>")[:3].decode(), cmd(b"RCPT TO:<%s>" % rcpt)[:3].decode(), end=" ")
+    cmd(b"RSET"), cmd(b"MAIL FROM:<a@x>"), cmd(b"RCPT TO:<%s>" % rcpt)
+    print(cmd(b"DATA")[:3].decode(), end=" ")
+    if end == "mid":
+        s.sendall(b"Message-Id: " + msgid + b"\r\n\r\nhalf")
+    else:
+        print(cmd(b"Subject: t\r\nMessage-Id:  " + msgid + b" \r\n\r\nbody\r\n.")[:3].decode(), end=" ")
+        if end == "quit":
+            print(cmd(b"QUIT")[:3].decode(), end=" ")
+    print()
+    s.close()
+session(b"u1@x", b"<m1@x>", "lost")
+session(b"u2@x", b"<m2@x>", "quit")
+session(b"u3@x", b"<m3@x>", "mid")
+PYEOF
+	sleep 0.3
+	kill "$sinkpid"
+	wait "$sinkpid"
+	sinkpid=
+	if [ "$(cat "$W/rec")" = "A 1 <m1@x> u1@x
+U 1 <m1@x> u1@x
+A 2 <m2@x> u2@x
+X 3" ] && [ "$(head -n 1 "$W/client.out")" = "250 451 354 250 " ]; then
+		ok "sink -l records accepted messages, U after a dot's reply, X inside a message; -t defers the first RCPT only"
+	else
+		fail "sink -l / -t" "record: $(cat "$W/rec")" "client: $(cat "$W/client.out")"
+	fi
+fi
 it_finish

@@ -10,12 +10,27 @@
  *                           print DATA as the relay mailer (F=mDFMuXa8k,
  *                           L=2040) sends it, without the final dot; and
  *                           SIZE= on stderr
+ *   qftool clone DIR ID N   make N copies of the message ID in DIR under new
+ *                           valid IDs (its date digits kept, sequence digits
+ *                           and a process number of 900000 and up), each
+ *                           control file written by the library's writer
+ *                           (qf_format) with the ID replaced in its headers
+ *                           (Message-Id, Received), owner, group and mode as
+ *                           the original's: a backlog for the scale tests.
+ *                           No fsync (a test's scratch queue).
+ *   qftool probe DIR        try an exclusive flock and an fcntl write lock on
+ *                           every regular file in DIR (released at once);
+ *                           print each one someone holds; exit 1 if any
  */
 #include "config.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,6 +71,142 @@ slurp(const char *path, size_t *len)
 		strbuf_append(&sb, buf, n);
 	fclose(fp);
 	return strbuf_detach(&sb, len);
+}
+
+/* s with every occurrence of from replaced by to (a new string). */
+static char *
+replace_all(const char *s, const char *from, const char *to)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t n = strlen(from);
+	const char *p;
+
+	while ((p = strstr(s, from)) != NULL) {
+		strbuf_append(&sb, s, (size_t)(p - s));
+		strbuf_addstr(&sb, to);
+		s = p + n;
+	}
+	strbuf_addstr(&sb, s);
+	return strbuf_detach(&sb, NULL);
+}
+
+static void
+write_new(const char *path, const void *data, size_t len, const struct stat *like)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0660);
+
+	if (fd < 0 || !spool_write_all(fd, data, len) ||
+	    fchown(fd, like->st_uid, like->st_gid) < 0 ||
+	    fchmod(fd, like->st_mode & 07777) < 0 || close(fd) < 0) {
+		perror(path);
+		exit(1);
+	}
+}
+
+static int
+clone_message(const char *dir, const char *id, long n)
+{
+	char path[4096], nid[QID_MAX_LEN + 1];
+	struct qf_envelope *env;
+	struct qf_error qerr;
+	struct strbuf out = STRBUF_INIT;
+	struct stat st;
+	size_t qlen, dlen, i;
+	char *qf, *df, **saved;
+	long made = 0, k;
+
+	snprintf(path, sizeof path, "%s/qf%s", dir, id);
+	if (stat(path, &st) < 0) {
+		perror(path);
+		return 1;
+	}
+	qf = slurp(path, &qlen);
+	snprintf(path, sizeof path, "%s/df%s", dir, id);
+	df = slurp(path, &dlen);
+	if (qf_parse(qf, qlen, &env, &qerr) != QF_OK) {
+		fprintf(stderr, "qftool: %s/qf%s: line %u: %s\n", dir, id, qerr.line, qerr.reason);
+		return 1;
+	}
+	saved = calloc(env->nheaders + 1, sizeof *saved);
+	for (i = 0; i < env->nheaders; i++)
+		saved[i] = env->headers[i].value;
+	for (k = 0; made < n && k < 3600L * 99999; k++) {
+		char base[QID_MAX_LEN + 1];
+
+		/* the date digits and two sequence digits, then the number */
+		snprintf(base, sizeof base, "%.8s%06ld", id, 900000 + k / 3600);
+		qid_with_seq(nid, base, (unsigned)(k % 3600));
+		if (strcmp(nid, id) == 0 || !qid_valid(nid))
+			continue;
+		for (i = 0; i < env->nheaders; i++)
+			env->headers[i].value = replace_all(saved[i], id, nid);
+		strbuf_reset(&out);
+		qf_format(env, &out);
+		for (i = 0; i < env->nheaders; i++)
+			free(env->headers[i].value);
+		/* df first, as sendmail commits it before the qf */
+		snprintf(path, sizeof path, "%s/df%s", dir, nid);
+		write_new(path, df, dlen, &st);
+		snprintf(path, sizeof path, "%s/qf%s", dir, nid);
+		write_new(path, out.buf, out.len, &st);
+		made++;
+	}
+	for (i = 0; i < env->nheaders; i++)
+		env->headers[i].value = saved[i];
+	free(saved);
+	qf_free(env);
+	strbuf_free(&out);
+	free(qf);
+	free(df);
+	printf("%ld copies of %s\n", made, id);
+	return made == n ? 0 : 1;
+}
+
+static int
+probe_locks(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	unsigned long files = 0, locked = 0;
+
+	if (d == NULL) {
+		perror(dir);
+		return 2;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char path[4096];
+		struct flock fl;
+		struct stat st;
+		const char *how = NULL;
+		int fd;
+
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			continue;
+		}
+		files++;
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+			how = errno == EWOULDBLOCK ? "flock" : "flock error";
+		memset(&fl, 0, sizeof fl);
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		/* Who holds a classic POSIX or an OFD lock: F_OFD_GETLK sees
+		 * both. */
+		if (how == NULL && fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+			how = "fcntl";
+		if (how != NULL) {
+			printf("locked (%s): %s\n", how, de->d_name);
+			locked++;
+		}
+		close(fd);	/* releases the probe's own flock */
+	}
+	closedir(d);
+	printf("%lu files, %lu locked\n", files, locked);
+	return locked == 0 ? 0 : 1;
 }
 
 int
@@ -145,6 +296,11 @@ main(int argc, char **argv)
 		spool_free(sp);
 		return 0;
 	}
-	fprintf(stderr, "usage: qftool lock|open DIR ID | parse|roundtrip FILE | render DIR ID DOMAIN\n");
+	if (argc == 5 && strcmp(argv[1], "clone") == 0)
+		return clone_message(argv[2], argv[3], strtol(argv[4], NULL, 10));
+	if (argc == 3 && strcmp(argv[1], "probe") == 0)
+		return probe_locks(argv[2]);
+	fprintf(stderr, "usage: qftool lock|open DIR ID | parse|roundtrip FILE | render DIR ID DOMAIN\n"
+	    "       qftool clone DIR ID N | probe DIR\n");
 	return 2;
 }
