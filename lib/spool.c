@@ -1168,6 +1168,16 @@ spool_job_remove(struct spool_job *job, struct spool_error *err)
 	snprintf(name, sizeof name, "xf%s", job->id);
 	if (r == SPOOL_OK)
 		(void)unlinkat(sp->xfdirfd, name, 0);
+	/* A tf of this ID that nobody holds is a rewrite a crash cut short
+	 * (we hold the qf: nobody else may be rewriting it); with the
+	 * message gone nothing would ever remove it.  One held by another
+	 * process is left alone. */
+	snprintf(name, sizeof name, "tf%s", job->id);
+	if (r == SPOOL_OK && faccessat(sp->qfdirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		struct spool_error terr;
+
+		(void)spool_remove_stale_tf(sp, name, &terr);
+	}
 	spool_job_close(job);
 	return r;
 }

@@ -205,7 +205,8 @@ enum spool_result spool_job_commit(struct spool_job *job, const void *data,
 
 /* spool_job_remove: after the relay accepted every recipient (or an admin
  * asked: clientqctl remove): unlink the data file, then the control file
- * (qf, or hf for a held job), then any transcript, under the lock; then
+ * (qf, or hf for a held job), then any transcript and any tf of the ID
+ * that nobody holds (a rewrite a crash cut short), under the lock; then
  * close the job.  The job is freed whatever the result. */
 enum spool_result spool_job_remove(struct spool_job *job,
     struct spool_error *err);

@@ -507,6 +507,36 @@ Test(spool, remove_deletes_df_qf_and_xf_only)
 	cr_assert(tu_exists(dir, "qf6AOMct2T003761"));
 }
 
+Test(spool, remove_takes_a_stale_tf_with_it)
+{
+	struct spool_job *job;
+	struct spool_error err;
+
+	/* A rewrite killed before its rename, then the message delivered:
+	 * nothing else would ever remove the tf. */
+	tu_write_str(dir, "tf" ID, "half-written");
+	cr_assert_eq(spool_job_open(sp, ID, &job, &err), SPOOL_OK);
+	cr_assert_eq(spool_job_remove(job, &err), SPOOL_OK, "%s", err.reason);
+	cr_assert_not(tu_exists(dir, "qf" ID));
+	cr_assert_not(tu_exists(dir, "tf" ID), "the stale tf went with the message");
+	cr_assert_eq(tu_count(dir), 0);
+}
+
+Test(spool, remove_leaves_a_held_tf)
+{
+	struct spool_job *job;
+	struct spool_error err;
+	pid_t holder;
+
+	tu_write_str(dir, "tf" ID, "being written");
+	holder = hold_lock("tf" ID, 'f');
+	cr_assert_eq(spool_job_open(sp, ID, &job, &err), SPOOL_OK);
+	cr_assert_eq(spool_job_remove(job, &err), SPOOL_OK, "%s", err.reason);
+	cr_assert_not(tu_exists(dir, "qf" ID));
+	cr_assert(tu_exists(dir, "tf" ID), "a tf someone holds is not ours to remove");
+	release_lock(holder);
+}
+
 Test(spool, quarantine_renames_and_never_replaces)
 {
 	struct spool_job *job;
