@@ -526,6 +526,11 @@ daemon_event(struct daemon *d, struct daemon_slot *s, enum smtp_event ev, long l
 		if (smtp_usable(s->c)) {
 			s->idle_since = 0;
 			daemon_feed(d, s, mono);
+		} else if (!s->quitting) {
+			/* Lost, timed out, garbled or closed by the relay in
+			 * the middle of the transaction: nothing more will
+			 * come from it, and the slot is needed. */
+			daemon_slot_free(d, s);
 		}
 		return;
 	case SMTP_EV_FAILED:

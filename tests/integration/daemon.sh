@@ -10,6 +10,8 @@
 # - the systemd notify protocol, spoken to a datagram socket the test
 #   binds as NOTIFY_SOCKET: READY=1, STATUS=, WATCHDOG=1 at half of
 #   WATCHDOG_USEC, RELOADING=1 on SIGHUP, STOPPING=1 on SIGTERM;
+# - connections the relay drops in the middle of a transaction are
+#   given up (their slots serve the next messages);
 # - SIGTERM: exit 0.
 # No timing is asserted beyond generous bounds for "at once" (waits of up
 # to 10 s); bench/ owns latency.
@@ -82,6 +84,26 @@ check "... each once" test "$(delivered "$W/rec2")" -eq 5
 kill -TERM "$DPID"
 wait "$DPID"
 it_recorder_stop "$W/rec2"
+
+# The relay drops the connection in the middle of three transactions (at
+# RCPT): each message is deferred, and each connection's slot is freed,
+# so the fourth message (of two connections at most) still goes.
+it_recorder_start "$PORT" "$W/rec3" --reply 'rcpt/<drop=drop'
+"$RUNNER" -C "$CF" 2>>"$W/daemon.log" &
+DPID=$!
+IT_PIDS="$IT_PIDS $DPID"
+for i in 1 2 3; do
+	id=$(submit "drop$i@example.test")
+	wait_for grep -qx N1 "$Q/qf$id"
+done
+check "three connections dropped mid-transaction: three messages deferred" \
+    test "$(grep -l '^N1$' "$Q"/qf* | wc -l)" -eq 3
+id=$(submit after@example.test)
+check "... and the next message is still delivered" wait_for test ! -e "$Q/qf$id"
+kill -TERM "$DPID"
+wait "$DPID"
+it_recorder_stop "$W/rec3"
+rm -f "$Q"/*
 
 check "STATUS= with the counts" grep -q ' STATUS=[0-9]* queued, relay up; [0-9]* delivered' "$W/notify.log"
 # The watchdog: WATCHDOG_USEC=400000 asks for a ping every 200 ms, from
