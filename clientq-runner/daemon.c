@@ -550,9 +550,8 @@ daemon_event(struct daemon *d, struct daemon_slot *s, enum smtp_event ev, long l
 static void
 daemon_dispatch(struct daemon *d, long long mono)
 {
-	const char *id;
-	long long due, now = daemon_now_ms();
-	int i, busy = 0;
+	long long now = daemon_now_ms();
+	int i, busy = 0, connecting = 0;
 	char err[300];
 
 	for (i = 0; i < d->nslots; i++) {
@@ -561,6 +560,8 @@ daemon_dispatch(struct daemon *d, long long mono)
 		if (s->c == NULL)
 			continue;
 		busy++;
+		if (s->connecting)
+			connecting++;
 		if (!s->connecting && !s->quitting && s->j == NULL && smtp_usable(s->c)) {
 			daemon_feed(d, s, mono);
 			if (s->j == NULL && (daemon_draining(d) ||
@@ -570,13 +571,17 @@ daemon_dispatch(struct daemon *d, long long mono)
 			}
 		}
 	}
-	if (daemon_draining(d) || !sched_next(d->sched, &id, &due) || due > now)
+	if (daemon_draining(d))
 		return;
 	for (i = 0; i < d->nslots && busy < d->nslots; i++) {
 		struct daemon_slot *s = &d->slot[i];
 
 		if (s->c != NULL)
 			continue;
+		/* A connection for each message due that no connection being
+		 * set up will take (the idle ones took theirs above). */
+		if (sched_count_due(d->sched, now, (size_t)connecting + 1) <= (size_t)connecting)
+			return;
 		if (!retry_breaker_allow(&d->breaker, mono))
 			return;
 		s->c = smtp_open(d->cfg->relay_ip, d->cfg->port, d->cfg->helo,
@@ -591,11 +596,9 @@ daemon_dispatch(struct daemon *d, long long mono)
 		s->fd = smtp_fd(s->c);
 		s->idle_since = 0;
 		busy++;
+		connecting++;
 		if (s->probe)
 			return;	/* one probe at a time */
-		/* Another connection only for a second message due. */
-		if (sched_count(d->sched) <= (size_t)busy)
-			return;
 	}
 }
 

@@ -93,6 +93,30 @@ sched_count(const struct sched *s)
 	return s->n;
 }
 
+size_t
+sched_count_due(const struct sched *s, long long now, size_t limit)
+{
+	/* A walk down the heap that stops at every entry not due: none
+	 * below it is due either.  Each entry counted adds at most one to
+	 * the stack of those to look at. */
+	size_t stack[2 * SCHED_COUNT_DUE_MAX + 2], top = 0, n = 0;
+
+	if (limit > SCHED_COUNT_DUE_MAX)
+		limit = SCHED_COUNT_DUE_MAX;
+	if (s->n > 0)
+		stack[top++] = 0;
+	while (top > 0 && n < limit) {
+		size_t i = stack[--top];
+
+		if (i >= s->n || s->heap[i].due > now)
+			continue;
+		n++;
+		stack[top++] = 2 * i + 1;
+		stack[top++] = 2 * i + 2;
+	}
+	return n;
+}
+
 static bool
 sched_before(const struct sched_entry *a, const struct sched_entry *b)
 {

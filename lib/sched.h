@@ -42,6 +42,11 @@ bool sched_pop(struct sched *s, long long now, char id[QID_MAX_LEN + 1]);
 
 size_t sched_count(const struct sched *s);
 
+/* sched_count_due: how many are due at now, counted up to limit (at
+ * most SCHED_COUNT_DUE_MAX): O(limit), whatever the size. */
+#define SCHED_COUNT_DUE_MAX 64
+size_t sched_count_due(const struct sched *s, long long now, size_t limit);
+
 /* sched_advance: everything due later than now is due now (a flush);
  * the order among them is kept. */
 void sched_advance(struct sched *s, long long now);

@@ -11,7 +11,8 @@
 #   binds as NOTIFY_SOCKET: READY=1, STATUS=, WATCHDOG=1 at half of
 #   WATCHDOG_USEC, RELOADING=1 on SIGHUP, STOPPING=1 on SIGTERM;
 # - connections the relay drops in the middle of a transaction are
-#   given up (their slots serve the next messages);
+#   given up (their slots serve the next messages), and a message alone
+#   takes one connection;
 # - SIGTERM: exit 0.
 # No timing is asserted beyond generous bounds for "at once" (waits of up
 # to 10 s); bench/ owns latency.
@@ -87,7 +88,8 @@ it_recorder_stop "$W/rec2"
 
 # The relay drops the connection in the middle of three transactions (at
 # RCPT): each message is deferred, and each connection's slot is freed,
-# so the fourth message (of two connections at most) still goes.
+# so the fourth message (of two connections at most) still goes; and a
+# message alone takes one connection, not two.
 it_recorder_start "$PORT" "$W/rec3" --reply 'rcpt/<drop=drop'
 "$RUNNER" -C "$CF" 2>>"$W/daemon.log" &
 DPID=$!
@@ -100,6 +102,8 @@ check "three connections dropped mid-transaction: three messages deferred" \
     test "$(grep -l '^N1$' "$Q"/qf* | wc -l)" -eq 3
 id=$(submit after@example.test)
 check "... and the next message is still delivered" wait_for test ! -e "$Q/qf$id"
+check "... each message on one connection (4 sessions: $(ls "$W/rec3" | grep -c '^session-[0-9]*\.txt$'))" \
+    test "$(ls "$W/rec3" | grep -c '^session-[0-9]*\.txt$')" -eq 4
 kill -TERM "$DPID"
 wait "$DPID"
 it_recorder_stop "$W/rec3"

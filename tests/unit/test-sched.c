@@ -38,6 +38,37 @@ Test(sched, earliest_first_ties_in_order)
 	sched_free(s);
 }
 
+Test(sched, counts_the_due_ones_up_to_a_limit)
+{
+	struct sched *s = sched_new();
+	char id[QID_MAX_LEN + 1];
+	int i, due = 0, due0 = 0;
+
+	srand(7);
+	cr_expect_eq(sched_count_due(s, 100, 5), 0);
+	for (i = 0; i < 5000; i++) {
+		long long t = rand() % 100;
+
+		id_of(i, id);
+		sched_set(s, id, t);
+		due += t <= 10;
+		due0 += t == 0;
+	}
+	cr_assert_gt(due, SCHED_COUNT_DUE_MAX);
+	cr_expect_eq(sched_count_due(s, 10, 1000), SCHED_COUNT_DUE_MAX, "the limit is capped");
+	cr_expect_eq(sched_count_due(s, 10, 3), 3);
+	cr_assert_lt(due0, SCHED_COUNT_DUE_MAX);
+	cr_expect_eq(sched_count_due(s, 0, SCHED_COUNT_DUE_MAX), (size_t)due0,
+	    "all of them, when fewer than the limit are due");
+	cr_expect_eq(sched_count_due(s, -1, 10), 0);
+	sched_free(s);
+	s = sched_new();
+	sched_set(s, "6AP1bfLb000001", 5);
+	sched_set(s, "6AP1bfLb000002", 50);
+	cr_expect_eq(sched_count_due(s, 10, 2), 1, "one due, one later");
+	sched_free(s);
+}
+
 Test(sched, matches_a_sorted_model_through_random_changes)
 {
 	struct sched *s = sched_new();
