@@ -283,6 +283,7 @@ daemon_cmd_status(struct daemon *d, control_token t, const struct daemon_peer *p
 {
 	char relay[400], since[32];
 	const char *state = d->stopping ? "stopping" : d->reload_pending ? "reloading" :
+	    d->nheld > 0 ? "held (queue files cannot be written)" :
 	    d->paused ? "paused" : "running";
 
 	(void)p;

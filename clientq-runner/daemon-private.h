@@ -29,6 +29,10 @@
 #define DAEMON_IDLE_MS 1000
 /* SIGTERM: running transactions get this long to end. */
 #define DAEMON_STOP_MS 10000
+/* An outcome that could not be written is tried again after this long,
+ * doubling up to the cap. */
+#define DAEMON_HELD_RETRY_MS 1000
+#define DAEMON_HELD_RETRY_MAX_MS 30000
 
 #define DAEMON_MAX_CONN 64
 
@@ -108,6 +112,12 @@ struct daemon {
 	int keepfds[4];
 	struct daemon_waiter *waiters;
 	struct daemon_flusher flushers[DAEMON_FLUSH_USERS];
+	/* Attempts whose outcome could not be written (deliver_unwritten:
+	 * a full disk): kept, each holding its lock, and written when it
+	 * can be; meanwhile nothing new starts. */
+	struct deliver_job **held;
+	size_t nheld, heldcap;
+	long long held_next, held_interval;	/* mono ms */
 };
 
 /* daemon.c */

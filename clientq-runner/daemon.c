@@ -47,11 +47,15 @@ daemon_now_ms(void)
 const struct deliver_job *
 daemon_active_job(const struct daemon *d, const char *id)
 {
+	size_t k;
 	int i;
 
 	for (i = 0; i < d->nslots; i++)
 		if (d->slot[i].j != NULL && strcmp(deliver_id(d->slot[i].j), id) == 0)
 			return d->slot[i].j;
+	for (k = 0; k < d->nheld; k++)
+		if (strcmp(deliver_id(d->held[k]), id) == 0)
+			return d->held[k];
 	return NULL;
 }
 
@@ -265,7 +269,7 @@ daemon_notify(const char *fmt, ...)
 static bool
 daemon_draining(const struct daemon *d)
 {
-	return d->stopping || d->reload_pending || d->paused;
+	return d->stopping || d->reload_pending || d->paused || d->nheld > 0;
 }
 
 /* STATUS=: when it changed, at most once a second (a backlog going out
@@ -276,8 +280,9 @@ daemon_status(struct daemon *d, long long mono)
 	char buf[200];
 	bool up = d->breaker.state == RETRY_UP;
 
-	snprintf(buf, sizeof buf, "%zu queued, relay %s%s; %lu delivered, %lu deferred",
+	snprintf(buf, sizeof buf, "%zu queued, relay %s%s%s; %lu delivered, %lu deferred",
 	    sched_count(d->sched), up ? "up" : "down", d->paused ? ", delivery paused" : "",
+	    d->nheld > 0 ? ", queue files cannot be written" : "",
 	    d->tally.delivered, d->tally.deferred);
 	d->status_pending = false;
 	if (strcmp(buf, d->status) != 0 && mono - d->status_sent < 1000 &&
@@ -355,22 +360,73 @@ daemon_count(struct daemon *d, const char *id, const struct deliver_outcome *o)
 	daemon_waiters_resolve(d, id, what, text);
 }
 
-/* The attempt at a message is over: count it, schedule what is left. */
+/* The attempt at a message is over and on disk: count it, schedule what
+ * is left. */
 static void
-daemon_job_done(struct daemon *d, struct daemon_slot *s)
+daemon_job_end(struct daemon *d, struct deliver_job *j)
 {
 	char id[QID_MAX_LEN + 1];
 	struct deliver_outcome o;
 	enum deliver_result res;
 
-	snprintf(id, sizeof id, "%s", deliver_id(s->j));
-	deliver_outcome(s->j, &o);
-	res = deliver_finish(s->j);
+	snprintf(id, sizeof id, "%s", deliver_id(j));
+	deliver_outcome(j, &o);
+	res = deliver_finish(j);
 	deliver_tally_add(&d->tally, res);
 	if (res != DELIVER_SKIPPED && res != DELIVER_QUARANTINED && res != DELIVER_LEFT)
 		daemon_count(d, id, &o);
-	s->j = NULL;
 	daemon_schedule(d, id);
+}
+
+/* The attempt on slot s is over: its outcome to disk, or held until it
+ * can be written (daemon.h). */
+static void
+daemon_job_done(struct daemon *d, struct daemon_slot *s)
+{
+	struct deliver_job *j = s->j;
+
+	s->j = NULL;
+	if (d->stopping || deliver_conclude(j)) {
+		daemon_job_end(d, j);
+		return;
+	}
+	if (d->nheld == d->heldcap) {
+		d->heldcap = d->heldcap ? d->heldcap * 2 : 4;
+		d->held = xreallocarray(d->held, d->heldcap, sizeof *d->held);
+	}
+	d->held[d->nheld++] = j;
+	if (d->nheld == 1) {
+		d->held_interval = DAEMON_HELD_RETRY_MS;
+		d->held_next = daemon_mono_ms() + d->held_interval;
+		log_msg(LOG_LVL_WARNING,
+		    "queue files cannot be written (%s, above): no new attempt starts until they can; its outcome is kept and written then",
+		    deliver_id(j));
+	}
+}
+
+/* Try the held outcomes again; resume once all are written. */
+static void
+daemon_retry_held(struct daemon *d, long long mono)
+{
+	size_t k = 0;
+
+	while (k < d->nheld) {
+		struct deliver_job *j = d->held[k];
+
+		if (!deliver_conclude(j)) {
+			k++;
+			continue;
+		}
+		d->held[k] = d->held[--d->nheld];
+		daemon_job_end(d, j);
+	}
+	if (d->nheld == 0) {
+		log_msg(LOG_LVL_NOTICE, "queue files can be written again: delivery resumes");
+		return;
+	}
+	d->held_interval = d->held_interval * 2 > DAEMON_HELD_RETRY_MAX_MS ?
+	    DAEMON_HELD_RETRY_MAX_MS : d->held_interval * 2;
+	d->held_next = mono + d->held_interval;
 }
 
 /* Give an idle, usable connection its next message. */
@@ -662,6 +718,7 @@ daemon_reload(struct daemon *d, long long mono)
 	if (d->cfg->reload != NULL && d->cfg->reload(d->cfg->reload_arg, d->cfg)) {
 		d->cfg->dc->queued = daemon_queued;
 		d->cfg->dc->queued_arg = d;
+		d->cfg->dc->retry_writes = true;
 		d->sp = d->cfg->dc->sp;
 		if (d->ctl != NULL)
 			control_keep_fds(d->ctl, d->keepfds, spool_dirfds(d->sp, d->keepfds));
@@ -696,6 +753,8 @@ daemon_flush_all(struct daemon *d, long long mono)
 {
 	retry_breaker_flush(&d->breaker, mono);
 	sched_advance(d->sched, daemon_now_ms());
+	if (d->nheld > 0)
+		d->held_next = mono;	/* the disk may have room again */
 }
 
 static void
@@ -788,6 +847,8 @@ daemon_timeout(struct daemon *d, long long mono)
 		t = d->status_sent + 1000 - mono;
 	if (d->stopping && d->stop_deadline - mono < t)
 		t = d->stop_deadline - mono;
+	if (d->nheld > 0 && !d->stopping && d->held_next - mono < t)
+		t = d->held_next - mono;
 	if (d->ctl != NULL && (x = control_deadline(d->ctl)) >= 0 && x - mono < t)
 		t = x - mono;
 	for (i = 0; i < d->nslots; i++) {
@@ -901,6 +962,7 @@ daemon_run(struct daemon_config *cfg)
 	d->stats.started = d->stats.relay_changed = daemon_now_ms() / 1000;
 	cfg->dc->queued = daemon_queued;
 	cfg->dc->queued_arg = d;
+	cfg->dc->retry_writes = true;
 	sdnotify_init();
 	if (!daemon_setup(d)) {
 		rc = 71;
@@ -929,6 +991,8 @@ daemon_run(struct daemon_config *cfg)
 		bool busy = false;
 
 		mono = daemon_mono_ms();
+		if (d->nheld > 0 && mono >= d->held_next && !d->stopping)
+			daemon_retry_held(d, mono);
 		if (d->rescan || mono >= d->next_sweep) {
 			daemon_rescan(d);
 			d->next_sweep = mono + DAEMON_SWEEP_MS;
@@ -938,7 +1002,9 @@ daemon_run(struct daemon_config *cfg)
 			busy = busy || d->slot[i].c != NULL;
 		if (d->stopping && (!busy || mono >= d->stop_deadline))
 			break;
-		if (d->reload_pending && !busy) {
+		/* A held outcome belongs to the configuration it was made
+		 * with: a reload waits for it too. */
+		if (d->reload_pending && !busy && d->nheld == 0) {
 			daemon_reload(d, mono);
 			daemon_dispatch(d, mono);
 		}
@@ -995,13 +1061,18 @@ daemon_run(struct daemon_config *cfg)
 			}
 		}
 	}
-	/* Whatever did not end in time stays queued as it is. */
+	/* Whatever did not end in time stays queued as it is; an outcome
+	 * still unwritten is given up (deliver_finish says what that
+	 * leaves). */
 	for (i = 0; i < d->nslots; i++) {
 		if (d->slot[i].j != NULL)
 			daemon_job_done(d, &d->slot[i]);
 		if (d->slot[i].c != NULL)
 			daemon_slot_free(d, &d->slot[i]);
 	}
+	while (d->nheld > 0)
+		(void)deliver_finish(d->held[--d->nheld]);
+	free(d->held);
 	log_msg(LOG_LVL_INFO, "stopped: %lu delivered, %lu deferred", d->tally.delivered,
 	    d->tally.deferred);
 out:

@@ -20,6 +20,11 @@
  *   when the relay goes away, one when it is back.
  * - SIGUSR1 is a flush: the breaker lets a probe go at once and every
  *   message is due now.
+ * - An attempt whose outcome cannot be written (a full disk: deliver.h)
+ *   keeps it in memory, with the message's lock, and writes it once it
+ *   can (tried after 1 s, doubling to 30 s, and at a flush); meanwhile
+ *   no new attempt starts, so nothing is sent that could not be
+ *   recorded.  One line says so, one says when it is over.
  * - The control socket (cfg->control_fd; control.h, clientqctl(8)):
  *   flush, list, show, stats, check, status for everyone (each user sees
  *   their own messages), pause, resume, reload, hold, release, remove for

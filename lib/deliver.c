@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,19 @@ enum deliver_body_stage {
 	BODY_DONE,
 };
 
+/* How far deliver_commit got with the disk (deliver.h: a step that
+ * cannot be written is tried again from where it stopped). */
+enum deliver_commit_stage {
+	COMMIT_NONE,		/* nothing decided yet */
+	COMMIT_SETTLE,		/* remove, or rewrite with the rest */
+	COMMIT_FALLBACK,	/* no notification possible: rewrite, the
+				 * failures kept to be tried again */
+	COMMIT_INTENT,		/* (A) */
+	COMMIT_DSN,		/* (B) */
+	COMMIT_FINAL,		/* (C) */
+	COMMIT_DONE,
+};
+
 /* What became of one recipient in this attempt. */
 enum deliver_state {
 	RS_UNTRIED,
@@ -55,6 +69,8 @@ struct deliver_rcpt {
 	bool report;		/* in the notification */
 	enum dsn_action action;
 };
+
+struct deliver_plan;
 
 struct deliver_job {
 	const struct deliver_config *cfg;
@@ -85,6 +101,16 @@ struct deliver_job {
 	bool unlogged;			/* done, its lines not yet logged */
 	bool committed;			/* the disk has the outcome */
 	enum deliver_result result;
+	/* The commit, resumable: its stage, what it will report once done,
+	 * the notification's ID and intent, and the failed writes so far
+	 * (the first is logged as an error, the others not: a full disk
+	 * says so once). */
+	enum deliver_commit_stage cstage;
+	enum deliver_result cresult;
+	struct deliver_plan *plan;
+	char newid[QID_MAX_LEN + 1];
+	char *intent;
+	unsigned write_failures;
 
 	/* The body, rendered on demand. */
 	enum deliver_body_stage stage;
@@ -816,6 +842,26 @@ deliver_unreachable(struct deliver_job *j, const char *why, bool tried,
 
 /* ---------------------------------------------------- the requeue */
 
+/* A write of the commit failed: an error the first time, nothing after
+ * (the daemon tries again until it works; see deliver.h). */
+static void deliver_write_error(struct deliver_job *j, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+deliver_write_error(struct deliver_job *j, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	if (j->write_failures > 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	log_msg(LOG_LVL_ERR, "%s: %s%s", j->id, buf, j->cfg->retry_writes ?
+	    "; nothing is sent again meanwhile: the outcome is kept and written once it can be" : "");
+}
+
 static size_t
 deliver_remaining(const struct deliver_job *j)
 {
@@ -868,8 +914,7 @@ deliver_write(struct deliver_job *j, const char *intent)
 	qf_format(&tmp, &out);
 	ok = spool_job_commit(j->sj, out.buf, out.len, &err) == SPOOL_OK;
 	if (!ok)
-		log_msg(LOG_LVL_ERR, "%s: cannot rewrite the queue file: %s",
-		    j->id, err.reason);
+		deliver_write_error(j, "cannot rewrite the queue file: %s", err.reason);
 	strbuf_free(&out);
 	for (i = 0; i < j->env->nrcpts; i++)
 		free(marks[i]);
@@ -1154,8 +1199,8 @@ deliver_make_dsn(struct deliver_job *j, const char *newid, const struct deliver_
 		j->cfg->queued(j->cfg->queued_arg, newid);
 out:
 	if (!ok)
-		log_msg(LOG_LVL_ERR, "%s: cannot queue the delivery status notification %s: %s",
-		    j->id, newid, err.reason);
+		deliver_write_error(j, "cannot queue the delivery status notification %s: %s",
+		    newid, err.reason);
 	if (fd >= 0)
 		close(fd);
 	strbuf_free(&qf);
@@ -1211,25 +1256,69 @@ deliver_recover(struct deliver_job *j, const char *intent)
 	return deliver_settle(j);
 }
 
-void
-deliver_commit(struct deliver_job *j)
+/* The commit's steps from where the last try stopped; false when a write
+ * failed (the stage says where to go on). */
+static bool
+deliver_commit_steps(struct deliver_job *j)
 {
-	struct deliver_plan p;
+	for (;;) {
+		switch (j->cstage) {
+		case COMMIT_NONE:
+		case COMMIT_DONE:
+			return true;
+		case COMMIT_SETTLE:
+		case COMMIT_FINAL:
+			/* A removal that fails has freed the job: nothing to
+			 * try again (the next run finishes it, deliver_open). */
+			if (!deliver_settle(j) && j->sj != NULL)
+				return false;
+			j->cstage = COMMIT_DONE;
+			break;
+		case COMMIT_FALLBACK:
+			if (!deliver_write(j, NULL))
+				return false;
+			j->cstage = COMMIT_DONE;
+			break;
+		case COMMIT_INTENT:
+			if (!deliver_write(j, j->intent))	/* (A) */
+				return false;
+			crashpoint("dsn-intent");
+			j->cstage = COMMIT_DSN;
+			break;
+		case COMMIT_DSN:
+			/* (B); a try that renamed the control file into place
+			 * but failed after it is not made again. */
+			if (!spool_exists(j->cfg->sp, 'q', j->newid) &&
+			    !deliver_make_dsn(j, j->newid, j->plan))
+				return false;
+			crashpoint("dsn-queued");
+			j->cstage = COMMIT_FINAL;	/* (C) */
+			break;
+		}
+	}
+}
+
+/* The first call: decide what the outcome asks of the disk, once (the
+ * envelope's try, priority and status change here, not again on a
+ * retry). */
+static void
+deliver_commit_plan(struct deliver_job *j)
+{
+	struct deliver_plan *p = xcalloc(1, sizeof *p);
 	struct spool_error serr;
-	char newid[QID_MAX_LEN + 1], *intent;
 	time_t now;
 
-	if (j->committed || j->running || j->batch < j->nbatches)
-		return;
-	j->committed = true;
+	j->plan = p;
 	/* The rewrite changes the envelope the lines are made from: log
 	 * them first. */
 	deliver_log_txn(j);
 	now = time(NULL);
-	deliver_plan(j, now, &p);
-	j->result = deliver_remaining(j) == 0 ? DELIVER_DELIVERED :
+	deliver_plan(j, now, p);
+	j->cresult = deliver_remaining(j) == 0 ? DELIVER_DELIVERED :
 	    j->naccepted > 0 ? DELIVER_PARTIAL : DELIVER_DEFERRED;
-	if (p.panic) {
+	j->result = j->cresult;
+	j->cstage = COMMIT_DONE;
+	if (p->panic) {
 		/* sendmail's "savemail panic": keep it, out of the way. */
 		static const struct log_field f[] = {
 			{ "MESSAGE_ID", LOG_MID_QUARANTINED },
@@ -1244,7 +1333,7 @@ deliver_commit(struct deliver_job *j)
 			    "%s: a notification to the postmaster cannot be delivered, and cannot be quarantined: %s",
 			    j->id, serr.reason);
 		j->sj = NULL;
-		j->result = DELIVER_QUARANTINED;
+		j->result = j->cresult = DELIVER_QUARANTINED;
 		return;
 	}
 	/* The try counts whatever came of it (sendmail's requeue). */
@@ -1253,7 +1342,7 @@ deliver_commit(struct deliver_job *j)
 	j->env->priority += 90000;
 	free(j->env->status);
 	j->env->status = xstrdup(j->status[0] ? j->status : "Deferred");
-	if (p.warned) {
+	if (p->warned) {
 		/* sendmail's e_message then: the warning's words. */
 		char w[64];
 
@@ -1262,12 +1351,11 @@ deliver_commit(struct deliver_job *j)
 		j->env->status = xasprintf("Warning: could not send message for past %s", w);
 		j->env->flags |= QF_EF_WARNING;
 	}
-	if (!p.dsn) {
-		if (!deliver_settle(j) && j->sj != NULL)
-			j->result = DELIVER_DEFERRED;
+	if (!p->dsn) {
+		j->cstage = COMMIT_SETTLE;
 		return;
 	}
-	if (!deliver_new_id(j, newid)) {
+	if (!deliver_new_id(j, j->newid)) {
 		/* No notification possible now: nothing reported leaves;
 		 * the failures are tried (and reported) again later. */
 		size_t i;
@@ -1275,25 +1363,53 @@ deliver_commit(struct deliver_job *j)
 		for (i = 0; i < j->env->nrcpts; i++)
 			if (j->out[i].report && j->out[i].state == RS_FAILED)
 				j->out[i].state = RS_DEFERRED;
-		(void)deliver_write(j, NULL);
-		j->result = DELIVER_DEFERRED;
+		j->cresult = DELIVER_DEFERRED;
+		j->cstage = COMMIT_FALLBACK;
 		return;
 	}
 	crashpoint("dsn-reserved");
-	intent = deliver_intent(newid, &p);
-	if (!deliver_write(j, intent)) {	/* (A) */
-		free(intent);
-		j->result = DELIVER_DEFERRED;
+	j->intent = deliver_intent(j->newid, p);
+	j->cstage = COMMIT_INTENT;
+}
+
+void
+deliver_commit(struct deliver_job *j)
+{
+	if (j->committed || j->running || j->batch < j->nbatches)
+		return;
+	if (j->cstage == COMMIT_NONE)
+		deliver_commit_plan(j);
+	if (deliver_commit_steps(j)) {
+		if (j->write_failures > 0)
+			log_msg(LOG_LVL_NOTICE, "%s: the queue files are written now, after %u failed tries",
+			    j->id, j->write_failures);
+		j->committed = true;
+		j->result = j->cresult;
 		return;
 	}
-	free(intent);
-	crashpoint("dsn-intent");
-	if (!deliver_make_dsn(j, newid, &p)) {	/* (B); retried on the next open */
-		j->result = DELIVER_DEFERRED;
-		return;
-	}
-	crashpoint("dsn-queued");
-	(void)deliver_settle(j);		/* (C) */
+	/* Not on disk: the file says what it said before (or the intent,
+	 * whose recovery deliver_open knows).  Counted deferred until a
+	 * try works. */
+	j->write_failures++;
+	j->result = DELIVER_DEFERRED;
+}
+
+bool
+deliver_unwritten(const struct deliver_job *j)
+{
+	return !j->committed && j->cstage != COMMIT_NONE && j->cstage != COMMIT_DONE;
+}
+
+bool
+deliver_conclude(struct deliver_job *j)
+{
+	deliver_log_txn(j);
+	if (j->running)
+		deliver_txn_free(j);
+	/* Whatever was not tried stays as it is. */
+	j->batch = j->nbatches;
+	deliver_commit(j);
+	return !deliver_unwritten(j);
 }
 
 void
@@ -1331,12 +1447,13 @@ deliver_finish(struct deliver_job *j)
 	enum deliver_result res;
 	size_t i;
 
-	deliver_log_txn(j);
-	if (j->running)
-		deliver_txn_free(j);
-	/* Whatever was not tried stays as it is. */
-	j->batch = j->nbatches;
-	deliver_commit(j);
+	if (!deliver_conclude(j))
+		log_msg(LOG_LVL_WARNING, "%s: %s", j->id,
+		    j->cstage >= COMMIT_DSN ?
+		    "the notification is not queued yet; its intent is in the queue file, and the next attempt finishes it" :
+		    j->naccepted > 0 ?
+		    "given up with the outcome unwritten: the queue file says what it said before this attempt, so the recipients the relay accepted in it will get the message again" :
+		    "given up with the outcome unwritten: the queue file is as it was, and this attempt counts for nothing");
 	res = j->result;
 	if (j->dfd >= 0)
 		close(j->dfd);
@@ -1349,6 +1466,8 @@ deliver_finish(struct deliver_job *j)
 	free(j->starts);
 	free(j->out);
 	free(j->rdbuf);
+	free(j->plan);
+	free(j->intent);
 	free(j);
 	return res;
 }

@@ -44,6 +44,16 @@
  * Nothing here deletes mail the relay has not accepted or a notification
  * has not taken over.
  *
+ * A write that fails (a full disk, an I/O error) leaves the file as it
+ * was, or in the intent state, which the crash recovery above finishes:
+ * never half-changed.  deliver_unwritten then says the outcome is known
+ * but not on disk; a caller that keeps the job (the daemon, whose
+ * deliver_config says retry_writes) calls deliver_conclude again later,
+ * which goes on from the step that failed without sending anything
+ * again, so that recipients the relay accepted do not get the message
+ * twice while the disk is full.  Only the first failure of a job is
+ * logged (an error), and the write that finally works (a notice).
+ *
  * The body is rendered (render.h) from the data file on demand, through
  * a fixed buffer: memory per job does not grow with the message.
  */
@@ -79,6 +89,9 @@ struct deliver_config {
 	 * caller delivers it too (sendmail sends it at once). */
 	void (*queued)(void *arg, const char *id);
 	void *queued_arg;
+	/* The caller tries an unwritten outcome again (deliver_conclude)
+	 * rather than giving it up: said in the first failure's line. */
+	bool retry_writes;
 };
 
 enum deliver_result {
@@ -165,8 +178,18 @@ struct deliver_outcome {
 
 void deliver_outcome(const struct deliver_job *j, struct deliver_outcome *o);
 
-/* deliver_finish: log what is not logged yet, commit (transactions not
- * run count as not accepted), free the job. */
+/* deliver_conclude: log what is not logged yet and commit, the
+ * transactions not run counting as not accepted; true when the disk has
+ * the outcome.  False: a write failed (deliver_unwritten); call it again
+ * later to go on from that step, or deliver_finish to give up. */
+bool deliver_conclude(struct deliver_job *j);
+
+/* deliver_unwritten: the outcome is decided but a write of it failed. */
+bool deliver_unwritten(const struct deliver_job *j);
+
+/* deliver_finish: deliver_conclude (once more), then free the job; an
+ * outcome still unwritten is given up, with a warning that says what
+ * the file still says. */
 enum deliver_result deliver_finish(struct deliver_job *j);
 /* deliver_abandon: the running transaction was dropped before its final
  * "." (shutdown: smtp_abandon), so it counts as never tried: when no
