@@ -573,6 +573,15 @@ deliver_body(void *arg, struct strbuf *out)
 			render_body_feed(&j->rb, j->rdbuf, (size_t)n, out);
 			return SMTP_BODY_MORE;
 		}
+		if ((long long)j->dfoff != j->dfsize) {
+			/* Cut (or grown) while it was being sent: what is
+			 * left is not the message, and the relay must not
+			 * take it (the connection is dropped before the
+			 * "."). */
+			log_msg(LOG_LVL_ERR, "%s: df%s changed while it was being sent (%lld octets, %lld when it was opened): not sent",
+			    j->id, j->id, (long long)j->dfoff, j->dfsize);
+			return SMTP_BODY_ERROR;
+		}
 		render_body_finish(&j->rb, out);
 		j->stage = BODY_DONE;
 		return SMTP_BODY_END;
@@ -1084,9 +1093,10 @@ deliver_new_id(struct deliver_job *j, char id[QID_MAX_LEN + 1])
 	return false;
 }
 
-/* The original's data file after the notification's head. */
+/* The original's data file after the notification's head; on failure
+ * false, with *why saying what failed (errno set, or 0). */
 static bool
-deliver_copy_df(struct deliver_job *j, int out, long long *size)
+deliver_copy_df(struct deliver_job *j, int out, long long *size, const char **why)
 {
 	char *buf = xmalloc(DELIVER_READ);
 	off_t off = 0;
@@ -1098,6 +1108,7 @@ deliver_copy_df(struct deliver_job *j, int out, long long *size)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
+			*why = "reading the original's data file";
 			ok = false;
 			break;
 		}
@@ -1108,6 +1119,12 @@ deliver_copy_df(struct deliver_job *j, int out, long long *size)
 			break;
 		}
 		off += n;
+	}
+	if (ok && (long long)off != j->dfsize) {
+		/* The copy must be the message the report is about. */
+		*why = "the original's data file changed while it was copied";
+		errno = 0;
+		ok = false;
 	}
 	*size += off;
 	free(buf);
@@ -1128,6 +1145,7 @@ deliver_make_dsn(struct deliver_job *j, const char *newid, const struct deliver_
 	struct strbuf qf = STRBUF_INIT;
 	struct spool_error err;
 	struct stat st;
+	const char *why = "write failed";
 	unsigned saved_flags = j->env->flags;
 	bool ends_nl = true, ok = false;
 	long long size = 0;
@@ -1176,10 +1194,11 @@ deliver_make_dsn(struct deliver_job *j, const char *newid, const struct deliver_
 		goto out;
 	size = (long long)m.head.len + (long long)m.tail.len;
 	if (!spool_write_all(fd, m.head.buf, m.head.len) ||
-	    (m.with_body && !deliver_copy_df(j, fd, &size)) ||
+	    (m.with_body && !deliver_copy_df(j, fd, &size, &why)) ||
 	    !spool_write_all(fd, m.tail.buf, m.tail.len)) {
-		snprintf(err.reason, sizeof err.reason, "%s/df%s: write failed: %s",
-		    spool_path(j->cfg->sp), newid, strerror(errno));
+		snprintf(err.reason, sizeof err.reason, "%s/df%s: %s%s%s",
+		    spool_path(j->cfg->sp), newid, why, errno ? ": " : "",
+		    errno ? strerror(errno) : "");
 		goto out;
 	}
 	m.env->priority += size;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Disk full: the queue on a small tmpfs of
+# Disk full, and files that cannot be read: the queue on a small tmpfs of
 # its own (a private mount namespace), the daemon against the scriptable
 # peer (good@ accepted, slow@ 451, bad@ 550).
 # - A requeue that cannot be written (the tmpfs filled to the last page):
@@ -18,7 +18,13 @@
 # - A bounce whose intent fits but whose notification (a copy of a 300 kB
 #   message) does not: the original holds the intent and its recipient,
 #   nothing half-made is queued; then one bounce, the original gone.
-# Needs root (mount) and python3.
+# - A data file that cannot be read after its first 64 kB (strace
+#   injects EIO into the daemon's pread of it), and one that ends early
+#   (pread returns 0 as if it had shrunk): the connection is dropped before
+#   the final dot, so the relay never has a truncated message, the
+#   message is deferred as sendmail's requeue leaves it, and delivered
+#   whole once it can be read.
+# Needs root (mount), python3, and strace for the unreadable files.
 if [ -z "${CQ_DISK_FULL_NS-}" ] && [ "$(id -u)" -eq 0 ] && unshare -m true 2>/dev/null; then
 	CQ_DISK_FULL_NS=1 exec unshare -m --propagation private sh "$0" "$@"
 fi
@@ -53,6 +59,13 @@ bounces_are() { [ "$(($(bounces) - b0))" -eq "$1" ]; }
 sent_to() { cat "$W"/rec/session-*.txt 2>/dev/null | awk -v r="$1" '
 	/^MAIL / { m = 0 } $0 == "RCPT To:<" r ">" { m = 1 } /^DATA-BYTES / { if (m) n++ } END { print n + 0 }'; }
 sent_to_is() { [ "$(sent_to "$1")" -eq "$2" ]; }
+# last_to ADDR: the size of the last message delivered to ADDR.
+last_to() {
+	ls "$W/rec" | sed -n 's/^session-\([0-9]*\)\.txt$/\1/p' | sort -n |
+	    while read -r _n; do cat "$W/rec/session-$_n.txt"; done | awk -v r="$1" '
+		/^MAIL / { m = 0 } $0 == "RCPT To:<" r ">" { m = 1 }
+		/^DATA-BYTES / { if (m) n = $3 } END { print n + 0 }'
+}
 logged() { grep -c -- "$1" "$W/daemon.log"; }
 logged_is() { [ "$(logged "$2")" -eq "$1" ]; }
 queue_empty() { [ -z "$(ls "$Q")" ]; }
@@ -165,6 +178,43 @@ unfill
 check "room again: one bounce delivered" wait_long bounces_are 1
 check "... the original gone, nothing left" wait_for queue_empty
 
+# ------------------------------------------ files that cannot be read
+# unreadable RULE FILE: strace, attached to the daemon, injects RULE into
+# its pread64 calls on FILE; sets TPID.
+unreadable() {
+	strace -qq -f -p "$DPID" -e trace=pread64 -e signal=none -e inject=pread64:"$1" \
+	    -P "$2" -o /dev/null &
+	TPID=$!
+	IT_PIDS="$IT_PIDS $TPID"
+	sleep 1	# attached
+}
+if command -v strace >/dev/null 2>&1; then
+	# A data file of 300 kB whose reads fail after the first 64 kB, or
+	# end there as if it had shrunk.
+	for how in error=EIO retval=0; do
+		ctl pause
+		rm -f "$Q"/*
+		sm -Ac -C "$CF" -odq good@example.test <"$W/big"
+		id=$(ls "$Q" | sed -n 's/^qf//p')
+		d0=$(sent_to good@example.test)
+		unreadable "$how:when=2+" "$Q/df$id"
+		ctl resume
+		check "df unreadable mid-way ($how): deferred" \
+		    wait_for grep -q "$id: to=good@example.test,.*stat=Deferred" "$W/daemon.log"
+		check "... the relay has no truncated message" test "$(sent_to good@example.test)" -eq "$d0"
+		check "... the file as sendmail's requeue leaves it (N1, K, M)" \
+		    sh -c "grep -qx N1 '$Q/qf$id' && ! grep -qx K0 '$Q/qf$id' && grep -q '^M' '$Q/qf$id'"
+		check "... said in the log" grep -q "$id: .*df$id" "$W/daemon.log"
+		kill "$TPID"
+		wait "$TPID" 2>/dev/null
+		kill -USR1 "$DPID"
+		check "... readable again: delivered whole" wait_for sent_to_is good@example.test $((d0 + 1))
+		m=$(last_to good@example.test)
+		check "... all of it ($m octets)" test "$m" -gt 300000
+	done
+else
+	echo "# strace is not installed: the unreadable files are not tried"
+fi
 kill -TERM "$DPID"
 wait "$DPID"
 check "the daemon stops cleanly" test $? -eq 0
