@@ -89,6 +89,10 @@ struct daemon {
 	 * with a fingerprint of its state then: looked at again only when
 	 * it changed, so that each is logged once, not at every rescan. */
 	struct sched *parked;
+	/* Control files whose read failed (DELIVER_UNREADABLE), each with
+	 * the interval to its next try: doubling, so that a disk that
+	 * stays bad is tried (and logged) ever more rarely. */
+	struct sched *unreadable;
 	/* The names the last rescan skipped (not queue files), as sorted
 	 * fingerprints of name and inode: each is logged when it first
 	 * appears. */

@@ -142,6 +142,9 @@ daemon_schedule(struct daemon *d, const char *id)
 	if (daemon_still_parked(d, id))
 		return;		/* as it was when it was left: said once */
 	r = spool_peek(d->sp, 'q', id, &locked, &data, &len, NULL, &err);
+	if (r == SPOOL_ERROR && sched_due(d->unreadable, id, &due))
+		return;		/* still unreadable: its next try stands */
+	sched_remove(d->unreadable, id);
 	if (r == SPOOL_GONE) {
 		sched_remove(d->sched, id);
 		daemon_waiters_resolve(d, id, "gone", "no longer in the queue");
@@ -457,6 +460,22 @@ daemon_feed(struct daemon *d, struct daemon_slot *s, long long mono)
 				daemon_waiters_resolve(d, id, "quarantined",
 				    "refused as sendmail would refuse it (see the log)");
 				break;
+			case DELIVER_UNREADABLE: {
+				/* Again after 2 s, 4 s, ... up to the longest
+				 * retry delay (our own close of it, an inotify
+				 * event, does not bring it back sooner:
+				 * daemon_schedule). */
+				long long iv = DAEMON_SKIPPED_RETRY_MS, max =
+				    d->cfg->policy.max_delay * 1000;
+
+				if (sched_due(d->unreadable, id, &iv))
+					iv = iv * 2 > max ? (max > iv ? max : iv) : iv * 2;
+				sched_set(d->unreadable, id, iv);
+				sched_set(d->sched, id, daemon_now_ms() + iv);
+				daemon_waiters_resolve(d, id, "skipped",
+				    "its control file cannot be read (see the log)");
+				break;
+			}
 			default:
 				/* Never due at once again: what deliver_open
 				 * just skipped, the file would say again, and
@@ -951,6 +970,7 @@ daemon_run(struct daemon_config *cfg)
 	d->sp = cfg->dc->sp;
 	d->sched = sched_new();
 	d->parked = sched_new();
+	d->unreadable = sched_new();
 	d->nslots = cfg->connections < 1 ? 1 : cfg->connections > DAEMON_MAX_CONN ?
 	    DAEMON_MAX_CONN : cfg->connections;
 	for (i = 0; i < d->nslots; i++)
@@ -1086,6 +1106,7 @@ out:
 		close(d->sfd);
 	sched_free(d->sched);
 	sched_free(d->parked);
+	sched_free(d->unreadable);
 	free(d->skipped);
 	free(d);
 	return rc;

@@ -437,6 +437,14 @@ deliver_open(const struct deliver_config *cfg, const char *id,
 		deliver_quarantine_log(id, spool_job_quarantine(sj, &serr2), why, &serr2);
 		return NULL;
 	}
+	if (qs == QF_INCOMPLETE && qerr.errnum != 0) {
+		/* It cannot be read (an I/O error): that says nothing of
+		 * what it holds, and the disk may heal; tried again. */
+		log_msg(LOG_LVL_WARNING, "%s: skipped: %s", id, qerr.reason);
+		spool_job_close(sj);
+		*res = DELIVER_UNREADABLE;
+		return NULL;
+	}
 	if (qs == QF_INCOMPLETE) {
 		/* Under our lock nobody is writing it (sendmail writes a
 		 * control file under its lock, or as a tf it renames): it
@@ -1445,6 +1453,7 @@ deliver_tally_add(struct deliver_tally *t, enum deliver_result res)
 	case DELIVER_SKIPPED:
 	case DELIVER_QUARANTINED:
 	case DELIVER_LEFT:
+	case DELIVER_UNREADABLE:
 		break;
 	}
 }

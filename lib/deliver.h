@@ -107,6 +107,9 @@ enum deliver_result {
 				 * and held by nobody): logged, left as it
 				 * is; worth another look only once the file
 				 * has changed */
+	DELIVER_UNREADABLE,	/* the control file's read failed (an I/O
+				 * error): logged; worth another try later,
+				 * the file as it is */
 };
 
 /* Messages counted by what came of them, for a run's summary and the

@@ -387,6 +387,7 @@ qf_parse(const char *data, size_t len, struct qf_envelope **out,
 	if (err != NULL) {
 		err->line = 0;
 		err->reason[0] = '\0';
+		err->errnum = 0;
 	}
 	if (len == 0) {
 		if (err != NULL)

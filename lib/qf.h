@@ -137,6 +137,8 @@ enum qf_status {
 struct qf_error {
 	unsigned line;		/* 1-based physical line, 0 if not about a line */
 	char reason[200];	/* English, one line, for the log */
+	int errnum;		/* the errno of a read that failed (the file
+				 * could not be read: spool_job_load), else 0 */
 };
 
 /* qf_parse: parse len bytes at data.  On QF_OK *out is a new envelope

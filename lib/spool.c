@@ -701,11 +701,13 @@ spool_job_load(struct spool_job *job, struct qf_envelope **env,
 	*env = NULL;
 	if (!spool_read_all(job->fd, QF_FILE_MAX, &data, &len)) {
 		/* An I/O error says nothing about the file's contents:
-		 * report it as incomplete, so it is retried, not lost. */
+		 * report it as incomplete, with errnum, so it is retried,
+		 * not lost, nor taken for a file cut short. */
 		if (err != NULL) {
+			err->errnum = errno;
 			err->line = 0;
 			snprintf(err->reason, sizeof err->reason,
-			    "read error: %s", strerror(errno));
+			    "%s/qf%s: read error: %s", job->sp->path, job->id, strerror(errno));
 		}
 		return QF_INCOMPLETE;
 	}

@@ -185,7 +185,8 @@ enum spool_result spool_job_open(struct spool *sp, const char *id,
 const char *spool_job_id(const struct spool_job *job);
 int spool_job_fd(const struct spool_job *job);
 
-/* spool_job_load: read and parse the locked control file.  Besides the
+/* spool_job_load: read and parse the locked control file (a read that
+ * fails is QF_INCOMPLETE with err->errnum set).  Besides the
  * reader's own checks, a d line naming any directory but this queue's is
  * refused (the client queue has one directory; a d line could point the
  * data file at another one). */

@@ -24,6 +24,11 @@
 #   the final dot, so the relay never has a truncated message, the
 #   message is deferred as sendmail's requeue leaves it, and delivered
 #   whole once it can be read.
+# - A control file that cannot be read (EIO on every read, also the
+#   scheduler's look at it): skipped and logged (not taken for a file cut
+#   short, which is left until it changes), tried again after 2 s, 4 s,
+#   ... rather than in a loop (the daemon's CPU time stays low), and
+#   delivered once it can be read.
 # Needs root (mount), python3, and strace for the unreadable files.
 if [ -z "${CQ_DISK_FULL_NS-}" ] && [ "$(id -u)" -eq 0 ] && unshare -m true 2>/dev/null; then
 	CQ_DISK_FULL_NS=1 exec unshare -m --propagation private sh "$0" "$@"
@@ -212,6 +217,25 @@ if command -v strace >/dev/null 2>&1; then
 		m=$(last_to good@example.test)
 		check "... all of it ($m octets)" test "$m" -gt 300000
 	done
+	# A control file no read of which works.
+	ctl pause
+	rm -f "$Q"/*
+	id=$(submit good@example.test)
+	d0=$(sent_to good@example.test)
+	unreadable error=EIO "$Q/qf$id"
+	ctl resume
+	t0=$(cpu_ticks "$DPID")
+	sleep 3
+	t1=$(cpu_ticks "$DPID")
+	check "qf unreadable: nothing sent" test "$(sent_to good@example.test)" -eq "$d0"
+	check "... no busy loop ($((t1 - t0)) ticks of CPU in 3 s)" test $((t1 - t0)) -le 30
+	check "... the read error said ($(grep -c "qf$id" "$W/daemon.log") lines)" \
+	    sh -c "grep -q 'qf$id.*Input/output error' '$W/daemon.log' && [ \$(grep -c 'qf$id' '$W/daemon.log') -le 5 ]"
+	check "... nothing quarantined" test -e "$Q/qf$id"
+	kill "$TPID"
+	wait "$TPID" 2>/dev/null
+	kill -USR1 "$DPID"
+	check "readable again: delivered" wait_for sent_to_is good@example.test $((d0 + 1))
 else
 	echo "# strace is not installed: the unreadable files are not tried"
 fi
