@@ -78,14 +78,7 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 ctl() { "$CLIENTQCTL" --socket "$S" "$@" >/dev/null 2>&1; }
 # wait_long COMMAND...: as wait_for, for up to 40 s (a held write is tried
 # again on an interval doubling to 30 s).
-wait_long() {
-	_i=0
-	while ! "$@" >/dev/null 2>&1; do
-		_i=$((_i + 1))
-		[ "$_i" -lt 400 ] || return 1
-		sleep 0.1
-	done
-}
+wait_long() { wait_for_s 40 "$@"; }
 
 it_recorder_start "$PORT" "$W/rec" --fail-rcpt bad@example.test \
     --reply 'rcpt/slow@=451 4.3.0 later'

@@ -380,10 +380,17 @@ release_lock() {
 
 # wait_for COMMAND...: retry for up to 10 s.
 wait_for() {
+	wait_for_s 10 "$@"
+}
+
+# wait_for_s SECONDS COMMAND...: retry for up to SECONDS.
+wait_for_s() {
+	_n=$(($1 * 10))
+	shift
 	_i=0
 	while ! "$@" >/dev/null 2>&1; do
 		_i=$((_i + 1))
-		[ "$_i" -lt 100 ] || return 1
+		[ "$_i" -lt "$_n" ] || return 1
 		sleep 0.1
 	done
 }
