@@ -883,8 +883,10 @@ run_reload(void *arg, struct daemon_config *dcfg)
 	int rc;
 
 	if ((r = run_configure(rd->opts, &rc)) == NULL) {
-		log_msg(LOG_LVL_ERR, "reload: %s or %s has errors (above); the running configuration stays",
-		    rd->opts->cfpath, rd->opts->confpath);
+		bool conf = access(rd->opts->confpath, F_OK) == 0;
+
+		log_msg(LOG_LVL_ERR, "reload: %s%s%s has errors (above); the running configuration stays",
+		    rd->opts->cfpath, conf ? " or " : "", conf ? rd->opts->confpath : "");
 		return false;
 	}
 	if (strcmp(r->qdir, old->qdir) != 0 || r->file_mode != old->file_mode ||

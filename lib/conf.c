@@ -127,10 +127,19 @@ conf_read(const char *path, uid_t secret_owner, char **text, size_t *len, bool *
 		*missing = false;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		if (errno == ENOENT && missing != NULL)
+		int e = errno;
+		char a[300], b[300];
+
+		if (e == ENOENT && missing != NULL)
 			*missing = true;
-		conf_fail(err, "%s: %s", path, errno == ELOOP ?
-		    "is a symbolic link; refused" : strerror(errno));
+		/* A secret the runner cannot even open is most likely
+		 * someone else's: say whose. */
+		if (secret && e == EACCES && lstat(path, &st) == 0 && st.st_uid != secret_owner)
+			conf_fail(err, "%s: owned by %s, not by the runner's user %s; refused",
+			    path, conf_user(st.st_uid, a, sizeof a), conf_user(secret_owner, b, sizeof b));
+		else
+			conf_fail(err, "%s: %s", path, e == ELOOP ?
+			    "is a symbolic link; refused" : strerror(e));
 		return false;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {

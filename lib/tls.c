@@ -347,13 +347,22 @@ tls_verify_cb(int ok, X509_STORE_CTX *xs)
 	return ok;
 }
 
+/* The SHA-256 of the certificate (DER) and of its public key: the whole
+ * SubjectPublicKeyInfo, algorithm included, as HPKP, DANE's SPKI(1)
+ * SHA-256(1) and Postfix's public-key fingerprints hash it (and as
+ * "openssl x509 -pubkey | openssl pkey -pubin -outform DER | openssl
+ * dgst -sha256" prints it) -- not X509_pubkey_digest's bit string. */
 static bool
 tls_digests(X509 *cert, unsigned char c[TLS_PIN_LEN], unsigned char k[TLS_PIN_LEN])
 {
 	unsigned int n1 = 0, n2 = 0;
+	unsigned char *der = NULL;
+	int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+	bool ok = len > 0 && X509_digest(cert, EVP_sha256(), c, &n1) == 1 && n1 == TLS_PIN_LEN &&
+	    EVP_Digest(der, (size_t)len, k, &n2, EVP_sha256(), NULL) == 1 && n2 == TLS_PIN_LEN;
 
-	return X509_digest(cert, EVP_sha256(), c, &n1) == 1 && n1 == TLS_PIN_LEN &&
-	    X509_pubkey_digest(cert, EVP_sha256(), k, &n2) == 1 && n2 == TLS_PIN_LEN;
+	OPENSSL_free(der);
+	return ok;
 }
 
 /*

@@ -444,10 +444,15 @@ digest(bool key, unsigned char d[TLS_PIN_LEN])
 	unsigned int n;
 
 	cr_assert_not_null(x);
-	if (key)
-		X509_pubkey_digest(x, EVP_sha256(), d, &n);
-	else
+	if (key) {
+		unsigned char *der = NULL;
+		int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+
+		EVP_Digest(der, (size_t)len, d, &n, EVP_sha256(), NULL);
+		OPENSSL_free(der);
+	} else {
 		X509_digest(x, EVP_sha256(), d, &n);
+	}
 	X509_free(x);
 	fclose(fp);
 }
