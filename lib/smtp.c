@@ -386,12 +386,12 @@ smtp_log_tls_error(struct smtp_conn *c, const char *fmt, ...)
 	}
 }
 
-/* A session given up while the dialogue is still in step: QUIT goes
- * out (not waited for), as sendmail's smtpquit after a refusal of its
- * tls_server ruleset or a temporary AUTH failure. */
 static void smtp_put(struct smtp_conn *c, const char *cmd);
 static int smtp_write(struct smtp_conn *c);
 
+/* A session given up while the dialogue is still in step: QUIT goes
+ * out (not waited for), as sendmail's smtpquit after a refusal of its
+ * tls_server ruleset or a temporary AUTH failure. */
 static void
 smtp_say_quit(struct smtp_conn *c)
 {

@@ -586,8 +586,13 @@ tls_client_free(struct tls_client *t)
 {
 	if (t == NULL)
 		return;
-	SSL_CTX_free(t->ctx);
-	ERR_clear_error();
+	/* Not a call into OpenSSL when it was never used: even clearing
+	 * its error queue loads its error strings (a relay that never
+	 * offered STARTTLS costs nothing, tls.h). */
+	if (t->ctx != NULL) {
+		SSL_CTX_free(t->ctx);
+		ERR_clear_error();
+	}
 	free(t);
 }
 
@@ -728,15 +733,17 @@ tls_policy_refused(const struct tls_session *s)
 	return s->refused;
 }
 
-enum tls_result
-tls_read(struct tls_session *s, void *buf, size_t len, size_t *n, char *why, size_t whylen)
+/* One SSL_read (into rbuf) or SSL_write (of wbuf), in tls.h's words. */
+static enum tls_result
+tls_rw(struct tls_session *s, void *rbuf, const void *wbuf, size_t len, size_t *n, char *why,
+    size_t whylen)
 {
-	int r, e, saved;
+	int want = len > 1 << 30 ? 1 << 30 : (int)len, r, e, saved;
 
 	*n = 0;
 	ERR_clear_error();
 	errno = 0;
-	r = SSL_read(s->ssl, buf, len > 1 << 30 ? 1 << 30 : (int)len);
+	r = rbuf != NULL ? SSL_read(s->ssl, rbuf, want) : SSL_write(s->ssl, wbuf, want);
 	saved = errno;
 	if (r > 0) {
 		*n = (size_t)r;
@@ -747,8 +754,8 @@ tls_read(struct tls_session *s, void *buf, size_t len, size_t *n, char *why, siz
 		return TLS_WANT_READ;
 	if (e == SSL_ERROR_WANT_WRITE)
 		return TLS_WANT_WRITE;
-	if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && r == 0 &&
-	    ERR_peek_error() == 0)) {
+	if (rbuf != NULL && (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && r == 0 &&
+	    ERR_peek_error() == 0))) {
 		s->broken = true;	/* no close_notify back either */
 		return TLS_EOF;
 	}
@@ -756,26 +763,16 @@ tls_read(struct tls_session *s, void *buf, size_t len, size_t *n, char *why, siz
 }
 
 enum tls_result
+tls_read(struct tls_session *s, void *buf, size_t len, size_t *n, char *why, size_t whylen)
+{
+	return tls_rw(s, buf, NULL, len, n, why, whylen);
+}
+
+enum tls_result
 tls_write(struct tls_session *s, const void *buf, size_t len, size_t *n, char *why,
     size_t whylen)
 {
-	int r, e, saved;
-
-	*n = 0;
-	ERR_clear_error();
-	errno = 0;
-	r = SSL_write(s->ssl, buf, len > 1 << 30 ? 1 << 30 : (int)len);
-	saved = errno;
-	if (r > 0) {
-		*n = (size_t)r;
-		return TLS_OK;
-	}
-	e = SSL_get_error(s->ssl, r);
-	if (e == SSL_ERROR_WANT_READ)
-		return TLS_WANT_READ;
-	if (e == SSL_ERROR_WANT_WRITE)
-		return TLS_WANT_WRITE;
-	return tls_broken(s, r, e, saved, why, whylen);
+	return tls_rw(s, NULL, buf, len, n, why, whylen);
 }
 
 bool
