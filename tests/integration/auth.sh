@@ -75,7 +75,8 @@ creds "user = alice
 password = $PASSWORD"
 
 # ------------------------------------------------------------- success
-receiver "$W/r1" --tls "$W/certs/mx.pem,$W/certs/mx.key" || fail "the receiver did not start"
+receiver "$W/r1" --tls "$W/certs/mx.pem,$W/certs/mx.key" --fail-rcpt nobody@example.test ||
+    fail "the receiver did not start"
 run "PLAIN over TLS" <<EOF
 auth.file = $W/auth
 auth.mechanisms = PLAIN
@@ -87,6 +88,25 @@ check "$name: sendmail's AUTH=client line" \
 check "$name: after STARTTLS" grep -q 'STARTTLS=client, relay=\[127.0.0.1\], version=TLSv1.3' "$out"
 check "$name: MAIL still carries sendmail's AUTH= parameter" \
     grep -qi '^From:<root@host.test> SIZE=[0-9]* AUTH=root@host.test$' "$W/r1/mail.log"
+no_password_anywhere
+
+# A recipient refused after AUTH: the bounce's transcript is what the
+# relay was told about the message; AUTH is no part of it.
+rm -f "$Q"/*
+printf 'Subject: to nobody\n\nbody\n' | sm -Ac -C "$CF" -odq nobody@example.test
+name="a bounce after AUTH"
+out=$W/runner-bounce.out
+"$RUNNER" --once -C "$CF" --config "$W/clientq.conf" >"$out" 2>&1
+rc=$?
+check "$name: the recipient refused, the bounce queued and delivered (exit 0)" \
+    sh -c "[ $rc -eq 0 ] && grep -q 'dsn=5.1.1, .*stat=User unknown' '$out' && grep -q ': DSN: User unknown' '$out'"
+check "$name: the bounce carries the transcript of MAIL and RCPT" \
+    sh -c "cat '$W'/r1/msg-*.eml | grep -q 'RCPT To:<nobody@example.test>'"
+if cat "$W"/r1/msg-*.eml | grep -qF -e "$PASSWORD" -e "$(printf '\000alice\000%s' "$PASSWORD" | base64)" -e 'AUTH PLAIN'; then
+	fail "$name: the credentials are in a delivered message"
+else
+	ok "$name: no credentials, and no AUTH command, in the bounce"
+fi
 no_password_anywhere
 
 run "LOGIN over TLS" <<EOF

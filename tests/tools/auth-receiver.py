@@ -4,7 +4,7 @@ aiosmtpd (Debian: python3-aiosmtpd) with an authenticator.
 
     auth-receiver.py --port N --out DIR --user U --password P
                      [--tls CERT,KEY [--ca CAFILE]] [--clear-auth]
-                     [--pidfile F]
+                     [--fail-rcpt ADDR]... [--pidfile F]
 
 Listens on 127.0.0.1:N.  MAIL is refused ("530 5.7.0 Authentication
 required") until the client has authenticated.  AUTH PLAIN and LOGIN
@@ -12,7 +12,8 @@ succeed for U and P only ("535 5.7.8 Authentication credentials invalid"
 otherwise).  With --tls, STARTTLS is offered, and AUTH only after it unless
 --clear-auth; with --ca as well, the client is asked for a certificate
 (one that CAFILE does not verify ends the handshake), and AUTH EXTERNAL
-succeeds for a client that presented one.
+succeeds for a client that presented one.  --fail-rcpt ADDR (repeatable)
+answers "550 5.1.1 User unknown" to RCPT TO:<ADDR>.
 
 DIR/auth.log gets one line per AUTH: "<MECH> <user or certificate CN>
 ok|failed" (never the password); DIR/mail.log one line per MAIL: the
@@ -75,6 +76,12 @@ class Handler:
         self.note("auth.log", "EXTERNAL %s ok" % (cn[0] if cn else "?"))
         return AuthResult(success=True, auth_data=cn[0] if cn else "")
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in (a.lower() for a in self.args.fail_rcpt):
+            return "550 5.1.1 User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         self.n += 1
         with open(os.path.join(self.args.out, "msg-%d.eml" % self.n), "wb") as f:
@@ -127,6 +134,7 @@ def parse_args(argv):
     p.add_argument("--ca", metavar="CAFILE")
     p.add_argument("--clear-auth", action="store_true",
                    help="offer AUTH without TLS too")
+    p.add_argument("--fail-rcpt", action="append", default=[], metavar="ADDR")
     p.add_argument("--pidfile")
     return p.parse_args(argv)
 
