@@ -45,6 +45,7 @@
 #include "qf.h"
 #include "qlist.h"
 #include "auth.h"
+#include "check-cmd.h"
 #include "classify.h"
 #include "conf.h"
 #include "control.h"
@@ -114,6 +115,8 @@ run_usage(FILE *fp)
 	    "                      [--control PATH | --control none]\n"
 	    "       clientq-runner --once [-C submit.cf] [--config FILE] [-O Option=value]...\n"
 	    "                      [-L tag] [--syslog]\n"
+	    "       clientq-runner --check [--fix [--fix-binary]] [--suidroot] [--json] [-C submit.cf]\n"
+	    "                      [paths: see clientq-runner --check --help]\n"
 	    "       clientq-runner --help | --version\n"
 	    "\n"
 	    "  (no --once)     run as a daemon: watch the client queue and deliver each message\n"
@@ -126,6 +129,9 @@ run_usage(FILE *fp)
 	    "                  journal\n"
 	    "  --once          deliver every message in the client queue now, then exit\n"
 	    "                  (0: the queue is empty, 75: something is still queued)\n"
+	    "  --check         verify the installation (0 ok, 1 warnings, 2 errors); the\n"
+	    "                  daemon and --once refuse to start when submit.cf, RunAsUser\n"
+	    "                  or the client queue's owner, group or mode are wrong (78)\n"
 	    "  --connections N connections to the relay at most (daemon; default 2)\n"
 	    "  --retry-min S, --retry-max S\n"
 	    "                  a deferred message is tried again after S seconds, doubling\n"
@@ -196,18 +202,10 @@ run_is_local(const char *host, void *arg)
 static bool
 run_relay(struct run *r)
 {
-	const char *h = submitcf_macro(r->cf, "{MTAHost}");
 	struct addrinfo hints, *ai = NULL;
-	size_t n;
 
-	if (h == NULL || *h == '\0')
-		h = "[localhost]";
-	snprintf(r->relay_host, sizeof r->relay_host, "%s", h);
-	n = strlen(h);
-	if (h[0] == '[' && n > 2 && h[n - 1] == ']')
-		snprintf(r->relay_ip, sizeof r->relay_ip, "%.*s", (int)(n - 2), h + 1);
-	else
-		snprintf(r->relay_ip, sizeof r->relay_ip, "%s", h);
+	submitcf_relay(r->cf, r->relay_host, sizeof r->relay_host, r->relay_ip,
+	    sizeof r->relay_ip);
 	/* The name the relay's certificate must carry: as submit.cf names
 	 * it ("[mailhub.example]" is mailhub.example; "[192.0.2.1]" an
 	 * address), unless tls.name says otherwise. */
@@ -216,7 +214,7 @@ run_relay(struct run *r)
 	hints.ai_socktype = SOCK_STREAM;
 	if (getaddrinfo(r->relay_ip, NULL, &hints, &ai) != 0 || ai == NULL) {
 		log_msg(LOG_LVL_ERR, "%s: relay %s: cannot resolve it",
-		    submitcf_path(r->cf), h);
+		    submitcf_path(r->cf), r->relay_host);
 		return false;
 	}
 	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, r->relay_ip,
@@ -1013,6 +1011,8 @@ main(int argc, char **argv)
 	bool once = false, use_syslog = false, background = false, retry_bad;
 	int c, rc, ready_fd = -1, control_fd = -1;
 
+	if (runner_check_wanted(argc, argv))
+		return runner_check_main(argc, argv);
 	/* OpenSSL writes to the socket with write(2): a relay gone must be
 	 * an EPIPE, not the end of the runner. */
 	signal(SIGPIPE, SIG_IGN);
@@ -1095,6 +1095,12 @@ main(int argc, char **argv)
 	/* The socket's path outlives the configuration (a reload may not
 	 * change it). */
 	control = xstrdup(r->control);
+	/* Before anything is started or dropped: the installation as the
+	 * runner needs it (clientq-runner(8), CHECKS). */
+	if (!runner_startup_check(opts.cfpath, opts.overrides, opts.noverrides)) {
+		rc = RUN_EXIT_CONFIG;
+		goto out;
+	}
 	/* Detached before privileges go, so that the pidfile can be
 	 * written where rc.d keeps them. */
 	if (background && (rc = run_background(pidfile, &ready_fd)) != RUN_EXIT_OK)

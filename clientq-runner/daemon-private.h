@@ -20,6 +20,9 @@
 /* A message held by its submitter (or still empty) is looked at again
  * after this long, unless its close is seen first. */
 #define DAEMON_LOCKED_RETRY_MS 2000
+/* A message skipped for a passing reason (a system error) is looked at
+ * again after this long at the soonest. */
+#define DAEMON_SKIPPED_RETRY_MS 2000
 /* The safety-net rescan. */
 #define DAEMON_SWEEP_MS (5 * 60 * 1000)
 /* A connection with nothing to do is closed after this long. */
@@ -78,6 +81,15 @@ struct daemon {
 	struct daemon_config *cfg;
 	struct spool *sp;
 	struct sched *sched;
+	/* Control files deliver_open left as they are (DELIVER_LEFT), each
+	 * with a fingerprint of its state then: looked at again only when
+	 * it changed, so that each is logged once, not at every rescan. */
+	struct sched *parked;
+	/* The names the last rescan skipped (not queue files), as sorted
+	 * fingerprints of name and inode: each is logged when it first
+	 * appears. */
+	unsigned long long *skipped;
+	size_t nskipped;
 	struct retry_breaker breaker;
 	struct daemon_slot slot[DAEMON_MAX_CONN];
 	int nslots;

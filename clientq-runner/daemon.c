@@ -61,6 +61,65 @@ daemon_active(const struct daemon *d, const char *id)
 	return daemon_active_job(d, id) != NULL;
 }
 
+/* FNV-1a over bytes, continuing from h. */
+static unsigned long long
+daemon_fnv(unsigned long long h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n-- > 0) {
+		h ^= *b++;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* What a file's state is, in one number: any change to its name's
+ * target (replaced, written, renamed over, chmod, chown, linked)
+ * changes it. */
+static long long
+daemon_fingerprint(const struct stat *st)
+{
+	unsigned long long h = 14695981039346656037ULL;
+	const long long v[] = {
+		(long long)st->st_dev, (long long)st->st_ino, (long long)st->st_mode,
+		(long long)st->st_nlink, (long long)st->st_uid, (long long)st->st_gid,
+		(long long)st->st_size, (long long)st->st_mtim.tv_sec,
+		(long long)st->st_mtim.tv_nsec, (long long)st->st_ctim.tv_sec,
+		(long long)st->st_ctim.tv_nsec,
+	};
+
+	return (long long)daemon_fnv(h, v, sizeof v);
+}
+
+/* deliver_open left id as it is (and said why): not scheduled again
+ * until its file changes. */
+static void
+daemon_park(struct daemon *d, const char *id)
+{
+	struct stat st;
+
+	sched_remove(d->sched, id);
+	if (spool_lstat(d->sp, 'q', id, &st))
+		sched_set(d->parked, id, daemon_fingerprint(&st));
+}
+
+/* A parked id whose file is as it was is left alone; one that changed
+ * (or went) is unparked. */
+static bool
+daemon_still_parked(struct daemon *d, const char *id)
+{
+	struct stat st;
+	long long fp;
+
+	if (!sched_due(d->parked, id, &fp))
+		return false;
+	if (spool_lstat(d->sp, 'q', id, &st) && daemon_fingerprint(&st) == fp)
+		return true;
+	sched_remove(d->parked, id);
+	return false;
+}
+
 /* Schedule id from its file: the file is the truth. */
 void
 daemon_schedule(struct daemon *d, const char *id)
@@ -76,6 +135,8 @@ daemon_schedule(struct daemon *d, const char *id)
 
 	if (daemon_active(d, id))
 		return;		/* rescheduled when its attempt ends */
+	if (daemon_still_parked(d, id))
+		return;		/* as it was when it was left: said once */
 	r = spool_peek(d->sp, 'q', id, &locked, &data, &len, NULL, &err);
 	if (r == SPOOL_GONE) {
 		sched_remove(d->sched, id);
@@ -110,6 +171,43 @@ daemon_schedule(struct daemon *d, const char *id)
 	sched_set(d->sched, id, due);
 }
 
+static int
+daemon_ullcmp(const void *a, const void *b)
+{
+	unsigned long long x = *(const unsigned long long *)a;
+	unsigned long long y = *(const unsigned long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The entries a scan skipped (names that are not queue files, entries
+ * that are not regular files): each logged once, when a scan first
+ * sees it (a name replaced by another inode is seen anew). */
+static void
+daemon_report_skipped(struct daemon *d, const struct spool_scan *scan)
+{
+	unsigned long long *now;
+	size_t i;
+
+	now = xcalloc(scan->nskipped + 1, sizeof *now);
+	for (i = 0; i < scan->nskipped; i++) {
+		const struct spool_skip *k = &scan->skipped[i];
+		unsigned long long h = 14695981039346656037ULL;
+		unsigned long long ino = (unsigned long long)k->ino;
+
+		h = daemon_fnv(h, k->name, strlen(k->name) + 1);
+		now[i] = daemon_fnv(h, &ino, sizeof ino);
+		if (d->nskipped == 0 || bsearch(&now[i], d->skipped, d->nskipped,
+		    sizeof *d->skipped, daemon_ullcmp) == NULL)
+			log_msg(LOG_LVL_WARNING, "%s/%s: skipped: %s", spool_path(d->sp),
+			    k->name, k->reason);
+	}
+	qsort(now, scan->nskipped, sizeof *now, daemon_ullcmp);
+	free(d->skipped);
+	d->skipped = now;
+	d->nskipped = scan->nskipped;
+}
+
 /* The whole directory, again: new files scheduled, vanished ones
  * dropped. */
 static void
@@ -124,6 +222,7 @@ daemon_rescan(struct daemon *d)
 		log_msg(LOG_LVL_ERR, "%s", err.reason);
 		return;
 	}
+	daemon_report_skipped(d, &scan);
 	for (i = 0; i < scan.nids; i++) {
 		long long due;
 
@@ -268,7 +367,7 @@ daemon_job_done(struct daemon *d, struct daemon_slot *s)
 	deliver_outcome(s->j, &o);
 	res = deliver_finish(s->j);
 	deliver_tally_add(&d->tally, res);
-	if (res != DELIVER_SKIPPED && res != DELIVER_QUARANTINED)
+	if (res != DELIVER_SKIPPED && res != DELIVER_QUARANTINED && res != DELIVER_LEFT)
 		daemon_count(d, id, &o);
 	s->j = NULL;
 	daemon_schedule(d, id);
@@ -288,13 +387,29 @@ daemon_feed(struct daemon *d, struct daemon_slot *s, long long mono)
 			continue;
 		s->j = deliver_open(d->cfg->dc, id, &res);
 		if (s->j == NULL) {
-			/* Locked by its submitter: shortly again; gone or
-			 * quarantined: nothing to schedule. */
-			if (res == DELIVER_SKIPPED)
-				daemon_schedule(d, id);
-			else
+			long long due, soonest = daemon_now_ms() + DAEMON_SKIPPED_RETRY_MS;
+
+			/* Locked by its submitter: shortly again; left as it
+			 * is: when it changes; quarantined: never. */
+			switch (res) {
+			case DELIVER_LEFT:
+				daemon_park(d, id);
+				daemon_waiters_resolve(d, id, "skipped",
+				    "left as it is, unread (see the log)");
+				break;
+			case DELIVER_QUARANTINED:
 				daemon_waiters_resolve(d, id, "quarantined",
 				    "refused as sendmail would refuse it (see the log)");
+				break;
+			default:
+				/* Never due at once again: what deliver_open
+				 * just skipped, the file would say again, and
+				 * this loop would spin on it. */
+				daemon_schedule(d, id);
+				if (sched_due(d->sched, id, &due) && due < soonest)
+					sched_set(d->sched, id, soonest);
+				break;
+			}
 			continue;
 		}
 		t = deliver_next(s->j, smtp_extensions(s->c));
@@ -778,6 +893,7 @@ daemon_run(struct daemon_config *cfg)
 	d->cfg = cfg;
 	d->sp = cfg->dc->sp;
 	d->sched = sched_new();
+	d->parked = sched_new();
 	d->nslots = cfg->connections < 1 ? 1 : cfg->connections > DAEMON_MAX_CONN ?
 	    DAEMON_MAX_CONN : cfg->connections;
 	for (i = 0; i < d->nslots; i++)
@@ -902,6 +1018,8 @@ out:
 	if (d->sfd >= 0)
 		close(d->sfd);
 	sched_free(d->sched);
+	sched_free(d->parked);
+	free(d->skipped);
 	free(d);
 	return rc;
 }

@@ -26,6 +26,10 @@
  * the M-line prefix of a recipient it reports on. */
 #define DELIVER_INTENT "{clientq_dsn}"
 #define DELIVER_MARK "DSN\t"
+/* An empty control file is the placeholder a submitting sendmail holds
+ * locked (its open and its lock are two calls); one that nobody holds
+ * for this long is not a submission in progress. */
+#define DELIVER_EMPTY_GRACE 60
 
 enum deliver_body_stage {
 	BODY_HEADERS,
@@ -311,14 +315,60 @@ deliver_unmark(const char *m, struct deliver_rcpt *o)
 static bool deliver_recover(struct deliver_job *j, const char *intent);
 static bool deliver_remove(struct deliver_job *j);
 
+/* An envelope address goes into an SMTP command as it is (render.c
+ * drops white space only outside quotes, and qf.c keeps what the file
+ * says, as the listing shows it): a CR there, or another control
+ * character but a tab, can only be meant to smuggle a command or a log
+ * line past the relay.  sendmail's readqf() does not look; the message
+ * is refused (false, and why).  */
+static bool
+deliver_envelope_clean(const struct qf_envelope *env, char *why, size_t size)
+{
+	const char *what = "S (sender)", *s = env->sender ? env->sender : "";
+	size_t i = 0;
+
+	for (;;) {
+		const char *c;
+
+		for (c = s; *c != '\0'; c++)
+			if (((unsigned char)*c < ' ' && *c != '\t') || *c == 0x7f) {
+				snprintf(why, size, "%s address has the control character \\x%02x",
+				    what, (unsigned char)*c);
+				return false;
+			}
+		if (i == env->nrcpts)
+			return true;
+		what = "R (recipient)";
+		s = env->rcpts[i++].addr;
+	}
+}
+
+/* The one line a quarantine gets: done (with the MESSAGE_ID the journal
+ * catalog knows), or why not. */
+static void
+deliver_quarantine_log(const char *id, enum spool_result qr, const char *why,
+    const struct spool_error *qerr)
+{
+	static const struct log_field f[] = {
+		{ "MESSAGE_ID", LOG_MID_QUARANTINED },
+	};
+
+	if (qr == SPOOL_OK)
+		log_fields(LOG_LVL_ERR, f, 1, "%s: quarantined as Qf%s: %s", id, id, why);
+	else
+		log_msg(LOG_LVL_ERR, "%s: refused (%s), and cannot quarantine it: %s",
+		    id, why, qerr->reason);
+}
+
 struct deliver_job *
 deliver_open(const struct deliver_config *cfg, const char *id,
     enum deliver_result *res)
 {
-	struct spool_error serr;
+	struct spool_error serr, serr2;
 	struct spool_job *sj;
 	struct qf_envelope *env;
 	struct qf_error qerr;
+	char where[300], why[300];
 	struct deliver_job *j;
 	struct stat st;
 	enum spool_result sr;
@@ -328,33 +378,69 @@ deliver_open(const struct deliver_config *cfg, const char *id,
 
 	*res = DELIVER_SKIPPED;
 	sr = spool_job_open(cfg->sp, id, &sj, &serr);
+	if (sr == SPOOL_UNSAFE && serr.unsafe == SPOOL_UNSAFE_BOGUS) {
+		/* readqf()'s "bogus queue file" (an owner, group or mode
+		 * the MSP never writes): lost to Qf, as sendmail loses it.
+		 * Renamed without its lock, which a file the runner may
+		 * not open cannot give; nobody delivers such a file. */
+		*res = DELIVER_QUARANTINED;
+		deliver_quarantine_log(id, spool_quarantine_name(cfg->sp, id, &serr2),
+		    serr.reason, &serr2);
+		return NULL;
+	}
 	if (sr != SPOOL_OK) {
 		/* Locked (its submitter or another runner has it), gone or
-		 * changed: not ours now.  Unsafe: say so. */
-		if (sr == SPOOL_UNSAFE || sr == SPOOL_ERROR)
+		 * changed: not ours now.  Not a regular file, linked twice
+		 * or unreadable: left as it is, and said once (the daemon
+		 * looks again only when the file changes). */
+		if (sr == SPOOL_UNSAFE) {
+			log_msg(LOG_LVL_WARNING, "%s: skipped, left as it is: %s", id,
+			    serr.reason);
+			*res = DELIVER_LEFT;
+		} else if (sr == SPOOL_ERROR) {
 			log_msg(LOG_LVL_WARNING, "%s: skipped: %s", id, serr.reason);
+		}
 		return NULL;
 	}
 	qs = spool_job_load(sj, &env, &qerr);
 	if (qs == QF_REFUSED) {
 		/* What sendmail's readqf() refuses it renames to Qf
 		 * ("loseqfile"); so do we, and never delete it. */
-		static const struct log_field f[] = {
-			{ "MESSAGE_ID", LOG_MID_QUARANTINED },
-		};
-
-		if (spool_job_quarantine(sj, &serr) == SPOOL_OK)
-			log_fields(LOG_LVL_ERR, f, 1, "%s: quarantined as Qf%s: line %u: %s",
-			    id, id, qerr.line, qerr.reason);
-		else
-			log_msg(LOG_LVL_ERR, "%s: refused (line %u: %s), and cannot quarantine it: %s",
-			    id, qerr.line, qerr.reason, serr.reason);
+		snprintf(why, sizeof why, "line %u: %s", qerr.line, qerr.reason);
 		*res = DELIVER_QUARANTINED;
+		deliver_quarantine_log(id, spool_job_quarantine(sj, &serr2), why, &serr2);
 		return NULL;
 	}
-	if (qs != QF_OK) {
+	if (qs == QF_INCOMPLETE) {
+		/* Under our lock nobody is writing it (sendmail writes a
+		 * control file under its lock, or as a tf it renames): it
+		 * was cut short.  sendmail skips it at every run, saying
+		 * "incomplete queue file read"; it is left for an admin. */
+		log_msg(LOG_LVL_WARNING, "%s: skipped, left as it is: %s", id,
+		    qerr.reason);
 		spool_job_close(sj);
-		return NULL;	/* empty or still being written */
+		*res = DELIVER_LEFT;
+		return NULL;
+	}
+	if (qs == QF_EMPTY) {
+		/* A submitter's placeholder, between its open and its lock;
+		 * one that old is not that (sendmail's runner unlinks it
+		 * after 10 minutes, its data file too). */
+		if (fstat(spool_job_fd(sj), &st) == 0 &&
+		    (long long)time(NULL) - (long long)st.st_mtime > DELIVER_EMPTY_GRACE) {
+			log_msg(LOG_LVL_WARNING,
+			    "%s: skipped, left as it is: qf%s is empty and nobody holds it",
+			    id, id);
+			*res = DELIVER_LEFT;
+		}
+		spool_job_close(sj);
+		return NULL;
+	}
+	if (!deliver_envelope_clean(env, why, sizeof why)) {
+		qf_free(env);
+		*res = DELIVER_QUARANTINED;
+		deliver_quarantine_log(id, spool_job_quarantine(sj, &serr2), why, &serr2);
+		return NULL;
 	}
 	j = xcalloc(1, sizeof *j);
 	j->cfg = cfg;
@@ -379,6 +465,31 @@ deliver_open(const struct deliver_config *cfg, const char *id,
 		return NULL;
 	}
 	sr = spool_job_open_df(sj, &dfd, &st, &serr);
+	if (sr == SPOOL_GONE &&
+	    spool_df_elsewhere(cfg->sp, id, where, sizeof where)) {
+		/* Not where it belongs, but there: a queue whose qf/ or
+		 * df/ came or went under it.  That is a message, not a
+		 * removal to finish. */
+		snprintf(serr.reason, sizeof serr.reason,
+		    "no data file where it belongs, but %.200s exists", where);
+		sr = SPOOL_UNSAFE;
+	}
+	if (sr == SPOOL_UNSAFE) {
+		/* sendmail opens the data file without a look at it (a
+		 * symbolic link is followed, a FIFO blocks its runner);
+		 * nothing of such a message is read: it goes to Qf, its
+		 * data file stays as it is. */
+		snprintf(why, sizeof why, "data file: %.200s", serr.reason);
+		*res = DELIVER_QUARANTINED;
+		deliver_quarantine_log(id, spool_job_quarantine(sj, &serr2), why, &serr2);
+		/* The job never ran: nothing of it to commit or log. */
+		qf_free(env);
+		free(j->order);
+		free(j->starts);
+		free(j->out);
+		free(j);
+		return NULL;
+	}
 	if (sr == SPOOL_GONE) {
 		/* Every remover (sendmail's dropenvelope, spool_job_remove)
 		 * unlinks the data file first, and nothing else ever
@@ -1198,6 +1309,7 @@ deliver_tally_add(struct deliver_tally *t, enum deliver_result res)
 		break;
 	case DELIVER_SKIPPED:
 	case DELIVER_QUARANTINED:
+	case DELIVER_LEFT:
 		break;
 	}
 }

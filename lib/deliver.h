@@ -85,8 +85,15 @@ enum deliver_result {
 	DELIVER_DELIVERED,	/* nothing left to try; files removed */
 	DELIVER_PARTIAL,	/* some done; the rest requeued */
 	DELIVER_DEFERRED,	/* nothing done; requeued (K, N, P, M) */
-	DELIVER_SKIPPED,	/* locked, gone, changed or unsafe */
+	DELIVER_SKIPPED,	/* not now: locked, gone, changed, still
+				 * empty, or a system error (logged) */
 	DELIVER_QUARANTINED,	/* refused as sendmail would; renamed to Qf */
+	DELIVER_LEFT,		/* a control file the runner will not read
+				 * as it is (not a regular file, more than
+				 * one link, not readable, cut short, empty
+				 * and held by nobody): logged, left as it
+				 * is; worth another look only once the file
+				 * has changed */
 };
 
 /* Messages counted by what came of them, for a run's summary and the
@@ -100,9 +107,18 @@ void deliver_tally_add(struct deliver_tally *t, enum deliver_result res);
 
 struct deliver_job;
 
-/* deliver_open: lock and read the message.  NULL with *res SKIPPED or
- * QUARANTINED when there is nothing to send (logged where sendmail would
- * log it). */
+/* deliver_open: lock and read the message.  NULL with *res SKIPPED,
+ * QUARANTINED or LEFT when there is nothing to send (logged where
+ * sendmail would log it, and where it would not notice: every refusal is
+ * logged once per call).  What is quarantined (renamed to Qf, nothing
+ * rewritten, the data file where it was): what sendmail's readqf()
+ * loses (a control file it refuses, one of the wrong owner, group or
+ * mode), and, more strictly than sendmail, which reads its data file
+ * without looking, a message whose data file is not a regular file of
+ * one link and the queue's group and mode, or cannot be opened, or is
+ * not where it belongs but elsewhere in the queue.  A control file
+ * whose data file is nowhere is what a crash left of a removal: the
+ * removal is finished. */
 struct deliver_job *deliver_open(const struct deliver_config *cfg,
     const char *id, enum deliver_result *res);
 

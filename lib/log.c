@@ -150,8 +150,17 @@ log_emit(enum log_level lvl, const struct log_field *f, size_t n, const char *fm
     va_list ap)
 {
 	char text[LOG_LINE_MAX];
+	char *c;
 
 	(void)vsnprintf(text, sizeof text, fmt, ap);
+	/* One entry is one line: a control character (a newline or a CR in
+	 * a file name the queue holds, or in a relay's reply) would let
+	 * whoever wrote it forge lines of their own on stderr and in
+	 * syslog, or move a terminal's cursor.  syslogd shows them as #ooo;
+	 * here they become '?'. */
+	for (c = text; *c != '\0'; c++)
+		if ((unsigned char)*c < ' ' || *c == 0x7f)
+			*c = '?';
 	switch (log_sink) {
 	case LOG_SINK_SYSLOG:
 		syslog((int)lvl, "%s", text);

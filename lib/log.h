@@ -19,6 +19,9 @@
  * - A line the journal refuses goes to standard error instead, and so does
  *   every line when the journal's socket is missing at start: nothing is
  *   dropped silently.  Lines are cut at LOG_LINE_MAX, as syslog cuts.
+ * - One call is one line: a control character in the text (from a file
+ *   name in the queue, a queue file's value, a relay's reply) is written
+ *   as '?', so that no one can forge a line.
  */
 #ifndef CQ_LOG_H
 #define CQ_LOG_H

@@ -55,9 +55,19 @@ spool_fail(struct spool_error *err, int errnum, const char *fmt, ...)
 	if (err == NULL)
 		return;
 	err->errnum = errnum;
+	err->unsafe = SPOOL_UNSAFE_NONE;
 	va_start(ap, fmt);
 	vsnprintf(err->reason, sizeof err->reason, fmt, ap);
 	va_end(ap);
+}
+
+/* SPOOL_UNSAFE of the given kind (after spool_fail said why). */
+static enum spool_result
+spool_unsafe(struct spool_error *err, enum spool_unsafe kind)
+{
+	if (err != NULL)
+		err->unsafe = kind;
+	return SPOOL_UNSAFE;
 }
 
 void
@@ -202,7 +212,7 @@ spool_check_stat(const struct spool *sp, const struct stat *st,
 
 	if (!S_ISREG(st->st_mode)) {
 		spool_fail(err, 0, "%s/%s: is %s", p, name, spool_ftype(st->st_mode));
-		return SPOOL_UNSAFE;
+		return spool_unsafe(err, SPOOL_UNSAFE_TYPE);
 	}
 	if (st->st_nlink != 1) {
 		/* A second link could be anywhere on the file system: a
@@ -210,23 +220,23 @@ spool_check_stat(const struct spool *sp, const struct stat *st,
 		 * rewrite or unlink something that is not ours. */
 		spool_fail(err, 0, "%s/%s: has %lu links, expected 1", p, name,
 		    (unsigned long)st->st_nlink);
-		return SPOOL_UNSAFE;
+		return spool_unsafe(err, SPOOL_UNSAFE_LINKS);
 	}
 	if (st->st_mode & S_IWOTH) {
 		spool_fail(err, 0, "%s/%s: is world-writable (mode %04o)", p,
 		    name, (unsigned)(st->st_mode & 07777));
-		return SPOOL_UNSAFE;
+		return spool_unsafe(err, SPOOL_UNSAFE_BOGUS);
 	}
 	if (st->st_mode & (S_ISUID | S_ISGID | S_ISVTX)) {
 		spool_fail(err, 0, "%s/%s: has set-id or sticky bits (mode %04o)",
 		    p, name, (unsigned)(st->st_mode & 07777));
-		return SPOOL_UNSAFE;
+		return spool_unsafe(err, SPOOL_UNSAFE_BOGUS);
 	}
 	if (st->st_gid != sp->queue_gid) {
 		spool_fail(err, 0, "%s/%s: group %lu is not the queue's group %lu",
 		    p, name, (unsigned long)st->st_gid,
 		    (unsigned long)sp->queue_gid);
-		return SPOOL_UNSAFE;
+		return spool_unsafe(err, SPOOL_UNSAFE_BOGUS);
 	}
 	/* Owner: the trusted user, ourselves, or (the MSP case: a user's
 	 * own submission through the setgid binary) anyone, provided the
@@ -236,12 +246,12 @@ spool_check_stat(const struct spool *sp, const struct stat *st,
 		spool_fail(err, 0, "%s/%s: owner %lu is neither the queue's user %lu nor us, and the directory is not group-writable",
 		    p, name, (unsigned long)st->st_uid,
 		    (unsigned long)sp->trusted_uid);
-		return SPOOL_UNSAFE;
+		return spool_unsafe(err, SPOOL_UNSAFE_BOGUS);
 	}
 	if ((st->st_mode & S_IWGRP) && !sp->dir_group_writable) {
 		spool_fail(err, 0, "%s/%s: is group-writable (mode %04o) in a directory that is not",
 		    p, name, (unsigned)(st->st_mode & 07777));
-		return SPOOL_UNSAFE;
+		return spool_unsafe(err, SPOOL_UNSAFE_BOGUS);
 	}
 	return SPOOL_OK;
 }
@@ -298,9 +308,31 @@ static enum spool_result
 spool_open_checked(struct spool *sp, int dirfd, const char *name, int flags,
     int *fdp, struct stat *st, struct spool_error *err)
 {
+	struct stat lst;
 	int fd;
 	enum spool_result r;
 
+	/* The name first: only a regular file that passes the policy is
+	 * opened at all (a device's open can act on the device, a FIFO's
+	 * can meet a writer), and a file of the wrong group or mode is
+	 * called bogus even when it cannot be opened.  The open below
+	 * still refuses to follow or block, and its fstat is checked
+	 * again: the name can change in between. */
+	if (fstatat(dirfd, name, &lst, AT_SYMLINK_NOFOLLOW) < 0) {
+		int e = errno;
+
+		if (e == ENOENT) {
+			spool_fail(err, e, "%s/%s: does not exist", sp->path, name);
+			return SPOOL_GONE;
+		}
+		spool_fail(err, e, "%s/%s: cannot stat: %s", sp->path, name,
+		    strerror(e));
+		return e == EACCES || e == EPERM ?
+		    spool_unsafe(err, SPOOL_UNSAFE_ACCESS) : SPOOL_ERROR;
+	}
+	r = spool_check_stat(sp, &lst, name, err);
+	if (r != SPOOL_OK)
+		return r;
 	fd = openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		int e = errno;
@@ -310,19 +342,19 @@ spool_open_checked(struct spool *sp, int dirfd, const char *name, int flags,
 			return SPOOL_GONE;
 		}
 		if (e == ELOOP || e == EISDIR || e == ENXIO || e == ENODEV) {
-			struct stat lst;
-
+			/* Replaced since the lstat above. */
 			if (fstatat(dirfd, name, &lst, AT_SYMLINK_NOFOLLOW) == 0)
 				spool_fail(err, e, "%s/%s: is %s", sp->path, name,
 				    spool_ftype(lst.st_mode));
 			else
 				spool_fail(err, e, "%s/%s: cannot open: %s",
 				    sp->path, name, strerror(e));
-			return SPOOL_UNSAFE;
+			return spool_unsafe(err, SPOOL_UNSAFE_TYPE);
 		}
 		spool_fail(err, e, "%s/%s: cannot open: %s", sp->path, name,
 		    strerror(e));
-		return e == EACCES || e == EPERM ? SPOOL_UNSAFE : SPOOL_ERROR;
+		return e == EACCES || e == EPERM ?
+		    spool_unsafe(err, SPOOL_UNSAFE_ACCESS) : SPOOL_ERROR;
 	}
 	if (fstat(fd, st) < 0) {
 		spool_fail(err, errno, "%s/%s: cannot fstat: %s", sp->path,
@@ -440,6 +472,7 @@ spool_scan(struct spool *sp, char prefix, struct spool_scan *out,
 			}
 			out->skipped[out->nskipped].name = xstrdup(name);
 			out->skipped[out->nskipped].reason = xstrdup(why);
+			out->skipped[out->nskipped].ino = de->d_ino;
 			out->nskipped++;
 			continue;
 		}
@@ -527,6 +560,49 @@ spool_df_size(struct spool *sp, const char *id)
 	    !S_ISREG(st.st_mode))
 		return -1;
 	return (long long)st.st_size;
+}
+
+bool
+spool_lstat(struct spool *sp, char prefix, const char *id, struct stat *st)
+{
+	char name[SPOOL_NAME_MAX + 8];
+
+	if (!spool_name(name, sizeof name, prefix, id)) {
+		errno = EINVAL;
+		return false;
+	}
+	return fstatat(prefix == 'd' ? sp->dfdirfd : sp->qfdirfd, name, st,
+	    AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+bool
+spool_df_elsewhere(struct spool *sp, const char *id, char *where, size_t size)
+{
+	const struct {
+		int fd;
+		const char *dir;
+	} dirs[] = {
+		{ sp->dirfd, "" }, { sp->qfdirfd, "qf/" }, { sp->dfdirfd, "df/" },
+	};
+	char name[SPOOL_NAME_MAX + 8];
+	struct stat st;
+	size_t i;
+
+	if (!spool_name(name, sizeof name, 'd', id))
+		return false;
+	for (i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+		if (dirs[i].fd == sp->dfdirfd ||
+		    (i > 0 && dirs[i].fd == sp->dirfd))
+			continue;	/* where it belongs, or the queue again */
+		if (fstatat(dirs[i].fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+		    errno != ENOENT) {
+			if (where != NULL)
+				snprintf(where, size, "%s/%s%s", sp->path,
+				    dirs[i].dir, name);
+			return true;
+		}
+	}
+	return false;
 }
 
 /* ------------------------------------------------------------------ jobs */

@@ -11,6 +11,9 @@
  * - spool_open() opens the directory once; every later access is relative
  *   to that descriptor (openat with O_NOFOLLOW|O_NONBLOCK), so a symlink or
  *   a FIFO planted under a queue-file name is never followed or blocked on.
+ *   A name is looked at (lstat) before it is opened, so that nothing but a
+ *   regular file is ever opened: opening a device can do things (a tape
+ *   rewinds, a line hangs up), and a FIFO with a writer would connect.
  *   The optional qf/, df/ and xf/ subdirectories are used when they exist,
  *   as sendmail does.
  * - A queue file is accepted only if it is a regular file with one link,
@@ -74,8 +77,22 @@ enum spool_result {
 	SPOOL_ERROR,	/* a system call failed; see the reason */
 };
 
+/* Why a file is SPOOL_UNSAFE; the caller decides from it what becomes of
+ * the file (deliver.h): */
+enum spool_unsafe {
+	SPOOL_UNSAFE_NONE = 0,	/* the result is not SPOOL_UNSAFE */
+	SPOOL_UNSAFE_TYPE,	/* not a regular file (symbolic link, FIFO,
+				 * socket, device, directory): never opened */
+	SPOOL_UNSAFE_LINKS,	/* more than one link */
+	SPOOL_UNSAFE_ACCESS,	/* the runner may not open it (EACCES, EPERM) */
+	SPOOL_UNSAFE_BOGUS,	/* owner, group or mode is not what the MSP
+				 * writes: what readqf() calls a "bogus queue
+				 * file" and loses to Qf */
+};
+
 struct spool_error {
 	int errnum;		/* errno of the failing call, or 0 */
+	enum spool_unsafe unsafe;	/* why, when the result is SPOOL_UNSAFE */
 	char reason[256];	/* names the file and the problem */
 };
 
@@ -100,7 +117,8 @@ uid_t spool_trusted_uid(const struct spool *sp);
 gid_t spool_queue_gid(const struct spool *sp);
 
 /* spool_check_stat: apply the file policy to st (from fstat of an open
- * queue or data file).  SPOOL_OK or SPOOL_UNSAFE with a reason. */
+ * queue or data file, or lstat of its name).  SPOOL_OK or SPOOL_UNSAFE
+ * with a reason and its kind. */
 enum spool_result spool_check_stat(const struct spool *sp,
     const struct stat *st, const char *name, struct spool_error *err);
 
@@ -109,6 +127,7 @@ enum spool_result spool_check_stat(const struct spool *sp,
 struct spool_skip {
 	char *name;
 	char *reason;
+	ino_t ino;	/* the entry's inode: a name replaced is new */
 };
 
 struct spool_scan {
@@ -143,6 +162,18 @@ enum spool_result spool_peek(struct spool *sp, char prefix, const char *id,
 /* spool_df_size: the size of the data file of id (lstat-style, without
  * opening it), or -1 if there is none. */
 long long spool_df_size(struct spool *sp, const char *id);
+
+/* spool_lstat: lstat prefix+'f'+id where such files live (qf/ for the
+ * control files, df/ for data files, when they exist), without following
+ * it: the state a caller compares later to see whether the file changed.
+ * False (errno set) when it cannot be looked at. */
+bool spool_lstat(struct spool *sp, char prefix, const char *id, struct stat *st);
+
+/* spool_df_elsewhere: whether a data file of id is in a directory of the
+ * queue other than the one it belongs in (the queue itself, qf/ or df/):
+ * where, when where is not NULL. */
+bool spool_df_elsewhere(struct spool *sp, const char *id, char *where,
+    size_t size);
 
 /* ---------------------------------------------------------------- jobs */
 

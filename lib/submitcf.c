@@ -22,6 +22,7 @@ struct submitcf_kv {
 
 struct submitcf {
 	char *path;
+	char *version;			/* the V line's value, or NULL */
 	struct submitcf_kv *opts;	/* later entries win */
 	size_t nopts, optcap;
 	struct submitcf_kv *macros;
@@ -94,8 +95,9 @@ submitcf_parse_option(struct submitcf *cf, const char *s)
 	return true;
 }
 
-struct submitcf *
-submitcf_load(const char *path, struct submitcf_error *err)
+/* The file's lines, read from fp (closed here); path names it. */
+static struct submitcf *
+submitcf_read(FILE *fp, const char *path, struct submitcf_error *err)
 {
 	struct submitcf *cf;
 	char *line = NULL;
@@ -104,13 +106,7 @@ submitcf_load(const char *path, struct submitcf_error *err)
 	bool in_mailer = false;
 	char *ruleset = NULL;	/* the S line in force, for R lines */
 	ssize_t n;
-	FILE *fp;
 
-	fp = fopen(path, "re");
-	if (fp == NULL) {
-		submitcf_fail(err, 0, "%s: cannot open: %s", path, strerror(errno));
-		return NULL;
-	}
 	cf = xcalloc(1, sizeof *cf);
 	cf->path = xstrdup(path);
 	while ((n = getline(&line, &cap, fp)) >= 0) {
@@ -202,6 +198,10 @@ submitcf_load(const char *path, struct submitcf_error *err)
 				goto fail;
 			}
 			break;
+		case 'V':
+			free(cf->version);
+			cf->version = xstrdup(line + 1);
+			break;
 		case 'D':
 			if (line[1] == '{') {
 				const char *close = strchr(line + 2, '}');
@@ -244,6 +244,40 @@ fail:
 	return NULL;
 }
 
+struct submitcf *
+submitcf_load(const char *path, struct submitcf_error *err)
+{
+	FILE *fp = fopen(path, "re");
+
+	if (fp == NULL) {
+		submitcf_fail(err, 0, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	return submitcf_read(fp, path, err);
+}
+
+struct submitcf *
+submitcf_parse(const char *data, size_t len, const char *name,
+    struct submitcf_error *err)
+{
+	struct submitcf *cf;
+	FILE *fp;
+
+	if (len == 0) {
+		/* What an empty file gives (fmemopen may refuse size 0). */
+		cf = xcalloc(1, sizeof *cf);
+		cf->path = xstrdup(name);
+		return cf;
+	}
+	/* The same reader, over the bytes: what the file would give. */
+	fp = fmemopen((void *)data, len, "r");
+	if (fp == NULL) {
+		submitcf_fail(err, 0, "%s: cannot read: %s", name, strerror(errno));
+		return NULL;
+	}
+	return submitcf_read(fp, name, err);
+}
+
 void
 submitcf_free(struct submitcf *cf)
 {
@@ -276,6 +310,7 @@ submitcf_free(struct submitcf *cf)
 	free(cf->opts);
 	free(cf->macros);
 	free(cf->mailers);
+	free(cf->version);
 	free(cf->path);
 	free(cf);
 }
@@ -284,6 +319,29 @@ const char *
 submitcf_path(const struct submitcf *cf)
 {
 	return cf->path;
+}
+
+const char *
+submitcf_version(const struct submitcf *cf)
+{
+	return cf->version;
+}
+
+void
+submitcf_relay(const struct submitcf *cf, char *name, size_t namesz, char *host,
+    size_t hostsz)
+{
+	const char *h = submitcf_macro(cf, "{MTAHost}");
+	size_t n;
+
+	if (h == NULL || *h == '\0')
+		h = "[localhost]";
+	snprintf(name, namesz, "%s", h);
+	n = strlen(h);
+	if (h[0] == '[' && n > 2 && h[n - 1] == ']')
+		snprintf(host, hostsz, "%.*s", (int)(n - 2), h + 1);
+	else
+		snprintf(host, hostsz, "%s", h);
 }
 
 bool
@@ -354,6 +412,19 @@ submitcf_number(const char *s, unsigned long *out)
 }
 
 /* T=mta/addr/diag ("DNS/RFC822/SMTP"): the DSN type names. */
+/* submitcf_number for the len octets at s (a field inside a line). */
+static bool
+submitcf_number_n(const char *s, size_t len, unsigned long *out)
+{
+	char buf[32];
+
+	if (len == 0 || len >= sizeof buf)
+		return false;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return submitcf_number(buf, out);
+}
+
 static void
 submitcf_mailer_types(struct submitcf_mailer *m, const char *v, size_t len)
 {
@@ -377,6 +448,7 @@ submitcf_mailer(const struct submitcf *cf, const char *name,
 {
 	const char *def = NULL, *p;
 	unsigned line = 0;
+	unsigned long lim;
 	size_t i;
 
 	memset(m, 0, sizeof *m);
@@ -415,7 +487,17 @@ submitcf_mailer(const struct submitcf *cf, const char *name,
 				snprintf(m->flags, sizeof m->flags, "%.*s", (int)len, v);
 				break;
 			case 'L':
-				m->linelimit = strtol(v, NULL, 10);
+				/* Rendering splits a longer line into pieces of
+				 * L - 2 octets after the first: L=1 or L=2 would
+				 * make pieces of nothing (render.c would loop),
+				 * and strtol() took "-5" or "9x" as they came. */
+				if (!submitcf_number_n(v, len, &lim) ||
+				    (lim > 0 && lim < 3) || lim > SUBMITCF_LINELIMIT_MAX) {
+					submitcf_fail(err, line, "%s:%u: mailer '%s' has L=%.*s; expected a line length of 3 to %d octets (or 0, no limit)",
+					    cf->path, line, name, (int)len, v, SUBMITCF_LINELIMIT_MAX);
+					return false;
+				}
+				m->linelimit = (long)lim;
 				break;
 			case 'A':
 				snprintf(m->argv, sizeof m->argv, "%.*s", (int)len, v);
@@ -490,6 +572,9 @@ submitcf_interval(const char *s, long long *secs)
 		}
 		if (*s != '\0')
 			s++;
+		/* Many terms could add up past what a long long holds. */
+		if (t > (LLONG_MAX - total) / mult)
+			return false;
 		total += t * mult;
 	}
 	*secs = total;
@@ -527,49 +612,85 @@ submitcf_timeout(const struct submitcf *cf, const char *kind, const char *cls,
 	return true;
 }
 
-bool
-submitcf_run_as(const struct submitcf *cf, uid_t *uid, gid_t *gid,
-    struct submitcf_error *err)
+/* The system's accounts (getpwnam, getgrnam), for submitcf_run_as. */
+static bool
+submitcf_sys_user(void *arg, const char *name, uid_t id, uid_t *uid, gid_t *gid)
 {
-	const char *v = submitcf_option(cf, "RunAsUser");
+	struct passwd *pw = name != NULL ? getpwnam(name) : getpwuid(id);
+
+	(void)arg;
+	if (pw == NULL)
+		return false;
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return true;
+}
+
+static bool
+submitcf_sys_group(void *arg, const char *name, gid_t *gid)
+{
+	struct group *gr = getgrnam(name);
+
+	(void)arg;
+	if (gr == NULL)
+		return false;
+	*gid = gr->gr_gid;
+	return true;
+}
+
+bool
+submitcf_run_as_value(const char *v, const struct submitcf_accounts *acc,
+    uid_t *uid, gid_t *gid, char *why, size_t whysz)
+{
+	static const struct submitcf_accounts sys = { submitcf_sys_user,
+	    submitcf_sys_group, NULL };
 	char user[256];
 	const char *group = NULL, *colon;
 	unsigned long n;
-	struct passwd *pw;
+	uid_t u;
 
-	if (v == NULL || *v == '\0') {
-		submitcf_fail(err, 0, "%s: no RunAsUser option", cf->path);
-		return false;
-	}
+	if (acc == NULL)
+		acc = &sys;
 	colon = strchr(v, ':');
 	snprintf(user, sizeof user, "%.*s", (int)(colon ? colon - v : (int)strlen(v)), v);
 	if (colon != NULL)
 		group = colon + 1;
 	if (submitcf_number(user, &n)) {
 		*uid = (uid_t)n;
-		pw = getpwuid(*uid);
-		*gid = pw ? pw->pw_gid : (gid_t)-1;
-	} else if ((pw = getpwnam(user)) != NULL) {
-		*uid = pw->pw_uid;
-		*gid = pw->pw_gid;
-	} else {
-		submitcf_fail(err, 0, "%s: RunAsUser=%s: no such user", cf->path, v);
+		if (!acc->user(acc->arg, NULL, *uid, &u, gid))
+			*gid = (gid_t)-1;
+	} else if (!acc->user(acc->arg, user, 0, uid, gid)) {
+		snprintf(why, whysz, "no such user");
 		return false;
 	}
 	if (group != NULL && *group != '\0') {
-		struct group *gr;
-
-		if (submitcf_number(group, &n)) {
+		if (submitcf_number(group, &n))
 			*gid = (gid_t)n;
-		} else if ((gr = getgrnam(group)) != NULL) {
-			*gid = gr->gr_gid;
-		} else {
-			submitcf_fail(err, 0, "%s: RunAsUser=%s: no such group", cf->path, v);
+		else if (!acc->group(acc->arg, group, gid)) {
+			snprintf(why, whysz, "no such group");
 			return false;
 		}
 	}
 	if (*gid == (gid_t)-1) {
-		submitcf_fail(err, 0, "%s: RunAsUser=%s: no group for that uid", cf->path, v);
+		snprintf(why, whysz, "no group for that uid");
+		return false;
+	}
+	return true;
+}
+
+bool
+submitcf_run_as(const struct submitcf *cf, uid_t *uid, gid_t *gid,
+    struct submitcf_error *err)
+{
+	const char *v = submitcf_option(cf, "RunAsUser");
+	char why[64];
+
+	if (v == NULL || *v == '\0') {
+		submitcf_fail(err, 0, "%s: no RunAsUser option", cf->path);
+		return false;
+	}
+	if (!submitcf_run_as_value(v, NULL, uid, gid, why, sizeof why)) {
+		submitcf_fail(err, 0, "%s: RunAsUser=%s: %s", cf->path, v, why);
 		return false;
 	}
 	return true;

@@ -16,9 +16,12 @@
 #define CQ_SUBMITCF_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #define SUBMITCF_LINE_MAX 8192
+/* The longest L= a mailer may have (sendmail's own relay has 2040). */
+#define SUBMITCF_LINELIMIT_MAX 1000000
 
 struct submitcf;
 
@@ -28,8 +31,24 @@ struct submitcf_error {
 };
 
 struct submitcf *submitcf_load(const char *path, struct submitcf_error *err);
+/* submitcf_parse: the same from len bytes at data (the file's contents;
+ * name stands for its path in errors and submitcf_path), for tests and
+ * the fuzzer. */
+struct submitcf *submitcf_parse(const char *data, size_t len, const char *name,
+    struct submitcf_error *err);
 void submitcf_free(struct submitcf *cf);
 const char *submitcf_path(const struct submitcf *cf);
+
+/* submitcf_version: the V line's value ("10/Berkeley": the configuration
+ * language version, then the vendor), the last one when there are
+ * several; NULL when the file has none. */
+const char *submitcf_version(const struct submitcf *cf);
+
+/* submitcf_relay: the relay, as D{MTAHost} names it ("[127.0.0.1]"; when
+ * unset, FEATURE(msp)'s default "[localhost]") in name, and what to
+ * resolve or connect to (without the brackets) in host. */
+void submitcf_relay(const struct submitcf *cf, char *name, size_t namesz,
+    char *host, size_t hostsz);
 
 /* submitcf_set_option: apply a -O "Name=value" override.  False (and err)
  * when the argument has no '=' or no name. */
@@ -74,8 +93,9 @@ struct submitcf_mailer {
 };
 
 /* submitcf_mailer: the mailer named name ("relay").  False and err when it
- * is not defined or its A= is not "TCP $h [port]" (the client queue only
- * ever talks SMTP over TCP). */
+ * is not defined, its L= is not 0 or 3 to SUBMITCF_LINELIMIT_MAX, or its
+ * A= is not "TCP $h [port]" (the client queue only ever talks SMTP over
+ * TCP). */
 bool submitcf_mailer(const struct submitcf *cf, const char *name,
     struct submitcf_mailer *m, struct submitcf_error *err);
 
@@ -96,5 +116,19 @@ bool submitcf_timeout(const struct submitcf *cf, const char *kind,
  * to ids.  False and err when unset or unknown. */
 bool submitcf_run_as(const struct submitcf *cf, uid_t *uid, gid_t *gid,
     struct submitcf_error *err);
+
+/* Where submitcf_run_as_value looks users and groups up: user by name
+ * (name != NULL) or by id, giving its uid and group; group by name. */
+struct submitcf_accounts {
+	bool (*user)(void *arg, const char *name, uid_t id, uid_t *uid, gid_t *gid);
+	bool (*group)(void *arg, const char *name, gid_t *gid);
+	void *arg;
+};
+
+/* submitcf_run_as_value: a RunAsUser value resolved as submitcf_run_as
+ * does, through acc (NULL: the system's accounts); false with why ("no
+ * such user", "no such group", "no group for that uid") otherwise. */
+bool submitcf_run_as_value(const char *v, const struct submitcf_accounts *acc,
+    uid_t *uid, gid_t *gid, char *why, size_t whysz);
 
 #endif

@@ -25,7 +25,7 @@ it_need_root_sendmail
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 unshare -m true 2>/dev/null || { echo "SKIP: needs unshare -m"; exit 77; }
 it_setup
-RUNNER=$top_builddir/clientq-runner/clientq-runner
+RUNNER=$IT_RUNNER
 
 queue_empty() { [ -z "$(ls "$Q")" ]; }
 delivered() { cat "$1"/session-*.txt 2>/dev/null | grep -c '^DATA-BYTES'; }
@@ -93,10 +93,18 @@ submit bg@example.test >/dev/null
 check "... and delivers" wait_for grep -q "^<22>.*cq-bg\\[$BPID\\]: [0-9A-Za-z]*: to=bg@example.test, .*stat=Sent" "$W/syslog.log"
 kill -TERM "$BPID"
 check "... SIGTERM stops it" wait_for sh -c "! kill -0 $BPID"
+# A missing client queue is refused by the start-up checks, before the
+# fork; a failure after it (an explicit control socket that cannot be
+# made) is the daemon's own status, passed on by the parent.
 it_with_devlog "$W/syslog.sock" "$RUNNER" -C "$CF" --background -O QueueDirectory="$W/none"
 rc=$?
+check "--background: a missing client queue is refused before the fork (78, got $rc)" test "$rc" -eq 78
+check "... naming the check in syslog" \
+    wait_for grep -q "installation check error: client-queue $W/none: found No such file or directory" "$W/syslog.log"
+it_with_devlog "$W/syslog.sock" "$RUNNER" -C "$CF" --background --control "$W/no/such/dir/ctl.sock"
+rc=$?
 check "--background: a daemon that cannot start makes the parent fail (71, got $rc)" test "$rc" -eq 71
-check "... and says why in syslog" wait_for grep -q "$W/none" "$W/syslog.log"
+check "... and says why in syslog" wait_for grep -q "$W/no/such/dir/ctl.sock" "$W/syslog.log"
 "$RUNNER" -C "$CF" --pidfile "$W/x.pid" 2>/dev/null
 check "--pidfile without --background: usage (64)" test $? -eq 64
 it_recorder_stop "$W/rec3"

@@ -21,7 +21,7 @@ command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 command -v openssl >/dev/null 2>&1 || { echo "SKIP: needs the openssl command"; exit 77; }
 unshare -m true 2>/dev/null || { echo "SKIP: needs unshare -m"; exit 77; }
 it_setup
-RUNNER=$top_builddir/clientq-runner/clientq-runner
+RUNNER=$IT_RUNNER
 check "the test's certificates are made" tls_make_certs "$W/certs"
 FP=$(tls_fingerprint "$W/certs/mx.pem")
 FP_WRONG=$(tls_fingerprint "$W/certs/wrong.pem")

@@ -17,7 +17,7 @@
 it_need_root_sendmail
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 it_setup
-RUNNER=$top_builddir/clientq-runner/clientq-runner
+RUNNER=$IT_RUNNER
 
 delivered() { # count of messages the receiver took
 	cat "$1"/session-*.txt 2>/dev/null | grep -c '^DATA-BYTES'

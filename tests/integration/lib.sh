@@ -14,6 +14,13 @@ CF_M4=/usr/share/sendmail/cf/m4/cf.m4
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 QFTOOL=$top_builddir/tests/tools/qftool
 CLIENTQCTL=$top_builddir/clientqctl
+IT_RUNNER=$top_builddir/clientq-runner/clientq-runner
+# CQ_VALGRIND=1: it_setup points CLIENTQCTL and IT_RUNNER at wrappers that
+# run the programs under valgrind's memcheck (make check-valgrind); an
+# error or a definite leak makes the program exit with CQ_VALGRIND_RC, and
+# it_finish fails the test on any report.  it_no_valgrind REASON leaves out
+# what cannot be checked that way.
+CQ_VALGRIND_RC=${CQ_VALGRIND_RC:-99}
 
 it_passed=0
 it_failed=0
@@ -41,9 +48,30 @@ check() {
 
 it_finish() {
 	it_stop_watchdog
+	[ -z "${CQ_VALGRIND-}" ] || it_valgrind_reports
 	printf '%d passed, %d failed\n' "$it_passed" "$it_failed"
 	[ "$it_failed" -eq 0 ]
 	exit $?
+}
+
+# Under CQ_VALGRIND: a report with anything in it is a failure, shown.
+it_valgrind_reports() {
+	_vn=0 _vbad=0
+	for _vl in "$W"/vg/*.log; do
+		[ -e "$_vl" ] || continue
+		_vn=$((_vn + 1))
+		if [ -s "$_vl" ]; then
+			_vbad=$((_vbad + 1))
+			fail "valgrind: ${_vl##*/} reports errors or definite leaks" "$(head -n 60 "$_vl")"
+		fi
+	done
+	if [ "$_vbad" -gt 0 ]; then
+		:
+	elif [ "$_vn" -gt 0 ]; then
+		ok "valgrind: $_vn runs of the programs, no error and no definite leak"
+	else
+		fail "valgrind: no run of the programs under valgrind was seen"
+	fi
 }
 
 # A test that hangs is killed after IT_TIMEOUT seconds (default 300), so a
@@ -125,6 +153,10 @@ it_setup() {
 	W=$(mktemp -d /tmp/cq-it.XXXXXX)
 	chmod 0755 "$W"
 	trap 'it_cleanup' EXIT
+	# A signal (the watchdog's TERM) ends the test through exit, so that
+	# the EXIT trap runs: dash runs none for a death by signal, and a
+	# test's daemons and receivers would be left running.
+	trap 'exit 143' TERM INT
 	PORT=$(it_free_port)
 	Q=$W/q
 	mkdir "$Q"
@@ -138,6 +170,37 @@ it_setup() {
 	it_make_cf "$Q" "$PORT" "$W/submit.cf"
 	CF=$W/submit.cf
 	IT_PIDS=
+	[ -z "${CQ_VALGRIND-}" ] || it_valgrind_wrappers
+}
+
+# it_valgrind_wrappers: $W/vg/clientq-runner and $W/vg/clientqctl exec
+# the programs under memcheck (the same PID: signals, pid files and
+# /proc/PID work as before; the process's name and exe are valgrind's).
+# Each run's report goes to $W/vg/<program>.<pid>.log.
+it_valgrind_wrappers() {
+	command -v valgrind >/dev/null 2>&1 || { echo "SKIP: CQ_VALGRIND=1 needs valgrind (tests/install-deps)"; exit 77; }
+	mkdir -p "$W/vg"
+	chmod 0777 "$W/vg"	# the daemon writes its report as smmsp
+	for _p in "$IT_RUNNER" "$top_builddir/clientqctl"; do
+		cat >"$W/vg/${_p##*/}" <<EOF
+#!/bin/sh
+exec valgrind -q --tool=memcheck --error-exitcode=$CQ_VALGRIND_RC --leak-check=full \
+    --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+    --child-silent-after-fork=yes --vgdb=no \
+    --log-file="$W/vg/${_p##*/}.%p.log" "$_p" "\$@"
+EOF
+		chmod 0755 "$W/vg/${_p##*/}"
+	done
+	IT_RUNNER=$W/vg/clientq-runner
+	CLIENTQCTL=$W/vg/clientqctl
+}
+
+# it_no_valgrind REASON: under CQ_VALGRIND, say why the check that follows
+# is left out, and return false.
+it_no_valgrind() {
+	[ -n "${CQ_VALGRIND-}" ] || return 0
+	printf '# under valgrind, not checked: %s\n' "$1"
+	return 1
 }
 
 it_cleanup() {

@@ -151,6 +151,7 @@ class Session(asyncio.Protocol):
         self.hung = False
         self.tls_on = False
         self.upgrading = False
+        self.tls_started = False
         if not self.injected("greeting", b""):
             self.reply("220 %s ESMTP smtp-recorder" % self.args.hostname)
         self.flush()
@@ -208,6 +209,11 @@ class Session(asyncio.Protocol):
         if self.closed or self.hung:
             return
         self.buf = self.buf + data if self.buf else data
+        self.process()
+
+    def process(self):
+        """Answer the complete commands in self.buf (not while a STARTTLS
+        handshake is under way)."""
         while not self.closed and not self.hung and not self.upgrading:
             if self.in_data:
                 if not self.message_chunk():
@@ -224,7 +230,11 @@ class Session(asyncio.Protocol):
         self.flush()
         if self.closed:
             self.transport.close()
-        elif self.upgrading and not self.tls_on:
+        elif self.upgrading and not self.tls_started:
+            # RFC 3207: what the client sent in clear after STARTTLS is
+            # not part of the session
+            self.buf = b""
+            self.tls_started = True
             asyncio.ensure_future(self.start_tls())
 
     async def start_tls(self):
@@ -243,9 +253,10 @@ class Session(asyncio.Protocol):
         self.log.flush()
         self.tls_on = True
         self.upgrading = False
-        # RFC 3207: what the client said before is forgotten
-        self.buf = b""
         self.txn_state = None
+        # what came over TLS while the handshake was finishing (a client
+        # says EHLO in the same segment as its Finished)
+        self.process()
 
     def eof_received(self):
         self.packet("C", b"(EOF)")

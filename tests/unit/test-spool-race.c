@@ -113,3 +113,51 @@ Test(race, grown_between_open_and_lock_still_matches)
 	cr_assert_eq(spool_job_open(sp, ID, &job, &err), SPOOL_OK, "%s", err.reason);
 	spool_job_close(job);
 }
+
+/* A hostile swap: the name made a symbolic link to a file outside the
+ * queue (or a FIFO) after the open.  The lock is taken on the file that
+ * was opened, the name no longer leads to it: changed, and the link's
+ * target is never opened. */
+static void
+replace_by_symlink(int dirfd, const char *name)
+{
+	hook_calls++;
+	tu_write_str(dir, "secret", "V8\nT1\nK0\nN0\nP1\nSsecret\nRPFD:secret@b\n.\n");
+	cr_assert_eq(symlinkat(tu_path(dir, "secret"), dirfd, "tf" ID), 0);
+	cr_assert_eq(renameat(dirfd, "tf" ID, dirfd, name), 0);
+}
+
+static void
+replace_by_fifo(int dirfd, const char *name)
+{
+	hook_calls++;
+	cr_assert_eq(mkfifoat(dirfd, "tf" ID, 0660), 0);
+	cr_assert_eq(renameat(dirfd, "tf" ID, dirfd, name), 0);
+}
+
+Test(race, replaced_by_a_symlink_between_open_and_lock_is_changed)
+{
+	struct spool_job *job;
+	struct spool_error err;
+
+	spool_race_hook = replace_by_symlink;
+	cr_assert_eq(spool_job_open(sp, ID, &job, &err), SPOOL_CHANGED, "%s", err.reason);
+	cr_assert_null(job);
+	spool_race_hook = NULL;
+	/* Next time the name is looked at first: a link, never opened. */
+	cr_assert_eq(spool_job_open(sp, ID, &job, &err), SPOOL_UNSAFE, "%s", err.reason);
+	cr_assert_eq(err.unsafe, SPOOL_UNSAFE_TYPE);
+	cr_assert(tu_exists(dir, "df" ID));
+}
+
+Test(race, replaced_by_a_fifo_between_open_and_lock_is_changed)
+{
+	struct spool_job *job;
+	struct spool_error err;
+
+	spool_race_hook = replace_by_fifo;
+	cr_assert_eq(spool_job_open(sp, ID, &job, &err), SPOOL_CHANGED, "%s", err.reason);
+	spool_race_hook = NULL;
+	cr_assert_eq(spool_job_open(sp, ID, &job, &err), SPOOL_UNSAFE, "%s", err.reason);
+	cr_assert(strstr(err.reason, "is a FIFO") != NULL, "%s", err.reason);
+}

@@ -122,7 +122,7 @@ locked_elsewhere(const char *name)
 }
 
 static void
-expect_unsafe(const char *reason_part)
+expect_unsafe_kind(const char *reason_part, enum spool_unsafe kind)
 {
 	struct spool_job *job = NULL;
 	struct spool_error err;
@@ -130,12 +130,35 @@ expect_unsafe(const char *reason_part)
 
 	cr_assert_eq(spool_job_open(sp, ID, &job, &err), SPOOL_UNSAFE,
 	    "got: %s", err.reason);
+	cr_assert_eq(err.unsafe, kind, "kind %d, not %d: %s", (int)err.unsafe,
+	    (int)kind, err.reason);
 	cr_assert_null(job);
 	cr_assert(strstr(err.reason, reason_part) != NULL, "reason '%s' lacks '%s'",
 	    err.reason, reason_part);
 	cr_assert(strstr(err.reason, "qf" ID) != NULL, "reason names the file: %s",
 	    err.reason);
 	cr_assert_eq(tu_count(dir), before, "nothing deleted");
+}
+
+/* Owner, group and mode: what readqf() calls a bogus queue file. */
+static void
+expect_unsafe(const char *reason_part)
+{
+	expect_unsafe_kind(reason_part, SPOOL_UNSAFE_BOGUS);
+}
+
+/* The spool again, as a runner whose queue group is another one. */
+static void
+reopen_for_another_group(void)
+{
+	struct spool_policy pol;
+	struct spool_error err;
+
+	spool_free(sp);
+	spool_policy_default(&pol);
+	pol.queue_gid = getegid() + 1;
+	sp = spool_open(dir, &pol, &err);
+	cr_assert_not_null(sp);
 }
 
 TestSuite(spool, .init = setup, .fini = teardown);
@@ -168,7 +191,7 @@ Test(spool, symlink_is_unsafe_and_not_followed)
 	tu_write_str(dir, "target", "V8\nT1\nSroot\n.\n");
 	cr_assert_eq(unlink(tu_path(dir, "qf" ID)), 0);
 	cr_assert_eq(symlink(target, tu_path(dir, "qf" ID)), 0);
-	expect_unsafe("is a symbolic link");
+	expect_unsafe_kind("is a symbolic link", SPOOL_UNSAFE_TYPE);
 	cr_assert(tu_exists(dir, "target"));
 	free(target);
 }
@@ -185,6 +208,7 @@ Test(spool, symlinked_df_is_unsafe)
 	cr_assert_eq(spool_job_open(sp, ID, &job, &err), SPOOL_OK, "%s", err.reason);
 	cr_assert_eq(spool_job_open_df(job, &dfd, &st, &err), SPOOL_UNSAFE);
 	cr_assert(strstr(err.reason, "df" ID ": is a symbolic link") != NULL, "%s", err.reason);
+	cr_assert_eq(err.unsafe, SPOOL_UNSAFE_TYPE);
 	cr_assert_eq(dfd, -1);
 	spool_job_close(job);
 }
@@ -192,21 +216,21 @@ Test(spool, symlinked_df_is_unsafe)
 Test(spool, hard_link_is_unsafe)
 {
 	cr_assert_eq(link(tu_path(dir, "qf" ID), tu_path(dir, "other")), 0);
-	expect_unsafe("has 2 links, expected 1");
+	expect_unsafe_kind("has 2 links, expected 1", SPOOL_UNSAFE_LINKS);
 }
 
 Test(spool, fifo_is_unsafe_and_does_not_block)
 {
 	cr_assert_eq(unlink(tu_path(dir, "qf" ID)), 0);
 	cr_assert_eq(mkfifo(tu_path(dir, "qf" ID), 0660), 0);
-	expect_unsafe("is a FIFO");
+	expect_unsafe_kind("is a FIFO", SPOOL_UNSAFE_TYPE);
 }
 
 Test(spool, directory_is_unsafe)
 {
 	cr_assert_eq(unlink(tu_path(dir, "qf" ID)), 0);
 	cr_assert_eq(mkdir(tu_path(dir, "qf" ID), 0770), 0);
-	expect_unsafe("is a directory");
+	expect_unsafe_kind("is a directory", SPOOL_UNSAFE_TYPE);
 }
 
 Test(spool, world_writable_is_unsafe)
@@ -223,14 +247,7 @@ Test(spool, setid_bits_are_unsafe)
 
 Test(spool, wrong_group_is_unsafe)
 {
-	struct spool_policy pol;
-	struct spool_error err;
-
-	spool_free(sp);
-	spool_policy_default(&pol);
-	pol.queue_gid = getegid() + 1;
-	sp = spool_open(dir, &pol, &err);
-	cr_assert_not_null(sp);
+	reopen_for_another_group();
 	expect_unsafe("is not the queue's group");
 }
 
@@ -605,4 +622,49 @@ Test(spool, bad_ids_are_never_paths)
 	cr_assert_eq(spool_job_open(sp, "../../etc/pass", &job, &err), SPOOL_UNSAFE);
 	cr_assert(strstr(err.reason, "bad queue ID") != NULL);
 	cr_assert_eq(spool_quarantine_name(sp, "../x/yyyyyyyyyy", &err), SPOOL_UNSAFE);
+}
+
+Test(spool, unreadable_is_access_but_wrong_group_is_bogus_first)
+{
+	if (geteuid() == 0)
+		cr_skip_test("root opens a file of mode 0000");
+	cr_assert_eq(chmod(tu_path(dir, "qf" ID), 0000), 0);
+	expect_unsafe_kind("cannot open", SPOOL_UNSAFE_ACCESS);
+	/* Of the wrong group too: the name says so before any open. */
+	reopen_for_another_group();
+	expect_unsafe("is not the queue's group");
+}
+
+Test(spool, lstat_sees_the_name_not_its_target)
+{
+	struct stat st;
+
+	cr_assert(spool_lstat(sp, 'q', ID, &st));
+	cr_assert(S_ISREG(st.st_mode));
+	cr_assert_eq(unlink(tu_path(dir, "df" ID)), 0);
+	cr_assert_eq(symlink("/etc/passwd", tu_path(dir, "df" ID)), 0);
+	cr_assert(spool_lstat(sp, 'd', ID, &st));
+	cr_assert(S_ISLNK(st.st_mode));
+	cr_assert_not(spool_lstat(sp, 'Q', ID, &st));
+	cr_assert_eq(errno, ENOENT);
+	cr_assert_not(spool_lstat(sp, 'q', "../etc/passwd1", &st));
+}
+
+Test(spool, df_elsewhere_looks_in_the_other_directories)
+{
+	char where[300];
+
+	cr_assert_not(spool_df_elsewhere(sp, ID, where, sizeof where),
+	    "flat queue: the data file is where it belongs");
+	spool_free(sp);
+	cr_assert_eq(mkdir(tu_path(dir, "qf"), 0770), 0);
+	cr_assert_eq(mkdir(tu_path(dir, "df"), 0770), 0);
+	sp = open_spool(SPOOL_LOCK_BOTH);
+	cr_assert(spool_df_elsewhere(sp, ID, where, sizeof where));
+	cr_assert_str_eq(where, tu_path(dir, "df" ID));
+	cr_assert_eq(rename(tu_path(dir, "df" ID), tu_path(dir, "qf/df" ID)), 0);
+	cr_assert(spool_df_elsewhere(sp, ID, where, sizeof where));
+	cr_assert(strstr(where, "/qf/df" ID) != NULL, "%s", where);
+	cr_assert_eq(rename(tu_path(dir, "qf/df" ID), tu_path(dir, "df/df" ID)), 0);
+	cr_assert_not(spool_df_elsewhere(sp, ID, where, sizeof where), "in df/: where it belongs");
 }

@@ -2,11 +2,13 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
 #include "submitcf.h"
 #include "testutil.h"
+#include "xalloc.h"
 
 static char *dir;
 
@@ -230,4 +232,113 @@ Test(submitcf, the_debian_submit_cf)
 	cr_assert(submitcf_timeout(cf, "queuewarn", "normal", &v, &err) || err.reason[0] == '\0',
 	    "%s", err.reason);
 	submitcf_free(cf);
+}
+
+/* What submitcf_parse makes of a file's bytes is what submitcf_load makes
+ * of the file: for every committed seed of the fuzz target, and for the
+ * system's own submit.cf where there is one (sendmail's output is not
+ * committed: tests/fuzz/gen-submitcf-seeds.sh makes those seeds). */
+Test(submitcf, parse_from_memory_is_load)
+{
+	static const char *const seeds[] = {
+		"crlf-minimal.cf", "classes-rulesets.cf", "malformed.cf", "odd-mailers.cf",
+		"empty.cf", "/etc/mail/submit.cf",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+		char *path = seeds[i][0] == '/' ? xstrdup(seeds[i]) :
+		    xasprintf("%s/tests/fuzz/seeds-submitcf/%s", CQ_SRCDIR, seeds[i]);
+		struct submitcf_error e1, e2;
+		struct submitcf_mailer m1, m2;
+		struct submitcf *a, *b;
+		size_t len;
+		char *data;
+		long long s1 = -1, s2 = -1;
+
+		if (seeds[i][0] == '/' && access(path, R_OK) != 0) {
+			free(path);	/* no sendmail here */
+			continue;
+		}
+		data = tu_read(path, &len);
+		cr_assert_not_null(data, "%s", path);
+		memset(&e1, 0, sizeof e1);
+		memset(&e2, 0, sizeof e2);
+		a = submitcf_load(path, &e1);
+		b = submitcf_parse(data, len, path, &e2);
+		cr_assert_eq(a == NULL, b == NULL, "%s: %s / %s", seeds[i], e1.reason, e2.reason);
+		cr_assert_str_eq(e1.reason, e2.reason, "%s", seeds[i]);
+		if (a != NULL) {
+			const char *q1 = submitcf_option(a, "QueueDirectory");
+			const char *q2 = submitcf_option(b, "QueueDirectory");
+			bool r1 = submitcf_mailer(a, "relay", &m1, &e1);
+
+			cr_assert_eq(q1 == NULL, q2 == NULL);
+			if (q1 != NULL)
+				cr_assert_str_eq(q1, q2);
+			cr_assert_eq(r1, submitcf_mailer(b, "relay", &m2, &e2), "%s", seeds[i]);
+			if (r1)
+				cr_assert_eq(memcmp(&m1, &m2, sizeof m1), 0, "%s", seeds[i]);
+			cr_assert_eq(submitcf_timeout(a, "queuewarn", "normal", &s1, &e1),
+			    submitcf_timeout(b, "queuewarn", "normal", &s2, &e2));
+			cr_assert_eq(s1, s2);
+			cr_assert_eq(submitcf_class_has(a, "w", "host.test"),
+			    submitcf_class_has(b, "w", "host.test"));
+			cr_assert_eq(submitcf_ruleset_calls(a, "MasqEnv", "$>MasqHdr"),
+			    submitcf_ruleset_calls(b, "MasqEnv", "$>MasqHdr"));
+			cr_assert_str_eq(submitcf_path(b), path);
+		}
+		submitcf_free(a);
+		submitcf_free(b);
+		free(data);
+		free(path);
+	}
+}
+
+/* L=1 and L=2 would split a line into pieces of nothing (render.c looped
+ * on L=2 and read out of bounds on L=1); "L=-5" and "L=9x" were taken as
+ * they came.  Found reading the reader for fuzz-submitcf. */
+Test(submitcf, relay_line_limit_is_checked)
+{
+	static const char *const bad[] = { "1", "2", "-5", "9x", "", "99999999999999999999" };
+	struct submitcf_error err;
+	struct submitcf_mailer m;
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char *text = xasprintf("Mrelay, P=[IPC], L=%s, A=TCP $h\n", bad[i]);
+		struct submitcf *cf = submitcf_parse(text, strlen(text), "t.cf", &err);
+
+		cr_assert_not_null(cf);
+		cr_assert_not(submitcf_mailer(cf, "relay", &m, &err), "L=%s accepted", bad[i]);
+		cr_assert(strstr(err.reason, "expected a line length") != NULL, "%s", err.reason);
+		submitcf_free(cf);
+		free(text);
+	}
+	for (i = 0; i < 3; i++) {
+		static const char *const good[] = { "0", "3", "2040" };
+		char *text = xasprintf("Mrelay, P=[IPC], L=%s, A=TCP $h\n", good[i]);
+		struct submitcf *cf = submitcf_parse(text, strlen(text), "t.cf", &err);
+
+		cr_assert(submitcf_mailer(cf, "relay", &m, &err), "%s", err.reason);
+		cr_assert_eq(m.linelimit, atol(good[i]));
+		submitcf_free(cf);
+		free(text);
+	}
+}
+
+/* Many terms of an interval could add up past a long long (undefined
+ * behaviour); found reading the reader for fuzz-submitcf. */
+Test(submitcf, interval_sums_do_not_overflow)
+{
+	char s[200 * 12 + 1] = "";
+	long long v;
+	int i;
+
+	/* Each term fits (9e10 weeks: 5.4e16 s); 200 of them do not. */
+	for (i = 0; i < 200; i++)
+		strcat(s, "90000000000w");
+	cr_assert_not(submitcf_interval(s, &v));
+	cr_assert(submitcf_interval("1h30m", &v));
+	cr_assert_eq(v, 5400);
 }
