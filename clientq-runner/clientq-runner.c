@@ -5,8 +5,10 @@
  * relay's circuit breaker, systemd), and `--once`: deliver every message
  * in the client queue to the relay named in submit.cf, exactly as
  * `sendmail -Ac -qf` would put it on the wire, and exit.  This file reads
- * the configuration (again on SIGHUP), drops privileges, detaches for
- * rc.d, and runs the one-shot pass.
+ * the configuration -- submit.cf, and clientq.conf (conf.h) for what
+ * submit.cf cannot say -- again on SIGHUP, drops privileges, reads what
+ * only the runner's user may read (the TLS key, AUTH's credentials),
+ * detaches for rc.d, and runs the one-shot pass.
  *
  * Per message: lock it as sendmail does, read it, send it (recipients in
  * sendmail's transactions, the message rendered as the relay mailer
@@ -32,6 +34,7 @@
 #include <string.h>
 #include <strings.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -41,8 +44,10 @@
 #include "log.h"
 #include "qf.h"
 #include "qlist.h"
+#include "auth.h"
 #include "check-cmd.h"
 #include "classify.h"
+#include "conf.h"
 #include "control.h"
 #include "daemon.h"
 #include "render.h"
@@ -50,6 +55,7 @@
 #include "spool.h"
 #include "strbuf.h"
 #include "submitcf.h"
+#include "tls.h"
 #include "xalloc.h"
 
 /* Exit codes (sysexits), documented in clientq-runner(8). */
@@ -64,6 +70,17 @@ enum run_exit {
 
 struct run {
 	struct submitcf *cf;
+	struct conf conf;	/* clientq.conf and its -O keys */
+	/* The daemon's tunables: the command line's, else clientq.conf's,
+	 * else the defaults. */
+	long long connections, retry_min, retry_max, probe_max;
+	const char *control;
+	bool control_explicit;	/* named, not the default: must work */
+	/* STARTTLS and AUTH, made by run_secure as the runner's user. */
+	struct tls_client *tls;
+	struct auth_client *auth;
+	struct smtp_security sec;
+	char tls_name[256];	/* the relay's name, no brackets */
 	struct spool *sp;
 	const char *qdir;	/* QueueDirectory, in cf */
 	mode_t file_mode;	/* QueueFileMode */
@@ -77,7 +94,8 @@ struct run {
 	struct deliver_config dc;
 	struct smtp_conn *conn;
 	bool relay_down;	/* a connection failed: defer the rest */
-	char relay_down_why[300];
+	enum smtp_setup_kind relay_down_kind;
+	char relay_down_why[400];
 	struct classify_result relay_down_cr;	/* what that means for mail */
 	struct smtp_reply relay_down_reply;
 	struct deliver_tally tally;
@@ -91,17 +109,19 @@ static void
 run_usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: clientq-runner [-C submit.cf] [-O Option=value]... [-L tag] [--syslog]\n"
-	    "                      [--background [--pidfile FILE]] [--connections N]\n"
+	    "usage: clientq-runner [-C submit.cf] [--config FILE] [-O Option=value]... [-L tag]\n"
+	    "                      [--syslog] [--background [--pidfile FILE]] [--connections N]\n"
 	    "                      [--retry-min S] [--retry-max S] [--probe-max S]\n"
 	    "                      [--control PATH | --control none]\n"
-	    "       clientq-runner --once [-C submit.cf] [-O Option=value]... [-L tag] [--syslog]\n"
+	    "       clientq-runner --once [-C submit.cf] [--config FILE] [-O Option=value]...\n"
+	    "                      [-L tag] [--syslog]\n"
 	    "       clientq-runner --check [--fix [--fix-binary]] [--suidroot] [--json] [-C submit.cf]\n"
 	    "                      [paths: see clientq-runner --check --help]\n"
 	    "       clientq-runner --help | --version\n"
 	    "\n"
 	    "  (no --once)     run as a daemon: watch the client queue and deliver each message\n"
-	    "                  as soon as it arrives or is due again (SIGHUP: re-read submit.cf)\n"
+	    "                  as soon as it arrives or is due again (SIGHUP: re-read submit.cf\n"
+	    "                  and clientq.conf)\n"
 	    "  --background    detach once ready (the exit status says whether it started);\n"
 	    "                  implies --syslog\n"
 	    "  --pidfile FILE  with --background: write the daemon's PID to FILE\n"
@@ -118,13 +138,17 @@ run_usage(FILE *fp)
 	    "                  per try (daemon; defaults 60 and 3600)\n"
 	    "  --probe-max S   while the relay is down, probe it at most every S seconds\n"
 	    "                  (daemon; default 60)\n"
+	    "                  (these four and --control win over clientq.conf's daemon.*)\n"
 	    "  --control PATH  the control socket clientqctl talks to (daemon; default\n"
 	    "                  %s; none: no socket); one passed by systemd\n"
 	    "                  (LISTEN_FDS) is used instead\n"
 	    "  -C FILE         the submit.cf to read (default %s)\n"
-	    "  -O Option=value override an option of submit.cf, as sendmail's -O\n"
+	    "  --config FILE   the runner's own settings: TLS, AUTH, the daemon's tunables\n"
+	    "                  (default %s, if it exists; see clientq.conf(5))\n"
+	    "  -O Option=value override an option of submit.cf, as sendmail's -O; or, for a\n"
+	    "                  key of clientq.conf (daemon.*, tls.*, auth.*), of that file\n"
 	    "  -L tag          the tag of log lines (default sm-msp-queue)\n",
-	    CTL_DEFAULT_SOCKET, CQ_DEFAULT_SUBMIT_CF);
+	    CTL_DEFAULT_SOCKET, CQ_DEFAULT_SUBMIT_CF, CQ_DEFAULT_CONFIG);
 }
 
 static const char *
@@ -182,6 +206,10 @@ run_relay(struct run *r)
 
 	submitcf_relay(r->cf, r->relay_host, sizeof r->relay_host, r->relay_ip,
 	    sizeof r->relay_ip);
+	/* The name the relay's certificate must carry: as submit.cf names
+	 * it ("[mailhub.example]" is mailhub.example; "[192.0.2.1]" an
+	 * address), unless tls.name says otherwise. */
+	snprintf(r->tls_name, sizeof r->tls_name, "%s", r->relay_ip);
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_STREAM;
 	if (getaddrinfo(r->relay_ip, NULL, &hints, &ai) != 0 || ai == NULL) {
@@ -217,6 +245,8 @@ run_timeouts(struct run *r)
 		{ "Timeout.datafinal", offsetof(struct smtp_timeouts, datafinal) },
 		{ "Timeout.rset", offsetof(struct smtp_timeouts, rset) },
 		{ "Timeout.quit", offsetof(struct smtp_timeouts, quit) },
+		{ "Timeout.starttls", offsetof(struct smtp_timeouts, starttls) },
+		{ "Timeout.auth", offsetof(struct smtp_timeouts, auth) },
 	};
 	size_t i;
 
@@ -417,20 +447,24 @@ run_connection(struct run *r)
 	smtp_free(r->conn);
 	r->conn = smtp_open(r->relay_ip, r->mailer.port, r->domain, &r->timeouts,
 	    err, sizeof err);
+	if (r->conn != NULL)
+		smtp_secure(r->conn, &r->sec);
 	if (r->conn != NULL && smtp_wait(r->conn) == SMTP_EV_READY)
 		return true;
 	r->relay_down = true;
+	r->relay_down_kind = r->conn != NULL ? smtp_setup_kind(r->conn) : SMTP_SETUP_CONNECTION;
 	snprintf(r->relay_down_why, sizeof r->relay_down_why, "%s",
 	    r->conn != NULL ? smtp_error(r->conn) : err);
 	/* A refusal at the greeting or EHLO: 4xx defers, 5xx fails every
-	 * message (sendmail bounces there); no connection defers. */
+	 * message (sendmail bounces there); no connection defers; the TLS
+	 * policy or AUTH defers, whatever the relay said (classify.h). */
 	memset(&r->relay_down_reply, 0, sizeof r->relay_down_reply);
 	if (r->conn != NULL) {
 		const struct smtp_reply *reply;
 		enum smtp_status st = smtp_setup_status(r->conn, &reply);
 
 		r->relay_down_reply = *reply;
-		if (reply->code != 0)
+		if (reply->code != 0 || r->relay_down_kind != SMTP_SETUP_CONNECTION)
 			classify(smtp_awaiting(r->conn), st, reply, &r->relay_down_cr);
 		else	/* no word from the relay: sendmail's 4.4.1 */
 			classify(SMTP_PHASE_CONNECT, SMTP_IOERR, reply, &r->relay_down_cr);
@@ -641,8 +675,14 @@ run_once(struct run *r)
 /* What the command line says, kept for a reload. */
 struct run_opts {
 	const char *cfpath;
+	const char *confpath;	/* clientq.conf */
+	bool conf_named;	/* --config: the file must exist */
 	char **overrides;
 	size_t noverrides;
+	/* The daemon's tunables, when the command line gives them (0,
+	 * NULL: it does not); they win over clientq.conf. */
+	long long connections, retry_min, retry_max, probe_max;
+	const char *control;
 };
 
 static void
@@ -651,15 +691,102 @@ run_free(struct run *r)
 	if (r == NULL)
 		return;
 	free(r->queued);
+	tls_client_free(r->tls);
+	auth_client_free(r->auth);
+	conf_free(&r->conf);
 	submitcf_free(r->cf);
 	free(r);
 }
 
+/* The daemon's tunables: the command line, else clientq.conf, else the
+ * defaults. */
+static bool
+run_tunables(struct run *r, const struct run_opts *o, int *rc)
+{
+	const struct conf *c = &r->conf;
+
+	r->connections = o->connections ? o->connections : c->connections ? c->connections : 2;
+	r->retry_min = o->retry_min ? o->retry_min : c->retry_min ? c->retry_min : 60;
+	r->retry_max = o->retry_max ? o->retry_max : c->retry_max ? c->retry_max : 3600;
+	r->probe_max = o->probe_max ? o->probe_max : c->probe_max ? c->probe_max : 60;
+	r->control = o->control ? o->control : c->control ? c->control : CTL_DEFAULT_SOCKET;
+	r->control_explicit = o->control != NULL || c->control != NULL;
+	if (r->retry_min <= r->retry_max)
+		return true;
+	if (!c->retry_min && !c->retry_max) {
+		fprintf(stderr, "clientq-runner: --retry-min is larger than --retry-max\n");
+		*rc = RUN_EXIT_USAGE;
+	} else {
+		log_msg(LOG_LVL_ERR, "%s: the retry interval's minimum (%lld s) is larger than its maximum (%lld s)",
+		    c->path != NULL ? c->path : "-O", r->retry_min, r->retry_max);
+	}
+	return false;
+}
+
+/* clientq.conf, then the -O options (each to clientq.conf or submit.cf,
+ * by its name), then clientq.conf's settings together. */
+static bool
+run_conf(struct run *r, const struct run_opts *o, int *rc)
+{
+	struct submitcf_error cferr;
+	struct conf_error err;
+	size_t i;
+
+	conf_init(&r->conf);
+	if (!conf_load(&r->conf, o->confpath, o->conf_named, &err)) {
+		log_msg(LOG_LVL_ERR, "%s", err.reason);
+		return false;
+	}
+	for (i = 0; i < o->noverrides; i++) {
+		if (conf_is_key(o->overrides[i]) ? !conf_set(&r->conf, o->overrides[i], &err) :
+		    !submitcf_set_option(r->cf, o->overrides[i], &cferr)) {
+			log_msg(LOG_LVL_ERR, "%s", conf_is_key(o->overrides[i]) ? err.reason :
+			    cferr.reason);
+			*rc = RUN_EXIT_USAGE;
+			return false;
+		}
+	}
+	if (!conf_finish(&r->conf, &err)) {
+		log_msg(LOG_LVL_ERR, "%s", err.reason);
+		return false;
+	}
+	return run_tunables(r, o, rc);
+}
+
 /*
- * Everything submit.cf (and -O) decides, in a new struct run: the queue
- * directory's path, the relay and its mailer, $j, the timeouts, the
- * rendering and notification settings.  Not the spool, not the
- * privileges: those are the process's, set once.  NULL (said why in the
+ * What only the runner's user may read, read as that user (after the
+ * privileges went, at start and at a reload): the TLS context with the
+ * client key, AUTH's credentials (which it must own).
+ */
+static bool
+run_secure(struct run *r)
+{
+	char why[700];
+
+	r->tls = tls_client_new(&r->conf.tls, why, sizeof why);
+	if (r->tls == NULL && why[0] != '\0') {
+		log_msg(LOG_LVL_ERR, "%s: %s", r->conf.path != NULL ? r->conf.path : "-O", why);
+		return false;
+	}
+	r->auth = auth_client_new(&r->conf.auth, geteuid(), why, sizeof why);
+	if (r->auth == NULL && why[0] != '\0') {
+		log_msg(LOG_LVL_ERR, "%s: %s", r->conf.path != NULL ? r->conf.path : "-O", why);
+		return false;
+	}
+	r->sec.tls = r->tls;
+	r->sec.tls_name = r->tls_name;
+	r->sec.auth = r->auth;
+	r->sec.relay = r->relay_host;
+	return true;
+}
+
+/*
+ * Everything submit.cf and clientq.conf (and -O) decide, in a new struct
+ * run: the queue directory's path, the relay and its mailer, $j, the
+ * timeouts, the rendering and notification settings, the daemon's
+ * tunables, the TLS and AUTH settings (made into a context by
+ * run_secure).  Not the spool, not the privileges: those are the
+ * process's, set once.  NULL (said why in the
  * log, *rc the exit status) when something is wrong.
  */
 static struct run *
@@ -667,7 +794,6 @@ run_configure(const struct run_opts *o, int *rc)
 {
 	struct run *r = xcalloc(1, sizeof *r);
 	struct submitcf_error cferr;
-	size_t i;
 
 	*rc = RUN_EXIT_CONFIG;
 	r->cf = submitcf_load(o->cfpath, &cferr);
@@ -675,12 +801,8 @@ run_configure(const struct run_opts *o, int *rc)
 		log_msg(LOG_LVL_ERR, "%s", cferr.reason);
 		goto fail;
 	}
-	for (i = 0; i < o->noverrides; i++)
-		if (!submitcf_set_option(r->cf, o->overrides[i], &cferr)) {
-			log_msg(LOG_LVL_ERR, "%s", cferr.reason);
-			*rc = RUN_EXIT_USAGE;
-			goto fail;
-		}
+	if (!run_conf(r, o, rc))
+		goto fail;
 	if ((r->qdir = submitcf_queue_dir(r->cf, &cferr)) == NULL ||
 	    !submitcf_mailer(r->cf, "relay", &r->mailer, &cferr)) {
 		log_msg(LOG_LVL_ERR, "%s", cferr.reason);
@@ -729,6 +851,12 @@ run_daemon_relay(struct run *r, struct daemon_config *dcfg)
 	dcfg->port = r->mailer.port;
 	dcfg->helo = r->domain;
 	dcfg->timeouts = &r->timeouts;
+	dcfg->security = &r->sec;
+	dcfg->policy.min_delay = r->retry_min;
+	dcfg->policy.max_delay = r->retry_max;
+	dcfg->policy.jitter = 0.1;
+	dcfg->connections = (int)r->connections;
+	dcfg->probe_cap_ms = r->probe_max * 1000;
 }
 
 /* The daemon's state that outlives a reload. */
@@ -755,8 +883,10 @@ run_reload(void *arg, struct daemon_config *dcfg)
 	int rc;
 
 	if ((r = run_configure(rd->opts, &rc)) == NULL) {
-		log_msg(LOG_LVL_ERR, "reload: %s has errors (above); the running configuration stays",
-		    rd->opts->cfpath);
+		bool conf = access(rd->opts->confpath, F_OK) == 0;
+
+		log_msg(LOG_LVL_ERR, "reload: %s%s%s has errors (above); the running configuration stays",
+		    rd->opts->cfpath, conf ? " or " : "", conf ? rd->opts->confpath : "");
 		return false;
 	}
 	if (strcmp(r->qdir, old->qdir) != 0 || r->file_mode != old->file_mode ||
@@ -768,13 +898,29 @@ run_reload(void *arg, struct daemon_config *dcfg)
 		run_free(r);
 		return false;
 	}
+	if (strcmp(r->control, old->control) != 0) {
+		log_msg(LOG_LVL_ERR,
+		    "reload: daemon.control changes (%s, was %s); restart the runner for that; the running configuration stays",
+		    r->control, old->control);
+		run_free(r);
+		return false;
+	}
+	/* As the runner's user, as at start: the key and the
+	 * credentials must still be its own. */
+	if (!run_secure(r)) {
+		log_msg(LOG_LVL_ERR, "reload: the TLS or AUTH settings cannot be used (above); the running configuration stays");
+		run_free(r);
+		return false;
+	}
 	r->sp = old->sp;
 	r->dc.sp = old->sp;
 	rd->cur = r;
 	run_free(old);
 	run_daemon_relay(r, dcfg);
-	log_msg(LOG_LVL_INFO, "reloaded %s: relay %s [%s]:%d", rd->opts->cfpath,
-	    r->relay_host, r->relay_ip, r->mailer.port);
+	log_msg(LOG_LVL_INFO, "reloaded %s%s%s: relay %s [%s]:%d, tls.policy %s, %d connections",
+	    rd->opts->cfpath, r->conf.path != NULL ? " and " : "",
+	    r->conf.path != NULL ? r->conf.path : "", r->relay_host, r->relay_ip, r->mailer.port,
+	    tls_policy_str(r->conf.tls.policy), (int)r->connections);
 	return true;
 }
 
@@ -849,23 +995,31 @@ main(int argc, char **argv)
 		{ "background", no_argument, NULL, 'b' },
 		{ "pidfile", required_argument, NULL, 'P' },
 		{ "control", required_argument, NULL, 'S' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct run_opts opts = { CQ_DEFAULT_SUBMIT_CF, NULL, 0 };
-	const char *tag = NULL, *pidfile = NULL, *control = CTL_DEFAULT_SOCKET;
-	bool control_explicit = false, control_made = false;
+	struct run_opts opts;
+	const char *tag = NULL, *pidfile = NULL;
+	char *control = NULL;
+	bool control_made = false;
 	uid_t runner_uid = 0;
 	struct spool_policy pol;
 	struct spool_error serr;
 	struct run *r = NULL;
-	bool once = false, use_syslog = false, background = false;
-	long long nconn = 2, retry_min = 60, retry_max = 3600, probe_max = 60;
+	bool once = false, use_syslog = false, background = false, retry_bad;
 	int c, rc, ready_fd = -1, control_fd = -1;
 
 	if (runner_check_wanted(argc, argv))
 		return runner_check_main(argc, argv);
+	/* OpenSSL writes to the socket with write(2): a relay gone must be
+	 * an EPIPE, not the end of the runner. */
+	signal(SIGPIPE, SIG_IGN);
+	memset(&opts, 0, sizeof opts);
+	opts.cfpath = CQ_DEFAULT_SUBMIT_CF;
+	opts.confpath = CQ_DEFAULT_CONFIG;
+
 	opts.overrides = xcalloc((size_t)argc + 1, sizeof *opts.overrides);
 	while ((c = getopt_long(argc, argv, "C:O:L:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -891,8 +1045,11 @@ main(int argc, char **argv)
 			pidfile = optarg;
 			break;
 		case 'S':
-			control = optarg;
-			control_explicit = true;
+			opts.control = optarg;
+			break;
+		case 'c':
+			opts.confpath = optarg;
+			opts.conf_named = true;
 			break;
 		case 'n':
 		case 'm':
@@ -900,8 +1057,8 @@ main(int argc, char **argv)
 		case 'p':
 			if (!run_number(c == 'n' ? "--connections" : c == 'm' ? "--retry-min" :
 			    c == 'M' ? "--retry-max" : "--probe-max", optarg,
-			    c == 'n' ? &nconn : c == 'm' ? &retry_min : c == 'M' ? &retry_max :
-			    &probe_max)) {
+			    c == 'n' ? &opts.connections : c == 'm' ? &opts.retry_min :
+			    c == 'M' ? &opts.retry_max : &opts.probe_max)) {
 				free(opts.overrides);
 				return RUN_EXIT_USAGE;
 			}
@@ -920,10 +1077,11 @@ main(int argc, char **argv)
 			return RUN_EXIT_USAGE;
 		}
 	}
-	if (optind != argc || retry_min > retry_max || (once && (background || pidfile)) ||
+	retry_bad = opts.retry_min && opts.retry_max && opts.retry_min > opts.retry_max;
+	if (optind != argc || retry_bad || (once && (background || pidfile)) ||
 	    (pidfile != NULL && !background)) {
 		fprintf(stderr, "clientq-runner: %s\n", optind != argc ? "unexpected argument" :
-		    retry_min > retry_max ? "--retry-min is larger than --retry-max" :
+		    retry_bad ? "--retry-min is larger than --retry-max" :
 		    once ? "--once runs in the foreground: no --background or --pidfile" :
 		    "--pidfile goes with --background");
 		run_usage(stderr);
@@ -934,6 +1092,9 @@ main(int argc, char **argv)
 	log_init(tag, use_syslog || background ? LOG_DEST_SYSLOG : LOG_DEST_AUTO);
 	if ((r = run_configure(&opts, &rc)) == NULL)
 		goto out;
+	/* The socket's path outlives the configuration (a reload may not
+	 * change it). */
+	control = xstrdup(r->control);
 	/* Before anything is started or dropped: the installation as the
 	 * runner needs it (clientq-runner(8), CHECKS). */
 	if (!runner_startup_check(opts.cfpath, opts.overrides, opts.noverrides)) {
@@ -944,11 +1105,15 @@ main(int argc, char **argv)
 	 * written where rc.d keeps them. */
 	if (background && (rc = run_background(pidfile, &ready_fd)) != RUN_EXIT_OK)
 		goto out;
-	if (!once && (rc = run_control(r, control, control_explicit, &control_fd,
+	if (!once && (rc = run_control(r, control, r->control_explicit, &control_fd,
 	    &runner_uid, &control_made)) != RUN_EXIT_OK)
 		goto out;
 	if (!run_drop_privileges(r)) {
 		rc = RUN_EXIT_OSERR;
+		goto out;
+	}
+	if (!run_secure(r)) {
+		rc = RUN_EXIT_CONFIG;
 		goto out;
 	}
 	spool_policy_default(&pol);
@@ -964,20 +1129,17 @@ main(int argc, char **argv)
 	if (once) {
 		rc = run_once(r);
 		if (r->relay_down)
-			log_msg(LOG_LVL_NOTICE, "relay %s [%s]:%d unreachable: %s; %lu messages deferred",
-			    r->relay_host, r->relay_ip, r->mailer.port, r->relay_down_why,
-			    r->tally.deferred);
+			log_msg(LOG_LVL_NOTICE, "relay %s [%s]:%d %s: %s; %lu messages deferred",
+			    r->relay_host, r->relay_ip, r->mailer.port,
+			    r->relay_down_kind == SMTP_SETUP_TLS ? "without TLS as tls.policy wants it" :
+			    r->relay_down_kind == SMTP_SETUP_AUTH ? "without AUTH" : "unreachable",
+			    r->relay_down_why, r->tally.deferred);
 	} else {
 		struct daemon_config dcfg;
 		struct run_daemon rd = { r, &opts };
 
 		memset(&dcfg, 0, sizeof dcfg);
 		run_daemon_relay(r, &dcfg);
-		dcfg.policy.min_delay = retry_min;
-		dcfg.policy.max_delay = retry_max;
-		dcfg.policy.jitter = 0.1;
-		dcfg.connections = (int)nconn;
-		dcfg.probe_cap_ms = probe_max * 1000;
 		dcfg.reload = run_reload;
 		dcfg.reload_arg = &rd;
 		dcfg.ready_fd = ready_fd;
@@ -994,6 +1156,7 @@ out:
 	if (r != NULL)
 		spool_free(r->sp);
 	run_free(r);
+	free(control);
 	free(opts.overrides);
 	return rc;
 }

@@ -520,6 +520,11 @@ daemon_went_down(struct daemon *d, struct daemon_slot *s, long long mono)
 {
 	const char *why = smtp_error(s->c);
 	size_t n = sched_count(d->sched);
+	/* The TLS policy or AUTH: the relay is there but refused as
+	 * configured; for the breaker the same as away (daemon.h). */
+	enum smtp_setup_kind kind = smtp_setup_kind(s->c);
+	const char *what = kind == SMTP_SETUP_TLS ? "without TLS as tls.policy wants it" :
+	    kind == SMTP_SETUP_AUTH ? "without AUTH" : "unreachable";
 	char name[400];
 
 	/* Only the first failure and the probes count: a second connection
@@ -527,6 +532,7 @@ daemon_went_down(struct daemon *d, struct daemon_slot *s, long long mono)
 	 * interval. */
 	if (!s->probe && d->breaker.state != RETRY_UP)
 		return;
+
 	if (retry_breaker_failure(&d->breaker, mono) == RETRY_WENT_DOWN) {
 		char waiting[32];
 
@@ -536,22 +542,23 @@ daemon_went_down(struct daemon *d, struct daemon_slot *s, long long mono)
 		snprintf(waiting, sizeof waiting, "%zu", n);
 		{
 			const struct log_field f[] = {
-				{ "MESSAGE_ID", LOG_MID_RELAY_DOWN },
+				{ "MESSAGE_ID", kind == SMTP_SETUP_TLS ? LOG_MID_RELAY_TLS :
+				    kind == SMTP_SETUP_AUTH ? LOG_MID_RELAY_AUTH : LOG_MID_RELAY_DOWN },
 				{ "RELAY", name },
 				{ "REASON", why },
 				{ "WAITING", waiting },
 			};
 
 			log_fields(LOG_LVL_WARNING, f, 4,
-			    "relay %s unreachable: %s; %zu message%s waiting",
-			    name, why, n, n == 1 ? "" : "s");
+			    "relay %s %s: %s; %zu message%s waiting",
+			    name, what, why, n, n == 1 ? "" : "s");
 		}
 	}
 	/* A flush --wait learns now that nothing of it can go. */
 	{
-		char text[400];
+		char text[500];
 
-		snprintf(text, sizeof text, "relay unreachable: %s", why);
+		snprintf(text, sizeof text, "relay %s: %s", what, why);
 		daemon_waiters_all(d, "deferred", text);
 	}
 }
@@ -666,6 +673,8 @@ daemon_dispatch(struct daemon *d, long long mono)
 			(void)retry_breaker_failure(&d->breaker, mono);
 			return;
 		}
+		if (d->cfg->security != NULL)
+			smtp_secure(s->c, d->cfg->security);
 		s->connecting = true;
 		s->probe = d->breaker.state == RETRY_PROBING;
 		s->fd = smtp_fd(s->c);
@@ -735,6 +744,9 @@ daemon_reload(struct daemon *d, long long mono)
 {
 	d->reload_pending = false;
 	if (d->cfg->reload != NULL && d->cfg->reload(d->cfg->reload_arg, d->cfg)) {
+		/* Every slot is empty now: the number may change. */
+		d->nslots = d->cfg->connections < 1 ? 1 : d->cfg->connections > DAEMON_MAX_CONN ?
+		    DAEMON_MAX_CONN : d->cfg->connections;
 		d->cfg->dc->queued = daemon_queued;
 		d->cfg->dc->queued_arg = d;
 		d->cfg->dc->retry_writes = true;

@@ -17,7 +17,14 @@
  *   nothing is due.
  * - The relay's circuit breaker (retry.h): after a failed connection
  *   nothing is tried but one probe on a growing interval; one log line
- *   when the relay goes away, one when it is back.
+ *   when the relay goes away, one when it is back.  A session that the
+ *   TLS policy or AUTH refuses (smtp.h's SMTP_SETUP_TLS, _AUTH) opens the
+ *   breaker the same way, with its own line: the relay is there, but no
+ *   message can go until the certificate, the policy or the credentials
+ *   change, and that is true of every message alike -- so nothing is
+ *   tried (or rewritten, or logged) per message, and the fix is found by
+ *   the next probe, at once after a reload or a flush, instead of after
+ *   each message's own backoff.
  * - SIGUSR1 is a flush: the breaker lets a probe go at once and every
  *   message is due now.
  * - An attempt whose outcome cannot be written (a full disk: deliver.h)
@@ -59,12 +66,14 @@ struct daemon_config {
 	int port;
 	const char *helo;		/* $j */
 	const struct smtp_timeouts *timeouts;
+	const struct smtp_security *security;	/* STARTTLS, AUTH; NULL: none */
 	struct retry_policy policy;
 	int connections;		/* at least 1 */
 	long long probe_cap_ms;		/* the breaker's largest interval */
 	/* SIGHUP: called once no message is in flight and every connection
-	 * is closed; on success it has set dc, relay_ip, port, helo and
-	 * timeouts anew (and the old ones may be gone).  NULL: a rescan. */
+	 * is closed; on success it has set dc, relay_ip, port, helo,
+	 * timeouts, security, policy, connections and probe_cap_ms anew
+	 * (and the old ones may be gone).  NULL: a rescan. */
 	bool (*reload)(void *arg, struct daemon_config *cfg);
 	void *reload_arg;
 	/* The control socket, listening (control.h), or -1. */

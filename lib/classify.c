@@ -88,6 +88,17 @@ classify(enum smtp_phase phase, enum smtp_status status,
 	}
 	out->action = CLASSIFY_DEFERRED;
 	out->stat = "Deferred";
+	if (status != SMTP_IOERR && (phase == SMTP_PHASE_STARTTLS || phase == SMTP_PHASE_AUTH)) {
+		/* The TLS policy or AUTH refused the session: the site's
+		 * configuration or credentials, never the message, so it
+		 * waits, whatever the class of the relay's reply (the
+		 * reply's subject and detail kept: 535 5.7.8 -> 4.7.8). */
+		if (reply != NULL && reply->enhanced[0] != '\0')
+			snprintf(out->dsn, sizeof out->dsn, "4%s", reply->enhanced + 1);
+		else
+			snprintf(out->dsn, sizeof out->dsn, "4.7.0");
+		return;
+	}
 	if (status == SMTP_IOERR || code == 0) {
 		/* No reply that decides: never made, lost, timed out or
 		 * garbled.  sendmail's 4.4.1 for a connection it could not
@@ -114,6 +125,8 @@ classify(enum smtp_phase phase, enum smtp_status status,
 	case SMTP_PHASE_CONNECT:
 	case SMTP_PHASE_GREETING:
 	case SMTP_PHASE_HELO:
+	case SMTP_PHASE_STARTTLS:	/* not reached: deferred above */
+	case SMTP_PHASE_AUTH:
 		/* Always 5.5.0, whatever the reply says. */
 		snprintf(out->dsn, sizeof out->dsn, "5.5.0");
 		return;

@@ -21,6 +21,12 @@
  *   5.1.6, 5.1.3), others "Service unavailable"; to DATA or the final "."
  *   -> FAILED "Service unavailable"; to the RSET before a connection is
  *   reused -> DEFERRED (4.0.0: it says nothing about the message).
+ * - STARTTLS and AUTH (the TLS policy, the credentials: this site's,
+ *   never the message's) -> DEFERRED whatever the reply, the reply's
+ *   enhanced code with its class made 4 (535 5.7.8 -> 4.7.8), 4.7.0 when
+ *   there is none (a refusal of this side's, "454 4.7.0 TLS handshake
+ *   failed." as sendmail words it); only a connection lost or timed out
+ *   there is 4.4.2, as anywhere.
  * The DSN status is the reply's enhanced status code when it has one,
  * else sendmail's mapping of the reply code.
  */

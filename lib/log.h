@@ -61,6 +61,16 @@ struct log_field {
 #define LOG_MID_RELAY_BACK "fcc5c8d566724aa0ac214d69be006302"
 #define LOG_MID_QUARANTINED "f67862351f7a487f990107d1911dc368"
 #define LOG_MID_DSN_QUEUED "82a696dd95194eb1842003aa065b0d98"
+/* STARTTLS and AUTH (smtp.c): the session went over to TLS, or could
+ * not; AUTH succeeded, or the relay refused it. */
+#define LOG_MID_STARTTLS "3850f986ae454b3abfc5607c51d442e4"
+#define LOG_MID_STARTTLS_FAILED "8c07192729f14d0eb8eb40e777b5a7b5"
+#define LOG_MID_AUTH "60524c79b45c49998d65c2f1c1c6927a"
+#define LOG_MID_AUTH_FAILED "859c4c1bf1bf443b9f2f60680c57908a"
+/* The daemon's breaker opened because the TLS policy or AUTH refused the
+ * relay (it is there, but cannot be used as configured). */
+#define LOG_MID_RELAY_TLS "bb59956635a24133bb7e48ab26cc628f"
+#define LOG_MID_RELAY_AUTH "c0f1ecd86d094030990ca9a76b91f6dd"
 
 /* log_init: the tag (sendmail's -L; default "sm-msp-queue") and the
  * destination.  May be called again (after daemonizing, say). */

@@ -17,12 +17,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "xalloc.h"
 
 /* Where the connection is. */
 enum smtp_state {
 	ST_CONNECTING,		/* non-blocking connect under way */
-	ST_SETUP,		/* greeting, EHLO/HELO */
+	ST_SETUP,		/* greeting, EHLO/HELO, STARTTLS, AUTH */
+	ST_HANDSHAKE,		/* the TLS handshake after STARTTLS's 220 */
 	ST_IDLE,		/* may take a transaction */
 	ST_TXN,			/* commands out, replies awaited */
 	ST_BODY,		/* pulling and writing the message */
@@ -36,6 +38,8 @@ enum smtp_expect {
 	X_GREETING,
 	X_EHLO,
 	X_HELO,
+	X_STARTTLS,		/* its reply, then the handshake */
+	X_AUTH,			/* each reply of the AUTH exchange */
 	X_RSET,
 	X_MAIL,
 	X_RCPT,
@@ -73,6 +77,7 @@ struct smtp_conn {
 	long long deadline;		/* -1: none */
 	char helo_name[256];
 	char ip[64];
+	char ip_br[80];			/* "[ip]" */
 
 	/* The reply being read. */
 	struct smtp_reply cur;
@@ -81,7 +86,22 @@ struct smtp_conn {
 	/* Setup failure. */
 	enum smtp_status setup_status;
 	struct smtp_reply setup_reply;
+	enum smtp_setup_kind kind;
 	char err[400];
+	char io_why[200];		/* the last read or write error */
+
+	/* STARTTLS and AUTH (smtp_secure). */
+	struct smtp_security sec;
+	struct tls_session *tls;	/* from STARTTLS's 220 on */
+	bool tls_up;			/* the handshake is done: I/O is TLS */
+	bool tls_declined;		/* refused under may: in clear */
+	short tls_want;			/* POLLIN/POLLOUT OpenSSL waits for
+					 * (the handshake, or a read that
+					 * must write first) */
+	char auth_offered[256];		/* the EHLO AUTH line's mechanisms */
+	enum auth_mech auth_mech;
+	int auth_step;
+	bool auth_done;
 
 	char rbuf[SMTP_LINE_MAX + 2];
 	size_t rlen;
@@ -104,6 +124,12 @@ smtp_timeouts_default(struct smtp_timeouts *t)
 	t->datafinal = 600;
 	t->rset = 300;
 	t->quit = 120;
+	/* sendmail's Timeout.starttls is 1h, for a handshake that takes
+	 * milliseconds: a relay that stalls in it would hold a connection
+	 * that long.  Postfix's smtp_starttls_timeout, 300 s, like the
+	 * command phases; AUTH the same (sendmail: 10m). */
+	t->starttls = 300;
+	t->auth = 300;
 }
 
 long long
@@ -133,6 +159,10 @@ smtp_phase_str(enum smtp_phase p)
 		return "client greeting";
 	case SMTP_PHASE_HELO:
 		return "client EHLO";
+	case SMTP_PHASE_STARTTLS:
+		return "client STARTTLS";
+	case SMTP_PHASE_AUTH:
+		return "client AUTH";
 	case SMTP_PHASE_RSET:
 		return "client RSET";
 	case SMTP_PHASE_MAIL:
@@ -162,6 +192,10 @@ smtp_expect_phase(const struct smtp_conn *c)
 	case X_EHLO:
 	case X_HELO:
 		return SMTP_PHASE_HELO;
+	case X_STARTTLS:
+		return SMTP_PHASE_STARTTLS;
+	case X_AUTH:
+		return SMTP_PHASE_AUTH;
 	case X_RSET:
 		return SMTP_PHASE_RSET;
 	case X_MAIL:
@@ -188,6 +222,10 @@ smtp_expect_timeout(const struct smtp_conn *c, enum smtp_expect x)
 	case X_EHLO:
 	case X_HELO:
 		return c->t.helo;
+	case X_STARTTLS:
+		return c->t.starttls;
+	case X_AUTH:
+		return c->t.auth;
 	case X_RSET:
 		return c->t.rset;
 	case X_MAIL:
@@ -309,11 +347,93 @@ smtp_die_why(struct smtp_conn *c, enum smtp_status st, bool timed_out, const cha
 	return SMTP_EV_FAILED;
 }
 
+/* sendmail's words for a handshake that failed (its tls_server
+ * ruleset's, in submit.cf): the queue file's M line says this. */
+#define SMTP_TLS_FAILED "454 4.7.0 TLS handshake failed."
+/* ... and for a STARTTLS answered neither 220 nor 4xx/5xx. */
+#define SMTP_STARTTLS_FAILED "454 4.7.0 STARTTLS failed."
+
+static const char *
+smtp_relay(const struct smtp_conn *c)
+{
+	return c->sec.relay != NULL ? c->sec.relay : c->ip_br;
+}
+
+/* A STARTTLS that did not work, in one line beside sendmail's (its
+ * "STARTTLS=client, error: connect failed=..."). */
+static void smtp_log_tls_error(struct smtp_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+smtp_log_tls_error(struct smtp_conn *c, const char *fmt, ...)
+{
+	char why[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	{
+		const struct log_field f[] = {
+			{ "MESSAGE_ID", LOG_MID_STARTTLS_FAILED },
+			{ "RELAY", smtp_relay(c) },
+			{ "TLS_POLICY", tls_policy_str(tls_client_policy(c->sec.tls)) },
+			{ "REASON", why },
+		};
+
+		log_fields(LOG_LVL_WARNING, f, sizeof f / sizeof f[0],
+		    "STARTTLS=client, relay=%s, error: %s", smtp_relay(c), why);
+	}
+}
+
+static void smtp_put(struct smtp_conn *c, const char *cmd);
+static int smtp_write(struct smtp_conn *c);
+
+/* A session given up while the dialogue is still in step: QUIT goes
+ * out (not waited for), as sendmail's smtpquit after a refusal of its
+ * tls_server ruleset or a temporary AUTH failure. */
+static void
+smtp_say_quit(struct smtp_conn *c)
+{
+	smtp_put(c, "QUIT");
+	(void)smtp_write(c);
+}
+
+/*
+ * The session ends because STARTTLS or AUTH cannot be had as the
+ * configuration wants them: a tempfail (the message is not at fault),
+ * of kind k, why in smtp_error; the phase is STARTTLS's or AUTH's.
+ */
+static enum smtp_event smtp_refuse(struct smtp_conn *c, enum smtp_setup_kind k,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static enum smtp_event
+smtp_refuse(struct smtp_conn *c, enum smtp_setup_kind k, const char *fmt, ...)
+{
+	char why[sizeof c->err];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	c->kind = k;
+	c->expect = k == SMTP_SETUP_AUTH ? X_AUTH : X_STARTTLS;
+	if (c->state == ST_HANDSHAKE)
+		c->state = ST_SETUP;
+	return smtp_die(c, SMTP_TEMPFAIL, "%s", why);
+}
+
 static enum smtp_event
 smtp_timed_out(struct smtp_conn *c)
 {
 	if (c->state == ST_CONNECTING)
 		return smtp_die_why(c, SMTP_TEMPFAIL, true, "Connection timed out with [%s]", c->ip);
+	if (c->state == ST_HANDSHAKE) {
+		/* A relay that took STARTTLS and then said nothing. */
+		smtp_log_tls_error(c, "TLS handshake failed: no progress in %d s (Timeout.starttls)",
+		    c->t.starttls);
+		return smtp_refuse(c, SMTP_SETUP_TLS, "%s", SMTP_TLS_FAILED);
+	}
 	return smtp_die_why(c, SMTP_IOERR, true, "timeout waiting for input from [%s] during %s",
 	    c->ip, smtp_phase_str(smtp_expect_phase(c)));
 }
@@ -326,14 +446,89 @@ smtp_put(struct smtp_conn *c, const char *cmd)
 	strbuf_addstr(&c->wbuf, "\r\n");
 }
 
+/* One write, through TLS once it is up: octets written, 0 when the
+ * socket takes nothing now, -1 broken (io_why says why). */
+static ssize_t
+smtp_send(struct smtp_conn *c, const char *buf, size_t len)
+{
+	if (c->tls_up) {
+		size_t n;
+
+		switch (tls_write(c->tls, buf, len, &n, c->io_why, sizeof c->io_why)) {
+		case TLS_OK:
+			return (ssize_t)n;
+		case TLS_WANT_READ:	/* POLLIN is always asked for */
+		case TLS_WANT_WRITE:
+			return 0;
+		case TLS_EOF:
+		case TLS_FAILED:
+			break;
+		}
+		return -1;
+	}
+	for (;;) {
+		ssize_t w = send(c->fd, buf, len, MSG_NOSIGNAL);
+
+		if (w >= 0)
+			return w;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		snprintf(c->io_why, sizeof c->io_why, "%s", strerror(errno));
+		return -1;
+	}
+}
+
+/* One read into rbuf, through TLS once it is up: octets, 0 at the end,
+ * -1 nothing now, -2 broken (io_why says why). */
+static ssize_t
+smtp_recv(struct smtp_conn *c)
+{
+	size_t room = SMTP_LINE_MAX - c->rlen;
+
+	if (c->tls_up) {
+		size_t n;
+
+		switch (tls_read(c->tls, c->rbuf + c->rlen, room, &n, c->io_why,
+		    sizeof c->io_why)) {
+		case TLS_OK:
+			c->tls_want = 0;
+			return (ssize_t)n;
+		case TLS_WANT_READ:
+			c->tls_want = 0;
+			return -1;
+		case TLS_WANT_WRITE:
+			c->tls_want = POLLOUT;
+			return -1;
+		case TLS_EOF:
+			return 0;
+		case TLS_FAILED:
+			break;
+		}
+		return -2;
+	}
+	for (;;) {
+		ssize_t n = recv(c->fd, c->rbuf + c->rlen, room, 0);
+
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return -1;
+		snprintf(c->io_why, sizeof c->io_why, "%s", strerror(errno));
+		return -2;
+	}
+}
+
 /* Write what is queued: 1 all written, 0 some left (the socket is full),
- * -1 broken. */
+ * -1 broken (io_why). */
 static int
 smtp_write(struct smtp_conn *c)
 {
 	while (c->woff < c->wbuf.len) {
-		ssize_t w = send(c->fd, c->wbuf.buf + c->woff, c->wbuf.len - c->woff,
-		    MSG_NOSIGNAL);
+		ssize_t w = smtp_send(c, c->wbuf.buf + c->woff, c->wbuf.len - c->woff);
 
 		if (w > 0) {
 			c->woff += (size_t)w;
@@ -343,11 +538,7 @@ smtp_write(struct smtp_conn *c)
 				smtp_arm(c, c->t.datablock);
 			continue;
 		}
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		return -1;
+		return w == 0 ? 0 : -1;
 	}
 	strbuf_reset(&c->wbuf);
 	c->woff = 0;
@@ -384,6 +575,242 @@ smtp_decide(struct smtp_conn *c, enum smtp_phase p, const struct smtp_reply *r,
 }
 
 static enum smtp_event smtp_body_pump(struct smtp_conn *c);
+
+static void
+smtp_ehlo(struct smtp_conn *c)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof cmd, "EHLO %s", c->helo_name);
+	smtp_put(c, cmd);
+	smtp_await(c, X_EHLO);
+}
+
+static enum smtp_event smtp_auth_begin(struct smtp_conn *c);
+
+/*
+ * EHLO (or HELO) is answered: STARTTLS next if the policy wants it and
+ * the relay offers it (sendmail's MSP: whenever it is offered), else AUTH
+ * if configured and offered, else the session is ready.
+ */
+static enum smtp_event
+smtp_hello_done(struct smtp_conn *c)
+{
+	enum tls_policy pol = tls_client_policy(c->sec.tls);
+
+	if (c->tls == NULL && pol != TLS_POLICY_NONE && !c->tls_declined) {
+		if (c->ext & SMTP_EXT_STARTTLS) {
+			smtp_put(c, "STARTTLS");
+			smtp_await(c, X_STARTTLS);
+			return SMTP_EV_NONE;
+		}
+		if (pol != TLS_POLICY_MAY) {
+			smtp_say_quit(c);
+			return smtp_refuse(c, SMTP_SETUP_TLS,
+			    "TLS required (tls.policy = %s), but %s does not offer STARTTLS",
+			    tls_policy_str(pol), smtp_relay(c));
+		}
+	}
+	/* A relay that does not offer AUTH does not ask for it: on
+	 * without, as sendmail and Postfix go. */
+	if (c->sec.auth != NULL && !c->auth_done && (c->ext & SMTP_EXT_AUTH))
+		return smtp_auth_begin(c);
+	c->state = ST_IDLE;
+	c->deadline = -1;
+	return SMTP_EV_READY;
+}
+
+/* sendmail's line for a session that went over to TLS. */
+static void
+smtp_log_tls(struct smtp_conn *c)
+{
+	struct tls_info in;
+	char bits[32];
+
+	tls_session_info(c->tls, &in);
+	snprintf(bits, sizeof bits, "%d/%d", in.alg_bits, in.bits);
+	{
+		const struct log_field f[] = {
+			{ "MESSAGE_ID", LOG_MID_STARTTLS },
+			{ "RELAY", smtp_relay(c) },
+			{ "TLS_VERSION", in.version },
+			{ "TLS_CIPHER", in.cipher },
+			{ "TLS_BITS", bits },
+			{ "TLS_VERIFY", in.verify },
+			{ "TLS_VERIFY_ERROR", in.verify_why[0] ? in.verify_why : NULL },
+			{ "TLS_PEER", in.subject[0] ? in.subject : NULL },
+			{ "TLS_PEER_SHA256", in.fingerprint[0] ? in.fingerprint : NULL },
+			{ "TLS_POLICY", tls_policy_str(tls_client_policy(c->sec.tls)) },
+		};
+
+		log_fields(LOG_LVL_INFO, f, sizeof f / sizeof f[0],
+		    "STARTTLS=client, relay=%s, version=%s, verify=%s, cipher=%s, bits=%s",
+		    smtp_relay(c), in.version, in.verify, in.cipher, bits);
+	}
+}
+
+/* Drive the handshake as far as the socket lets it. */
+static enum smtp_event
+smtp_handshake(struct smtp_conn *c)
+{
+	char why[400];
+
+	switch (tls_handshake(c->tls, why, sizeof why)) {
+	case TLS_OK:
+		break;
+	case TLS_WANT_READ:
+		c->tls_want = POLLIN;
+		return SMTP_EV_NONE;
+	case TLS_WANT_WRITE:
+		c->tls_want = POLLOUT;
+		return SMTP_EV_NONE;
+	case TLS_EOF:
+	case TLS_FAILED:
+	default:
+		if (tls_policy_refused(c->tls))
+			return smtp_refuse(c, SMTP_SETUP_TLS, "%s", why);
+		smtp_log_tls_error(c, "TLS handshake failed: %s", why);
+		return smtp_refuse(c, SMTP_SETUP_TLS, "%s", SMTP_TLS_FAILED);
+	}
+	c->tls_up = true;
+	c->tls_want = 0;
+	c->state = ST_SETUP;
+	smtp_log_tls(c);
+	/* RFC 3207 section 4.2: nothing the relay said in clear holds;
+	 * EHLO again. */
+	c->ext = 0;
+	c->size_limit = 0;
+	c->auth_offered[0] = '\0';
+	smtp_ehlo(c);
+	if (smtp_write(c) < 0)
+		return smtp_die(c, SMTP_IOERR, "connection with [%s] lost during client EHLO: %s",
+		    c->ip, c->io_why);
+	return SMTP_EV_NONE;
+}
+
+/* The reply to STARTTLS. */
+static enum smtp_event
+smtp_starttls_reply(struct smtp_conn *c, const struct smtp_reply *r, enum smtp_status st)
+{
+	enum tls_policy pol = tls_client_policy(c->sec.tls);
+	char why[400];
+
+	if (r->code == 220) {
+		/* Whatever came with the 220 came in clear, and would be
+		 * taken for what the relay says over TLS (a man in the
+		 * middle's STARTTLS response injection): refused. */
+		if (c->rlen > 0) {
+			smtp_log_tls_error(c, "%s sent more after its 220 to STARTTLS", smtp_relay(c));
+			return smtp_refuse(c, SMTP_SETUP_TLS, "%s", SMTP_STARTTLS_FAILED);
+		}
+		c->tls = tls_session_new(c->sec.tls, c->fd,
+		    c->sec.tls_name != NULL ? c->sec.tls_name : c->ip, why, sizeof why);
+		if (c->tls == NULL) {
+			smtp_log_tls_error(c, "%s", why);
+			return smtp_refuse(c, SMTP_SETUP_TLS, "%s", SMTP_TLS_FAILED);
+		}
+		c->state = ST_HANDSHAKE;
+		smtp_arm(c, c->t.starttls);
+		return smtp_handshake(c);
+	}
+	if (st == SMTP_TEMPFAIL || st == SMTP_PERMFAIL) {
+		/* sendmail: 4xx "TEMP", 5xx "NONE", neither refused by
+		 * its tls_server ruleset: on in clear, on this connection. */
+		if (pol == TLS_POLICY_MAY) {
+			c->tls_declined = true;
+			return smtp_hello_done(c);
+		}
+		c->setup_reply = *r;
+		smtp_say_quit(c);
+		return smtp_refuse(c, SMTP_SETUP_TLS,
+		    "TLS required (tls.policy = %s), but %s refused STARTTLS: %s",
+		    tls_policy_str(pol), smtp_relay(c), r->full);
+	}
+	smtp_log_tls_error(c, "%s answered STARTTLS with \"%s\"", smtp_relay(c), r->full);
+	smtp_say_quit(c);
+	return smtp_refuse(c, SMTP_SETUP_TLS, "%s", SMTP_STARTTLS_FAILED);
+}
+
+/* AUTH: the mechanism, and the first line. */
+static enum smtp_event
+smtp_auth_begin(struct smtp_conn *c)
+{
+	const struct auth_client *a = c->sec.auth;
+
+	if (!c->tls_up && !auth_client_cleartext(a)) {
+		smtp_say_quit(c);
+		return smtp_refuse(c, SMTP_SETUP_AUTH,
+		    "AUTH not sent: the connection to %s is not encrypted (auth.cleartext = no)",
+		    smtp_relay(c));
+	}
+	c->auth_mech = auth_choose(a, c->auth_offered, c->tls_up && tls_client_has_cert(c->sec.tls));
+	if (c->auth_mech == AUTH_MECH_NONE) {
+		smtp_say_quit(c);
+		return smtp_refuse(c, SMTP_SETUP_AUTH,
+		    "no AUTH mechanism in common with %s (it offers %s; auth.mechanisms = %s)",
+		    smtp_relay(c), c->auth_offered[0] ? c->auth_offered : "none",
+		    auth_client_mechs(a));
+	}
+	c->auth_step = 0;
+	/* The line holds the secret: into the write buffer only. */
+	auth_start(a, c->auth_mech, &c->wbuf);
+	strbuf_addstr(&c->wbuf, "\r\n");
+	smtp_await(c, X_AUTH);
+	return SMTP_EV_NONE;
+}
+
+/* Each reply of the AUTH exchange. */
+static enum smtp_event
+smtp_auth_reply(struct smtp_conn *c, const struct smtp_reply *r)
+{
+	const char *mech = auth_mech_str(c->auth_mech);
+
+	if (r->code == 235) {
+		const struct log_field f[] = {
+			{ "MESSAGE_ID", LOG_MID_AUTH },
+			{ "RELAY", smtp_relay(c) },
+			{ "AUTH_MECH", mech },
+		};
+
+		c->auth_done = true;
+		/* sendmail's line; bits: no SASL security layer. */
+		log_fields(LOG_LVL_INFO, f, 3, "AUTH=client, relay=%s, mech=%s, bits=0",
+		    smtp_relay(c), mech);
+		return smtp_hello_done(c);
+	}
+	if (r->code == 334) {
+		if (!auth_step(c->sec.auth, c->auth_mech, ++c->auth_step, r->text, &c->wbuf)) {
+			/* Out of step: cancel (RFC 4954 section 4), then
+			 * give up on the session. */
+			smtp_put(c, "*");
+			smtp_say_quit(c);
+			return smtp_refuse(c, SMTP_SETUP_AUTH,
+			    "AUTH %s with %s: challenge %d was not expected", mech, smtp_relay(c),
+			    c->auth_step);
+		}
+		strbuf_addstr(&c->wbuf, "\r\n");
+		smtp_await(c, X_AUTH);
+		return SMTP_EV_NONE;
+	}
+	{
+		const struct log_field f[] = {
+			{ "MESSAGE_ID", LOG_MID_AUTH_FAILED },
+			{ "RELAY", smtp_relay(c) },
+			{ "AUTH_MECH", mech },
+			{ "REPLY", r->full },
+		};
+
+		log_fields(LOG_LVL_WARNING, f, 4,
+		    "AUTH=client, relay=%s, mech=%s, error: authentication failed: %s",
+		    smtp_relay(c), mech, r->full);
+	}
+	c->setup_reply = *r;
+	c->kind = SMTP_SETUP_AUTH;
+	smtp_say_quit(c);
+	/* Never a bounce: the credentials are this site's, not the
+	 * message's fault. */
+	return smtp_die(c, SMTP_TEMPFAIL, "%s", r->full);
+}
 
 /* Without PIPELINING: the next command after a reply, or the end. */
 static enum smtp_event
@@ -434,13 +861,7 @@ smtp_dispatch(struct smtp_conn *c, const struct smtp_reply *r)
 			c->setup_reply = *r;
 			return smtp_die(c, st == SMTP_OK ? SMTP_TEMPFAIL : st, "%s", r->full);
 		}
-		{
-			char cmd[300];
-
-			snprintf(cmd, sizeof cmd, "EHLO %s", c->helo_name);
-			smtp_put(c, cmd);
-		}
-		smtp_await(c, X_EHLO);
+		smtp_ehlo(c);
 		return SMTP_EV_NONE;
 	case X_EHLO:
 		if (st == SMTP_PERMFAIL) {
@@ -449,6 +870,7 @@ smtp_dispatch(struct smtp_conn *c, const struct smtp_reply *r)
 
 			c->ext = 0;
 			c->size_limit = 0;
+			c->auth_offered[0] = '\0';
 			snprintf(cmd, sizeof cmd, "HELO %s", c->helo_name);
 			smtp_put(c, cmd);
 			smtp_await(c, X_HELO);
@@ -460,9 +882,11 @@ smtp_dispatch(struct smtp_conn *c, const struct smtp_reply *r)
 			c->setup_reply = *r;
 			return smtp_die(c, st, "%s", r->full);
 		}
-		c->state = ST_IDLE;
-		c->deadline = -1;
-		return SMTP_EV_READY;
+		return smtp_hello_done(c);
+	case X_STARTTLS:
+		return smtp_starttls_reply(c, r, st);
+	case X_AUTH:
+		return smtp_auth_reply(c, r);
 	case X_RSET:
 		if (st != SMTP_OK) {
 			/* A relay that cannot reset is not reused. */
@@ -571,6 +995,14 @@ smtp_ehlo_line(struct smtp_conn *c, const char *line)
 			c->ext |= kws[i].bit;
 			if (kws[i].bit == SMTP_EXT_SIZE && kw[n] != '\0')
 				c->size_limit = strtoll(kw + n + 1, NULL, 10);
+			/* "AUTH PLAIN LOGIN" (and the old "AUTH=PLAIN"):
+			 * the mechanisms, for auth_choose. */
+			if (kws[i].bit == SMTP_EXT_AUTH && kw[n] != '\0') {
+				size_t used = strlen(c->auth_offered);
+
+				snprintf(c->auth_offered + used, sizeof c->auth_offered - used,
+				    "%s%s", used ? " " : "", kw + n + 1);
+			}
 		}
 }
 
@@ -627,7 +1059,7 @@ smtp_parse_input(struct smtp_conn *c)
 		 * next; what was queued goes out now. */
 		if (c->wbuf.len > c->woff && smtp_write(c) < 0)
 			return smtp_die(c, SMTP_IOERR, "connection with [%s] lost during %s: %s",
-			    c->ip, smtp_phase_str(smtp_expect_phase(c)), strerror(errno));
+			    c->ip, smtp_phase_str(smtp_expect_phase(c)), c->io_why);
 	}
 }
 
@@ -670,7 +1102,7 @@ smtp_body_pump(struct smtp_conn *c)
 		w = smtp_write(c);
 		if (w < 0)
 			return smtp_die(c, SMTP_IOERR, "connection with [%s] lost during client DATA: %s",
-			    c->ip, strerror(errno));
+			    c->ip, c->io_why);
 		if (w == 0)
 			return SMTP_EV_NONE;	/* wait for POLLOUT */
 		if (c->dot_queued) {
@@ -720,18 +1152,32 @@ smtp_io(struct smtp_conn *c, short revents)
 		smtp_await(c, X_GREETING);
 		return SMTP_EV_NONE;
 	}
-	if (c->wbuf.len > c->woff && (revents & (POLLOUT | POLLERR | POLLHUP))) {
+	if (c->state == ST_HANDSHAKE) {
+		if (revents != 0 && (ev = smtp_handshake(c)) != SMTP_EV_NONE)
+			return ev;
+		if (c->state == ST_HANDSHAKE && c->deadline >= 0 &&
+		    smtp_clock_ms() >= c->deadline)
+			return smtp_timed_out(c);
+		return SMTP_EV_NONE;
+	}
+	/* Over TLS a write may wait for a read, and a read for a write:
+	 * either readiness retries both. */
+	if (c->wbuf.len > c->woff && ((revents & (POLLOUT | POLLERR | POLLHUP)) ||
+	    (c->tls_up && (revents & POLLIN)))) {
 		if (c->state == ST_BODY) {
 			if ((ev = smtp_body_pump(c)) != SMTP_EV_NONE)
 				return ev;
 		} else if (smtp_write(c) < 0) {
 			return smtp_die(c, SMTP_IOERR, "connection with [%s] lost during %s: %s",
-			    c->ip, smtp_phase_str(smtp_expect_phase(c)), strerror(errno));
+			    c->ip, smtp_phase_str(smtp_expect_phase(c)), c->io_why);
 		}
 	}
-	if (revents & (POLLIN | POLLERR | POLLHUP)) {
+	/* TLS may hold decrypted octets that no poll announces (a reply
+	 * longer than rbuf, or read ahead of an event): read them too. */
+	if ((revents & (POLLIN | POLLERR | POLLHUP)) ||
+	    (c->tls_up && (revents != 0 || tls_pending(c->tls)))) {
 		for (;;) {
-			ssize_t n = recv(c->fd, c->rbuf + c->rlen, SMTP_LINE_MAX - c->rlen, 0);
+			ssize_t n = smtp_recv(c);
 
 			if (n > 0) {
 				c->rlen += (size_t)n;
@@ -739,17 +1185,18 @@ smtp_io(struct smtp_conn *c, short revents)
 					return ev;
 				if (c->state == ST_DEAD)
 					return SMTP_EV_NONE;
+				/* STARTTLS's 220: the socket is OpenSSL's. */
+				if (c->state == ST_HANDSHAKE)
+					return SMTP_EV_NONE;
 				continue;
 			}
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			if (n == -1)
 				break;
 			if (n == 0 && c->state == ST_IDLE)
 				return smtp_die(c, SMTP_TEMPFAIL, "[%s] closed the connection", c->ip);
 			return smtp_die(c, SMTP_IOERR, "connection with [%s] lost during %s%s%s",
 			    c->ip, smtp_phase_str(smtp_expect_phase(c)),
-			    n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
+			    n < 0 ? ": " : "", n < 0 ? c->io_why : "");
 		}
 	}
 	if (c->deadline >= 0 && smtp_clock_ms() >= c->deadline)
@@ -825,6 +1272,7 @@ smtp_open(const char *ip, int port, const char *helo_name,
 	c->deadline = -1;
 	snprintf(c->helo_name, sizeof c->helo_name, "%s", helo_name);
 	snprintf(c->ip, sizeof c->ip, "%s", ip);
+	snprintf(c->ip_br, sizeof c->ip_br, "[%s]", ip);
 	c->state = ST_CONNECTING;
 	smtp_arm(c, t->connect);
 	if (connect(fd, (struct sockaddr *)&ss, sslen) == 0) {
@@ -844,6 +1292,24 @@ smtp_open(const char *ip, int port, const char *helo_name,
 	return c;
 }
 
+void
+smtp_secure(struct smtp_conn *c, const struct smtp_security *s)
+{
+	c->sec = *s;
+}
+
+enum smtp_setup_kind
+smtp_setup_kind(const struct smtp_conn *c)
+{
+	return c->kind;
+}
+
+bool
+smtp_tls_active(const struct smtp_conn *c)
+{
+	return c->tls_up;
+}
+
 int
 smtp_fd(const struct smtp_conn *c)
 {
@@ -861,12 +1327,14 @@ smtp_poll_events(const struct smtp_conn *c)
 	case ST_DEAD:
 	case ST_CLOSED:
 		return 0;
+	case ST_HANDSHAKE:
+		return c->tls_want != 0 ? c->tls_want : POLLIN;
 	default:
 		/* Idle too: a relay that closes or says 421 is noticed. */
 		ev = POLLIN;
 		break;
 	}
-	if (c->wbuf.len > c->woff)
+	if (c->wbuf.len > c->woff || c->tls_want == POLLOUT)
 		ev |= POLLOUT;
 	return ev;
 }
@@ -874,17 +1342,20 @@ smtp_poll_events(const struct smtp_conn *c)
 long long
 smtp_deadline(const struct smtp_conn *c)
 {
+	/* Decrypted octets waiting: due now (see smtp_io). */
+	if (c->tls_up && c->state != ST_DEAD && c->state != ST_CLOSED && tls_pending(c->tls))
+		return smtp_clock_ms();
 	return c->deadline;
 }
 
 int
 smtp_poll_timeout(const struct smtp_conn *c)
 {
-	long long left;
+	long long left, dl = smtp_deadline(c);
 
-	if (c->deadline < 0)
+	if (dl < 0)
 		return -1;
-	left = c->deadline - smtp_clock_ms();
+	left = dl - smtp_clock_ms();
 	return left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
 }
 
@@ -938,7 +1409,7 @@ smtp_submit(struct smtp_conn *c, struct smtp_txn *t)
 	if (smtp_write(c) < 0) {
 		/* The transaction has ended; the next smtp_io() says so. */
 		(void)smtp_die(c, SMTP_IOERR, "connection with [%s] lost: %s", c->ip,
-		    strerror(errno));
+		    c->io_why);
 		smtp_report_later(c, SMTP_EV_TXN_DONE);
 		return true;
 	}
@@ -994,6 +1465,7 @@ smtp_free(struct smtp_conn *c)
 {
 	if (c == NULL)
 		return;
+	tls_session_free(c->tls);
 	close(c->fd);
 	strbuf_free(&c->wbuf);
 	strbuf_free(&c->pbuf);

@@ -34,6 +34,23 @@
  *   thrown away (never sent) when the relay refuses.
  * - Results are named (enum smtp_status, enum smtp_phase); what they mean
  *   for the queue file is the caller's business.
+ * - STARTTLS (RFC 3207) and AUTH (RFC 4954), when smtp_secure gave them:
+ *   after EHLO, STARTTLS if the relay offers it and the TLS policy
+ *   (tls.h) wants it; the handshake runs in the same loop (POLLIN or
+ *   POLLOUT as OpenSSL asks) under Timeout.starttls; once it is done the
+ *   result is logged as sendmail logs it ("STARTTLS=client, relay=...,
+ *   version=TLSv1.3, verify=OK, cipher=..., bits=256/256"), everything
+ *   the relay said before is forgotten and EHLO goes again; then AUTH
+ *   (auth.h) under Timeout.auth, never over a connection without TLS
+ *   unless auth.cleartext says so.  What sendmail's MSP does is what the
+ *   policy may does: a STARTTLS answered 4xx or 5xx goes on in clear, a
+ *   failed handshake ends the session as "454 4.7.0 TLS handshake
+ *   failed." (sendmail's words, and its tls_server ruleset's).  Every
+ *   refusal by the policy or by AUTH ends the session with
+ *   SMTP_EV_FAILED, smtp_setup_kind() SMTP_SETUP_TLS or SMTP_SETUP_AUTH,
+ *   status SMTP_TEMPFAIL (never a bounce: the message is not at fault),
+ *   and smtp_error() saying why in one line.  Plain connections take the
+ *   same path as before, at the cost of one test per read and write.
  */
 #ifndef CQ_SMTP_H
 #define CQ_SMTP_H
@@ -41,7 +58,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "auth.h"
 #include "strbuf.h"
+#include "tls.h"
 
 #define SMTP_LINE_MAX 4096
 #define SMTP_REPLY_LINES 1000
@@ -61,10 +80,12 @@ enum smtp_ext {
 	SMTP_EXT_STARTTLS = 1u << 8,
 };
 
-/* Per-phase timeouts in seconds (sendmail's Timeout.* options). */
+/* Per-phase timeouts in seconds (sendmail's Timeout.* options;
+ * starttls covers the reply to STARTTLS and the handshake, auth each
+ * reply of the AUTH exchange). */
 struct smtp_timeouts {
 	int connect, initial, helo, mail, rcpt, datainit, datablock, datafinal,
-	    rset, quit;
+	    rset, quit, starttls, auth;
 };
 
 void smtp_timeouts_default(struct smtp_timeouts *t);
@@ -81,6 +102,8 @@ enum smtp_phase {
 	SMTP_PHASE_CONNECT,
 	SMTP_PHASE_GREETING,
 	SMTP_PHASE_HELO,
+	SMTP_PHASE_STARTTLS,	/* the reply to STARTTLS, the handshake */
+	SMTP_PHASE_AUTH,
 	SMTP_PHASE_RSET,
 	SMTP_PHASE_MAIL,
 	SMTP_PHASE_RCPT,
@@ -175,6 +198,36 @@ struct smtp_conn;
  * reported by smtp_io() as SMTP_EV_FAILED. */
 struct smtp_conn *smtp_open(const char *ip, int port, const char *helo_name,
     const struct smtp_timeouts *t, char *err, size_t errlen);
+
+/*
+ * smtp_secure: STARTTLS and AUTH for this connection, before the first
+ * smtp_io.  What s points to must outlive the connection; s itself is
+ * copied.
+ */
+struct smtp_security {
+	struct tls_client *tls;		/* NULL: no STARTTLS (policy none) */
+	const char *tls_name;		/* the relay's name for the
+					 * certificate check and SNI (no
+					 * brackets); NULL: its address */
+	const struct auth_client *auth;	/* NULL: no AUTH */
+	const char *relay;		/* for the log lines ("[127.0.0.1]",
+					 * "mailhub.example"); NULL: "[ip]" */
+};
+
+void smtp_secure(struct smtp_conn *c, const struct smtp_security *s);
+
+/* Why a session could not be set up (SMTP_EV_FAILED). */
+enum smtp_setup_kind {
+	SMTP_SETUP_CONNECTION,	/* no connection, lost, timed out, or a
+				 * refusal of the greeting or EHLO */
+	SMTP_SETUP_TLS,		/* STARTTLS or the TLS policy: the relay is
+				 * there, but not as the policy wants it */
+	SMTP_SETUP_AUTH,	/* AUTH refused, or impossible */
+};
+
+enum smtp_setup_kind smtp_setup_kind(const struct smtp_conn *c);
+/* smtp_tls_active: the session runs over TLS now. */
+bool smtp_tls_active(const struct smtp_conn *c);
 
 int smtp_fd(const struct smtp_conn *c);
 /* POLLIN and/or POLLOUT as the connection needs them now. */

@@ -25,7 +25,7 @@
 GEN_FIXTURES=${GEN_FIXTURES:-$top_srcdir/tests/fixtures/gen-fixtures.sh}
 
 # Everything sendmail 8.17's client recognises that needs no real
-# negotiation (no STARTTLS).  AUTH is offered so that MAIL gets AUTH=;
+# negotiation (STARTTLS comes with COMPAT_TLS: see compat_recorder_start).  AUTH is offered so that MAIL gets AUTH=;
 # sendmail has no credentials in submit.cf and does not send AUTH itself.
 # DELIVERBY is offered to show that no BY= goes out without a deliver-by
 # time.  SMTPUTF8: Debian's 8.17.1.9 is built without USE_EAI and never
@@ -207,6 +207,7 @@ compat_queue_files() {
 # compat_recorder_start PORT OUTDIR [EXT] [recorder options...]: start the
 # recording receiver on 127.0.0.1:PORT writing to OUTDIR (with
 # --log-packets), wait until it listens.  Its pid goes to IT_PIDS too.
+# With COMPAT_TLS=CERT,KEY it offers STARTTLS with that certificate.
 compat_recorder_start() {
 	_cr_port=$1
 	_cr_out=$2
@@ -217,6 +218,7 @@ compat_recorder_start() {
 	else
 		set -- --ext "$_cr_ext" "$@"
 	fi
+	[ -z "${COMPAT_TLS-}" ] || set -- --tls "$COMPAT_TLS" "$@"
 	it_recorder_start "$_cr_port" "$_cr_out" --log-packets "$@"
 }
 compat_recorder_stop() {

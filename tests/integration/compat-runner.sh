@@ -8,13 +8,15 @@
 # receivers: all extensions offered (PIPELINING, SIZE, 8BITMIME, DSN,
 # SMTPUTF8, ENHANCEDSTATUSCODES, AUTH, DELIVERBY), none, and one that
 # refuses EHLO (HELO fallback); and all extensions with MASQUERADE_AS, with
-# and without FEATURE(masquerade_envelope).
+# and without FEATURE(masquerade_envelope); and all extensions with
+# STARTTLS, which both take (clientq-runner's default TLS policy is may).
 #
 # With no DSN offered, both runners make a "Return receipt" for each
 # NOTIFY=SUCCESS recipient (dsn-options, orcpt) and send it at once: those
 # are compared too, through compat_normalize's N1.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/compat-lib.sh"
+. "$top_srcdir/tests/integration/tls-lib.sh"
 it_need_root_sendmail
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 it_setup
@@ -69,4 +71,26 @@ done
 M4="MASQUERADE_AS(\`masq.example')dnl" compare masq "$COMPAT_EXT_FULL" "$@"
 M4="MASQUERADE_AS(\`masq.example')dnl
 FEATURE(\`masquerade_envelope')dnl" compare masqenv "$COMPAT_EXT_FULL" "$@"
+
+# STARTTLS offered: sendmail's MSP takes it whenever it is offered (its
+# try_tls ruleset is empty) and says EHLO again; clientq-runner's default
+# policy (may) must do the same, over the same TLS version and cipher,
+# before every transaction of every case.
+if command -v openssl >/dev/null 2>&1 && tls_make_certs "$W/certs"; then
+	M4=
+	set --
+	for c in $(compat_cases "$W/cases"); do
+		set -- "$@" "$W/cases/$c"
+	done
+	COMPAT_TLS="$W/certs/mx.pem,$W/certs/mx.key"
+	compare tls "$COMPAT_EXT_FULL" "$@"
+	COMPAT_TLS=
+	if grep -q '^TLS-ESTABLISHED TLSv1.3 ' "$W/rec-tls-b/session-1.txt"; then
+		ok "tls: the sessions went over TLS 1.3"
+	else
+		fail "tls: no TLS session recorded" "$(head -n 5 "$W/rec-tls-b/session-1.txt")"
+	fi
+else
+	fail "tls: cannot make certificates with the openssl command"
+fi
 it_finish

@@ -26,42 +26,21 @@ command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 unshare -m true 2>/dev/null || { echo "SKIP: needs unshare -m"; exit 77; }
 it_setup
 RUNNER=$IT_RUNNER
-SINK=$top_srcdir/tests/tools/log-sink.py
 
 queue_empty() { [ -z "$(ls "$Q")" ]; }
 delivered() { cat "$1"/session-*.txt 2>/dev/null | grep -c '^DATA-BYTES'; }
 delivered_is() { [ "$(delivered "$1")" -eq "$2" ]; }	# for wait_for
 alive() { kill -0 "$1" 2>/dev/null; }
-# jentry NAME=REGEX...: some journal entry has every field NAME matching
-# its REGEX; and every entry with a QUEUE_ID has it as its MESSAGE's prefix.
+# jentry NAME=REGEX...: it_jentry on this test's journal.
 jentry() {
-	python3 - "$W/journal.json" "$@" <<'PYEOF'
-import json, re, sys
-want = [a.split("=", 1) for a in sys.argv[2:]]
-found = False
-for line in open(sys.argv[1]):
-    e = json.loads(line)
-    if "QUEUE_ID" in e and not e["MESSAGE"].startswith(e["QUEUE_ID"] + ": "):
-        sys.exit("QUEUE_ID %s is not the prefix of %r" % (e["QUEUE_ID"], e["MESSAGE"]))
-    if all(isinstance(e.get(k), str) and re.fullmatch(v, e[k]) for k, v in want):
-        found = True
-sys.exit(0 if found else 1)
-PYEOF
+	it_jentry "$W/journal.json" "$@"
 }
 QID='[0-9A-Za-z]{14}'	# a queue ID (the daemon may remove a file before submit lists it)
 
 # ------------------------------------------------------------ the journal
 it_recorder_start "$PORT" "$W/rec1"
 : >"$W/stderr.log"
-unshare -m --propagation private sh -c '
-sink=$1 w=$2
-shift 2
-mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/journal || exit 1
-python3 "$sink" --journal /run/systemd/journal/socket --out "$w/journal.json" \
-    --pidfile "$w/jsink.pid" &
-while [ ! -s "$w/jsink.pid" ]; do sleep 0.05; done
-JOURNAL_STREAM=$(stat -c %d:%i "$w/stderr.log") exec "$@" 2>>"$w/stderr.log"
-' sh "$SINK" "$W" "$RUNNER" -C "$CF" -L cq-test &
+it_with_journal "$RUNNER" -C "$CF" -L cq-test &
 DPID=$!
 IT_PIDS="$IT_PIDS $DPID"
 wait_for test -s "$W/jsink.pid"

@@ -298,6 +298,47 @@ it_datagram_sink_stop() {
 	rm -f "$1.pid"
 }
 
+# it_with_journal COMMAND...: run COMMAND (in the foreground: background
+# the call; $! is then COMMAND's own pid, the subshell's process being
+# replaced) with journald played by tests/tools/log-sink.py: in a private
+# mount namespace, a tmpfs on /run/systemd and the sink on its journal
+# socket, decoding the native protocol into $W/journal.json (its pid in
+# $W/jsink.pid); COMMAND's stderr, appended to $W/stderr.log, is the
+# journal's stream (JOURNAL_STREAM).  Add "$(cat "$W/jsink.pid")" to
+# IT_PIDS once it is there.
+it_with_journal() {
+	touch "$W/stderr.log"
+	rm -f "$W/jsink.pid"
+	exec unshare -m --propagation private sh -c '
+sink=$1 w=$2
+shift 2
+mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/journal || exit 1
+python3 "$sink" --journal /run/systemd/journal/socket --out "$w/journal.json" \
+    --pidfile "$w/jsink.pid" &
+while [ ! -s "$w/jsink.pid" ]; do sleep 0.05; done
+JOURNAL_STREAM=$(stat -c %d:%i "$w/stderr.log") exec "$@" 2>>"$w/stderr.log"
+' sh "$top_srcdir/tests/tools/log-sink.py" "$W" "$@"
+}
+
+# it_jentry FILE NAME=REGEX...: some journal entry in FILE (log-sink.py
+# --journal's output, one JSON object a line) has every field NAME matching
+# its REGEX (whole value); and every entry with a QUEUE_ID has it as its
+# MESSAGE's prefix.
+it_jentry() {
+	python3 - "$@" <<'PYEOF'
+import json, re, sys
+want = [a.split("=", 1) for a in sys.argv[2:]]
+found = False
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if "QUEUE_ID" in e and not e["MESSAGE"].startswith(e["QUEUE_ID"] + ": "):
+        sys.exit("QUEUE_ID %s is not the prefix of %r" % (e["QUEUE_ID"], e["MESSAGE"]))
+    if all(isinstance(e.get(k), str) and re.fullmatch(v, e[k]) for k, v in want):
+        found = True
+sys.exit(0 if found else 1)
+PYEOF
+}
+
 # submit RCPT...: queue one message (-odq) and print its queue ID.
 submit() {
 	_before=" $(ls "$Q" | tr '\n' ' ') "

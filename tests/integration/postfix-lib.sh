@@ -20,6 +20,13 @@
 #   pf_strip FILE         a delivered message without what Postfix added:
 #                         the message as the client sent it, LF line ends
 #   pf_postfix DIR ARGS / pf_postconf DIR ARGS: postfix(1), postconf(1)
+#   pf_tls_listener PORT CERT KEY [NAME=VALUE]...
+#                         a master.cf line: one more smtpd on 127.0.0.1:PORT
+#                         that offers STARTTLS with CERT and KEY (and the
+#                         smtpd_* settings given), for PF_MASTER_EXTRA
+#
+# PF_MAIN_EXTRA and PF_MASTER_EXTRA (when set at pf_start) are appended to
+# main.cf and master.cf: more settings, more listeners.
 #
 # The instance accepts mail for any address @example.test (any case) and
 # for unqualified local parts (made local@example.test), refuses every
@@ -37,7 +44,9 @@
 #
 # Headers are not rewritten and no missing header (Date, Message-ID, From)
 # is added.  SMTP extensions: PIPELINING SIZE 10240000 VRFY ETRN
-# ENHANCEDSTATUSCODES 8BITMIME DSN SMTPUTF8 CHUNKING (no STARTTLS, AUTH).
+# ENHANCEDSTATUSCODES 8BITMIME DSN SMTPUTF8 CHUNKING (no STARTTLS, AUTH,
+# except on a pf_tls_listener: STARTTLS; TLS is logged at
+# smtpd_tls_loglevel 1, "... TLS connection established from ...").
 # DIR/maillog is Postfix's log (maillog_file: no syslog needed); DIR/conf
 # holds main.cf and master.cf, DIR/queue the queue, DIR/data the data
 # directory.  pf_start makes DIR 0755 (the postfix user must reach
@@ -232,6 +241,9 @@ virtual_mailbox_base = $1
 virtual_mailbox_maps = static:mail/
 virtual_uid_maps = static:$PF_MAIL_UID
 virtual_gid_maps = static:$PF_MAIL_GID
+# for a pf_tls_listener: the protocol and cipher in the log
+smtpd_tls_loglevel = 1
+${PF_MAIN_EXTRA-}
 EOF
 	cat >"$1/conf/master.cf" <<EOF
 # service type  private unpriv  chroot  wakeup  maxproc command + args
@@ -253,7 +265,20 @@ virtual   unix  -       n       n       -       -       virtual
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+${PF_MASTER_EXTRA-}
 EOF
+}
+
+pf_tls_listener() {
+	_pf_l="127.0.0.1:$1 inet n       -       n       -       -       smtpd"
+	_pf_l="$_pf_l -o smtpd_tls_security_level=may -o smtpd_tls_cert_file=$2"
+	_pf_l="$_pf_l -o smtpd_tls_key_file=$3"
+	shift 3
+	for _pf_o in "$@"; do
+		_pf_l="$_pf_l -o $_pf_o"
+	done
+	echo "$_pf_l"
 }
 
 pf_start() {

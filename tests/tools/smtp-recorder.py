@@ -3,7 +3,7 @@
 
     smtp-recorder.py --port N --out DIR [--ext LIST | --no-ehlo]
                      [--fail-rcpt ADDR]... [--pidfile F] [--log-packets]
-                     [--hostname NAME] [--reply RULE]...
+                     [--hostname NAME] [--reply RULE]... [--tls CERT,KEY]
 
 Listens on 127.0.0.1:N and accepts everything.  Session n (n = 1, 2, ... in
 order of connection) is recorded in DIR/session-<n>.txt: one line per client
@@ -22,9 +22,19 @@ below); "--ext none" (or an empty list) answers EHLO with a bare
 back to HELO.  --fail-rcpt ADDR (repeatable, case-insensitive) answers
 "550 5.1.1 User unknown" to RCPT TO:<ADDR>.
 
+STARTTLS (RFC 3207): with --tls CERT,KEY (PEM files) EHLO offers STARTTLS
+(before TLS only), STARTTLS gets "220 2.0.0 Ready to start TLS" and the
+session goes on over TLS; the session file then has the line
+"TLS-ESTABLISHED <version> <cipher>" after the STARTTLS line, and what the
+client sends after the handshake follows as before (the client must EHLO
+again).  The phase "starttls" takes, besides a reply, "drop" and "hang",
+two actions of its own: "stall" (220, then never a byte of the handshake)
+and "garbage" (220, then, 0.2 s later, a line of text where the server's
+handshake should be).
+
 Fault injection: --reply PHASE[/MATCH]=ACTION (repeatable; the first rule
 that matches wins) replaces the reply of PHASE, one of greeting, ehlo,
-mail, rcpt, data or dot (the reply after the message), when the command
+mail, rcpt, data, starttls or dot (the reply after the message), when the command
 line contains MATCH (case-insensitive; for dot, the MAIL line of the
 transaction, so "dot/<>=..." applies to bounces only).  ACTION is a reply
 ("451 4.3.0 Try again later", several lines joined by "|"), "drop" (close
@@ -50,10 +60,11 @@ import hashlib
 import os
 import re
 import signal
+import ssl
 import sys
 import time
 
-PHASES = ("greeting", "ehlo", "mail", "rcpt", "data", "dot")
+PHASES = ("greeting", "ehlo", "mail", "rcpt", "data", "dot", "starttls")
 DEFAULT_EXT = "PIPELINING,SIZE 52428800,8BITMIME,DSN,SMTPUTF8,ENHANCEDSTATUSCODES"
 END = b"\r\n.\r\n"
 RCPT_ADDR = re.compile(rb"^RCPT\s+TO:\s*<([^>]*)>", re.IGNORECASE)
@@ -98,6 +109,11 @@ class Recorder:
             if not sep or phase not in PHASES:
                 raise SystemExit("smtp-recorder: bad --reply rule %r" % r)
             self.rules.append((phase, match.lower().encode(), action))
+        self.tls = None
+        if args.tls:
+            cert, _, key = args.tls.partition(",")
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(cert, key or None)
 
     def rule(self, phase, line):
         """The action of the first rule for phase matching line, or None."""
@@ -133,6 +149,9 @@ class Session(asyncio.Protocol):
         self.rcpt_ok = 0
         self.txn_state = None  # None, "mail" (MAIL accepted), "refused"
         self.hung = False
+        self.tls_on = False
+        self.upgrading = False
+        self.tls_started = False
         if not self.injected("greeting", b""):
             self.reply("220 %s ESMTP smtp-recorder" % self.args.hostname)
         self.flush()
@@ -150,6 +169,15 @@ class Session(asyncio.Protocol):
             # server that dies at this command.
             self.closed = True
         elif action == "hang":
+            self.hung = True
+        elif action in ("stall", "garbage"):
+            self.reply("220 2.0.0 Ready to start TLS")
+            if action == "garbage":
+                # later, on its own: where the client's handshake
+                # expects the server's first record
+                asyncio.get_running_loop().call_later(
+                    0.2, lambda: self.closed or self.transport.is_closing() or
+                    self.transport.write(b"this is not a TLS handshake\r\n"))
             self.hung = True
         else:
             lines = action.split("|")
@@ -181,7 +209,12 @@ class Session(asyncio.Protocol):
         if self.closed or self.hung:
             return
         self.buf = self.buf + data if self.buf else data
-        while not self.closed and not self.hung:
+        self.process()
+
+    def process(self):
+        """Answer the complete commands in self.buf (not while a STARTTLS
+        handshake is under way)."""
+        while not self.closed and not self.hung and not self.upgrading:
             if self.in_data:
                 if not self.message_chunk():
                     break
@@ -197,6 +230,33 @@ class Session(asyncio.Protocol):
         self.flush()
         if self.closed:
             self.transport.close()
+        elif self.upgrading and not self.tls_started:
+            # RFC 3207: what the client sent in clear after STARTTLS is
+            # not part of the session
+            self.buf = b""
+            self.tls_started = True
+            asyncio.ensure_future(self.start_tls())
+
+    async def start_tls(self):
+        """The 220 is out: the handshake, then the session goes on."""
+        loop = asyncio.get_running_loop()
+        try:
+            self.transport = await loop.start_tls(self.transport, self, self.rec.tls,
+                                                  server_side=True)
+        except (OSError, ssl.SSLError) as e:
+            self.log.write(b"TLS-FAILED %s\n" % str(e).encode())
+            self.log.flush()
+            return
+        obj = self.transport.get_extra_info("ssl_object")
+        self.log.write(b"TLS-ESTABLISHED %s %s\n" % (obj.version().encode(),
+                                                      obj.cipher()[0].encode()))
+        self.log.flush()
+        self.tls_on = True
+        self.upgrading = False
+        self.txn_state = None
+        # what came over TLS while the handshake was finishing (a client
+        # says EHLO in the same segment as its Finished)
+        self.process()
 
     def eof_received(self):
         self.packet("C", b"(EOF)")
@@ -264,13 +324,16 @@ class Session(asyncio.Protocol):
         elif verb == b"EHLO":
             if self.args.no_ehlo:
                 self.reply("502 5.5.2 Error: command not recognized")
-            elif not self.rec.ext:
+            elif not self.rec.ext and (self.rec.tls is None or self.tls_on):
                 self.reply("250 %s" % host)
             else:
+                ext = list(self.rec.ext)
+                if self.rec.tls is not None and not self.tls_on:
+                    ext.append("STARTTLS")
                 self.reply("250-%s" % host)
-                for e in self.rec.ext[:-1]:
+                for e in ext[:-1]:
                     self.reply("250-%s" % e)
-                self.reply("250 %s" % self.rec.ext[-1])
+                self.reply("250 %s" % ext[-1])
         elif verb == b"HELO":
             self.reply("250 %s" % host)
         elif verb == b"MAIL":
@@ -309,6 +372,10 @@ class Session(asyncio.Protocol):
             self.tail = b"\r\n"
             self.in_data = True
             self.reply("354 End data with <CR><LF>.<CR><LF>")
+        elif verb == b"STARTTLS" and self.rec.tls is not None and not self.tls_on:
+            if not self.injected("starttls", line):
+                self.reply("220 2.0.0 Ready to start TLS")
+                self.upgrading = True
         elif verb == b"QUIT":
             self.reply("221 2.0.0 Bye")
             self.closed = True
@@ -357,6 +424,8 @@ def parse_args(argv):
     p.add_argument("--log-packets", action="store_true",
                    help="log every recv()/write to session-<n>-packets.txt")
     p.add_argument("--hostname", default="recorder.test")
+    p.add_argument("--tls", metavar="CERT,KEY",
+                   help="offer STARTTLS with this certificate and key (PEM files)")
     p.add_argument("--reply", action="append", default=[], metavar="RULE",
                    help="PHASE[/MATCH]=ACTION: inject a reply, 'drop' or 'hang' (repeatable)")
     return p.parse_args(argv)

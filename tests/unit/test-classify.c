@@ -31,6 +31,14 @@ Test(classify, table)
 		{ SMTP_PHASE_HELO, SMTP_TEMPFAIL, "451 later", CLASSIFY_DEFERRED, "4.5.0", "Deferred", false, false },
 		{ SMTP_PHASE_HELO, SMTP_TEMPFAIL, "421 4.3.2 closing", CLASSIFY_DEFERRED, "4.5.0", "Deferred", false, false },
 		{ SMTP_PHASE_RSET, SMTP_PERMFAIL, "500 what", CLASSIFY_DEFERRED, "4.0.0", "Deferred", false, false },
+		/* STARTTLS and AUTH: the site's policy or credentials, never
+		 * the message's: deferred, whatever the class. */
+		{ SMTP_PHASE_STARTTLS, SMTP_TEMPFAIL, NULL, CLASSIFY_DEFERRED, "4.7.0", "Deferred", false, false },
+		{ SMTP_PHASE_STARTTLS, SMTP_TEMPFAIL, "454 4.7.0 TLS not available", CLASSIFY_DEFERRED, "4.7.0", "Deferred", false, false },
+		{ SMTP_PHASE_STARTTLS, SMTP_IOERR, NULL, CLASSIFY_DEFERRED, "4.4.2", "Deferred", false, false },
+		{ SMTP_PHASE_AUTH, SMTP_TEMPFAIL, "535 5.7.8 Authentication credentials invalid", CLASSIFY_DEFERRED, "4.7.8", "Deferred", false, false },
+		{ SMTP_PHASE_AUTH, SMTP_PERMFAIL, "530 authentication required", CLASSIFY_DEFERRED, "4.7.0", "Deferred", false, false },
+		{ SMTP_PHASE_AUTH, SMTP_TEMPFAIL, "454 4.7.0 try later", CLASSIFY_DEFERRED, "4.7.0", "Deferred", false, false },
 		/* MAIL. */
 		{ SMTP_PHASE_MAIL, SMTP_TEMPFAIL, "451 4.3.0 later", CLASSIFY_DEFERRED, "4.3.0", "Deferred", false, false },
 		{ SMTP_PHASE_MAIL, SMTP_TEMPFAIL, "452 full", CLASSIFY_DEFERRED, "4.3.1", "Deferred", false, false },

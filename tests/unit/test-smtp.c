@@ -14,6 +14,7 @@
 #include <criterion/criterion.h>
 
 #include "smtp.h"
+#include "testutil.h"
 
 Test(smtp, reply_lines)
 {
@@ -65,18 +66,8 @@ static pid_t peer_pid;
 static void
 peer(const char *const *script)
 {
-	struct sockaddr_in sin;
-	socklen_t len = sizeof sin;
-	int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	int ls = tu_listen_loopback(&peer_port);
 
-	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(ls, (struct sockaddr *)&sin, sizeof sin), 0);
-	cr_assert_eq(listen(ls, 1), 0);
-	getsockname(ls, (struct sockaddr *)&sin, &len);
-	peer_port = ntohs(sin.sin_port);
 	peer_pid = fork();
 	cr_assert(peer_pid >= 0);
 	if (peer_pid == 0) {
@@ -122,10 +113,7 @@ peer(const char *const *script)
 static int
 peer_status(void)
 {
-	int st;
-
-	waitpid(peer_pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 99;
+	return tu_child_status(peer_pid);
 }
 
 /* Open a connection to the peer and drive it to its first event. */

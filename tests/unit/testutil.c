@@ -2,12 +2,16 @@
 
 #include "testutil.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -173,4 +177,33 @@ tu_simple_qf(const char *sender, const char *rcpt)
 	return xasprintf("V8\nT1795559935\nK0\nN0\nP30019\n$_root@localhost\n"
 	    "S%s\nC:%s\nrRFC822; %s\nRPFD:%s\nH?P?Return-Path: <\x81g>\n"
 	    "H??Subject: test\n.\n", sender, rcpt, rcpt, rcpt);
+}
+
+int
+tu_listen_loopback(int *port)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof sin;
+	int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	cr_assert(ls >= 0);
+	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(ls, (struct sockaddr *)&sin, sizeof sin), 0);
+	cr_assert_eq(listen(ls, 1), 0);
+	getsockname(ls, (struct sockaddr *)&sin, &len);
+	*port = ntohs(sin.sin_port);
+	return ls;
+}
+
+int
+tu_child_status(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid)
+		return 99;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 99;
 }

@@ -31,6 +31,13 @@ const char *tu_fixtures(void);
  * the modes sendmail gave the files (0660). */
 char *tu_fixture_copy(const char *name);
 
+/* A TCP socket listening on 127.0.0.1, at a port the kernel chose
+ * (*port): for a scripted peer. */
+int tu_listen_loopback(int *port);
+/* The exit status of the child pid, once it is gone (99: it did not
+ * exit). */
+int tu_child_status(pid_t pid);
+
 /* A minimal queue file with the given ID and sender. */
 char *tu_simple_qf(const char *sender, const char *rcpt);
 

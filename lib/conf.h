@@ -1,0 +1,106 @@
+/*
+ * conf: clientq-runner's own configuration file (clientq.conf(5), by
+ * default /etc/mail/clientq.conf), for what submit.cf cannot say: the
+ * daemon's tunables, the TLS policy, AUTH.  And the "key = value" reader
+ * it shares with AUTH's credentials file.
+ *
+ * Contract
+ * --------
+ * - The format: one "key = value" a line; blanks around key and value
+ *   are dropped; a line whose first non-blank is '#' is a comment, as is
+ *   a blank line ('#' elsewhere is part of the value: passwords).  Keys
+ *   compare without regard to case.  Anything else -- a line without
+ *   '=', an unknown key, a key given twice, a bad value, settings that
+ *   contradict each other -- is an error naming the file and the line
+ *   ("/etc/mail/clientq.conf:7: unknown key 'tls.polcy'"): nothing is
+ *   guessed.
+ * - Keys are grouped by their prefix: daemon.*, tls.*, auth.*.  The same
+ *   keys may be given on the command line as -O key=value
+ *   (conf_is_key tells them from submit.cf's options, which have none of
+ *   these prefixes); those override the file.  The daemon's own command
+ *   line options (--connections, ...) override both: that is the
+ *   caller's.
+ * - The file is optional unless named (--config): a missing default
+ *   file is an empty one.  It must be a regular file that other users
+ *   cannot write.
+ * - conf_finish checks the settings together, once the file and the -O
+ *   options are in; only a finished conf is used.
+ */
+#ifndef CQ_CONF_H
+#define CQ_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "auth.h"
+#include "tls.h"
+
+#define CONF_LINE_MAX 4096
+#define CONF_NKEYS 18		/* the keys of clientq.conf(5) */
+#define CONF_FILE_MAX (256 * 1024)
+
+struct conf_error {
+	char reason[600];	/* "FILE:LINE: problem" */
+};
+
+/* ------------------------------------------------ the generic reader */
+
+/* Called for each "key = value": false, and why, for a line it refuses
+ * (conf_parse adds the file and line). */
+typedef bool (*conf_line_fn)(void *arg, const char *key, const char *value,
+    unsigned line, char *why, size_t whylen);
+
+bool conf_parse(const char *text, size_t len, const char *path, conf_line_fn fn,
+    void *arg, struct conf_error *err);
+
+/* conf_read: a whole file (at most CONF_FILE_MAX), opened without
+ * following a symbolic link.  *missing (when not NULL) is set for a file
+ * that does not exist (then false, err set too).  With secret_owner not
+ * (uid_t)-1 the file holds secrets: it must be owned by that user and
+ * closed to everyone else (mode 0600 or 0400); otherwise it must not be
+ * writable by other users.  The text is NUL-terminated; the caller
+ * frees it (wiping a secret's). */
+bool conf_read(const char *path, uid_t secret_owner, char **text, size_t *len,
+    bool *missing, struct conf_error *err);
+
+/* conf_seconds: "90" (seconds), or a sendmail interval with units
+ * ("90s", "5m", "1h30m", "2d"); false for anything else. */
+bool conf_seconds(const char *s, long long *secs);
+/* conf_bool: yes/no, true/false, on/off, 1/0. */
+bool conf_bool(const char *s, bool *b);
+
+/* ------------------------------------------------ clientq.conf */
+
+struct conf {
+	char *path;		/* the file read, NULL when none was */
+	/* daemon.*: 0 or NULL when not set (the command line or the
+	 * built-in default decides) */
+	long long connections, retry_min, retry_max, probe_max;
+	char *control;
+	/* tls.*, auth.*: their modules' settings; the strings are the
+	 * conf's */
+	struct tls_config tls;
+	struct auth_config auth;
+	/* private, per key: its string value, the line it was set on (0:
+	 * -O or unset), whether it was set */
+	char *strs[CONF_NKEYS];
+	unsigned where[CONF_NKEYS];
+	bool set[CONF_NKEYS];
+};
+
+void conf_init(struct conf *c);
+void conf_free(struct conf *c);
+
+/* conf_is_key: name (from -O) has one of clientq.conf's prefixes. */
+bool conf_is_key(const char *name);
+
+/* conf_load: path; required: the file was named (a missing one is an
+ * error). */
+bool conf_load(struct conf *c, const char *path, bool required, struct conf_error *err);
+/* conf_set: a -O "key=value". */
+bool conf_set(struct conf *c, const char *arg, struct conf_error *err);
+/* conf_finish: the settings checked together. */
+bool conf_finish(struct conf *c, struct conf_error *err);
+
+#endif
