@@ -629,8 +629,12 @@ tls_session_new(struct tls_client *t, int fd, const char *name, char *why, size_
 		t->ctx = NULL;
 		return NULL;
 	}
-	if (!t->store_loaded) {
-		/* OpenSSL's default CAs (some 40 ms to read): once. */
+	if (!t->store_loaded && cfg->policy == TLS_POLICY_VERIFY) {
+		/* verify without tls.cafile or tls.capath: OpenSSL's default
+		 * CAs (some 40 ms to read, and 4 MB), once.  Not for may or
+		 * encrypt, which only log the chain's verdict: without CAs of
+		 * its own that is verify=FAIL, what sendmail's MSP logs with
+		 * none configured, and the daemon stays small. */
 		if (SSL_CTX_set_default_verify_paths(t->ctx) != 1)
 			ERR_clear_error();	/* then every chain FAILs */
 		t->store_loaded = true;

@@ -9,7 +9,9 @@
  *   MAY      STARTTLS whenever the relay offers it, as sendmail's MSP (its
  *            try_tls ruleset is empty): a refused STARTTLS goes on in
  *            clear, a failed handshake defers; the certificate is checked
- *            only to say so in the log (verify=OK or FAIL);
+ *            only to say so in the log (verify=OK or FAIL), against
+ *            tls.cafile/tls.capath (without them: FAIL, as sendmail's MSP
+ *            logs it with no CA settings);
  *   ENCRYPT  TLS or nothing (the message waits); the certificate is not
  *            judged;
  *   VERIFY   TLS with a certificate chain that verifies against the CA
@@ -24,9 +26,9 @@
  *   by tls_client_new.  Everything that can be wrong with the
  *   configuration (files, keys, cipher lists) is found there, at start
  *   or at a reload; except that with nothing to load (the default policy
- *   with no tls.* file or cipher setting) the context, and OpenSSL's
- *   default CA store, are made at the first STARTTLS only, so that a
- *   relay that never offers STARTTLS costs nothing.
+ *   with no tls.* file or cipher setting) the context is made at the
+ *   first STARTTLS only, so that a relay that never offers STARTTLS costs
+ *   nothing.  OpenSSL's default CA store is read (once) for VERIFY alone.
  * - struct tls_session is one connection's TLS over the caller's
  *   non-blocking descriptor.  Nothing blocks: tls_handshake, tls_read and
  *   tls_write return TLS_WANT_READ or TLS_WANT_WRITE when the socket

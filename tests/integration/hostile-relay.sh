@@ -28,7 +28,9 @@
 # sink, log-sink.py) and WATCHDOG_USEC=2000000: its WATCHDOG=1 pings never
 # pause for more than half the interval plus 0.5 s; its peak memory
 # (VmHWM) grows by less than 2 MB over all the cases (the 10 MB line is
-# never held); and afterwards a message to a normal relay is delivered
+# never held), counted from after the first case, a stalled STARTTLS:
+# the first handshake initializes OpenSSL once (some 3 MB, whatever the
+# relay does), and the case runs again last; and afterwards a message to a normal relay is delivered
 # (the event loop, its connection slots and the breaker survived).
 # The counts are the test's last lines.  Under TORTURE=1 (make torture)
 # the cases run five times over, with the same bounds on memory and the
@@ -84,7 +86,7 @@ check "a normal relay first: delivered" wait_for test ! -e "$Q/qf$id"
 hwm0=$(hwm)
 wd0=$(wc -l <"$W/notify.log")
 
-CASES="silence trickle trickle-ehlo longline continuations garbage garbage-mail
+CASES="starttls-stall silence trickle trickle-ehlo longline continuations garbage garbage-mail
 drop-greeting drop-greeting-partial drop-ehlo drop-mail drop-rcpt drop-data
 drop-body drop-dot 421-rcpt starttls-stall"
 ROUNDS=1
@@ -181,6 +183,8 @@ for mode in $all; do
 		fail "$mode$problems" "relay: $rec" "$(grep "$id" "$W/daemon.log")"
 	fi
 	rm -f "$Q/qf$id" "$Q/df$id"
+	# OpenSSL's one-time set-up is in by now (see above).
+	[ "$tried" -eq 1 ] && hwm0=$(hwm)
 done
 hwm1=$(hwm)
 check "peak memory over all the cases: VmHWM $hwm0 kB -> $hwm1 kB (less than 2 MB more)" \
