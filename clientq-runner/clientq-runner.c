@@ -140,6 +140,7 @@ run_usage(FILE *fp)
 	    "                  (daemon; default 60)\n"
 	    "                  (these four and --control win over clientq.conf's daemon.*)\n"
 	    "  --control PATH  the control socket clientqctl talks to (daemon; default\n"
+	    "                  $CLIENTQ_SOCKET, else clientq.conf's daemon.control, else\n"
 	    "                  %s; none: no socket); one passed by systemd\n"
 	    "                  (LISTEN_FDS) is used instead\n"
 	    "  -C FILE         the submit.cf to read (default %s)\n"
@@ -704,13 +705,22 @@ static bool
 run_tunables(struct run *r, const struct run_opts *o, int *rc)
 {
 	const struct conf *c = &r->conf;
+	const char *env;
 
 	r->connections = o->connections ? o->connections : c->connections ? c->connections : 2;
 	r->retry_min = o->retry_min ? o->retry_min : c->retry_min ? c->retry_min : 60;
 	r->retry_max = o->retry_max ? o->retry_max : c->retry_max ? c->retry_max : 3600;
 	r->probe_max = o->probe_max ? o->probe_max : c->probe_max ? c->probe_max : 60;
-	r->control = o->control ? o->control : c->control ? c->control : CTL_DEFAULT_SOCKET;
-	r->control_explicit = o->control != NULL || c->control != NULL;
+	/* The control socket: --control, else CLIENTQ_SOCKET (the variable
+	 * clientqctl reads too, so one setting serves both: the tests give
+	 * each daemon a socket of its own that way), else clientq.conf, else
+	 * the built-in path.  Any but the last must work. */
+	env = getenv("CLIENTQ_SOCKET");
+	if (env != NULL && *env == '\0')
+		env = NULL;
+	r->control = o->control ? o->control : env ? env : c->control ? c->control :
+	    CTL_DEFAULT_SOCKET;
+	r->control_explicit = o->control != NULL || env != NULL || c->control != NULL;
 	if (r->retry_min <= r->retry_max)
 		return true;
 	if (!c->retry_min && !c->retry_max) {

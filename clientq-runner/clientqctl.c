@@ -17,10 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "ctl.h"
 #include "qid.h"
 #include "qlist.h"
@@ -689,8 +691,9 @@ ctl_usage(FILE *fp)
 		    ctl_commands[i].help);
 	fprintf(fp, "\nexit status: 0 ok, 1 refused or failed, 2 usage, 69 daemon unavailable,\n"
 	    "75 temporary failure (check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)\n"
-	    "control socket: %s (--socket, or CLIENTQ_SOCKET in the environment)\n"
-	    "default submit.cf: %s\n", CTL_DEFAULT_SOCKET, CQ_DEFAULT_SUBMIT_CF);
+	    "control socket: --socket, else CLIENTQ_SOCKET in the environment, else\n"
+	    "%s's daemon.control, else %s\n"
+	    "default submit.cf: %s\n", CQ_DEFAULT_CONFIG, CTL_DEFAULT_SOCKET, CQ_DEFAULT_SUBMIT_CF);
 }
 
 /* --complete [COMMAND]: the words bash completion offers. */
@@ -769,14 +772,59 @@ ctl_list_offline(const char *cfpath, const char *qdir, bool json)
 }
 
 
+/* clientq.conf's daemon.control, the socket the daemon was told to make
+ * there; nothing else of the file matters here. */
+static bool
+ctl_conf_line(void *arg, const char *key, const char *value, unsigned line, char *why,
+    size_t whylen)
+{
+	char **control = arg;
+
+	(void)line;
+	(void)why;
+	(void)whylen;
+	if (strcasecmp(key, "daemon.control") == 0) {
+		free(*control);
+		*control = strdup(value);
+	}
+	return true;
+}
+
+/* The socket when neither --socket nor CLIENTQ_SOCKET names one: the
+ * daemon's own setting in clientq.conf, where this user may read it (a
+ * file that is missing or closed to them says nothing), else the
+ * built-in path. */
+static char *
+ctl_conf_socket(void)
+{
+	struct conf_error err;
+	char *text = NULL, *control = NULL;
+	size_t len;
+	bool missing = false;
+
+	if (!conf_read(CQ_DEFAULT_CONFIG, (uid_t)-1, &text, &len, &missing, &err))
+		return NULL;
+	if (!conf_parse(text, len, CQ_DEFAULT_CONFIG, ctl_conf_line, &control, &err)) {
+		fprintf(stderr, "%s: %s (the control socket is looked for at %s)\n",
+		    ctl_progname, err.reason, CTL_DEFAULT_SOCKET);
+		free(control);
+		control = NULL;
+	}
+	free(text);
+	return control;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *env = getenv("CLIENTQ_SOCKET");
+	char *from_conf = NULL;
 	size_t i;
-	int k = 1;
+	int k = 1, rc;
+	bool named;
 
-	if (env != NULL && *env != '\0')
+	named = env != NULL && *env != '\0';
+	if (named)
 		ctl_socket = env;
 	while (k < argc) {
 		if (strcmp(argv[k], "--socket") == 0 && k + 1 < argc) {
@@ -788,6 +836,7 @@ main(int argc, char **argv)
 		} else {
 			break;
 		}
+		named = true;
 	}
 	if (k >= argc) {
 		ctl_usage(stderr);
@@ -805,7 +854,12 @@ main(int argc, char **argv)
 	if (strcmp(argv[k], "--complete") == 0)
 		return ctl_complete(k + 1 < argc ? argv[k + 1] : NULL);
 	for (i = 0; i < CTL_NCOMMANDS; i++)
-		if (strcmp(argv[k], ctl_commands[i].name) == 0)
-			return ctl_commands[i].run(argc - k, argv + k, &ctl_commands[i]);
+		if (strcmp(argv[k], ctl_commands[i].name) == 0) {
+			if (!named && (from_conf = ctl_conf_socket()) != NULL)
+				ctl_socket = from_conf;
+			rc = ctl_commands[i].run(argc - k, argv + k, &ctl_commands[i]);
+			free(from_conf);
+			return rc;
+		}
 	return ctl_usage_error("unknown command '%s'", argv[k]);
 }

@@ -271,6 +271,30 @@ grep -qx "BAD list: unknown argument 'colour'" "$W/raw" && ok "unknown argument:
 as root frobnicate
 expect "clientqctl: unknown command is a usage error (2)" 2 "unknown command 'frobnicate'" err
 
+# ------------------------------------------------ where the socket is
+# Without --control or --socket: both programs take CLIENTQ_SOCKET (this
+# file's own daemons and clientqctl calls use explicit paths; lib.sh set
+# the variable to a path of this test's).
+stop_daemon
+"$RUNNER" -C "$CF" -L cq-env 2>>"$W/daemon.log" &
+DPID=$!
+IT_PIDS="$IT_PIDS $DPID"
+wait_for test -S "$CLIENTQ_SOCKET"
+"$CLIENTQCTL" status >"$W/out" 2>"$W/err"
+rc=$?
+expect "CLIENTQ_SOCKET: the daemon makes its socket there, clientqctl finds it" 0 '^running: '
+# clientqctl with neither: clientq.conf's daemon.control (the daemon's own
+# setting), read in a private mount namespace with a clientq.conf there.
+mkdir "$W/conf-dir"
+printf '# the tests'"'"' clientq.conf\ndaemon.control = %s\n' "$CLIENTQ_SOCKET" >"$W/conf-dir/clientq.conf"
+env -u CLIENTQ_SOCKET unshare -m --propagation private sh -c \
+    'mount --bind "$1" /etc/mail && exec "$2" status' sh "$W/conf-dir" "$CLIENTQCTL" \
+    >"$W/out" 2>"$W/err"
+rc=$?
+expect "clientqctl without --socket or CLIENTQ_SOCKET: clientq.conf's daemon.control" 0 '^running: '
+stop_daemon
+S=$W/run/control
+
 # ------------------------------------------------ no daemon
 stop_daemon
 check "the socket is removed when the daemon stops" test ! -e "$S"

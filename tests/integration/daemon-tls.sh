@@ -21,6 +21,9 @@ command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 command -v openssl >/dev/null 2>&1 || { echo "SKIP: needs the openssl command"; exit 77; }
 unshare -m true 2>/dev/null || { echo "SKIP: needs unshare -m"; exit 77; }
 it_setup
+# This test sets the control socket in clientq.conf (daemon.control),
+# which CLIENTQ_SOCKET would override.
+unset CLIENTQ_SOCKET
 RUNNER=$IT_RUNNER
 check "the test's certificates are made" tls_make_certs "$W/certs"
 FP=$(tls_fingerprint "$W/certs/mx.pem")

@@ -169,6 +169,12 @@ it_setup() {
 	printf 'hosts files\naliases files\n' >"$W/service.switch"
 	it_make_cf "$Q" "$PORT" "$W/submit.cf"
 	CF=$W/submit.cf
+	# Every daemon this test starts, and every clientqctl it runs, use a
+	# control socket of the test's own (both read CLIENTQ_SOCKET), never
+	# the system's: tests run side by side, and on machines with a
+	# clientq-runner of their own.
+	CLIENTQ_SOCKET=$W/control
+	export CLIENTQ_SOCKET
 	IT_PIDS=
 	[ -z "${CQ_VALGRIND-}" ] || it_valgrind_wrappers
 }
