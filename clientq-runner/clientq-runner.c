@@ -941,7 +941,7 @@ run_reload(void *arg, struct daemon_config *dcfg)
  * its PID in the pidfile.
  */
 static int
-run_background(const char *pidfile, int *ready_fd)
+run_background(const char *pidfile, int *ready_fd, bool *parent)
 {
 	int fds[2], devnull;
 	pid_t pid;
@@ -960,15 +960,19 @@ run_background(const char *pidfile, int *ready_fd)
 		int status;
 		ssize_t n;
 
+		/* The parent returns its exit status to main, which frees
+		 * what it holds and returns it. */
+		*parent = true;
 		close(fds[1]);
 		while ((n = read(fds[0], &c, 1)) < 0 && errno == EINTR)
 			;
+		close(fds[0]);
 		if (n == 1)
-			_exit(RUN_EXIT_OK);
+			return RUN_EXIT_OK;
 		/* The child died before it was ready: its status. */
 		if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
-			_exit(WEXITSTATUS(status) != 0 ? WEXITSTATUS(status) : RUN_EXIT_SOFTWARE);
-		_exit(RUN_EXIT_SOFTWARE);
+			return WEXITSTATUS(status) != 0 ? WEXITSTATUS(status) : RUN_EXIT_SOFTWARE;
+		return RUN_EXIT_SOFTWARE;
 	}
 	close(fds[0]);
 	(void)setsid();
@@ -1018,7 +1022,7 @@ main(int argc, char **argv)
 	struct spool_policy pol;
 	struct spool_error serr;
 	struct run *r = NULL;
-	bool once = false, use_syslog = false, background = false, retry_bad;
+	bool once = false, use_syslog = false, background = false, parent = false, retry_bad;
 	int c, rc, ready_fd = -1, control_fd = -1;
 
 	if (runner_check_wanted(argc, argv))
@@ -1113,7 +1117,8 @@ main(int argc, char **argv)
 	}
 	/* Detached before privileges go, so that the pidfile can be
 	 * written where rc.d keeps them. */
-	if (background && (rc = run_background(pidfile, &ready_fd)) != RUN_EXIT_OK)
+	if (background && ((rc = run_background(pidfile, &ready_fd, &parent)) != RUN_EXIT_OK ||
+	    parent))
 		goto out;
 	if (!once && (rc = run_control(r, control, r->control_explicit, &control_fd,
 	    &runner_uid, &control_made)) != RUN_EXIT_OK)
