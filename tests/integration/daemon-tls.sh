@@ -105,7 +105,10 @@ check "nothing went to stderr" test ! -s "$W/stderr.log"
 
 # What says how many connections: --connections, then -O, then the file.
 start_line() { # ARGS...: the daemon's start-up line
-	"$RUNNER" -C "$CF" --config "$W/clientq.conf" "$@" 2>"$W/start.log" &
+	# Emptied here: the redirection below is made in the child, and the
+	# wait must not find the last daemon's line before it is.
+	: >"$W/start.log"
+	"$RUNNER" -C "$CF" --config "$W/clientq.conf" "$@" 2>>"$W/start.log" &
 	_p=$!
 	wait_for grep -q 'watching ' "$W/start.log"
 	kill -TERM "$_p"
