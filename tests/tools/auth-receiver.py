@@ -37,6 +37,8 @@ import sys
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
+import pidfile
+
 
 class Receiver(SMTP):
     """aiosmtpd, with MAIL's AUTH= parameter taken off and logged."""
@@ -110,18 +112,13 @@ async def main(args):
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     if args.pidfile:
-        with open(args.pidfile + ".tmp", "w") as f:
-            f.write("%d\n" % os.getpid())
-        os.rename(args.pidfile + ".tmp", args.pidfile)
+        pidfile.write(args.pidfile)
     try:
         await stop.wait()
     finally:
         server.close()
         if args.pidfile:
-            try:
-                os.unlink(args.pidfile)
-            except FileNotFoundError:
-                pass
+            pidfile.remove(args.pidfile)
 
 
 def parse_args(argv):

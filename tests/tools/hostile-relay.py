@@ -51,6 +51,8 @@ import signal
 import sys
 import time
 
+import pidfile
+
 EXT = ["PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"]
 BIG = 10 * 1024 * 1024
 
@@ -222,16 +224,11 @@ async def main(args):
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     if args.pidfile:
-        with open(args.pidfile + ".tmp", "w") as f:
-            f.write("%d\n" % os.getpid())
-        os.rename(args.pidfile + ".tmp", args.pidfile)
+        pidfile.write(args.pidfile)
     await stop.wait()
     server.close()
     if args.pidfile:
-        try:
-            os.unlink(args.pidfile)
-        except FileNotFoundError:
-            pass
+        pidfile.remove(args.pidfile)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ import struct
 import sys
 import time
 
+import pidfile
+
 
 def decode_native(data):
     fields = {}
@@ -61,9 +63,7 @@ def main():
     s.bind(path)
     os.chmod(path, 0o666)
     if a.pidfile:
-        with open(a.pidfile + ".tmp", "w") as f:
-            f.write("%d\n" % os.getpid())
-        os.rename(a.pidfile + ".tmp", a.pidfile)
+        pidfile.write(a.pidfile)
     with open(a.out, "ab") as out:
         while True:
             fds = array.array("i")

@@ -22,6 +22,8 @@ import signal
 import struct
 import sys
 
+import pidfile
+
 FAN_CLASS_CONTENT = 0x4
 FAN_CLOEXEC = 0x1
 FAN_MARK_ADD = 0x1
@@ -56,9 +58,7 @@ def main():
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     out = open(a.out, "a", buffering=1)
-    with open(a.pidfile + ".tmp", "w") as f:
-        f.write("%d\n" % os.getpid())
-    os.rename(a.pidfile + ".tmp", a.pidfile)
+    pidfile.write(a.pidfile)
 
     def wanted(pid):
         try:

@@ -64,6 +64,8 @@ import ssl
 import sys
 import time
 
+import pidfile
+
 PHASES = ("greeting", "ehlo", "mail", "rcpt", "data", "dot", "starttls")
 DEFAULT_EXT = "PIPELINING,SIZE 52428800,8BITMIME,DSN,SMTPUTF8,ENHANCEDSTATUSCODES"
 END = b"\r\n.\r\n"
@@ -393,10 +395,7 @@ async def main(args):
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     if args.pidfile:
-        tmp = args.pidfile + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % os.getpid())
-        os.rename(tmp, args.pidfile)
+        pidfile.write(args.pidfile)
     try:
         await stop.wait()
     finally:
@@ -405,10 +404,7 @@ async def main(args):
             s.transport.abort()
             s.finish_files()
         if args.pidfile:
-            try:
-                os.unlink(args.pidfile)
-            except FileNotFoundError:
-                pass
+            pidfile.remove(args.pidfile)
 
 
 def parse_args(argv):
