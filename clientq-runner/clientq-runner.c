@@ -277,15 +277,15 @@ static void run_queued(void *arg, const char *id);
 static bool
 run_number(const char *opt, const char *arg, long long *out)
 {
+	int max = strcmp(opt, "--connections") == 0 ? CONF_CONNECTIONS_MAX : CONF_INTERVAL_MAX;
 	char *end;
 	long long v;
 
 	errno = 0;
 	v = strtoll(arg, &end, 10);
-	if (errno != 0 || end == arg || *end != '\0' || v < 1 ||
-	    v > (strcmp(opt, "--connections") == 0 ? 64 : 86400)) {
+	if (errno != 0 || end == arg || *end != '\0' || v < 1 || v > max) {
 		fprintf(stderr, "clientq-runner: %s %s: not a number from 1 to %d\n", opt, arg,
-		    strcmp(opt, "--connections") == 0 ? 64 : 86400);
+		    max);
 		return false;
 	}
 	*out = v;
@@ -699,6 +699,14 @@ run_free(struct run *r)
 	free(r);
 }
 
+/* Where clientq.conf's settings came from, for an error about them: the
+ * file, or -O alone when there is none. */
+static const char *
+run_conf_source(const struct conf *c)
+{
+	return c->path != NULL ? c->path : "-O";
+}
+
 /* The daemon's tunables: the command line, else clientq.conf, else the
  * defaults. */
 static bool
@@ -728,7 +736,7 @@ run_tunables(struct run *r, const struct run_opts *o, int *rc)
 		*rc = RUN_EXIT_USAGE;
 	} else {
 		log_msg(LOG_LVL_ERR, "%s: the retry interval's minimum (%lld s) is larger than its maximum (%lld s)",
-		    c->path != NULL ? c->path : "-O", r->retry_min, r->retry_max);
+		    run_conf_source(c), r->retry_min, r->retry_max);
 	}
 	return false;
 }
@@ -748,10 +756,11 @@ run_conf(struct run *r, const struct run_opts *o, int *rc)
 		return false;
 	}
 	for (i = 0; i < o->noverrides; i++) {
-		if (conf_is_key(o->overrides[i]) ? !conf_set(&r->conf, o->overrides[i], &err) :
+		bool ours = conf_is_key(o->overrides[i]);
+
+		if (ours ? !conf_set(&r->conf, o->overrides[i], &err) :
 		    !submitcf_set_option(r->cf, o->overrides[i], &cferr)) {
-			log_msg(LOG_LVL_ERR, "%s", conf_is_key(o->overrides[i]) ? err.reason :
-			    cferr.reason);
+			log_msg(LOG_LVL_ERR, "%s", ours ? err.reason : cferr.reason);
 			*rc = RUN_EXIT_USAGE;
 			return false;
 		}
@@ -775,12 +784,12 @@ run_secure(struct run *r)
 
 	r->tls = tls_client_new(&r->conf.tls, why, sizeof why);
 	if (r->tls == NULL && why[0] != '\0') {
-		log_msg(LOG_LVL_ERR, "%s: %s", r->conf.path != NULL ? r->conf.path : "-O", why);
+		log_msg(LOG_LVL_ERR, "%s: %s", run_conf_source(&r->conf), why);
 		return false;
 	}
 	r->auth = auth_client_new(&r->conf.auth, geteuid(), why, sizeof why);
 	if (r->auth == NULL && why[0] != '\0') {
-		log_msg(LOG_LVL_ERR, "%s: %s", r->conf.path != NULL ? r->conf.path : "-O", why);
+		log_msg(LOG_LVL_ERR, "%s: %s", run_conf_source(&r->conf), why);
 		return false;
 	}
 	r->sec.tls = r->tls;
@@ -1146,8 +1155,7 @@ main(int argc, char **argv)
 		if (r->relay_down)
 			log_msg(LOG_LVL_NOTICE, "relay %s [%s]:%d %s: %s; %lu messages deferred",
 			    r->relay_host, r->relay_ip, r->mailer.port,
-			    r->relay_down_kind == SMTP_SETUP_TLS ? "without TLS as tls.policy wants it" :
-			    r->relay_down_kind == SMTP_SETUP_AUTH ? "without AUTH" : "unreachable",
+			    smtp_setup_kind_str(r->relay_down_kind),
 			    r->relay_down_why, r->tally.deferred);
 	} else {
 		struct daemon_config dcfg;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "conf.h"
 #include "control.h"
 #include "daemon.h"
 #include "deliver.h"
@@ -34,7 +35,8 @@
 #define DAEMON_HELD_RETRY_MS 1000
 #define DAEMON_HELD_RETRY_MAX_MS 30000
 
-#define DAEMON_MAX_CONN 64
+/* Connections to the relay at most (--connections, daemon.connections). */
+#define DAEMON_MAX_CONN CONF_CONNECTIONS_MAX
 
 /* The latency histogram's upper bounds, in seconds (queued to
  * delivered); one more bucket for everything above. */

@@ -65,7 +65,9 @@ daemon_active(const struct daemon *d, const char *id)
 	return daemon_active_job(d, id) != NULL;
 }
 
-/* FNV-1a over bytes, continuing from h. */
+/* FNV-1a over bytes, continuing from h (DAEMON_FNV_BASIS to begin). */
+#define DAEMON_FNV_BASIS 14695981039346656037ULL
+
 static unsigned long long
 daemon_fnv(unsigned long long h, const void *p, size_t n)
 {
@@ -84,7 +86,7 @@ daemon_fnv(unsigned long long h, const void *p, size_t n)
 static long long
 daemon_fingerprint(const struct stat *st)
 {
-	unsigned long long h = 14695981039346656037ULL;
+	unsigned long long h = DAEMON_FNV_BASIS;
 	const long long v[] = {
 		(long long)st->st_dev, (long long)st->st_ino, (long long)st->st_mode,
 		(long long)st->st_nlink, (long long)st->st_uid, (long long)st->st_gid,
@@ -199,7 +201,7 @@ daemon_report_skipped(struct daemon *d, const struct spool_scan *scan)
 	now = xcalloc(scan->nskipped + 1, sizeof *now);
 	for (i = 0; i < scan->nskipped; i++) {
 		const struct spool_skip *k = &scan->skipped[i];
-		unsigned long long h = 14695981039346656037ULL;
+		unsigned long long h = DAEMON_FNV_BASIS;
 		unsigned long long ino = (unsigned long long)k->ino;
 
 		h = daemon_fnv(h, k->name, strlen(k->name) + 1);
@@ -523,8 +525,7 @@ daemon_went_down(struct daemon *d, struct daemon_slot *s, long long mono)
 	/* The TLS policy or AUTH: the relay is there but refused as
 	 * configured; for the breaker the same as away (daemon.h). */
 	enum smtp_setup_kind kind = smtp_setup_kind(s->c);
-	const char *what = kind == SMTP_SETUP_TLS ? "without TLS as tls.policy wants it" :
-	    kind == SMTP_SETUP_AUTH ? "without AUTH" : "unreachable";
+	const char *what = smtp_setup_kind_str(kind);
 	char name[400];
 
 	/* Only the first failure and the probes count: a second connection
@@ -737,6 +738,22 @@ daemon_abandon(struct daemon *d)
 	}
 }
 
+/* What the daemon takes from d->cfg, at start and after a reload: the
+ * number of connections (1 to DAEMON_MAX_CONN), the spool, and its hooks
+ * in the delivery configuration (a new one after a reload). */
+static void
+daemon_take_config(struct daemon *d)
+{
+	const struct daemon_config *cfg = d->cfg;
+
+	d->nslots = cfg->connections < 1 ? 1 : cfg->connections > DAEMON_MAX_CONN ?
+	    DAEMON_MAX_CONN : cfg->connections;
+	d->sp = cfg->dc->sp;
+	cfg->dc->queued = daemon_queued;
+	cfg->dc->queued_arg = d;
+	cfg->dc->retry_writes = true;
+}
+
 /* SIGHUP, once nothing is in flight: the configuration again, then a
  * rescan (what is due may have changed with it). */
 static void
@@ -745,12 +762,7 @@ daemon_reload(struct daemon *d, long long mono)
 	d->reload_pending = false;
 	if (d->cfg->reload != NULL && d->cfg->reload(d->cfg->reload_arg, d->cfg)) {
 		/* Every slot is empty now: the number may change. */
-		d->nslots = d->cfg->connections < 1 ? 1 : d->cfg->connections > DAEMON_MAX_CONN ?
-		    DAEMON_MAX_CONN : d->cfg->connections;
-		d->cfg->dc->queued = daemon_queued;
-		d->cfg->dc->queued_arg = d;
-		d->cfg->dc->retry_writes = true;
-		d->sp = d->cfg->dc->sp;
+		daemon_take_config(d);
 		if (d->ctl != NULL)
 			control_keep_fds(d->ctl, d->keepfds, spool_dirfds(d->sp, d->keepfds));
 		/* Perhaps another relay: what was known of the old one
@@ -979,22 +991,18 @@ daemon_run(struct daemon_config *cfg)
 	int i, n, rc = 0;
 
 	d->cfg = cfg;
-	d->sp = cfg->dc->sp;
 	d->sched = sched_new();
 	d->parked = sched_new();
 	d->unreadable = sched_new();
-	d->nslots = cfg->connections < 1 ? 1 : cfg->connections > DAEMON_MAX_CONN ?
-	    DAEMON_MAX_CONN : cfg->connections;
-	for (i = 0; i < d->nslots; i++)
+	/* All of them: a reload may raise the number in use. */
+	for (i = 0; i < DAEMON_MAX_CONN; i++)
 		d->slot[i].fd = -1;
+	daemon_take_config(d);
 	retry_breaker_init(&d->breaker, cfg->probe_cap_ms);
 	d->status_up = true;
 	d->status_sent = -1000000;
 	d->stall_hook = getenv("CLIENTQ_TEST_STALL") != NULL;
 	d->stats.started = d->stats.relay_changed = daemon_now_ms() / 1000;
-	cfg->dc->queued = daemon_queued;
-	cfg->dc->queued_arg = d;
-	cfg->dc->retry_writes = true;
 	sdnotify_init();
 	if (!daemon_setup(d)) {
 		rc = 71;

@@ -335,7 +335,7 @@ conf_interval(const char *key, const char *v, long long *out, char *why, size_t 
 {
 	long long s;
 
-	if (!conf_seconds(v, &s) || s < 1 || s > 86400) {
+	if (!conf_seconds(v, &s) || s < 1 || s > CONF_INTERVAL_MAX) {
 		snprintf(why, whylen,
 		    "%s = %s: not a time from 1 s to 1 day (seconds, or with units: 90s, 5m, 1h)",
 		    key, v);
@@ -358,8 +358,9 @@ conf_apply(struct conf *c, enum conf_key k, const char *v, char *why, size_t why
 	case K_CONNECTIONS:
 		errno = 0;
 		n = strtoll(v, &end, 10);
-		if (errno != 0 || end == v || *end != '\0' || n < 1 || n > 64) {
-			snprintf(why, whylen, "%s = %s: not a number from 1 to 64", name, v);
+		if (errno != 0 || end == v || *end != '\0' || n < 1 || n > CONF_CONNECTIONS_MAX) {
+			snprintf(why, whylen, "%s = %s: not a number from 1 to %d", name, v,
+			    CONF_CONNECTIONS_MAX);
 			return false;
 		}
 		c->connections = n;

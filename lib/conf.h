@@ -72,6 +72,13 @@ bool conf_bool(const char *s, bool *b);
 
 /* ------------------------------------------------ clientq.conf */
 
+/* The ranges of the daemon's tunables, for clientq.conf's daemon.* and
+ * the command line's --connections, --retry-min, ... alike: connections
+ * to the relay (the daemon's slots), and the intervals in seconds (one
+ * day). */
+#define CONF_CONNECTIONS_MAX 64
+#define CONF_INTERVAL_MAX 86400
+
 struct conf {
 	char *path;		/* the file read, NULL when none was */
 	/* daemon.*: 0 or NULL when not set (the command line or the

@@ -516,12 +516,11 @@ deliver_open(const struct deliver_config *cfg, const char *id,
 		snprintf(why, sizeof why, "data file: %.200s", serr.reason);
 		*res = DELIVER_QUARANTINED;
 		deliver_quarantine_log(id, spool_job_quarantine(sj, &serr2), why, &serr2);
-		/* The job never ran: nothing of it to commit or log. */
-		qf_free(env);
-		free(j->order);
-		free(j->starts);
-		free(j->out);
-		free(j);
+		/* The job never ran: nothing of it to commit or log, and
+		 * spool_job_quarantine closed its spool job. */
+		j->sj = NULL;
+		j->committed = true;
+		(void)deliver_finish(j);
 		return NULL;
 	}
 	if (sr == SPOOL_GONE) {

@@ -576,14 +576,19 @@ smtp_decide(struct smtp_conn *c, enum smtp_phase p, const struct smtp_reply *r,
 
 static enum smtp_event smtp_body_pump(struct smtp_conn *c);
 
+/* EHLO, or HELO (x: X_EHLO, X_HELO), the extensions of any earlier one
+ * forgotten: the reply says them anew (HELO's: none). */
 static void
-smtp_ehlo(struct smtp_conn *c)
+smtp_hello(struct smtp_conn *c, enum smtp_expect x)
 {
 	char cmd[300];
 
-	snprintf(cmd, sizeof cmd, "EHLO %s", c->helo_name);
+	c->ext = 0;
+	c->size_limit = 0;
+	c->auth_offered[0] = '\0';
+	snprintf(cmd, sizeof cmd, "%s %s", x == X_HELO ? "HELO" : "EHLO", c->helo_name);
 	smtp_put(c, cmd);
-	smtp_await(c, X_EHLO);
+	smtp_await(c, x);
 }
 
 static enum smtp_event smtp_auth_begin(struct smtp_conn *c);
@@ -678,10 +683,7 @@ smtp_handshake(struct smtp_conn *c)
 	smtp_log_tls(c);
 	/* RFC 3207 section 4.2: nothing the relay said in clear holds;
 	 * EHLO again. */
-	c->ext = 0;
-	c->size_limit = 0;
-	c->auth_offered[0] = '\0';
-	smtp_ehlo(c);
+	smtp_hello(c, X_EHLO);
 	if (smtp_write(c) < 0)
 		return smtp_die(c, SMTP_IOERR, "connection with [%s] lost during client EHLO: %s",
 		    c->ip, c->io_why);
@@ -861,19 +863,12 @@ smtp_dispatch(struct smtp_conn *c, const struct smtp_reply *r)
 			c->setup_reply = *r;
 			return smtp_die(c, st == SMTP_OK ? SMTP_TEMPFAIL : st, "%s", r->full);
 		}
-		smtp_ehlo(c);
+		smtp_hello(c, X_EHLO);
 		return SMTP_EV_NONE;
 	case X_EHLO:
 		if (st == SMTP_PERMFAIL) {
 			/* sendmail falls back to HELO when EHLO is refused. */
-			char cmd[300];
-
-			c->ext = 0;
-			c->size_limit = 0;
-			c->auth_offered[0] = '\0';
-			snprintf(cmd, sizeof cmd, "HELO %s", c->helo_name);
-			smtp_put(c, cmd);
-			smtp_await(c, X_HELO);
+			smtp_hello(c, X_HELO);
 			return SMTP_EV_NONE;
 		}
 		/* FALLTHROUGH */
@@ -1302,6 +1297,20 @@ enum smtp_setup_kind
 smtp_setup_kind(const struct smtp_conn *c)
 {
 	return c->kind;
+}
+
+const char *
+smtp_setup_kind_str(enum smtp_setup_kind k)
+{
+	switch (k) {
+	case SMTP_SETUP_TLS:
+		return "without TLS as tls.policy wants it";
+	case SMTP_SETUP_AUTH:
+		return "without AUTH";
+	case SMTP_SETUP_CONNECTION:
+		break;
+	}
+	return "unreachable";
 }
 
 bool

@@ -226,6 +226,10 @@ enum smtp_setup_kind {
 };
 
 enum smtp_setup_kind smtp_setup_kind(const struct smtp_conn *c);
+/* What the kind means for the relay, as the relay-down log lines say it
+ * ("relay [127.0.0.1]:25 unreachable: ..."): "unreachable", "without TLS
+ * as tls.policy wants it", "without AUTH". */
+const char *smtp_setup_kind_str(enum smtp_setup_kind k);
 /* smtp_tls_active: the session runs over TLS now. */
 bool smtp_tls_active(const struct smtp_conn *c);
 
