@@ -31,7 +31,6 @@ exit.  SIGTERM or SIGINT: exit 0.
 import argparse
 import asyncio
 import os
-import signal
 import ssl
 import sys
 
@@ -108,17 +107,7 @@ async def main(args):
                          auth_required=True, auth_require_tls=not args.clear_auth,
                          authenticator=handler.authenticate, loop=loop),
         "127.0.0.1", args.port, reuse_address=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    if args.pidfile:
-        pidfile.write(args.pidfile)
-    try:
-        await stop.wait()
-    finally:
-        server.close()
-        if args.pidfile:
-            pidfile.remove(args.pidfile)
+    await pidfile.serve_until_signal(args.pidfile, server.close)
 
 
 def parse_args(argv):

@@ -47,7 +47,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import sys
 import time
 
@@ -219,16 +218,7 @@ async def main(args):
     relay = Relay(args)
     server = await asyncio.start_server(relay.handle, "127.0.0.1", args.port,
                                         reuse_address=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    if args.pidfile:
-        pidfile.write(args.pidfile)
-    await stop.wait()
-    server.close()
-    if args.pidfile:
-        pidfile.remove(args.pidfile)
+    await pidfile.serve_until_signal(args.pidfile, server.close)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,6 @@ import asyncio
 import hashlib
 import os
 import re
-import signal
 import ssl
 import sys
 import time
@@ -391,20 +390,14 @@ async def main(args):
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: Session(rec), "127.0.0.1", args.port,
                                       reuse_address=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    if args.pidfile:
-        pidfile.write(args.pidfile)
-    try:
-        await stop.wait()
-    finally:
+
+    def close():
         server.close()
         for s in list(rec.live):
             s.transport.abort()
             s.finish_files()
-        if args.pidfile:
-            pidfile.remove(args.pidfile)
+
+    await pidfile.serve_until_signal(args.pidfile, close)
 
 
 def parse_args(argv):
