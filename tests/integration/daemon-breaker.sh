@@ -3,7 +3,9 @@
 # messages queued by real sendmail, the relay down for 30 s: at most two
 # log lines about the relay and none per message, no queue file
 # rewritten; then the relay back and a flush (SIGUSR1): everything
-# delivered, each once, within 2 s.
+# delivered, each once.  How long that takes is printed, not asserted
+# (a timed check fails on a loaded machine or under the sanitizers);
+# bench/catchup.sh measures it against sendmail's own runner.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 it_need_root_sendmail
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
@@ -33,8 +35,8 @@ kill -USR1 "$DPID"
 wait_for queue_empty
 t1=$(date +%s%N)
 ms=$(( (t1 - t0) / 1000000 ))
-check "relay back + a flush: all $N delivered within 2 s (${ms} ms)" \
-    test "$(ls "$Q" | wc -l)" -eq 0 -a "$ms" -le 2000
+check "relay back + a flush: all $N delivered" test "$(ls "$Q" | wc -l)" -eq 0
+echo "# the flush to an empty queue took ${ms} ms"
 check "... each once" \
     test "$(cat "$W"/rec/session-*.txt | grep -c '^DATA-BYTES')" -eq $N
 check "... one line says the relay is back" \
