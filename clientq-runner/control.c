@@ -38,9 +38,22 @@ struct control_conn {
 };
 
 struct control_child {
-	pid_t pid;
+	pid_t pid;		/* 0 once reaped */
 	uid_t uid;
+	/* A query's (control_query): the read end of its result pipe (-1
+	 * for a child that answers its client itself, and once the pipe
+	 * is drained), the request it answers, a partial line. */
+	int rfd;
+	control_token token;
+	struct strbuf in;
 };
+
+/* epoll keys: 0 the listening socket, 1 + i connection i,
+ * CONTROL_KEY_QUERY + k the result pipe of child k. */
+#define CONTROL_KEY_QUERY 0x10000u
+/* A query's results are read this much per control_io at most: a
+ * million lines go through the loop in slices. */
+#define CONTROL_QUERY_CHUNK 65536
 
 struct control {
 	int epfd, lfd;
@@ -154,6 +167,8 @@ control_new(int listen_fd, const struct control_ops *ops)
 	ctl->lfd = listen_fd;
 	ctl->ops = *ops;
 	ctl->next_token = 1;
+	for (int k = 0; k < CONTROL_MAX_CHILDREN; k++)
+		ctl->child[k].rfd = -1;
 	ctl->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (ctl->epfd < 0) {
 		free(ctl);
@@ -201,6 +216,11 @@ control_free(struct control *ctl)
 		return;
 	for (i = 0; i < CONTROL_MAX_CONN; i++)
 		control_close(ctl, i, false);
+	for (i = 0; i < CONTROL_MAX_CHILDREN; i++) {
+		if (ctl->child[i].rfd >= 0)
+			close(ctl->child[i].rfd);
+		strbuf_free(&ctl->child[i].in);
+	}
 	close(ctl->epfd);
 	close(ctl->lfd);
 	free(ctl);
@@ -408,6 +428,8 @@ control_read(struct control *ctl, int i, long long mono)
 	}
 }
 
+static void control_query_read(struct control *ctl, int slot);
+
 void
 control_io(struct control *ctl, long long mono)
 {
@@ -420,6 +442,10 @@ control_io(struct control *ctl, long long mono)
 
 		if (key == 0) {
 			control_accept(ctl, mono);
+			continue;
+		}
+		if (key >= CONTROL_KEY_QUERY) {
+			control_query_read(ctl, (int)(key - CONTROL_KEY_QUERY));
 			continue;
 		}
 		i = (int)key - 1;
@@ -551,35 +577,70 @@ control_close_others(const struct control *ctl, int fd)
 	}
 }
 
+/* A child slot nobody uses (no process, no pipe still being read), or
+ * -1; -1 too when uid (not root) has CONTROL_MAX_CHILDREN_PER_UID
+ * already, so that one user's requests cannot take every slot. */
+static int
+control_child_slot(const struct control *ctl, uid_t uid)
+{
+	int k, free_slot = -1, mine = 0;
+
+	for (k = 0; k < CONTROL_MAX_CHILDREN; k++) {
+		const struct control_child *ch = &ctl->child[k];
+
+		if (ch->pid <= 0 && ch->rfd < 0) {
+			if (free_slot < 0)
+				free_slot = k;
+		} else if (ch->uid == uid) {
+			mine++;
+		}
+	}
+	if (uid != 0 && mine >= CONTROL_MAX_CHILDREN_PER_UID)
+		return -1;
+	return free_slot;
+}
+
+/* fork, for control_spawn and control_query: in the child (0 returned)
+ * signals as a plain process has them, a time limit, and only fd and the
+ * kept descriptors open. */
+static pid_t
+control_fork(const struct control *ctl, int fd)
+{
+	sigset_t none;
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGALRM, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	alarm(CONTROL_CHILD_SECONDS);
+	/* Below the loop: on a busy machine the scheduler serves the
+	 * deliveries and the watchdog first. */
+	(void)setpriority(PRIO_PROCESS, 0, CONTROL_CHILD_NICE);
+	control_close_others(ctl, fd);
+	return 0;
+}
+
 bool
 control_spawn(struct control *ctl, control_token t, void (*fn)(void *arg, FILE *out),
     void *arg)
 {
 	int i = control_find(ctl, t), slot;
 	struct control_conn *c;
-	sigset_t none;
 	pid_t pid;
 
-	if (i < 0)
+	if (i < 0 || (slot = control_child_slot(ctl, ctl->conn[i]->peer.uid)) < 0)
 		return false;
 	c = ctl->conn[i];
-	for (slot = 0; slot < CONTROL_MAX_CHILDREN && ctl->child[slot].pid > 0; slot++)
-		;
-	if (slot == CONTROL_MAX_CHILDREN)
-		return false;
-	pid = fork();
+	pid = control_fork(ctl, c->fd);
 	if (pid < 0)
 		return false;
 	if (pid == 0) {
 		FILE *out;
 
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_IGN);
-		signal(SIGALRM, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		alarm(CONTROL_CHILD_SECONDS);
-		control_close_others(ctl, c->fd);
 		(void)fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
 		out = fdopen(c->fd, "w");
 		if (out == NULL)
@@ -599,6 +660,98 @@ control_spawn(struct control *ctl, control_token t, void (*fn)(void *arg, FILE *
 	c->ending = true;	/* the child answers; no "closed" callback */
 	control_close(ctl, i, false);
 	return true;
+}
+
+bool
+control_query(struct control *ctl, control_token t, void (*fn)(void *arg, FILE *out),
+    void *arg)
+{
+	int i = control_find(ctl, t), slot;
+	struct control_child *ch;
+	struct epoll_event ev;
+	int p[2];
+	pid_t pid;
+
+	if (i < 0 || (slot = control_child_slot(ctl, ctl->conn[i]->peer.uid)) < 0 ||
+	    pipe2(p, O_CLOEXEC) < 0)
+		return false;
+	pid = control_fork(ctl, p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return false;
+	}
+	if (pid == 0) {
+		FILE *out = fdopen(p[1], "w");
+
+		if (out == NULL)
+			_exit(1);
+		fn(arg, out);
+		_exit(fflush(out) == 0 ? 0 : 1);
+	}
+	close(p[1]);
+	(void)fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+	ch = &ctl->child[slot];
+	ch->pid = pid;
+	ch->uid = ctl->conn[i]->peer.uid;
+	ch->rfd = p[0];
+	ch->token = t;
+	strbuf_reset(&ch->in);
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	ev.data.u32 = CONTROL_KEY_QUERY + (uint32_t)slot;
+	(void)epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, p[0], &ev);
+	return true;
+}
+
+/* A query's results: whole lines to the handler, CONTROL_QUERY_CHUNK
+ * octets at most per call; at the end of the pipe, query_done. */
+static void
+control_query_read(struct control *ctl, int slot)
+{
+	struct control_child *ch;
+	char buf[8192];
+	size_t got = 0;
+
+	if (slot < 0 || slot >= CONTROL_MAX_CHILDREN || ctl->child[slot].rfd < 0)
+		return;
+	ch = &ctl->child[slot];
+	while (got < CONTROL_QUERY_CHUNK) {
+		ssize_t n = read(ch->rfd, buf, sizeof buf);
+		size_t start = 0, k;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			/* The child is done (or died: a partial line is
+			 * no result). */
+			(void)epoll_ctl(ctl->epfd, EPOLL_CTL_DEL, ch->rfd, NULL);
+			close(ch->rfd);
+			ch->rfd = -1;
+			strbuf_reset(&ch->in);
+			if (ctl->ops.query_done != NULL)
+				ctl->ops.query_done(ctl->ops.arg, ch->token);
+			return;
+		}
+		got += (size_t)n;
+		for (k = 0; k < (size_t)n; k++) {
+			if (buf[k] != '\n')
+				continue;
+			strbuf_append(&ch->in, buf + start, k - start);
+			if (ctl->ops.query_line != NULL)
+				ctl->ops.query_line(ctl->ops.arg, ch->token,
+				    ch->in.buf != NULL ? ch->in.buf : "");
+			strbuf_reset(&ch->in);
+			start = k + 1;
+		}
+		/* A line longer than any result is garbage: dropped. */
+		if (ch->in.len + ((size_t)n - start) <= CTL_REQUEST_MAX)
+			strbuf_append(&ch->in, buf + start, (size_t)n - start);
+		else
+			strbuf_reset(&ch->in);
+	}
 }
 
 void

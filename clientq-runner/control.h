@@ -20,7 +20,9 @@
  *   handler answers with control_line/control_end now or later (flush
  *   --wait), or hands the connection to a child with control_spawn (a
  *   listing of a large queue is written by a forked process, so neither
- *   its reading nor a slow reader holds the loop).  A token outlives its
+ *   its reading nor a slow reader holds the loop), or asks a child to
+ *   select messages for it with control_query and answers from the
+ *   results (flush by sender or recipient).  A token outlives its
  *   connection safely: control_line on a closed one returns false, and
  *   the closed callback says it went.
  */
@@ -36,6 +38,10 @@
 #define CONTROL_MAX_CONN 256
 #define CONTROL_MAX_PER_UID 8
 #define CONTROL_MAX_CHILDREN 4
+/* An ordinary user's requests in children at once. */
+#define CONTROL_MAX_CHILDREN_PER_UID 2
+/* Children run this much nicer than the daemon. */
+#define CONTROL_CHILD_NICE 10
 #define CONTROL_REQUEST_MS 10000
 #define CONTROL_OUT_MAX (4u << 20)
 /* A child writing a reply is killed after this long. */
@@ -55,6 +61,11 @@ struct control_ops {
 	/* The connection of t went away before control_end. */
 	void (*closed)(void *arg, control_token t);
 	void *arg;
+	/* control_query's results: each line the child wrote (without its
+	 * line feed), then the end of them.  t may be closed by then (the
+	 * closed callback said so): the results still come. */
+	void (*query_line)(void *arg, control_token t, const char *line);
+	void (*query_done)(void *arg, control_token t);
 };
 
 struct control;
@@ -93,6 +104,15 @@ bool control_end(struct control *ctl, control_token t, enum ctl_status st,
  * exits), the parent forgets the connection.  false (nothing forked) when
  * CONTROL_MAX_CHILDREN are busy or fork fails; the caller answers TRY. */
 bool control_spawn(struct control *ctl, control_token t,
+    void (*fn)(void *arg, FILE *out), void *arg);
+/* control_query: fork; the child runs fn with a pipe back to the daemon
+ * as out and writes result lines to it; the parent keeps the connection
+ * (it answers with control_line/control_end once it has the results)
+ * and gets the lines through ops.query_line as they come, a slice per
+ * control_io, then ops.query_done.  So a request whose selection reads
+ * every queue file (flush --sender) costs the loop only the handling of
+ * its results.  false (nothing forked) as for control_spawn. */
+bool control_query(struct control *ctl, control_token t,
     void (*fn)(void *arg, FILE *out), void *arg);
 /* control_keep_fds: descriptors a child keeps besides its connection
  * (the queue directory's); every other one it closes, so that it holds

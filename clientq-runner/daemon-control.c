@@ -23,6 +23,7 @@
 
 #include "daemon-private.h"
 #include "log.h"
+#include "pwcache.h"
 #include "qf.h"
 #include "qlist.h"
 #include "strbuf.h"
@@ -44,16 +45,13 @@ struct daemon_cmd {
 	    const struct ctl_request *rq);
 };
 
+/* A user's name.  On the loop through pwcache (bounded, expiring: NSS
+ * is asked once per user and expiry, never per request); a child, which
+ * may wait, asks NSS itself. */
 static void
 daemon_user_name(uid_t uid, char *buf, size_t size)
 {
-	struct passwd pw, *res = NULL;
-	char tmp[1024];
-
-	if (getpwuid_r(uid, &pw, tmp, sizeof tmp, &res) == 0 && res != NULL)
-		snprintf(buf, size, "%s", pw.pw_name);
-	else
-		snprintf(buf, size, "#%lu", (unsigned long)uid);
+	(void)pwcache_name(uid, buf, size, time(NULL));
 }
 
 /* "uid 1000 (alice), pid 4242": who asked, for the log. */
@@ -69,6 +67,9 @@ daemon_who(const struct daemon_peer *p, char *buf, size_t size)
 
 /* ------------------------------------------------------------ waiters */
 
+static void daemon_flushq_forget_waiter(struct daemon *d, const struct daemon_waiter *w);
+static void daemon_flushqs_stop(struct daemon *d);
+
 static void
 daemon_waiter_free(struct daemon *d, struct daemon_waiter *w)
 {
@@ -79,6 +80,7 @@ daemon_waiter_free(struct daemon *d, struct daemon_waiter *w)
 			*pp = w->next;
 			break;
 		}
+	daemon_flushq_forget_waiter(d, w);
 	sched_free(w->pending);
 	free(w);
 }
@@ -115,7 +117,7 @@ daemon_waiter_report(struct daemon *d, struct daemon_waiter *w, const char *id,
 		daemon_waiter_free(d, w);
 		return false;
 	}
-	if (sched_count(w->pending) == 0) {
+	if (sched_count(w->pending) == 0 && !w->gathering) {
 		daemon_waiter_end(d, w);
 		return false;
 	}
@@ -162,6 +164,7 @@ daemon_waiters_all(struct daemon *d, const char *outcome, const char *text)
 void
 daemon_waiters_stop(struct daemon *d)
 {
+	daemon_flushqs_stop(d);
 	while (d->waiters != NULL) {
 		control_end(d->ctl, d->waiters->token, CTL_TRY,
 		    "the daemon stopped before every message was tried");
@@ -379,6 +382,290 @@ daemon_flush_wait_left(struct daemon *d, const struct daemon_peer *p)
 	return 0;
 }
 
+/*
+ * flush.  What the loop itself does is O(1) or O(IDs named): the checks,
+ * the rate limit, and for root and the runner's user a flush by queue ID
+ * or of everything.  A selection that needs the files (by sender or
+ * recipient, an ordinary user's own messages, the set a --wait reports
+ * on) is made by a child (control_query) reading the queue on a snapshot
+ * of the index; the loop gets the chosen IDs as lines, a slice per
+ * iteration, and makes each due as it comes.  So a flush --sender over a
+ * million messages costs the loop what the million IDs cost in the
+ * schedule, never the million reads and parses; sending them all through
+ * the child instead of keeping senders and recipients in the index keeps
+ * the index at its few dozen bytes per message.
+ */
+
+/* A flush whose selection a child makes. */
+struct daemon_flushq {
+	control_token token;
+	struct daemon_peer peer;	/* name: the child's (NSS off the loop) */
+	bool wait, select;
+	struct sched *set;		/* a set: the IDs made due */
+	struct daemon_waiter *w;	/* --wait: reports as outcomes come */
+	bool ended;			/* the child's last line came */
+	enum ctl_status st;
+	char text[300];
+	struct daemon_flushq *next;
+};
+
+static void
+daemon_flushq_forget_waiter(struct daemon *d, const struct daemon_waiter *w)
+{
+	struct daemon_flushq *q;
+
+	for (q = d->flushqs; q != NULL; q = q->next)
+		if (q->w == w)
+			q->w = NULL;
+}
+
+static struct daemon_flushq *
+daemon_flushq_find(struct daemon *d, control_token t)
+{
+	struct daemon_flushq *q;
+
+	for (q = d->flushqs; q != NULL; q = q->next)
+		if (q->token == t)
+			return q;
+	return NULL;
+}
+
+static void
+daemon_flushq_free(struct daemon *d, struct daemon_flushq *q)
+{
+	struct daemon_flushq **pp;
+
+	for (pp = &d->flushqs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == q) {
+			*pp = q->next;
+			break;
+		}
+	sched_free(q->set);
+	free(q);
+}
+
+/* Stopping: every flush whose selection is still coming is answered. */
+static void
+daemon_flushqs_stop(struct daemon *d)
+{
+	while (d->flushqs != NULL) {
+		control_end(d->ctl, d->flushqs->token, CTL_TRY,
+		    "the daemon stopped before the flush was made");
+		daemon_flushq_free(d, d->flushqs);
+	}
+}
+
+/* Indexed: scheduled, or being delivered. */
+static bool
+daemon_indexed(const struct daemon *d, const char *id)
+{
+	long long due;
+
+	return sched_due(d->sched, id, &due) || daemon_active(d, id);
+}
+
+/* id is in a flush: due now (unless under way), and in its set. */
+static void
+daemon_flush_one(struct daemon *d, struct sched *set, struct daemon_waiter *w,
+    const char *id)
+{
+	long long due;
+
+	if (sched_due(d->sched, id, &due)) {
+		if (due > daemon_now_ms())
+			sched_set(d->sched, id, daemon_now_ms());
+	} else if (!daemon_active(d, id)) {
+		return;		/* gone since the child looked */
+	}
+	sched_set(set, id, 0);
+	if (w != NULL)
+		sched_set(w->pending, id, 0);
+}
+
+/* The flush's set is known: say so, or begin reporting (--wait). */
+static void
+daemon_flush_answer(struct daemon *d, control_token t, const struct daemon_peer *p,
+    bool wait, bool select, struct sched *set, struct daemon_waiter *w)
+{
+	size_t n = sched_count(set);
+	char who[200];
+
+	daemon_who(p, who, sizeof who);
+	if (n == 0 && (select || !wait)) {
+		if (w != NULL)
+			daemon_waiter_free(d, w);
+		control_end(d->ctl, t, CTL_NO, "no queued message matches");
+		return;
+	}
+	if (n > 0) {
+		retry_breaker_flush(&d->breaker, smtp_clock_ms());
+		log_msg(LOG_LVL_INFO, "flush of %zu message%s requested by %s", n,
+		    n == 1 ? "" : "s", who);
+	}
+	if (!wait) {
+		control_end(d->ctl, t, CTL_OK, "%zu message%s due now%s", n, n == 1 ? "" : "s",
+		    d->paused ? "; delivery is paused (clientqctl resume)" : "");
+		return;
+	}
+	if (n == 0) {
+		daemon_waiter_free(d, w);
+		control_end(d->ctl, t, CTL_OK, "nothing queued");
+		return;
+	}
+	w->gathering = false;
+	if (!control_line(d->ctl, t, 'P', "- waiting %zu", n)) {
+		daemon_waiter_free(d, w);
+		return;
+	}
+	if (sched_count(w->pending) == 0)
+		daemon_waiter_end(d, w);	/* all of them reported already */
+}
+
+static struct daemon_waiter *
+daemon_waiter_new(struct daemon *d, control_token t)
+{
+	struct daemon_waiter *w = xcalloc(1, sizeof *w);
+
+	w->token = t;
+	w->pending = sched_new();
+	w->gathering = true;
+	w->next = d->waiters;
+	d->waiters = w;
+	return w;
+}
+
+struct daemon_reader {
+	struct daemon *d;
+	const struct daemon_peer *peer;
+	const struct ctl_request *rq;
+};
+
+/* In the child: its result lines ("N name", "I id" each, "E status
+ * text" last). */
+static void
+daemon_child_select(void *arg, FILE *out)
+{
+	const struct daemon_reader *r = arg;
+	struct daemon *d = r->d;
+	struct daemon_peer p = *r->peer;
+	const char *rcpt = ctl_get(r->rq, "recipient"), *sender = ctl_get(r->rq, "sender");
+	bool select = rcpt != NULL || sender != NULL;
+	struct spool_scan scan;
+	struct spool_error err;
+	struct passwd pw, *res = NULL;
+	char tmp[4096];
+	const char *id;
+	size_t pos = 0, i;
+	int pass;
+
+	/* NSS here, where waiting holds nobody up. */
+	if (getpwuid_r(p.uid, &pw, tmp, sizeof tmp, &res) == 0 && res != NULL)
+		snprintf(p.name, sizeof p.name, "%s", res->pw_name);
+	fprintf(out, "N %s\n", p.name);
+	if (ctl_get(r->rq, "id") != NULL) {
+		/* All of them checked before any is flushed. */
+		for (pass = 0; pass < 2; pass++) {
+			pos = 0;
+			while ((id = ctl_get_next(r->rq, "id", &pos)) != NULL) {
+				struct daemon_msg m;
+				bool mine;
+
+				if (pass == 1) {
+					fprintf(out, "I %s\n", id);
+					continue;
+				}
+				if (!daemon_indexed(d, id)) {
+					fprintf(out, "E %d %s: not in the queue\n", CTL_NO, id);
+					return;
+				}
+				mine = daemon_msg_load(d, id, &m) && daemon_mine(d, &p, &m.e);
+				daemon_msg_free(&m);
+				if (!mine) {
+					fprintf(out, "E %d %s: not your message\n", CTL_NO, id);
+					return;
+				}
+			}
+		}
+		fprintf(out, "E %d\n", CTL_OK);
+		return;
+	}
+	if (!spool_scan(d->sp, 'q', &scan, &err)) {
+		fprintf(out, "E %d %s\n", CTL_TRY, err.reason);
+		return;
+	}
+	for (i = 0; i < scan.nids; i++) {
+		struct daemon_msg m;
+
+		if (!daemon_indexed(d, scan.ids[i]))
+			continue;	/* quarantined, or not indexed yet */
+		if (p.admin && !select) {
+			fprintf(out, "I %s\n", scan.ids[i]);
+			continue;
+		}
+		if (daemon_msg_load(d, scan.ids[i], &m) && daemon_mine(d, &p, &m.e) &&
+		    (!select || daemon_msg_matches(d, m.e.env, rcpt, sender)))
+			fprintf(out, "I %s\n", scan.ids[i]);
+		daemon_msg_free(&m);
+	}
+	spool_scan_free(&scan);
+	fprintf(out, "E %d\n", CTL_OK);
+}
+
+void
+daemon_control_query_line(void *arg, control_token t, const char *line)
+{
+	struct daemon *d = arg;
+	struct daemon_flushq *q = daemon_flushq_find(d, t);
+	char *end;
+	long st;
+
+	if (q == NULL || q->ended || line[0] == '\0' || line[1] != ' ')
+		return;
+	switch (line[0]) {
+	case 'N':
+		snprintf(q->peer.name, sizeof q->peer.name, "%s", line + 2);
+		break;
+	case 'I':
+		if (qid_valid(line + 2) && !d->stopping)
+			daemon_flush_one(d, q->set, q->w, line + 2);
+		break;
+	case 'E':
+		st = strtol(line + 2, &end, 10);
+		if (end == line + 2 || st < CTL_OK || st > CTL_TRY)
+			break;
+		q->ended = true;
+		q->st = (enum ctl_status)st;
+		snprintf(q->text, sizeof q->text, "%s", *end == ' ' ? end + 1 : "");
+		break;
+	default:
+		break;
+	}
+}
+
+void
+daemon_control_query_done(void *arg, control_token t)
+{
+	struct daemon *d = arg;
+	struct daemon_flushq *q = daemon_flushq_find(d, t);
+
+	if (q == NULL)
+		return;
+	if (!q->ended) {
+		q->st = CTL_TRY;
+		snprintf(q->text, sizeof q->text,
+		    "flush: the selection broke off (see the log); try again");
+		log_msg(LOG_LVL_ERR, "flush: the child selecting its messages ended without an answer");
+	}
+	if (q->st != CTL_OK) {
+		if (q->w != NULL)
+			daemon_waiter_free(d, q->w);
+		control_end(d->ctl, t, q->st, "%s", q->text);
+	} else {
+		daemon_flush_answer(d, t, &q->peer, q->wait, q->select, q->set, q->w);
+	}
+	daemon_flushq_free(d, q);
+}
+
 static void
 daemon_cmd_flush(struct daemon *d, control_token t, const struct daemon_peer *p,
     const struct ctl_request *rq)
@@ -386,126 +673,87 @@ daemon_cmd_flush(struct daemon *d, control_token t, const struct daemon_peer *p,
 	const char *rcpt = ctl_get(rq, "recipient"), *sender = ctl_get(rq, "sender");
 	bool wait = ctl_get(rq, "wait") != NULL, select = rcpt || sender;
 	bool named = ctl_get(rq, "id") != NULL;
-	long long now = daemon_now_ms(), left;
-	struct sched *set = sched_new();
-	struct daemon_waiter *w;
+	struct daemon_reader r = { d, p, rq };
+	struct daemon_flushq *q;
+	long long left;
 	const char *id;
 	size_t pos = 0;
 	char who[200];
 
 	if (d->stopping) {
 		control_end(d->ctl, t, CTL_TRY, "the daemon is stopping");
-		goto out;
+		return;
 	}
 	if (named && select) {
 		control_end(d->ctl, t, CTL_BAD, "flush: queue IDs or --recipient/--sender, not both");
-		goto out;
+		return;
 	}
 	if (wait && d->paused) {
 		control_end(d->ctl, t, CTL_NO,
 		    "delivery is paused, so nothing would be tried (clientqctl resume)");
-		goto out;
+		return;
 	}
+	while ((id = ctl_get_next(rq, "id", &pos)) != NULL)
+		if (!qid_valid(id)) {
+			control_end(d->ctl, t, CTL_BAD, "flush: '%.60s' is not a queue ID", id);
+			return;
+		}
 	if ((left = daemon_flush_wait_left(d, p)) > 0) {
 		control_end(d->ctl, t, CTL_TRY,
 		    "flush refused: one flush every %d s per user; try again in %lld s",
 		    DAEMON_FLUSH_INTERVAL_MS / 1000, (left + 999) / 1000);
-		goto out;
+		return;
 	}
-	/* The messages it is about: the ones named, or the ones matching,
-	 * or all; for a user other than root and the runner's, their own
-	 * (when they name them, or wait for them: a progress line must
-	 * not show anyone else's). */
-	while ((id = ctl_get_next(rq, "id", &pos)) != NULL) {
-		struct daemon_msg m;
-		long long due;
-
-		if (!qid_valid(id)) {
-			control_end(d->ctl, t, CTL_BAD, "flush: '%.60s' is not a queue ID", id);
-			goto out;
-		}
-		if (!sched_due(d->sched, id, &due) && !daemon_active(d, id)) {
-			control_end(d->ctl, t, CTL_NO, "%s: not in the queue", id);
-			goto out;
-		}
-		if (!p->admin) {
-			bool mine = daemon_msg_load(d, id, &m) && daemon_mine(d, p, &m.e);
-
-			daemon_msg_free(&m);
-			if (!mine) {
-				control_end(d->ctl, t, CTL_NO, "%s: not your message", id);
-				goto out;
-			}
-		}
-		sched_set(set, id, 0);
-	}
-	if (!named && (select || wait)) {
-		struct spool_scan scan;
-		struct spool_error err;
-		size_t i;
-
-		if (!spool_scan(d->sp, 'q', &scan, &err)) {
-			control_end(d->ctl, t, CTL_TRY, "%s", err.reason);
-			goto out;
-		}
-		for (i = 0; i < scan.nids; i++) {
-			struct daemon_msg m;
-			long long due;
-
-			if (!sched_due(d->sched, scan.ids[i], &due) && !daemon_active(d, scan.ids[i]))
-				continue;	/* quarantined, or not indexed yet */
-			if (daemon_msg_load(d, scan.ids[i], &m) && daemon_mine(d, p, &m.e) &&
-			    (!select || daemon_msg_matches(d, m.e.env, rcpt, sender)))
-				sched_set(set, scan.ids[i], 0);
-			daemon_msg_free(&m);
-		}
-		spool_scan_free(&scan);
-	}
-	daemon_who(p, who, sizeof who);
-	if (named || select) {
-		char one[QID_MAX_LEN + 1];
-		struct sched *copy = sched_new();
-
-		if (sched_count(set) == 0) {
-			control_end(d->ctl, t, CTL_NO, "no queued message matches");
-			sched_free(copy);
-			goto out;
-		}
-		/* Due now, in their own order; the breaker lets a probe go. */
-		while (sched_pop(set, 0, one)) {
-			sched_set(copy, one, 0);
-			if (!daemon_active(d, one))
-				sched_set(d->sched, one, now);
-		}
-		sched_free(set);
-		set = copy;
-		retry_breaker_flush(&d->breaker, smtp_clock_ms());
-		log_msg(LOG_LVL_INFO, "flush of %zu message%s requested by %s", sched_count(set),
-		    sched_count(set) == 1 ? "" : "s", who);
-	} else {
+	if (!named && !select && !wait) {
+		/* Everything: no selection to make. */
+		daemon_who(p, who, sizeof who);
 		log_msg(LOG_LVL_INFO, "flush: every message is due now (requested by %s)", who);
 		daemon_flush_all(d, smtp_clock_ms());
-	}
-	if (!wait) {
-		size_t n = (named || select) ? sched_count(set) : sched_count(d->sched);
-
-		control_end(d->ctl, t, CTL_OK, "%zu message%s due now%s", n, n == 1 ? "" : "s",
+		control_end(d->ctl, t, CTL_OK, "%zu message%s due now%s", sched_count(d->sched),
+		    sched_count(d->sched) == 1 ? "" : "s",
 		    d->paused ? "; delivery is paused (clientqctl resume)" : "");
-		goto out;
+		return;
 	}
-	if (sched_count(set) == 0) {
-		control_end(d->ctl, t, CTL_OK, "nothing queued");
-		goto out;
+	if (named && p->admin) {
+		/* Root and the runner's user: no file to read. */
+		struct sched *set = sched_new();
+		struct daemon_waiter *w = wait ? daemon_waiter_new(d, t) : NULL;
+
+		pos = 0;
+		while ((id = ctl_get_next(rq, "id", &pos)) != NULL)
+			if (!daemon_indexed(d, id)) {
+				if (w != NULL)
+					daemon_waiter_free(d, w);
+				control_end(d->ctl, t, CTL_NO, "%s: not in the queue", id);
+				sched_free(set);
+				return;
+			}
+		pos = 0;
+		while ((id = ctl_get_next(rq, "id", &pos)) != NULL)
+			daemon_flush_one(d, set, w, id);
+		daemon_flush_answer(d, t, p, wait, select, set, w);
+		sched_free(set);
+		return;
 	}
-	w = xcalloc(1, sizeof *w);
-	w->token = t;
-	w->pending = set;
-	set = NULL;
-	w->next = d->waiters;
-	d->waiters = w;
-	control_line(d->ctl, t, 'P', "- waiting %zu", sched_count(w->pending));
-out:
-	sched_free(set);
+	if (!select && wait)
+		daemon_flush_all(d, smtp_clock_ms());	/* the set follows */
+	q = xcalloc(1, sizeof *q);
+	q->token = t;
+	q->peer = *p;
+	q->wait = wait;
+	q->select = select || named;
+	q->set = sched_new();
+	q->w = wait ? daemon_waiter_new(d, t) : NULL;
+	if (!control_query(d->ctl, t, daemon_child_select, &r)) {
+		if (q->w != NULL)
+			daemon_waiter_free(d, q->w);
+		sched_free(q->set);
+		free(q);
+		control_end(d->ctl, t, CTL_TRY, "busy: too many requests under way; try again");
+		return;
+	}
+	q->next = d->flushqs;
+	d->flushqs = q;
 }
 
 /* hold, release, remove: one message, under its lock. */
@@ -657,12 +905,6 @@ daemon_cmd_remove(struct daemon *d, control_token t, const struct daemon_peer *p
 }
 
 /* ------------------------------------------------------------ readers */
-
-struct daemon_reader {
-	struct daemon *d;
-	const struct daemon_peer *peer;
-	const struct ctl_request *rq;
-};
 
 /* In a child: the queue; with mine, only what the peer may see. */
 static bool

@@ -75,8 +75,13 @@ struct daemon_waiter {
 	control_token token;
 	struct sched *pending;	/* a set: the IDs not reported yet */
 	unsigned long delivered, deferred, bounced, other;
+	/* Its selection is still coming (daemon_flushq): an empty pending
+	 * set does not end it yet. */
+	bool gathering;
 	struct daemon_waiter *next;
 };
+
+struct daemon_flushq;
 
 struct daemon_flusher {
 	uid_t uid;
@@ -117,6 +122,8 @@ struct daemon {
 	struct control *ctl;
 	int keepfds[4];
 	struct daemon_waiter *waiters;
+	/* Flushes whose selection a child is making (daemon-control.c). */
+	struct daemon_flushq *flushqs;
 	struct daemon_flusher flushers[DAEMON_FLUSH_USERS];
 	/* Attempts whose outcome could not be written (deliver_unwritten:
 	 * a full disk): kept, each holding its lock, and written when it
@@ -140,6 +147,8 @@ void daemon_interval(long long ms, char *buf, size_t size);
 void daemon_control_request(void *arg, control_token t, const struct control_peer *peer,
     const struct ctl_request *rq);
 void daemon_control_closed(void *arg, control_token t);
+void daemon_control_query_line(void *arg, control_token t, const char *line);
+void daemon_control_query_done(void *arg, control_token t);
 /* daemon_waiters_resolve: what became of id, for every flush --wait
  * that waits for it (outcome: delivered, deferred, bounced, removed,
  * held, gone, quarantined). */

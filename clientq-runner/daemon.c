@@ -968,6 +968,7 @@ daemon_setup(struct daemon *d)
 	if (d->cfg->control_fd >= 0) {
 		const struct control_ops ops = {
 			daemon_control_request, daemon_control_closed, d,
+			daemon_control_query_line, daemon_control_query_done,
 		};
 
 		d->ctl = control_new(d->cfg->control_fd, &ops);

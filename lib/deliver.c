@@ -3,7 +3,6 @@
 #include "deliver.h"
 
 #include <errno.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "crashpoint.h"
 #include "envelope.h"
 #include "log.h"
+#include "pwcache.h"
 #include "qf.h"
 #include "strbuf.h"
 #include "xalloc.h"
@@ -157,22 +157,16 @@ deliver_outcome(const struct deliver_job *j, struct deliver_outcome *o)
 
 /* sendmail logs "ctladdr=user (uid/gid)" when the envelope sender is a
  * local user of this system (measured: root, nobody and smmsp get it;
- * remote and unknown senders do not).  The last answer is kept for a
- * minute: a queue is mostly one sender's mail, and getpwnam reads the
- * user database each time. */
-static struct {
-	char user[256];
-	char text[300];
-	time_t when;
-} deliver_ctladdr_cache;
-
+ * remote and unknown senders do not).  The user database is asked
+ * through pwcache: a daemon logging a backlog from many local senders
+ * asks NSS once per sender and expiry, not once per message. */
 static void
 deliver_ctladdr(const struct qf_envelope *env, char *buf, size_t size)
 {
 	const char *s = env->sender ? env->sender : "";
 	char user[256];
-	struct passwd *pw;
-	time_t now = time(NULL);
+	uid_t uid;
+	gid_t gid;
 	size_t n;
 
 	buf[0] = '\0';
@@ -184,17 +178,9 @@ deliver_ctladdr(const struct qf_envelope *env, char *buf, size_t size)
 		return;
 	memcpy(user, s, n);
 	user[n] = '\0';
-	if (strcmp(user, deliver_ctladdr_cache.user) != 0 ||
-	    now - deliver_ctladdr_cache.when > 60 || now < deliver_ctladdr_cache.when) {
-		deliver_ctladdr_cache.text[0] = '\0';
-		if ((pw = getpwnam(user)) != NULL)
-			snprintf(deliver_ctladdr_cache.text, sizeof deliver_ctladdr_cache.text,
-			    ", ctladdr=%s (%lu/%lu)", user, (unsigned long)pw->pw_uid,
-			    (unsigned long)pw->pw_gid);
-		snprintf(deliver_ctladdr_cache.user, sizeof deliver_ctladdr_cache.user, "%s", user);
-		deliver_ctladdr_cache.when = now;
-	}
-	snprintf(buf, size, "%s", deliver_ctladdr_cache.text);
+	if (pwcache_ids(user, &uid, &gid, time(NULL)))
+		snprintf(buf, size, ", ctladdr=%s (%lu/%lu)", user, (unsigned long)uid,
+		    (unsigned long)gid);
 }
 
 /* One line as sendmail's markstats/logdelivery writes it. */
