@@ -24,6 +24,14 @@
 /* A message skipped for a passing reason (a system error) is looked at
  * again after this long at the soonest. */
 #define DAEMON_SKIPPED_RETRY_MS 2000
+/* The due time of an ID a scan found and nobody read yet: earlier than
+ * any real one (epoch ms, or 0: at once), so these come first, and
+ * daemon_verify reads each (its K and N) before it counts as due. */
+#define DAEMON_UNVERIFIED (-1LL)
+/* Reading those takes at most this long per turn of the loop. */
+#define DAEMON_VERIFY_MS 5
+/* A rescan reads this many directory entries per turn of the loop. */
+#define DAEMON_RESCAN_SLICE 4096
 /* The safety-net rescan. */
 #define DAEMON_SWEEP_MS (5 * 60 * 1000)
 /* A connection with nothing to do is closed after this long. */
@@ -110,6 +118,10 @@ struct daemon {
 	int nslots;
 	int epfd, ifd, sfd;
 	bool stopping, rescan;
+	bool verifying;		/* a rescan, or reading what it found, goes on */
+	struct spool_cursor *cursor;	/* the rescan under way, or NULL */
+	struct spool_scan rescan_found;	/* its skipped names so far */
+	bool rescan_again;	/* asked for again meanwhile */
 	bool reload_pending;	/* SIGHUP: reload once nothing is in flight */
 	bool paused;		/* clientqctl pause: nothing new starts */
 	bool stall_hook;	/* CLIENTQ_TEST_STALL: SIGUSR2 blocks the loop */

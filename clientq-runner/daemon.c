@@ -144,8 +144,15 @@ daemon_schedule(struct daemon *d, const char *id)
 	if (daemon_still_parked(d, id))
 		return;		/* as it was when it was left: said once */
 	r = spool_peek(d->sp, 'q', id, &locked, &data, &len, NULL, &err);
-	if (r == SPOOL_ERROR && sched_due(d->unreadable, id, &due))
-		return;		/* still unreadable: its next try stands */
+	if (r == SPOOL_ERROR && sched_due(d->unreadable, id, &due)) {
+		/* Still unreadable: its next try stands (daemon_verify
+		 * took it out: then in the interval it had). */
+		long long when;
+
+		if (!sched_due(d->sched, id, &when))
+			sched_set(d->sched, id, now + due);
+		return;
+	}
 	sched_remove(d->unreadable, id);
 	if (r == SPOOL_GONE) {
 		sched_remove(d->sched, id);
@@ -178,6 +185,37 @@ daemon_schedule(struct daemon *d, const char *id)
 	due = retry_due(&d->cfg->policy, env->dtime, env->ntries, id) * 1000;
 	qf_free(env);
 	sched_set(d->sched, id, due);
+}
+
+/* An ID a scan found, whose file is read now: scheduled from it (or
+ * dropped, parked, quarantined later, as daemon_schedule decides). */
+static void
+daemon_verify(struct daemon *d, const char *id)
+{
+	char copy[QID_MAX_LEN + 1];
+
+	snprintf(copy, sizeof copy, "%s", id);	/* id may be the heap's */
+	sched_remove(d->sched, copy);
+	daemon_schedule(d, copy);
+}
+
+/* The scan's IDs not read yet are the earliest entries: read
+ * some, DAEMON_VERIFY_MS of work at most, so that the loop answers in
+ * between; true while some are left. */
+static bool
+daemon_verify_some(struct daemon *d)
+{
+	long long start = daemon_mono_ms();
+	const char *id;
+	long long due;
+	unsigned k;
+
+	for (k = 0; sched_next(d->sched, &id, &due) && due == DAEMON_UNVERIFIED; k++) {
+		if ((k & 15) == 15 && daemon_mono_ms() - start >= DAEMON_VERIFY_MS)
+			return true;
+		daemon_verify(d, id);
+	}
+	return false;
 }
 
 static int
@@ -217,30 +255,80 @@ daemon_report_skipped(struct daemon *d, const struct spool_scan *scan)
 	d->nskipped = scan->nskipped;
 }
 
-/* The whole directory, again: new files scheduled, vanished ones
- * dropped. */
-static void
-daemon_rescan(struct daemon *d)
+/* The whole directory again, DAEMON_RESCAN_SLICE entries per turn of
+ * the loop (a million names are not read in one go): new IDs scheduled
+ * (to be read: daemon_verify); IDs whose file went fall out when they
+ * come due (deliver_open finds nothing).  A rescan asked for while one
+ * runs starts again once it ends: what was missed (an inotify overflow)
+ * may lie behind its cursor.  false when the directory cannot be read
+ * (said). */
+static bool
+daemon_rescan_start(struct daemon *d)
 {
-	struct spool_scan scan;
+	struct spool_error err;
+
+	d->rescan = false;
+	if (d->cursor != NULL) {
+		d->rescan_again = true;
+		return true;
+	}
+	if ((d->cursor = spool_cursor_open(d->sp, 'q', &err)) == NULL) {
+		log_msg(LOG_LVL_ERR, "%s", err.reason);
+		return false;
+	}
+	memset(&d->rescan_found, 0, sizeof d->rescan_found);
+	return true;
+}
+
+/* One slice of the rescan; true while it has more to read. */
+static bool
+daemon_rescan_step(struct daemon *d)
+{
+	struct spool_scan *found = &d->rescan_found;
+	enum spool_cursor_result r;
 	struct spool_error err;
 	size_t i;
 
-	d->rescan = false;
-	if (!spool_scan(d->sp, 'q', &scan, &err)) {
-		log_msg(LOG_LVL_ERR, "%s", err.reason);
-		return;
-	}
-	daemon_report_skipped(d, &scan);
-	for (i = 0; i < scan.nids; i++) {
+	if (d->cursor == NULL)
+		return false;
+	r = spool_cursor_next(d->cursor, DAEMON_RESCAN_SLICE, found, &err);
+	for (i = 0; i < found->nids; i++) {
 		long long due;
 
-		if (!sched_due(d->sched, scan.ids[i], &due))
-			daemon_schedule(d, scan.ids[i]);
+		/* Read later (daemon_verify): a million files are not
+		 * read before READY=1, nor on the loop in one go. */
+		if (!sched_due(d->sched, found->ids[i], &due) && !daemon_active(d, found->ids[i]))
+			sched_set(d->sched, found->ids[i], DAEMON_UNVERIFIED);
 	}
-	spool_scan_free(&scan);
-	/* Entries whose file is gone fall out when they come due
-	 * (deliver_open finds nothing). */
+	/* The IDs are done with; the skipped names are reported at the
+	 * end, against the last whole scan's. */
+	free(found->ids);
+	found->ids = NULL;
+	found->nids = 0;
+	if (r == SPOOL_CURSOR_MORE)
+		return true;
+	if (r == SPOOL_CURSOR_ERROR)
+		log_msg(LOG_LVL_ERR, "%s", err.reason);
+	else
+		daemon_report_skipped(d, found);
+	spool_scan_free(found);
+	spool_cursor_close(d->cursor);
+	d->cursor = NULL;
+	if (d->rescan_again) {
+		d->rescan_again = false;
+		return daemon_rescan_start(d) && d->cursor != NULL;
+	}
+	return false;
+}
+
+/* The whole rescan now (start-up: the count READY=1 reports is the
+ * queue's). */
+static void
+daemon_rescan(struct daemon *d)
+{
+	if (daemon_rescan_start(d))
+		while (daemon_rescan_step(d))
+			;
 }
 
 /* deliver's callback: a notification was queued. */
@@ -434,13 +522,31 @@ daemon_retry_held(struct daemon *d, long long mono)
 	d->held_next = mono + d->held_interval;
 }
 
+/* The next message due, its file read first if a scan only found it;
+ * false when none is due (or reading them took DAEMON_VERIFY_MS: the
+ * loop goes on, and comes back). */
+static bool
+daemon_pop_due(struct daemon *d, char id[QID_MAX_LEN + 1])
+{
+	long long start = daemon_mono_ms(), now = daemon_now_ms(), due;
+	const char *next;
+	unsigned k;
+
+	for (k = 0; sched_next(d->sched, &next, &due) && due == DAEMON_UNVERIFIED; k++) {
+		if ((k & 15) == 15 && daemon_mono_ms() - start >= DAEMON_VERIFY_MS)
+			return false;
+		daemon_verify(d, next);
+	}
+	return sched_pop(d->sched, now, id);
+}
+
 /* Give an idle, usable connection its next message. */
 static void
 daemon_feed(struct daemon *d, struct daemon_slot *s, long long mono)
 {
 	char id[QID_MAX_LEN + 1];
 
-	while (!daemon_draining(d) && sched_pop(d->sched, daemon_now_ms(), id)) {
+	while (!daemon_draining(d) && daemon_pop_due(d, id)) {
 		enum deliver_result res;
 		struct smtp_txn *t;
 
@@ -629,6 +735,15 @@ daemon_event(struct daemon *d, struct daemon_slot *s, enum smtp_event ev, long l
 	}
 }
 
+static bool
+daemon_unverified(const struct daemon *d)
+{
+	const char *id;
+	long long due;
+
+	return sched_next(d->sched, &id, &due) && due == DAEMON_UNVERIFIED;
+}
+
 /* Open connections for the messages that are due, as the breaker lets. */
 static void
 daemon_dispatch(struct daemon *d, long long mono)
@@ -664,6 +779,10 @@ daemon_dispatch(struct daemon *d, long long mono)
 		/* A connection for each message due that no connection being
 		 * set up will take (the idle ones took theirs above). */
 		if (sched_count_due(d->sched, now, (size_t)connecting + 1) <= (size_t)connecting)
+			return;
+		/* IDs not read yet count as due; until they are read, one
+		 * connection takes what is (daemon_pop_due reads them). */
+		if (busy > 0 && daemon_unverified(d))
 			return;
 		if (!retry_breaker_allow(&d->breaker, mono))
 			return;
@@ -769,7 +888,7 @@ daemon_reload(struct daemon *d, long long mono)
 		 * does not hold. */
 		retry_breaker_init(&d->breaker, d->cfg->probe_cap_ms);
 	}
-	daemon_rescan(d);
+	(void)daemon_rescan_start(d);	/* a slice per turn, from here */
 	d->next_sweep = mono + DAEMON_SWEEP_MS;
 	daemon_notify("READY=1");
 }
@@ -919,7 +1038,7 @@ daemon_timeout(struct daemon *d, long long mono)
 		if (x < t)
 			t = x;
 	}
-	if (t < 0)
+	if (t < 0 || d->verifying)
 		t = 0;
 	return t > 3600000 ? 3600000 : (int)t;
 }
@@ -1035,9 +1154,11 @@ daemon_run(struct daemon_config *cfg)
 		if (d->nheld > 0 && mono >= d->held_next && !d->stopping)
 			daemon_retry_held(d, mono);
 		if (d->rescan || mono >= d->next_sweep) {
-			daemon_rescan(d);
+			(void)daemon_rescan_start(d);
 			d->next_sweep = mono + DAEMON_SWEEP_MS;
 		}
+		d->verifying = daemon_rescan_step(d);
+		d->verifying = daemon_verify_some(d) || d->verifying;
 		daemon_dispatch(d, mono);
 		for (i = 0; i < d->nslots; i++)
 			busy = busy || d->slot[i].c != NULL;
@@ -1126,6 +1247,8 @@ out:
 	if (d->sfd >= 0)
 		close(d->sfd);
 	sched_free(d->sched);
+	spool_cursor_close(d->cursor);
+	spool_scan_free(&d->rescan_found);
 	sched_free(d->parked);
 	sched_free(d->unreadable);
 	free(d->skipped);

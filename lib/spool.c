@@ -425,16 +425,20 @@ spool_name(char *buf, size_t size, char prefix, const char *id)
 
 /* ------------------------------------------------------------- scanning */
 
-bool
-spool_scan(struct spool *sp, char prefix, struct spool_scan *out,
-    struct spool_error *err)
+struct spool_cursor {
+	struct spool *sp;
+	char prefix;
+	DIR *dir;
+	size_t cap, skipcap;	/* of the spool_scan being filled */
+};
+
+struct spool_cursor *
+spool_cursor_open(struct spool *sp, char prefix, struct spool_error *err)
 {
-	size_t cap = 0, skipcap = 0;
-	struct dirent *de;
+	struct spool_cursor *c;
 	DIR *d;
 	int fd;
 
-	memset(out, 0, sizeof *out);
 	/* fdopendir takes ownership of (and closes) its descriptor. */
 	fd = openat(sp->qfdirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
@@ -442,14 +446,35 @@ spool_scan(struct spool *sp, char prefix, struct spool_scan *out,
 		    sp->path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return false;
+		return NULL;
 	}
-	while ((errno = 0, de = readdir(d)) != NULL) {
+	c = xcalloc(1, sizeof *c);
+	c->sp = sp;
+	c->prefix = prefix;
+	c->dir = d;
+	return c;
+}
+
+enum spool_cursor_result
+spool_cursor_next(struct spool_cursor *c, size_t max, struct spool_scan *out,
+    struct spool_error *err)
+{
+	struct spool *sp = c->sp;
+	struct dirent *de;
+	size_t seen = 0;
+
+	/* out may have been emptied by its caller since the last slice. */
+	if (out->ids == NULL)
+		c->cap = 0;
+	if (out->skipped == NULL)
+		c->skipcap = 0;
+	while (seen < max && (errno = 0, de = readdir(c->dir)) != NULL) {
 		const char *name = de->d_name;
 		const char *why = NULL;
 		unsigned char type = de->d_type;
 
-		if (name[0] != prefix || name[1] != 'f')
+		seen++;
+		if (name[0] != c->prefix || name[1] != 'f')
 			continue;
 		if (type == DT_UNKNOWN) {
 			struct stat st;
@@ -465,10 +490,10 @@ spool_scan(struct spool *sp, char prefix, struct spool_scan *out,
 		else if (type != DT_REG)
 			why = "not a regular file";
 		if (why != NULL) {
-			if (out->nskipped == skipcap) {
-				skipcap = skipcap ? skipcap * 2 : 8;
+			if (out->nskipped == c->skipcap) {
+				c->skipcap = c->skipcap ? c->skipcap * 2 : 8;
 				out->skipped = xreallocarray(out->skipped,
-				    skipcap, sizeof *out->skipped);
+				    c->skipcap, sizeof *out->skipped);
 			}
 			out->skipped[out->nskipped].name = xstrdup(name);
 			out->skipped[out->nskipped].reason = xstrdup(why);
@@ -476,20 +501,47 @@ spool_scan(struct spool *sp, char prefix, struct spool_scan *out,
 			out->nskipped++;
 			continue;
 		}
-		if (out->nids == cap) {
-			cap = cap ? cap * 2 : 64;
-			out->ids = xreallocarray(out->ids, cap, sizeof *out->ids);
+		if (out->nids == c->cap) {
+			c->cap = c->cap ? c->cap * 2 : 64;
+			out->ids = xreallocarray(out->ids, c->cap, sizeof *out->ids);
 		}
 		snprintf(out->ids[out->nids++], sizeof out->ids[0], "%s", name + 2);
 	}
+	if (seen == max)
+		return SPOOL_CURSOR_MORE;
 	if (errno != 0) {
 		spool_fail(err, errno, "%s: error reading the directory: %s",
 		    sp->path, strerror(errno));
-		closedir(d);
+		return SPOOL_CURSOR_ERROR;
+	}
+	return SPOOL_CURSOR_DONE;
+}
+
+void
+spool_cursor_close(struct spool_cursor *c)
+{
+	if (c == NULL)
+		return;
+	closedir(c->dir);
+	free(c);
+}
+
+bool
+spool_scan(struct spool *sp, char prefix, struct spool_scan *out,
+    struct spool_error *err)
+{
+	struct spool_cursor *c;
+	enum spool_cursor_result r;
+
+	memset(out, 0, sizeof *out);
+	if ((c = spool_cursor_open(sp, prefix, err)) == NULL)
+		return false;
+	r = spool_cursor_next(c, SIZE_MAX, out, err);
+	spool_cursor_close(c);
+	if (r == SPOOL_CURSOR_ERROR) {
 		spool_scan_free(out);
 		return false;
 	}
-	closedir(d);
 	return true;
 }
 

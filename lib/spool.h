@@ -147,6 +147,24 @@ bool spool_scan(struct spool *sp, char prefix, struct spool_scan *out,
     struct spool_error *err);
 void spool_scan_free(struct spool_scan *scan);
 
+/* The same scan a slice at a time (a daemon rescanning a large queue
+ * between other work; Postfix's scan_dir): spool_cursor_next adds at most
+ * max more directory entries' worth to out (ids and skipped, as
+ * spool_scan would; the caller may empty out between slices with
+ * spool_scan_free).  Entries added or removed meanwhile may or may not
+ * be seen, as with readdir. */
+struct spool_cursor;
+enum spool_cursor_result {
+	SPOOL_CURSOR_MORE,
+	SPOOL_CURSOR_DONE,
+	SPOOL_CURSOR_ERROR,	/* err says why */
+};
+struct spool_cursor *spool_cursor_open(struct spool *sp, char prefix,
+    struct spool_error *err);
+enum spool_cursor_result spool_cursor_next(struct spool_cursor *c, size_t max,
+    struct spool_scan *out, struct spool_error *err);
+void spool_cursor_close(struct spool_cursor *c);
+
 /* ------------------------------------------------------------- peeking */
 
 /* spool_peek: read a control file without taking its lock, for listings:

@@ -614,6 +614,56 @@ Test(spool, scan_lists_queue_files_and_skips_the_rest)
 	spool_scan_free(&scan);
 }
 
+/* The cursor gives what spool_scan gives, a slice at a time: every ID
+ * once, the skipped names, and MORE until the directory is read. */
+Test(spool, cursor_reads_in_slices_what_scan_reads_whole)
+{
+	struct spool_scan whole, part;
+	struct spool_cursor *c;
+	struct spool_error err;
+	enum spool_cursor_result r;
+	size_t i, k, nids = 0, slices = 0;
+	char name[32], (*seen)[QID_MAX_LEN + 1];
+
+	for (i = 0; i < 50; i++) {
+		snprintf(name, sizeof name, "qf6AOMct2T%06zu", 100000 + i);
+		tu_write_str(dir, name, "V8\n");
+	}
+	tu_write_str(dir, "qfshort", "V8\n");
+	cr_assert(spool_scan(sp, 'q', &whole, &err), "%s", err.reason);
+	cr_assert_eq(whole.nids, 51);	/* the setup's ID and the 50 */
+	seen = xcalloc(whole.nids, sizeof *seen);
+	memset(&part, 0, sizeof part);
+	cr_assert_not_null(c = spool_cursor_open(sp, 'q', &err));
+	do {
+		r = spool_cursor_next(c, 7, &part, &err);
+		cr_assert_neq(r, SPOOL_CURSOR_ERROR, "%s", err.reason);
+		cr_assert_leq(part.nids, 7);
+		for (i = 0; i < part.nids; i++)
+			snprintf(seen[nids++], sizeof seen[0], "%s", part.ids[i]);
+		/* Emptied between slices, as the daemon does. */
+		free(part.ids);
+		part.ids = NULL;
+		part.nids = 0;
+		slices++;
+	} while (r == SPOOL_CURSOR_MORE);
+	spool_cursor_close(c);
+	cr_assert_eq(nids, whole.nids);
+	cr_assert_geq(slices, 8);
+	for (i = 0; i < whole.nids; i++) {
+		size_t hits = 0;
+
+		for (k = 0; k < nids; k++)
+			hits += strcmp(whole.ids[i], seen[k]) == 0;
+		cr_assert_eq(hits, 1, "%s seen %zu times", whole.ids[i], hits);
+	}
+	cr_assert_eq(part.nskipped, 1);
+	cr_assert_str_eq(part.skipped[0].name, "qfshort");
+	spool_scan_free(&part);
+	spool_scan_free(&whole);
+	free(seen);
+}
+
 Test(spool, subdirectories_qf_df_xf)
 {
 	struct spool_scan scan;
