@@ -124,10 +124,10 @@ daemon_waiter_report(struct daemon *d, struct daemon_waiter *w, const char *id,
 	return true;
 }
 
-void
-daemon_waiters_resolve(struct daemon *d, const char *id, const char *outcome,
-    const char *text)
+static void
+daemon_waiters_resolve(void *arg, const char *id, const char *outcome, const char *text)
 {
+	struct daemon *d = arg;
 	struct daemon_waiter *w, *next;
 
 	for (w = d->waiters; w != NULL; w = next) {
@@ -137,9 +137,10 @@ daemon_waiters_resolve(struct daemon *d, const char *id, const char *outcome,
 	}
 }
 
-void
-daemon_waiters_all(struct daemon *d, const char *outcome, const char *text)
+static void
+daemon_waiters_all(void *arg, const char *outcome, const char *text)
 {
+	struct daemon *d = arg;
 	struct daemon_waiter *w, *next;
 
 	for (w = d->waiters; w != NULL; w = next) {
@@ -161,15 +162,27 @@ daemon_waiters_all(struct daemon *d, const char *outcome, const char *text)
 	}
 }
 
-void
-daemon_waiters_stop(struct daemon *d)
+static void
+daemon_waiters_stop(void *arg)
 {
+	struct daemon *d = arg;
+
 	daemon_flushqs_stop(d);
 	while (d->waiters != NULL) {
 		control_end(d->ctl, d->waiters->token, CTL_TRY,
 		    "the daemon stopped before every message was tried");
 		daemon_waiter_free(d, d->waiters);
 	}
+}
+
+void
+daemon_control_observe(struct daemon *d)
+{
+	const struct daemon_observer o = {
+		daemon_waiters_resolve, daemon_waiters_all, daemon_waiters_stop, d,
+	};
+
+	(void)daemon_observe(d, &o);
 }
 
 void
@@ -834,7 +847,7 @@ daemon_cmd_hold(struct daemon *d, control_token t, const struct daemon_peer *p,
 	} else {
 		sched_remove(d->sched, id);
 		log_msg(LOG_LVL_NOTICE, "%s: held (hf%s) by %s: %s", id, id, who, env->quarantine);
-		daemon_waiters_resolve(d, id, "held", env->quarantine);
+		daemon_tell_outcome(d, id, "held", env->quarantine);
 		control_end(d->ctl, t, CTL_OK, "%s: held; 'clientqctl release %s' lets it go", id, id);
 	}
 	strbuf_free(&sb);
@@ -900,7 +913,7 @@ daemon_cmd_remove(struct daemon *d, control_token t, const struct daemon_peer *p
 	/* Removal is the one deletion no relay asked for: the log keeps who
 	 * did it. */
 	log_msg(LOG_LVL_NOTICE, "%s: removed%s by %s", id, held ? " (held)" : "", who);
-	daemon_waiters_resolve(d, id, "removed", who);
+	daemon_tell_outcome(d, id, "removed", who);
 	control_end(d->ctl, t, CTL_OK, "%s: removed", id);
 }
 

@@ -91,6 +91,22 @@ struct daemon_waiter {
 
 struct daemon_flushq;
 
+/* What becomes of messages, for whoever follows them (flush --wait):
+ * daemon.c tells each observer and knows none by name. */
+struct daemon_observer {
+	/* id's attempt ended, or it left the queue another way: outcome is
+	 * delivered, deferred, bounced, removed, held, gone, quarantined or
+	 * skipped; text says more. */
+	void (*outcome)(void *arg, const char *id, const char *outcome, const char *text);
+	/* The relay cannot be reached: every message not under way is
+	 * deferred (outcome, text) for now. */
+	void (*relay_down)(void *arg, const char *outcome, const char *text);
+	/* The daemon stops. */
+	void (*stop)(void *arg);
+	void *arg;
+};
+#define DAEMON_MAX_OBSERVERS 4
+
 struct daemon_flusher {
 	uid_t uid;
 	long long last;		/* mono ms */
@@ -134,6 +150,8 @@ struct daemon {
 	struct control *ctl;
 	int keepfds[4];
 	struct daemon_waiter *waiters;
+	struct daemon_observer observers[DAEMON_MAX_OBSERVERS];
+	int nobservers;
 	/* Flushes whose selection a child is making (daemon-control.c). */
 	struct daemon_flushq *flushqs;
 	struct daemon_flusher flushers[DAEMON_FLUSH_USERS];
@@ -154,6 +172,12 @@ void daemon_request_reload(struct daemon *d);
 void daemon_flush_all(struct daemon *d, long long mono);
 void daemon_relay_name(const struct daemon *d, char *buf, size_t size);
 void daemon_interval(long long ms, char *buf, size_t size);
+/* daemon_observe: o is told from now on (copied); false when
+ * DAEMON_MAX_OBSERVERS are there already. */
+bool daemon_observe(struct daemon *d, const struct daemon_observer *o);
+/* daemon_tell_outcome: every observer learns what became of id. */
+void daemon_tell_outcome(struct daemon *d, const char *id, const char *outcome,
+    const char *text);
 
 /* daemon-control.c */
 void daemon_control_request(void *arg, control_token t, const struct control_peer *peer,
@@ -161,14 +185,6 @@ void daemon_control_request(void *arg, control_token t, const struct control_pee
 void daemon_control_closed(void *arg, control_token t);
 void daemon_control_query_line(void *arg, control_token t, const char *line);
 void daemon_control_query_done(void *arg, control_token t);
-/* daemon_waiters_resolve: what became of id, for every flush --wait
- * that waits for it (outcome: delivered, deferred, bounced, removed,
- * held, gone, quarantined). */
-void daemon_waiters_resolve(struct daemon *d, const char *id, const char *outcome,
-    const char *text);
-/* Every waiting message not reported yet: deferred for why (the relay
- * cannot be reached), or the daemon stops. */
-void daemon_waiters_all(struct daemon *d, const char *outcome, const char *text);
-void daemon_waiters_stop(struct daemon *d);
-
+/* daemon_control_observe: flush --wait follows outcomes from now on. */
+void daemon_control_observe(struct daemon *d);
 #endif

@@ -65,6 +65,24 @@ daemon_active(const struct daemon *d, const char *id)
 	return daemon_active_job(d, id) != NULL;
 }
 
+bool
+daemon_observe(struct daemon *d, const struct daemon_observer *o)
+{
+	if (d->nobservers == DAEMON_MAX_OBSERVERS)
+		return false;
+	d->observers[d->nobservers++] = *o;
+	return true;
+}
+
+void
+daemon_tell_outcome(struct daemon *d, const char *id, const char *outcome, const char *text)
+{
+	int k;
+
+	for (k = 0; k < d->nobservers; k++)
+		d->observers[k].outcome(d->observers[k].arg, id, outcome, text);
+}
+
 /* FNV-1a over bytes, continuing from h (DAEMON_FNV_BASIS to begin). */
 #define DAEMON_FNV_BASIS 14695981039346656037ULL
 
@@ -156,7 +174,7 @@ daemon_schedule(struct daemon *d, const char *id)
 	sched_remove(d->unreadable, id);
 	if (r == SPOOL_GONE) {
 		sched_remove(d->sched, id);
-		daemon_waiters_resolve(d, id, "gone", "no longer in the queue");
+		daemon_tell_outcome(d, id, "gone", "no longer in the queue");
 		return;
 	}
 	if (r == SPOOL_LOCKED || (r == SPOOL_OK && locked)) {
@@ -450,7 +468,7 @@ daemon_count(struct daemon *d, const char *id, const struct deliver_outcome *o)
 		what = "delivered";
 		snprintf(text, sizeof text, "%zu recipient%s", o->sent, o->sent == 1 ? "" : "s");
 	}
-	daemon_waiters_resolve(d, id, what, text);
+	daemon_tell_outcome(d, id, what, text);
 }
 
 /* The attempt at a message is over and on disk: count it, schedule what
@@ -561,11 +579,11 @@ daemon_feed(struct daemon *d, struct daemon_slot *s, long long mono)
 			switch (res) {
 			case DELIVER_LEFT:
 				daemon_park(d, id);
-				daemon_waiters_resolve(d, id, "skipped",
+				daemon_tell_outcome(d, id, "skipped",
 				    "left as it is, unread (see the log)");
 				break;
 			case DELIVER_QUARANTINED:
-				daemon_waiters_resolve(d, id, "quarantined",
+				daemon_tell_outcome(d, id, "quarantined",
 				    "refused as sendmail would refuse it (see the log)");
 				break;
 			case DELIVER_UNREADABLE: {
@@ -580,7 +598,7 @@ daemon_feed(struct daemon *d, struct daemon_slot *s, long long mono)
 					iv = iv * 2 > max ? (max > iv ? max : iv) : iv * 2;
 				sched_set(d->unreadable, id, iv);
 				sched_set(d->sched, id, daemon_now_ms() + iv);
-				daemon_waiters_resolve(d, id, "skipped",
+				daemon_tell_outcome(d, id, "skipped",
 				    "its control file cannot be read (see the log)");
 				break;
 			}
@@ -666,7 +684,8 @@ daemon_went_down(struct daemon *d, struct daemon_slot *s, long long mono)
 		char text[500];
 
 		snprintf(text, sizeof text, "relay %s: %s", what, why);
-		daemon_waiters_all(d, "deferred", text);
+		for (int k = 0; k < d->nobservers; k++)
+			d->observers[k].relay_down(d->observers[k].arg, "deferred", text);
 	}
 }
 
@@ -1096,6 +1115,7 @@ daemon_setup(struct daemon *d)
 			return false;
 		}
 		control_keep_fds(d->ctl, d->keepfds, spool_dirfds(d->sp, d->keepfds));
+		daemon_control_observe(d);
 		ev.data.u32 = DAEMON_KEY_CONTROL;
 		epoll_ctl(d->epfd, EPOLL_CTL_ADD, control_fd(d->ctl), &ev);
 	}
@@ -1238,7 +1258,8 @@ daemon_run(struct daemon_config *cfg)
 	log_msg(LOG_LVL_INFO, "stopped: %lu delivered, %lu deferred", d->tally.delivered,
 	    d->tally.deferred);
 out:
-	daemon_waiters_stop(d);
+	for (i = 0; i < d->nobservers; i++)
+		d->observers[i].stop(d->observers[i].arg);
 	control_free(d->ctl);
 	if (d->epfd >= 0)
 		close(d->epfd);
