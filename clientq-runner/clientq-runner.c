@@ -50,6 +50,8 @@
 #include "conf.h"
 #include "control.h"
 #include "daemon.h"
+#include "engine.h"
+#include "evloop.h"
 #include "render.h"
 #include "smtp.h"
 #include "spool.h"
@@ -92,12 +94,9 @@ struct run {
 	char hostname[256];	/* gethostname() */
 	char canon[256];	/* its canonical name */
 	struct deliver_config dc;
-	struct smtp_conn *conn;
-	bool relay_down;	/* a connection failed: defer the rest */
+	bool relay_down;	/* a connection failed: the rest deferred */
 	enum smtp_setup_kind relay_down_kind;
 	char relay_down_why[400];
-	struct classify_result relay_down_cr;	/* what that means for mail */
-	struct smtp_reply relay_down_reply;
 	struct deliver_tally tally;
 	/* Notifications queued during the run, delivered after the
 	 * listing (sendmail sends them at once). */
@@ -433,52 +432,6 @@ run_drop_privileges(struct run *r)
 	return true;
 }
 
-/* A usable connection: the one there is (RSET goes out with the next
- * transaction), else a new one.  A failure marks the relay down for the
- * rest of the run, as sendmail's host status cache does. */
-static bool
-run_connection(struct run *r)
-{
-	char err[300];
-
-	if (r->relay_down)
-		return false;
-	if (r->conn != NULL && smtp_usable(r->conn))
-		return true;
-	smtp_free(r->conn);
-	r->conn = smtp_open(r->relay_ip, r->mailer.port, r->domain, &r->timeouts,
-	    err, sizeof err);
-	if (r->conn != NULL)
-		smtp_secure(r->conn, &r->sec);
-	if (r->conn != NULL && smtp_wait(r->conn) == SMTP_EV_READY)
-		return true;
-	r->relay_down = true;
-	r->relay_down_kind = r->conn != NULL ? smtp_setup_kind(r->conn) : SMTP_SETUP_CONNECTION;
-	snprintf(r->relay_down_why, sizeof r->relay_down_why, "%s",
-	    r->conn != NULL ? smtp_error(r->conn) : err);
-	/* A refusal at the greeting or EHLO: 4xx defers, 5xx fails every
-	 * message (sendmail bounces there); no connection defers; the TLS
-	 * policy or AUTH defers, whatever the relay said (classify.h). */
-	memset(&r->relay_down_reply, 0, sizeof r->relay_down_reply);
-	if (r->conn != NULL) {
-		const struct smtp_reply *reply;
-		enum smtp_status st = smtp_setup_status(r->conn, &reply);
-
-		r->relay_down_reply = *reply;
-		if (reply->code != 0 || r->relay_down_kind != SMTP_SETUP_CONNECTION)
-			classify(smtp_awaiting(r->conn), st, reply, &r->relay_down_cr);
-		else	/* no word from the relay: sendmail's 4.4.1 */
-			classify(SMTP_PHASE_CONNECT, SMTP_IOERR, reply, &r->relay_down_cr);
-	} else {
-		classify(SMTP_PHASE_CONNECT, SMTP_IOERR, &r->relay_down_reply,
-		    &r->relay_down_cr);
-	}
-	smtp_free(r->conn);
-	r->conn = NULL;
-	return false;
-}
-
-
 /* deliver's callback: a notification was queued. */
 static void
 run_queued(void *arg, const char *id)
@@ -489,154 +442,166 @@ run_queued(void *arg, const char *id)
 	snprintf(r->queued[r->nqueued++], sizeof r->queued[0], "%s", id);
 }
 
-/* The next message of the listing that can be opened, then the
- * notifications the run queued; or NULL. */
-static struct deliver_job *
-run_open_next(struct run *r, const struct qlist *ql, size_t *i)
-{
-	enum deliver_result res;
-	struct deliver_job *j;
+/*
+ * --once drives the daemon's delivery engine (engine.h) with one slot
+ * at a time over the queue's listing, in its order, then over the
+ * notifications the run queued (sendmail sends them at once).  The
+ * engine reads the next message while the relay works on one, and
+ * finishes the one before while the body goes; with
+ * ENGINE_SETUP_PER_MESSAGE a failed set-up is sendmail's: every message
+ * left is logged, deferred or bounced as the refusal says.
+ */
+struct run_once {
+	struct run *r;
+	struct engine *e;
+	struct evloop *loop;
+	const struct qlist *ql;
+	size_t i;		/* the listing's next entry */
+	/* A message the engine gave back unsent (its connection broke
+	 * before it went out): the next connection takes it first. */
+	struct deliver_job *carry;
+};
 
-	while (*i < ql->n) {
-		const struct qlist_entry *e = &ql->v[(*i)++];
+/* The next message of the listing (one its submitter still holds is
+ * skipped), then the notifications the run queued. */
+static bool
+run_next(void *arg, char id[QID_MAX_LEN + 1])
+{
+	struct run_once *o = arg;
+	struct run *r = o->r;
+
+	while (o->i < o->ql->n) {
+		const struct qlist_entry *e = &o->ql->v[o->i++];
 
 		if (e->locked)
 			continue;	/* its submitter still has it */
-		if ((j = deliver_open(&r->dc, e->id, &res)) != NULL)
-			return j;
-		deliver_tally_add(&r->tally, res);
+		snprintf(id, QID_MAX_LEN + 1, "%s", e->id);
+		return true;
 	}
-	while (r->next_queued < r->nqueued) {
-		if ((j = deliver_open(&r->dc, r->queued[r->next_queued++], &res)) != NULL)
-			return j;
-		deliver_tally_add(&r->tally, res);
+	if (r->next_queued < r->nqueued) {
+		snprintf(id, QID_MAX_LEN + 1, "%s", r->queued[r->next_queued++]);
+		return true;
 	}
-	return NULL;
+	return false;
 }
 
 static void
-run_lost_track(const struct deliver_job *j)
+run_unopened(void *arg, const char *id, enum deliver_result res)
 {
-	log_msg(LOG_LVL_ERR, "%s: the SMTP engine lost track of the transaction",
-	    deliver_id(j));
-	abort();
+	struct run_once *o = arg;
+
+	(void)id;
+	deliver_tally_add(&o->r->tally, res);
 }
 
 static void
-run_submit(struct run *r, struct deliver_job *j, struct smtp_txn *t)
+run_ended(void *arg, struct deliver_job *j)
 {
-	if (!smtp_submit(r->conn, t))
-		run_lost_track(j);
+	struct run_once *o = arg;
+
+	deliver_tally_add(&o->r->tally, deliver_finish(j));
 }
 
 static void
-run_finish(struct run *r, struct deliver_job **j)
+run_returned(void *arg, struct deliver_job *j)
 {
-	if (*j != NULL)
-		deliver_tally_add(&r->tally, deliver_finish(*j));
-	*j = NULL;
-}
+	struct run_once *o = arg;
 
-/* While the relay takes the body: the message before is finished
- * (logged and freed; its disk work is done). */
-struct run_pending {
-	struct run *r;
-	struct deliver_job **done;
-};
+	if (o->carry != NULL)	/* the engine gives one back at a time */
+		deliver_tally_add(&o->r->tally, deliver_finish(o->carry));
+	o->carry = j;
+}
 
 static void
-run_before_poll(void *arg, const struct smtp_conn *c)
+run_ready(void *arg, struct engine_slot *s)
 {
-	struct run_pending *p = arg;
-
-	if (*p->done != NULL && smtp_awaiting(c) == SMTP_PHASE_DOT)
-		run_finish(p->r, p->done);
+	(void)arg;
+	(void)s;
 }
 
-/* smtp_wait, the message before finished once the body is out (or at
- * the end). */
-static enum smtp_event
-run_wait(struct run *r, struct deliver_job **done)
-{
-	struct run_pending p = { r, done };
-	enum smtp_event ev = smtp_wait_with(r->conn, run_before_poll, &p);
-
-	run_finish(r, done);
-	return ev;
-}
-
-/*
- * Every message of the listing, in its order, on one connection.  The
- * runner's own work overlaps the relay's: while a transaction is out, the
- * next message is locked and read, and the one before is logged and
- * freed; when a message's last transaction ends, its files are removed
- * (or rewritten) at once, then the next message's transaction goes out.
- * So only the removal is on the path of the round trips, and a crash can
- * deliver a message twice only between its final "." and the reply.
- */
+/* The relay is down for the rest of the run, as sendmail's host status
+ * cache has it (the engine has logged every message left). */
 static void
+run_setup_failed(void *arg, struct engine_slot *s, const struct engine_setup_failure *f)
+{
+	struct run_once *o = arg;
+	struct run *r = o->r;
+
+	(void)s;
+	r->relay_down = true;
+	r->relay_down_kind = f->kind;
+	snprintf(r->relay_down_why, sizeof r->relay_down_why, "%s", f->why);
+}
+
+static void
+run_closed(void *arg, struct engine_slot *s)
+{
+	(void)arg;
+	(void)s;
+}
+
+/* Before each wait: a connection when there is none and something is
+ * left; the end when nothing is. */
+static void
+run_prepare(void *arg)
+{
+	struct run_once *o = arg;
+	struct deliver_job *first = o->carry;
+
+	if (engine_count(o->e) > 0)
+		return;
+	o->carry = NULL;
+	if (o->r->relay_down) {
+		if (first != NULL)
+			deliver_tally_add(&o->r->tally, deliver_finish(first));
+		evloop_stop(o->loop);
+		return;
+	}
+	if (engine_start(o->e, first, 0) == NULL && engine_count(o->e) == 0 &&
+	    o->carry == NULL)
+		evloop_stop(o->loop);
+}
+
+static bool
 run_all(struct run *r, const struct qlist *ql)
 {
-	struct deliver_job *cur, *next = NULL, *done = NULL;
-	struct smtp_txn *next_t = NULL;	/* next's first, made ahead */
-	bool inflight = false;	/* cur's transaction is out */
-	size_t i = 0;
+	const struct engine_ops ops = {
+		run_next, NULL, run_unopened, run_ended, run_returned, run_ready,
+		run_setup_failed, run_closed, NULL,
+	};
+	struct engine_config ec;
+	struct run_once o;
+	struct engine_ops oo = ops;
+	int rc;
 
-	cur = run_open_next(r, ql, &i);
-	while (cur != NULL) {
-		if (!inflight) {
-			bool cached = r->relay_down;
-			struct smtp_txn *t;
-
-			if (!run_connection(r)) {
-				run_finish(r, &done);
-				deliver_unreachable(cur, r->relay_down_why, !cached,
-				    &r->relay_down_cr, &r->relay_down_reply);
-				run_finish(r, &cur);
-			} else if ((t = deliver_next(cur, smtp_extensions(r->conn))) == NULL) {
-				run_finish(r, &done);
-				run_finish(r, &cur);
-			} else {
-				run_submit(r, cur, t);
-				inflight = true;
-			}
-			if (!inflight) {
-				cur = next != NULL ? next : run_open_next(r, ql, &i);
-				next = NULL;
-				continue;
-			}
-		}
-		/* The relay has the transaction: meanwhile, the disk.  The
-		 * next message is read while the relay answers the
-		 * commands, the one before removed while it takes the
-		 * body. */
-		if (next == NULL && !deliver_pending(cur)) {
-			next = run_open_next(r, ql, &i);
-			if (next != NULL)
-				next_t = deliver_next(next, smtp_extensions(r->conn));
-		}
-		if (run_wait(r, &done) != SMTP_EV_TXN_DONE)
-			run_lost_track(cur);
-		inflight = false;
-		/* The relay answered: the disk first, before anything else
-		 * goes out, so that a crash from here on cannot deliver
-		 * this message twice. */
-		deliver_txn_done(cur);
-		deliver_commit(cur);
-		if (next_t != NULL && smtp_usable(r->conn)) {
-			run_submit(r, next, next_t);
-			inflight = true;
-		}
-		/* Not sent (the connection broke): deliver_next makes the
-		 * same transaction again. */
-		next_t = NULL;
-		if (!deliver_pending(cur)) {
-			done = cur;
-			cur = next != NULL ? next : run_open_next(r, ql, &i);
-			next = NULL;
-		}
+	memset(&o, 0, sizeof o);
+	o.r = r;
+	o.ql = ql;
+	if ((o.loop = evloop_new()) == NULL) {
+		log_msg(LOG_LVL_ERR, "cannot set up the event loop: %s", strerror(errno));
+		return false;
 	}
-	run_finish(r, &done);
+	memset(&ec, 0, sizeof ec);
+	ec.loop = o.loop;
+	ec.dc = &r->dc;
+	ec.relay_ip = r->relay_ip;
+	ec.port = r->mailer.port;
+	ec.helo = r->domain;
+	ec.timeouts = &r->timeouts;
+	ec.security = &r->sec;
+	ec.setup = ENGINE_SETUP_PER_MESSAGE;
+	ec.idle_ms = 0;
+	oo.arg = &o;
+	o.e = engine_new(&ec, &oo);
+	evloop_set_prepare(o.loop, run_prepare, &o);
+	rc = evloop_run(o.loop);
+	if (rc < 0)
+		log_msg(LOG_LVL_ERR, "epoll_wait: %s", strerror(errno));
+	engine_free(o.e);
+	if (o.carry != NULL)
+		deliver_tally_add(&r->tally, deliver_finish(o.carry));
+	evloop_free(o.loop);
+	return rc == 0;
 }
 
 static int
@@ -656,14 +621,11 @@ run_once(struct run *r)
 	for (i = 0; i < ql.scan.nskipped; i++)
 		log_msg(LOG_LVL_WARNING, "%s/%s: skipped: %s", spool_path(r->sp),
 		    ql.scan.skipped[i].name, ql.scan.skipped[i].reason);
-	run_all(r, &ql);
-	qlist_free(&ql);
-	if (r->conn != NULL) {
-		smtp_quit(r->conn);
-		(void)smtp_wait(r->conn);
-		smtp_free(r->conn);
-		r->conn = NULL;
+	if (!run_all(r, &ql)) {
+		qlist_free(&ql);
+		return RUN_EXIT_OSERR;
 	}
+	qlist_free(&ql);
 	if (!spool_scan(r->sp, 'q', &left, &serr)) {
 		log_msg(LOG_LVL_ERR, "%s", serr.reason);
 		return RUN_EXIT_OSERR;

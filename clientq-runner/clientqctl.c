@@ -74,6 +74,10 @@ ctl_usage_error(const char *fmt, ...)
 /* ------------------------------------------------------------ talking */
 
 /* What a reply's lines do, per command. */
+/* How long an answer that a child of the daemon writes may take: its
+ * limit (control.h's CONTROL_CHILD_SECONDS, 600 s) and a margin. */
+#define CTL_CHILD_WAIT_MS 660000
+
 struct ctl_talk {
 	bool quiet_ok;		/* the OK line's text is not printed */
 	bool unavailable_hint;	/* suggest --offline when no daemon */
@@ -366,7 +370,9 @@ ctl_flush(int argc, char **argv, const struct ctl_command *self)
 		ctl_request_add(&req, "wait", NULL);
 	ctl_request_end(&req);
 	tk.progress = wait;
-	tk.timeout_ms = wait ? -1 : 30000;
+	/* A flush by sender or recipient waits for the daemon's child
+	 * that reads the queue. */
+	tk.timeout_ms = wait ? -1 : CTL_CHILD_WAIT_MS;
 	rc = ctl_talk(&req, &tk);
 	strbuf_free(&req);
 	return rc;
@@ -423,7 +429,7 @@ ctl_list(int argc, char **argv, const struct ctl_command *self)
 	ctl_request_end(&req);
 	tk.quiet_ok = true;
 	tk.unavailable_hint = true;
-	tk.timeout_ms = 150000;
+	tk.timeout_ms = CTL_CHILD_WAIT_MS;
 	rc = ctl_talk(&req, &tk);
 	strbuf_free(&req);
 	return rc;
@@ -460,7 +466,7 @@ ctl_one_id(int argc, char **argv, const struct ctl_command *self)
 		ctl_request_add(&req, "reason", reason);
 	ctl_request_end(&req);
 	tk.quiet_ok = strcmp(self->name, "show") == 0;
-	tk.timeout_ms = 150000;
+	tk.timeout_ms = CTL_CHILD_WAIT_MS;
 	rc = ctl_talk(&req, &tk);
 	strbuf_free(&req);
 	return rc;
@@ -496,7 +502,7 @@ ctl_stats(int argc, char **argv, const struct ctl_command *self)
 		ctl_request_add(&req, "format", fmt);
 	ctl_request_end(&req);
 	tk.quiet_ok = true;
-	tk.timeout_ms = 150000;
+	tk.timeout_ms = CTL_CHILD_WAIT_MS;
 	rc = ctl_talk(&req, &tk);
 	strbuf_free(&req);
 	return rc;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "smtp.h"
@@ -57,6 +58,11 @@ struct control_child {
 
 struct control {
 	int epfd, lfd;
+	/* The daemon's loop: the epoll set above is one descriptor of it,
+	 * and the earliest client deadline one timeout. */
+	struct evloop *loop;
+	evloop_id fd_id, timer_id;
+	long long timer_at;
 	struct control_ops ops;
 	struct control_conn *conn[CONTROL_MAX_CONN];
 	struct control_child child[CONTROL_MAX_CHILDREN];
@@ -158,8 +164,10 @@ control_inherited(void)
 
 /* ------------------------------------------------------------ connections */
 
+static void control_ready(void *arg, int fd, short revents);
+
 struct control *
-control_new(int listen_fd, const struct control_ops *ops)
+control_new(struct evloop *loop, int listen_fd, const struct control_ops *ops)
 {
 	struct control *ctl = xcalloc(1, sizeof *ctl);
 	struct epoll_event ev;
@@ -177,12 +185,46 @@ control_new(int listen_fd, const struct control_ops *ops)
 	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLIN;
 	ev.data.u32 = 0;
-	if (epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0) {
+	if (epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0 ||
+	    (ctl->fd_id = evloop_add_fd(loop, ctl->epfd, POLLIN, control_ready, ctl)) == 0) {
 		close(ctl->epfd);
 		free(ctl);
 		return NULL;
 	}
+	ctl->loop = loop;
+	ctl->timer_at = -1;
 	return ctl;
+}
+
+static void
+control_timeout(void *arg)
+{
+	struct control *ctl = arg;
+
+	ctl->timer_id = 0;
+	ctl->timer_at = -1;
+	control_io(ctl, smtp_clock_ms());
+}
+
+/* The loop's timeout for the earliest client deadline, as it is now. */
+static void
+control_arm(struct control *ctl)
+{
+	long long at = control_deadline(ctl);
+
+	if (at == ctl->timer_at)
+		return;
+	evloop_remove_timeout(ctl->loop, ctl->timer_id);
+	ctl->timer_id = at >= 0 ? evloop_add_timeout_at(ctl->loop, at, control_timeout, ctl) : 0;
+	ctl->timer_at = at;
+}
+
+static void
+control_ready(void *arg, int fd, short revents)
+{
+	(void)fd;
+	(void)revents;
+	control_io(arg, smtp_clock_ms());
 }
 
 int
@@ -221,6 +263,8 @@ control_free(struct control *ctl)
 			close(ctl->child[i].rfd);
 		strbuf_free(&ctl->child[i].in);
 	}
+	evloop_remove_fd(ctl->loop, ctl->fd_id);
+	evloop_remove_timeout(ctl->loop, ctl->timer_id);
 	close(ctl->epfd);
 	close(ctl->lfd);
 	free(ctl);
@@ -474,6 +518,7 @@ control_io(struct control *ctl, long long mono)
 			}
 		}
 	}
+	control_arm(ctl);
 }
 
 long long
@@ -498,6 +543,7 @@ control_vqueue(struct control *ctl, control_token t, const char *word, bool end,
 	int i = control_find(ctl, t);
 	struct control_conn *c;
 	size_t start;
+	bool ok;
 
 	if (i < 0 || ctl->conn[i]->ending)
 		return false;
@@ -516,7 +562,9 @@ control_vqueue(struct control *ctl, control_token t, const char *word, bool end,
 		return false;
 	}
 	c->ending = end;
-	return control_flush_out(ctl, i, smtp_clock_ms()) || end;
+	ok = control_flush_out(ctl, i, smtp_clock_ms()) || end;
+	control_arm(ctl);
+	return ok;
 }
 
 bool

@@ -7,8 +7,9 @@
  *   what they may do is decided per request from the peer's
  *   credentials) or control_inherited() takes it from systemd
  *   (LISTEN_PID/LISTEN_FDS).
- * - Everything is non-blocking and runs in the daemon's loop through one
- *   descriptor (control_fd, an epoll set of its own): a client that sends
+ * - Everything is non-blocking and runs in the daemon's loop (evloop.h)
+ *   through one descriptor (control_fd, an epoll set of its own) and one
+ *   timeout, which control_new registers: a client that sends
  *   nothing is dropped after CONTROL_REQUEST_MS, one that sends more than
  *   CTL_REQUEST_MAX octets without a line end gets BAD and is dropped, one
  *   that does not read its reply is dropped once CONTROL_OUT_MAX octets
@@ -34,6 +35,7 @@
 #include <sys/types.h>
 
 #include "ctl.h"
+#include "evloop.h"
 
 #define CONTROL_MAX_CONN 256
 #define CONTROL_MAX_PER_UID 8
@@ -44,8 +46,10 @@
 #define CONTROL_CHILD_NICE 10
 #define CONTROL_REQUEST_MS 10000
 #define CONTROL_OUT_MAX (4u << 20)
-/* A child writing a reply is killed after this long. */
-#define CONTROL_CHILD_SECONDS 120
+/* A child writing a reply is killed after this long: time to read a
+ * million control files on a busy disk (sendmail -bp -Ac took 39 s on
+ * an idle one). */
+#define CONTROL_CHILD_SECONDS 600
 
 struct control_peer {
 	uid_t uid;
@@ -79,7 +83,10 @@ int control_listen(const char *path, uid_t owner, gid_t group, char *err,
  * Unsets LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES. */
 int control_inherited(void);
 
-struct control *control_new(int listen_fd, const struct control_ops *ops);
+/* control_new: the server on listen_fd, registered with the daemon's
+ * loop (its descriptor, and a timeout for its clients' deadlines): it
+ * runs from there, the daemon does not call it. */
+struct control *control_new(struct evloop *loop, int listen_fd, const struct control_ops *ops);
 /* control_free: closes every connection (without a reply) and the
  * listening socket; children are left to finish. */
 void control_free(struct control *ctl);

@@ -13,6 +13,8 @@
 #include "control.h"
 #include "daemon.h"
 #include "deliver.h"
+#include "engine.h"
+#include "evloop.h"
 #include "qid.h"
 #include "retry.h"
 #include "sched.h"
@@ -32,8 +34,6 @@
 #define DAEMON_VERIFY_MS 5
 /* A rescan reads this many directory entries per turn of the loop. */
 #define DAEMON_RESCAN_SLICE 4096
-/* The safety-net rescan. */
-#define DAEMON_SWEEP_MS (5 * 60 * 1000)
 /* A connection with nothing to do is closed after this long. */
 #define DAEMON_IDLE_MS 1000
 /* SIGTERM: running transactions get this long to end. */
@@ -55,17 +55,6 @@
  * this long. */
 #define DAEMON_FLUSH_INTERVAL_MS 10000
 #define DAEMON_FLUSH_USERS 64
-
-struct daemon_slot {
-	struct smtp_conn *c;
-	struct deliver_job *j;
-	bool connecting;	/* not READY yet */
-	bool quitting;
-	bool probe;		/* this connection is the breaker's probe */
-	long long idle_since;	/* monotonic ms */
-	uint32_t registered;	/* epoll events registered for its fd */
-	int fd;
-};
 
 /* Counters since the start, for `clientqctl stats`. */
 struct daemon_stats {
@@ -130,18 +119,30 @@ struct daemon {
 	unsigned long long *skipped;
 	size_t nskipped;
 	struct retry_breaker breaker;
-	struct daemon_slot slot[DAEMON_MAX_CONN];
+	/* The loop (evloop.h): inotify, the signals, the control server,
+	 * the engine's connections and the daemon's timeouts each register
+	 * their own. */
+	struct evloop *loop;
+	/* The delivery engine (engine.h): up to nslots connections. */
+	struct engine *engine;
 	int nslots;
-	int epfd, ifd, sfd;
+	int ifd, sfd;
+	evloop_id ifd_id, sfd_id;
+	/* The daemon's timeouts: the next due message (when a connection
+	 * could take it), the held outcomes' next write, STATUS='s rate
+	 * limit, the watchdog, the stop's end. */
+	evloop_id due_id, held_id, status_id, ping_id, stop_id;
+	/* The background work (daemon_work): a rescan's slices, then
+	 * reading the IDs it found. */
+	evloop_id work_id;
+	long long due_at;
 	bool stopping, rescan;
-	bool verifying;		/* a rescan, or reading what it found, goes on */
 	struct spool_cursor *cursor;	/* the rescan under way, or NULL */
 	struct spool_scan rescan_found;	/* its skipped names so far */
 	bool rescan_again;	/* asked for again meanwhile */
 	bool reload_pending;	/* SIGHUP: reload once nothing is in flight */
 	bool paused;		/* clientqctl pause: nothing new starts */
 	bool stall_hook;	/* CLIENTQ_TEST_STALL: SIGUSR2 blocks the loop */
-	long long stop_deadline, next_sweep, next_ping;
 	struct deliver_tally tally;
 	struct daemon_stats stats;
 	char status[200];

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <time.h>
@@ -23,9 +22,6 @@
 #include "sdnotify.h"
 #include "spool.h"
 #include "xalloc.h"
-
-/* epoll keys: 1 inotify, 2 signals, 3 + i connection slot i. */
-#define DAEMON_KEY_CONTROL 0x10000u
 
 /* The loop's clock is the SMTP deadlines' own. */
 static long long
@@ -47,12 +43,11 @@ daemon_now_ms(void)
 const struct deliver_job *
 daemon_active_job(const struct daemon *d, const char *id)
 {
+	const struct deliver_job *j;
 	size_t k;
-	int i;
 
-	for (i = 0; i < d->nslots; i++)
-		if (d->slot[i].j != NULL && strcmp(deliver_id(d->slot[i].j), id) == 0)
-			return d->slot[i].j;
+	if (d->engine != NULL && (j = engine_find(d->engine, id)) != NULL)
+		return j;
 	for (k = 0; k < d->nheld; k++)
 		if (strcmp(deliver_id(d->held[k]), id) == 0)
 			return d->held[k];
@@ -205,37 +200,6 @@ daemon_schedule(struct daemon *d, const char *id)
 	sched_set(d->sched, id, due);
 }
 
-/* An ID a scan found, whose file is read now: scheduled from it (or
- * dropped, parked, quarantined later, as daemon_schedule decides). */
-static void
-daemon_verify(struct daemon *d, const char *id)
-{
-	char copy[QID_MAX_LEN + 1];
-
-	snprintf(copy, sizeof copy, "%s", id);	/* id may be the heap's */
-	sched_remove(d->sched, copy);
-	daemon_schedule(d, copy);
-}
-
-/* The scan's IDs not read yet are the earliest entries: read
- * some, DAEMON_VERIFY_MS of work at most, so that the loop answers in
- * between; true while some are left. */
-static bool
-daemon_verify_some(struct daemon *d)
-{
-	long long start = daemon_mono_ms();
-	const char *id;
-	long long due;
-	unsigned k;
-
-	for (k = 0; sched_next(d->sched, &id, &due) && due == DAEMON_UNVERIFIED; k++) {
-		if ((k & 15) == 15 && daemon_mono_ms() - start >= DAEMON_VERIFY_MS)
-			return true;
-		daemon_verify(d, id);
-	}
-	return false;
-}
-
 static int
 daemon_ullcmp(const void *a, const void *b)
 {
@@ -271,6 +235,45 @@ daemon_report_skipped(struct daemon *d, const struct spool_scan *scan)
 	free(d->skipped);
 	d->skipped = now;
 	d->nskipped = scan->nskipped;
+}
+
+/* An ID a scan found, whose file is read now: scheduled from it (or
+ * dropped, parked, quarantined later, as daemon_schedule decides). */
+static void
+daemon_verify(struct daemon *d, const char *id)
+{
+	char copy[QID_MAX_LEN + 1];
+
+	snprintf(copy, sizeof copy, "%s", id);	/* id may be the heap's */
+	sched_remove(d->sched, copy);
+	daemon_schedule(d, copy);
+}
+
+/* The scan's IDs not read yet are the earliest entries: read some,
+ * DAEMON_VERIFY_MS of work at most; true while some are left. */
+static bool
+daemon_verify_some(struct daemon *d)
+{
+	long long start = daemon_mono_ms();
+	const char *id;
+	long long due;
+	unsigned k;
+
+	for (k = 0; sched_next(d->sched, &id, &due) && due == DAEMON_UNVERIFIED; k++) {
+		if ((k & 15) == 15 && daemon_mono_ms() - start >= DAEMON_VERIFY_MS)
+			return true;
+		daemon_verify(d, id);
+	}
+	return false;
+}
+
+static bool
+daemon_unverified(const struct daemon *d)
+{
+	const char *id;
+	long long due;
+
+	return sched_next(d->sched, &id, &due) && due == DAEMON_UNVERIFIED;
 }
 
 /* The whole directory again, DAEMON_RESCAN_SLICE entries per turn of
@@ -349,6 +352,28 @@ daemon_rescan(struct daemon *d)
 			;
 }
 
+/* The background work, a slice per turn of the loop (a timeout at 0,
+ * which waits for the next turn: the descriptors are served between
+ * slices): the rescan under way, then reading what it found. */
+static void
+daemon_work(void *arg)
+{
+	struct daemon *d = arg;
+	bool more;
+
+	d->work_id = 0;
+	more = daemon_rescan_step(d);
+	if (daemon_verify_some(d) || more)
+		d->work_id = evloop_add_timeout(d->loop, 0, daemon_work, d);
+}
+
+static void
+daemon_arm_work(struct daemon *d)
+{
+	if (d->work_id == 0 && (d->cursor != NULL || daemon_unverified(d)))
+		d->work_id = evloop_add_timeout(d->loop, 0, daemon_work, d);
+}
+
 /* deliver's callback: a notification was queued. */
 static void
 daemon_queued(void *arg, const char *id)
@@ -424,16 +449,6 @@ daemon_interval(long long ms, char *buf, size_t size)
 
 /* ------------------------------------------------------------ slots */
 
-static void
-daemon_slot_free(struct daemon *d, struct daemon_slot *s)
-{
-	if (s->c != NULL && s->registered)
-		(void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, s->fd, NULL);
-	smtp_free(s->c);
-	memset(s, 0, sizeof *s);
-	s->fd = -1;
-}
-
 /* The counters and any flush --wait: what came of one attempt. */
 static void
 daemon_count(struct daemon *d, const char *id, const struct deliver_outcome *o)
@@ -489,14 +504,15 @@ daemon_job_end(struct daemon *d, struct deliver_job *j)
 	daemon_schedule(d, id);
 }
 
-/* The attempt on slot s is over: its outcome to disk, or held until it
- * can be written (daemon.h). */
-static void
-daemon_job_done(struct daemon *d, struct daemon_slot *s)
-{
-	struct deliver_job *j = s->j;
+static void daemon_held_timeout(void *arg);
 
-	s->j = NULL;
+/* The attempt at j is over (the engine's ended): its outcome to disk, or
+ * held until it can be written (daemon.h). */
+static void
+daemon_job_done(void *arg, struct deliver_job *j)
+{
+	struct daemon *d = arg;
+
 	if (d->stopping || deliver_conclude(j)) {
 		daemon_job_end(d, j);
 		return;
@@ -509,6 +525,8 @@ daemon_job_done(struct daemon *d, struct daemon_slot *s)
 	if (d->nheld == 1) {
 		d->held_interval = DAEMON_HELD_RETRY_MS;
 		d->held_next = daemon_mono_ms() + d->held_interval;
+		evloop_remove_timeout(d->loop, d->held_id);
+		d->held_id = evloop_add_timeout_at(d->loop, d->held_next, daemon_held_timeout, d);
 		log_msg(LOG_LVL_WARNING,
 		    "queue files cannot be written (%s, above): no new attempt starts until they can; its outcome is kept and written then",
 		    deliver_id(j));
@@ -538,15 +556,26 @@ daemon_retry_held(struct daemon *d, long long mono)
 	d->held_interval = d->held_interval * 2 > DAEMON_HELD_RETRY_MAX_MS ?
 	    DAEMON_HELD_RETRY_MAX_MS : d->held_interval * 2;
 	d->held_next = mono + d->held_interval;
+	d->held_id = evloop_add_timeout_at(d->loop, d->held_next, daemon_held_timeout, d);
+}
+
+static void
+daemon_held_timeout(void *arg)
+{
+	struct daemon *d = arg;
+
+	d->held_id = 0;
+	if (d->nheld > 0 && !d->stopping)
+		daemon_retry_held(d, daemon_mono_ms());
 }
 
 /* The next message due, its file read first if a scan only found it;
  * false when none is due (or reading them took DAEMON_VERIFY_MS: the
- * loop goes on, and comes back). */
+ * background work goes on with them, and feeds the engine again). */
 static bool
 daemon_pop_due(struct daemon *d, char id[QID_MAX_LEN + 1])
 {
-	long long start = daemon_mono_ms(), now = daemon_now_ms(), due;
+	long long start = daemon_mono_ms(), due;
 	const char *next;
 	unsigned k;
 
@@ -555,78 +584,83 @@ daemon_pop_due(struct daemon *d, char id[QID_MAX_LEN + 1])
 			return false;
 		daemon_verify(d, next);
 	}
-	return sched_pop(d->sched, now, id);
+	return sched_pop(d->sched, daemon_now_ms(), id);
 }
 
-/* Give an idle, usable connection its next message. */
-static void
-daemon_feed(struct daemon *d, struct daemon_slot *s, long long mono)
+/* The engine's next: the next due message, unless nothing new may
+ * start. */
+static bool
+daemon_next(void *arg, char id[QID_MAX_LEN + 1])
 {
+	struct daemon *d = arg;
+
+	while (!daemon_draining(d) && daemon_pop_due(d, id))
+		if (!daemon_active(d, id))
+			return true;
+	return false;
+}
+
+static bool
+daemon_may_start(void *arg)
+{
+	return !daemon_draining(arg);
+}
+
+/* The engine's unopened: deliver_open gave nothing for id. */
+static void
+daemon_unopened(void *arg, const char *id, enum deliver_result res)
+{
+	struct daemon *d = arg;
+	long long due, soonest = daemon_now_ms() + DAEMON_SKIPPED_RETRY_MS;
+
+	/* Locked by its submitter: shortly again; left as it is: when it
+	 * changes; quarantined: never. */
+	switch (res) {
+	case DELIVER_LEFT:
+		daemon_park(d, id);
+		daemon_tell_outcome(d, id, "skipped", "left as it is, unread (see the log)");
+		break;
+	case DELIVER_QUARANTINED:
+		daemon_tell_outcome(d, id, "quarantined",
+		    "refused as sendmail would refuse it (see the log)");
+		break;
+	case DELIVER_UNREADABLE: {
+		/* Again after 2 s, 4 s, ... up to the longest retry delay
+		 * (our own close of it, an inotify event, does not bring it
+		 * back sooner: daemon_schedule). */
+		long long iv = DAEMON_SKIPPED_RETRY_MS, max = d->cfg->policy.max_delay * 1000;
+
+		if (sched_due(d->unreadable, id, &iv))
+			iv = iv * 2 > max ? (max > iv ? max : iv) : iv * 2;
+		sched_set(d->unreadable, id, iv);
+		sched_set(d->sched, id, daemon_now_ms() + iv);
+		daemon_tell_outcome(d, id, "skipped",
+		    "its control file cannot be read (see the log)");
+		break;
+	}
+	default:
+		/* Never due at once again: what deliver_open just skipped,
+		 * the file would say again, and the engine would spin on
+		 * it. */
+		daemon_schedule(d, id);
+		if (sched_due(d->sched, id, &due) && due < soonest)
+			sched_set(d->sched, id, soonest);
+		break;
+	}
+}
+
+/* The engine's returned: a message read ahead that did not go out; as
+ * it was (deliver_abandon), due again as its file says. */
+static void
+daemon_returned(void *arg, struct deliver_job *j)
+{
+	struct daemon *d = arg;
 	char id[QID_MAX_LEN + 1];
 
-	while (!daemon_draining(d) && daemon_pop_due(d, id)) {
-		enum deliver_result res;
-		struct smtp_txn *t;
-
-		if (daemon_active(d, id))
-			continue;
-		s->j = deliver_open(d->cfg->dc, id, &res);
-		if (s->j == NULL) {
-			long long due, soonest = daemon_now_ms() + DAEMON_SKIPPED_RETRY_MS;
-
-			/* Locked by its submitter: shortly again; left as it
-			 * is: when it changes; quarantined: never. */
-			switch (res) {
-			case DELIVER_LEFT:
-				daemon_park(d, id);
-				daemon_tell_outcome(d, id, "skipped",
-				    "left as it is, unread (see the log)");
-				break;
-			case DELIVER_QUARANTINED:
-				daemon_tell_outcome(d, id, "quarantined",
-				    "refused as sendmail would refuse it (see the log)");
-				break;
-			case DELIVER_UNREADABLE: {
-				/* Again after 2 s, 4 s, ... up to the longest
-				 * retry delay (our own close of it, an inotify
-				 * event, does not bring it back sooner:
-				 * daemon_schedule). */
-				long long iv = DAEMON_SKIPPED_RETRY_MS, max =
-				    d->cfg->policy.max_delay * 1000;
-
-				if (sched_due(d->unreadable, id, &iv))
-					iv = iv * 2 > max ? (max > iv ? max : iv) : iv * 2;
-				sched_set(d->unreadable, id, iv);
-				sched_set(d->sched, id, daemon_now_ms() + iv);
-				daemon_tell_outcome(d, id, "skipped",
-				    "its control file cannot be read (see the log)");
-				break;
-			}
-			default:
-				/* Never due at once again: what deliver_open
-				 * just skipped, the file would say again, and
-				 * this loop would spin on it. */
-				daemon_schedule(d, id);
-				if (sched_due(d->sched, id, &due) && due < soonest)
-					sched_set(d->sched, id, soonest);
-				break;
-			}
-			continue;
-		}
-		t = deliver_next(s->j, smtp_extensions(s->c));
-		if (t == NULL) {
-			daemon_job_done(d, s);
-			continue;
-		}
-		if (!smtp_submit(s->c, t)) {
-			log_msg(LOG_LVL_ERR, "%s: the connection could not take the transaction", id);
-			daemon_job_done(d, s);
-			return;
-		}
-		return;
-	}
-	if (s->idle_since == 0)
-		s->idle_since = mono;
+	snprintf(id, sizeof id, "%s", deliver_id(j));
+	(void)deliver_abandon(j);
+	if (!d->stopping)
+		daemon_schedule(d, id);
 }
 
 /* "[127.0.0.1]:25", or "mailhub.example [192.0.2.1]:587". */
@@ -641,21 +675,33 @@ daemon_relay_name(const struct daemon *d, char *buf, size_t size)
 		snprintf(buf, size, "%s [%s]:%d", h, d->cfg->relay_ip, d->cfg->port);
 }
 
+/* A slot's tag: the breaker's probe, or not. */
+#define DAEMON_TAG_PROBE 1u
+
+/* The engine's setup_failed: the relay is down for the breaker
+ * (ENGINE_SETUP_BREAKER: no message was touched). */
 static void
-daemon_went_down(struct daemon *d, struct daemon_slot *s, long long mono)
+daemon_went_down(void *arg, struct engine_slot *s, const struct engine_setup_failure *sf)
 {
-	const char *why = smtp_error(s->c);
+	struct daemon *d = arg;
+	long long mono = daemon_mono_ms();
+	const char *why = sf->why;
 	size_t n = sched_count(d->sched);
 	/* The TLS policy or AUTH: the relay is there but refused as
 	 * configured; for the breaker the same as away (daemon.h). */
-	enum smtp_setup_kind kind = smtp_setup_kind(s->c);
+	enum smtp_setup_kind kind = sf->kind;
 	const char *what = smtp_setup_kind_str(kind);
 	char name[400];
 
+	if (sf->no_socket) {
+		log_msg(LOG_LVL_ERR, "cannot make a socket: %s", why);
+		(void)retry_breaker_failure(&d->breaker, mono);
+		return;
+	}
 	/* Only the first failure and the probes count: a second connection
 	 * opened beside the first is no probe, and must not double the
 	 * interval. */
-	if (!s->probe && d->breaker.state != RETRY_UP)
+	if (!(engine_slot_tag(s) & DAEMON_TAG_PROBE) && d->breaker.state != RETRY_UP)
 		return;
 
 	if (retry_breaker_failure(&d->breaker, mono) == RETRY_WENT_DOWN) {
@@ -682,119 +728,68 @@ daemon_went_down(struct daemon *d, struct daemon_slot *s, long long mono)
 	/* A flush --wait learns now that nothing of it can go. */
 	{
 		char text[500];
+		int k;
 
 		snprintf(text, sizeof text, "relay %s: %s", what, why);
-		for (int k = 0; k < d->nobservers; k++)
+		for (k = 0; k < d->nobservers; k++)
 			d->observers[k].relay_down(d->observers[k].arg, "deferred", text);
 	}
 }
 
+/* The engine's ready: the relay took the session; the breaker closes. */
 static void
-daemon_event(struct daemon *d, struct daemon_slot *s, enum smtp_event ev, long long mono)
+daemon_ready(void *arg, struct engine_slot *s)
 {
-	switch (ev) {
-	case SMTP_EV_NONE:
-		return;
-	case SMTP_EV_READY:
-		s->connecting = false;
-		if (retry_breaker_success(&d->breaker, mono) == RETRY_CAME_BACK) {
-			char took[32], name[400];
-			size_t n = sched_count(d->sched);
+	struct daemon *d = arg;
+	long long mono = daemon_mono_ms();
 
-			char waiting[32];
-			const struct log_field f[] = {
-				{ "MESSAGE_ID", LOG_MID_RELAY_BACK },
-				{ "RELAY", name },
-				{ "DOWNTIME", took },
-				{ "WAITING", waiting },
-			};
+	(void)s;
+	if (retry_breaker_success(&d->breaker, mono) == RETRY_CAME_BACK) {
+		char took[32], name[400];
+		size_t n = sched_count(d->sched);
 
-			d->stats.relay_changed = daemon_now_ms() / 1000;
-			daemon_interval(mono - d->breaker.down_since, took, sizeof took);
-			daemon_relay_name(d, name, sizeof name);
-			snprintf(waiting, sizeof waiting, "%zu", n);
-			log_fields(LOG_LVL_NOTICE, f, 4,
-			    "relay %s back after %s; delivering %zu message%s",
-			    name, took, n, n == 1 ? "" : "s");
-		}
-		s->probe = false;
-		daemon_feed(d, s, mono);
-		return;
-	case SMTP_EV_TXN_DONE:
-		/* The disk first, before anything else goes out. */
-		deliver_txn_done(s->j);
-		deliver_commit(s->j);
-		if (!d->stopping && deliver_pending(s->j) && smtp_usable(s->c)) {
-			struct smtp_txn *t = deliver_next(s->j, smtp_extensions(s->c));
+		char waiting[32];
+		const struct log_field f[] = {
+			{ "MESSAGE_ID", LOG_MID_RELAY_BACK },
+			{ "RELAY", name },
+			{ "DOWNTIME", took },
+			{ "WAITING", waiting },
+		};
 
-			if (t != NULL && smtp_submit(s->c, t))
-				return;
-		}
-		daemon_job_done(d, s);
-		if (smtp_usable(s->c)) {
-			s->idle_since = 0;
-			daemon_feed(d, s, mono);
-		} else if (!s->quitting) {
-			/* Lost, timed out, garbled or closed by the relay in
-			 * the middle of the transaction: nothing more will
-			 * come from it, and the slot is needed. */
-			daemon_slot_free(d, s);
-		}
-		return;
-	case SMTP_EV_FAILED:
-		if (s->connecting)
-			daemon_went_down(d, s, mono);
-		if (s->j != NULL)
-			daemon_job_done(d, s);
-		daemon_slot_free(d, s);
-		return;
-	case SMTP_EV_CLOSED:
-		daemon_slot_free(d, s);
-		return;
+		d->stats.relay_changed = daemon_now_ms() / 1000;
+		daemon_interval(mono - d->breaker.down_since, took, sizeof took);
+		daemon_relay_name(d, name, sizeof name);
+		snprintf(waiting, sizeof waiting, "%zu", n);
+		log_fields(LOG_LVL_NOTICE, f, 4,
+		    "relay %s back after %s; delivering %zu message%s",
+		    name, took, n, n == 1 ? "" : "s");
 	}
 }
 
-static bool
-daemon_unverified(const struct daemon *d)
+static void
+daemon_closed(void *arg, struct engine_slot *s)
 {
-	const char *id;
-	long long due;
-
-	return sched_next(d->sched, &id, &due) && due == DAEMON_UNVERIFIED;
+	(void)arg;
+	(void)s;
 }
 
-/* Open connections for the messages that are due, as the breaker lets. */
+/* Feed the idle connections; open connections for the messages that are
+ * due, as the breaker lets. */
 static void
 daemon_dispatch(struct daemon *d, long long mono)
 {
 	long long now = daemon_now_ms();
-	int i, busy = 0, connecting = 0;
-	char err[300];
+	int busy, connecting;
 
-	for (i = 0; i < d->nslots; i++) {
-		struct daemon_slot *s = &d->slot[i];
-
-		if (s->c == NULL)
-			continue;
-		busy++;
-		if (s->connecting)
-			connecting++;
-		if (!s->connecting && !s->quitting && s->j == NULL && smtp_usable(s->c)) {
-			daemon_feed(d, s, mono);
-			if (s->j == NULL && (daemon_draining(d) ||
-			    mono - s->idle_since >= DAEMON_IDLE_MS)) {
-				smtp_quit(s->c);
-				s->quitting = true;
-			}
-		}
-	}
-	if (daemon_draining(d))
+	if (daemon_draining(d)) {
+		engine_quit_idle(d->engine);
 		return;
-	for (i = 0; i < d->nslots && busy < d->nslots; i++) {
-		struct daemon_slot *s = &d->slot[i];
+	}
+	engine_feed(d->engine);
+	while ((busy = engine_count(d->engine)) < d->nslots) {
+		bool probe;
 
-		if (s->c != NULL)
-			continue;
+		connecting = engine_connecting(d->engine);
 		/* A connection for each message due that no connection being
 		 * set up will take (the idle ones took theirs above). */
 		if (sched_count_due(d->sched, now, (size_t)connecting + 1) <= (size_t)connecting)
@@ -805,34 +800,24 @@ daemon_dispatch(struct daemon *d, long long mono)
 			return;
 		if (!retry_breaker_allow(&d->breaker, mono))
 			return;
-		s->c = smtp_open(d->cfg->relay_ip, d->cfg->port, d->cfg->helo,
-		    d->cfg->timeouts, err, sizeof err);
-		if (s->c == NULL) {
-			log_msg(LOG_LVL_ERR, "cannot make a socket: %s", err);
-			(void)retry_breaker_failure(&d->breaker, mono);
-			return;
-		}
-		if (d->cfg->security != NULL)
-			smtp_secure(s->c, d->cfg->security);
-		s->connecting = true;
-		s->probe = d->breaker.state == RETRY_PROBING;
-		s->fd = smtp_fd(s->c);
-		s->idle_since = 0;
-		busy++;
-		connecting++;
-		if (s->probe)
-			return;	/* one probe at a time */
+		probe = d->breaker.state == RETRY_PROBING;
+		if (engine_start(d->engine, NULL, probe ? DAEMON_TAG_PROBE : 0) == NULL ||
+		    probe)
+			return;	/* no socket (the breaker knows), or one probe at a time */
 	}
 }
 
 /* ------------------------------------------------------------ events */
 
 static void
-daemon_inotify(struct daemon *d)
+daemon_inotify(void *arg, int fd, short revents)
 {
+	struct daemon *d = arg;
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t n;
 
+	(void)fd;
+	(void)revents;
 	while ((n = read(d->ifd, buf, sizeof buf)) > 0) {
 		char *p;
 
@@ -849,31 +834,32 @@ daemon_inotify(struct daemon *d)
 	}
 }
 
-/* SIGTERM: every transaction still before its final "." is dropped
- * (its message as it was: deliver_abandon), idle connections get QUIT;
- * the ones past the "." wait for their reply. */
+/* The delivery engine for d->cfg (made anew after a reload: it keeps
+ * pointers into the configuration), with the daemon's policy: nothing
+ * opened before the relay is ready, a failed set-up the breaker's
+ * (engine.h, ENGINE_SETUP_BREAKER). */
 static void
-daemon_abandon(struct daemon *d)
+daemon_engine(struct daemon *d)
 {
-	int i;
+	const struct daemon_config *cfg = d->cfg;
+	const struct engine_ops ops = {
+		daemon_next, daemon_may_start, daemon_unopened, daemon_job_done,
+		daemon_returned, daemon_ready, daemon_went_down, daemon_closed, d,
+	};
+	struct engine_config ec;
 
-	for (i = 0; i < d->nslots; i++) {
-		struct daemon_slot *s = &d->slot[i];
-		enum smtp_abandon a;
-
-		if (s->c == NULL || (a = smtp_abandon(s->c)) == SMTP_ABANDON_WAIT)
-			continue;
-		if (s->j != NULL) {
-			log_msg(LOG_LVL_INFO, "%s: stopping: transaction abandoned before its final \".\"; the message stays queued as it was",
-			    deliver_id(s->j));
-			(void)deliver_abandon(s->j);
-			s->j = NULL;
-		}
-		if (a == SMTP_ABANDON_QUITTING)
-			s->quitting = true;
-		else
-			daemon_slot_free(d, s);
-	}
+	memset(&ec, 0, sizeof ec);
+	ec.loop = d->loop;
+	ec.dc = cfg->dc;
+	ec.relay_ip = cfg->relay_ip;
+	ec.port = cfg->port;
+	ec.helo = cfg->helo;
+	ec.timeouts = cfg->timeouts;
+	ec.security = cfg->security;
+	ec.setup = ENGINE_SETUP_BREAKER;
+	ec.idle_ms = DAEMON_IDLE_MS;
+	engine_free(d->engine);
+	d->engine = engine_new(&ec, &ops);
 }
 
 /* What the daemon takes from d->cfg, at start and after a reload: the
@@ -890,6 +876,7 @@ daemon_take_config(struct daemon *d)
 	cfg->dc->queued = daemon_queued;
 	cfg->dc->queued_arg = d;
 	cfg->dc->retry_writes = true;
+	daemon_engine(d);
 }
 
 /* SIGHUP, once nothing is in flight: the configuration again, then a
@@ -907,8 +894,9 @@ daemon_reload(struct daemon *d, long long mono)
 		 * does not hold. */
 		retry_breaker_init(&d->breaker, d->cfg->probe_cap_ms);
 	}
+	(void)mono;
 	(void)daemon_rescan_start(d);	/* a slice per turn, from here */
-	d->next_sweep = mono + DAEMON_SWEEP_MS;
+	daemon_arm_work(d);
 	daemon_notify("READY=1");
 }
 
@@ -934,15 +922,33 @@ daemon_flush_all(struct daemon *d, long long mono)
 {
 	retry_breaker_flush(&d->breaker, mono);
 	sched_advance(d->sched, daemon_now_ms());
-	if (d->nheld > 0)
-		d->held_next = mono;	/* the disk may have room again */
+	if (d->nheld > 0 && !d->stopping) {
+		/* The disk may have room again. */
+		d->held_next = mono;
+		evloop_remove_timeout(d->loop, d->held_id);
+		d->held_id = evloop_add_timeout_at(d->loop, mono, daemon_held_timeout, d);
+	}
 }
 
 static void
-daemon_signal(struct daemon *d, long long mono)
+daemon_stop_timeout(void *arg)
 {
+	struct daemon *d = arg;
+
+	/* Whatever did not end in time stays queued as it is. */
+	d->stop_id = 0;
+	evloop_stop(d->loop);
+}
+
+static void
+daemon_signal(void *arg, int fd, short revents)
+{
+	struct daemon *d = arg;
+	long long mono = daemon_mono_ms();
 	struct signalfd_siginfo si;
 
+	(void)fd;
+	(void)revents;
 	while (read(d->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
 		switch (si.ssi_signo) {
 		case SIGTERM:
@@ -951,8 +957,11 @@ daemon_signal(struct daemon *d, long long mono)
 				log_msg(LOG_LVL_NOTICE, "stopping (signal %u)", si.ssi_signo);
 				daemon_notify("STOPPING=1");
 				d->stopping = true;
-				d->stop_deadline = mono + DAEMON_STOP_MS;
-				daemon_abandon(d);
+				d->stop_id = evloop_add_timeout(d->loop, DAEMON_STOP_MS,
+				    daemon_stop_timeout, d);
+				evloop_remove_timeout(d->loop, d->held_id);
+				d->held_id = 0;
+				engine_abandon(d->engine);
 			}
 			break;
 		case SIGHUP:
@@ -982,95 +991,105 @@ daemon_signal(struct daemon *d, long long mono)
 	}
 }
 
-/* Register each connection's descriptor for what it waits for now. */
 static void
-daemon_interest(struct daemon *d)
+daemon_wake(void *arg)
 {
-	int i;
+	struct daemon *d = arg;
 
-	for (i = 0; i < d->nslots; i++) {
-		struct daemon_slot *s = &d->slot[i];
-		struct epoll_event ev;
-		short pe;
-		uint32_t want;
-
-		if (s->c == NULL)
-			continue;
-		pe = smtp_poll_events(s->c);
-		want = ((pe & POLLIN) ? EPOLLIN : 0) | ((pe & POLLOUT) ? EPOLLOUT : 0);
-		if (want == s->registered)
-			continue;
-		memset(&ev, 0, sizeof ev);
-		ev.events = want;
-		ev.data.u32 = 3 + (uint32_t)i;
-		if (s->registered == 0 && want != 0)
-			(void)epoll_ctl(d->epfd, EPOLL_CTL_ADD, s->fd, &ev);
-		else if (want == 0)
-			(void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, s->fd, NULL);
-		else
-			(void)epoll_ctl(d->epfd, EPOLL_CTL_MOD, s->fd, &ev);
-		s->registered = want;
-	}
+	/* Nothing to do here: the loop's prepare hook (daemon_prepare) acts
+	 * on what came due. */
+	d->due_id = 0;
+	d->due_at = -1;
 }
 
-/* How long the loop may sleep: the earliest thing it must do. */
-static int
-daemon_timeout(struct daemon *d, long long mono)
+/*
+ * The next due message's timeout, when a connection could take it: none
+ * while nothing new may start, every connection is busy (their own
+ * events wake the loop), or a probe is out; while the relay is down, the
+ * next probe's time.  A message due already that dispatch left waits for
+ * a connection being set up, whose events wake the loop.
+ */
+static void
+daemon_arm_due(struct daemon *d, long long mono)
 {
-	long long t = d->next_sweep - mono, x;
 	const char *id;
-	long long due;
-	int i;
+	long long due, at = -1;
 
-	if (d->next_ping > 0 && d->next_ping - mono < t)
-		t = d->next_ping - mono;
-	if (d->status_pending && d->status_sent + 1000 - mono < t)
-		t = d->status_sent + 1000 - mono;
-	if (d->stopping && d->stop_deadline - mono < t)
-		t = d->stop_deadline - mono;
-	if (d->nheld > 0 && !d->stopping && d->held_next - mono < t)
-		t = d->held_next - mono;
-	if (d->ctl != NULL && (x = control_deadline(d->ctl)) >= 0 && x - mono < t)
-		t = x - mono;
-	for (i = 0; i < d->nslots; i++) {
-		const struct daemon_slot *s = &d->slot[i];
+	if (!daemon_draining(d) && engine_count(d->engine) < d->nslots &&
+	    sched_next(d->sched, &id, &due)) {
+		long long x = due - daemon_now_ms();
 
-		if (s->c == NULL)
-			continue;
-		if ((x = smtp_deadline(s->c)) >= 0 && x - mono < t)
-			t = x - mono;
-		if (!s->connecting && s->j == NULL && !s->quitting && s->idle_since > 0 &&
-		    s->idle_since + DAEMON_IDLE_MS - mono < t)
-			t = s->idle_since + DAEMON_IDLE_MS - mono;
-	}
-	if (!d->stopping && sched_next(d->sched, &id, &due)) {
-		x = due - daemon_now_ms();
-		/* While the relay is down, the next probe decides. */
 		if (d->breaker.state != RETRY_UP) {
 			long long w = retry_breaker_wait(&d->breaker, mono);
 
-			if (w >= 0 && w > x)
-				x = w;
-			else if (w < 0)
-				x = t;	/* a probe is out: its connection wakes us */
+			x = w < 0 ? -1 : w > x ? w : x;
 		}
-		if (x < t)
-			t = x;
+		if (x > 0)
+			at = mono + x;
 	}
-	if (t < 0 || d->verifying)
-		t = 0;
-	return t > 3600000 ? 3600000 : (int)t;
+	if (at == d->due_at && (at < 0 || d->due_id != 0))
+		return;
+	evloop_remove_timeout(d->loop, d->due_id);
+	d->due_id = at >= 0 ? evloop_add_timeout_at(d->loop, at, daemon_wake, d) : 0;
+	d->due_at = at;
+}
+
+static void
+daemon_status_timeout(void *arg)
+{
+	struct daemon *d = arg;
+
+	d->status_id = 0;
+	daemon_status(d, daemon_mono_ms());
+}
+
+static void
+daemon_ping(void *arg)
+{
+	struct daemon *d = arg;
+
+	daemon_notify("WATCHDOG=1");
+	d->ping_id = evloop_add_timeout(d->loop, sdnotify_watchdog_ms(), daemon_ping, d);
+}
+
+/*
+ * Before each wait: what the handlers changed, acted on.  Runs only
+ * because something woke the loop, so an idle daemon stays asleep.
+ */
+static void
+daemon_prepare(void *arg)
+{
+	struct daemon *d = arg;
+	long long mono = daemon_mono_ms();
+
+	if (d->rescan)
+		(void)daemon_rescan_start(d);
+	daemon_arm_work(d);
+	daemon_dispatch(d, mono);
+	if (d->stopping && engine_count(d->engine) == 0) {
+		evloop_stop(d->loop);
+		return;
+	}
+	/* A held outcome belongs to the configuration it was made with: a
+	 * reload waits for it too. */
+	if (d->reload_pending && engine_count(d->engine) == 0 && d->nheld == 0) {
+		daemon_reload(d, mono);
+		daemon_dispatch(d, mono);
+	}
+	daemon_status(d, mono);
+	if (d->status_pending && d->status_id == 0)
+		d->status_id = evloop_add_timeout_at(d->loop, d->status_sent + 1000,
+		    daemon_status_timeout, d);
+	daemon_arm_due(d, mono);
 }
 
 static bool
 daemon_setup(struct daemon *d)
 {
-	struct epoll_event ev;
 	sigset_t set;
 	int qfd;
 	char path[4096];
 
-	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -1082,7 +1101,7 @@ daemon_setup(struct daemon *d)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (d->epfd < 0 || d->ifd < 0 || d->sfd < 0) {
+	if (d->loop == NULL || d->ifd < 0 || d->sfd < 0) {
 		log_msg(LOG_LVL_ERR, "cannot set up the event loop: %s", strerror(errno));
 		return false;
 	}
@@ -1097,27 +1116,25 @@ daemon_setup(struct daemon *d)
 		    strerror(errno));
 		return false;
 	}
-	memset(&ev, 0, sizeof ev);
-	ev.events = EPOLLIN;
-	ev.data.u32 = 1;
-	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->ifd, &ev);
-	ev.data.u32 = 2;
-	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sfd, &ev);
+	d->ifd_id = evloop_add_fd(d->loop, d->ifd, POLLIN, daemon_inotify, d);
+	d->sfd_id = evloop_add_fd(d->loop, d->sfd, POLLIN, daemon_signal, d);
+	if (d->ifd_id == 0 || d->sfd_id == 0) {
+		log_msg(LOG_LVL_ERR, "cannot set up the event loop: %s", strerror(errno));
+		return false;
+	}
 	if (d->cfg->control_fd >= 0) {
 		const struct control_ops ops = {
 			daemon_control_request, daemon_control_closed, d,
 			daemon_control_query_line, daemon_control_query_done,
 		};
 
-		d->ctl = control_new(d->cfg->control_fd, &ops);
+		d->ctl = control_new(d->loop, d->cfg->control_fd, &ops);
 		if (d->ctl == NULL) {
 			log_msg(LOG_LVL_ERR, "cannot set up the control socket: %s", strerror(errno));
 			return false;
 		}
 		control_keep_fds(d->ctl, d->keepfds, spool_dirfds(d->sp, d->keepfds));
 		daemon_control_observe(d);
-		ev.data.u32 = DAEMON_KEY_CONTROL;
-		epoll_ctl(d->epfd, EPOLL_CTL_ADD, control_fd(d->ctl), &ev);
 	}
 	return true;
 }
@@ -1126,18 +1143,17 @@ int
 daemon_run(struct daemon_config *cfg)
 {
 	struct daemon *d = xcalloc(1, sizeof *d);
-	struct epoll_event evs[DAEMON_MAX_CONN + 3];
-	long long mono;
-	int i, n, rc = 0;
+	int rc = 0;
 
 	d->cfg = cfg;
 	d->sched = sched_new();
 	d->parked = sched_new();
 	d->unreadable = sched_new();
-	/* All of them: a reload may raise the number in use. */
-	for (i = 0; i < DAEMON_MAX_CONN; i++)
-		d->slot[i].fd = -1;
-	daemon_take_config(d);
+	d->ifd = d->sfd = -1;
+	d->due_at = -1;
+	d->loop = evloop_new();
+	if (d->loop != NULL)
+		daemon_take_config(d);
 	retry_breaker_init(&d->breaker, cfg->probe_cap_ms);
 	d->status_up = true;
 	d->status_sent = -1000000;
@@ -1150,10 +1166,6 @@ daemon_run(struct daemon_config *cfg)
 	}
 	/* The watch is armed before the scan: nothing falls between. */
 	daemon_rescan(d);
-	mono = daemon_mono_ms();
-	d->next_sweep = mono + DAEMON_SWEEP_MS;
-	if (sdnotify_watchdog_ms() > 0)
-		d->next_ping = mono;
 	{
 		char name[400];
 
@@ -1167,106 +1179,34 @@ daemon_run(struct daemon_config *cfg)
 		close(cfg->ready_fd);
 		cfg->ready_fd = -1;
 	}
-	for (;;) {
-		bool busy = false;
-
-		mono = daemon_mono_ms();
-		if (d->nheld > 0 && mono >= d->held_next && !d->stopping)
-			daemon_retry_held(d, mono);
-		if (d->rescan || mono >= d->next_sweep) {
-			(void)daemon_rescan_start(d);
-			d->next_sweep = mono + DAEMON_SWEEP_MS;
-		}
-		d->verifying = daemon_rescan_step(d);
-		d->verifying = daemon_verify_some(d) || d->verifying;
-		daemon_dispatch(d, mono);
-		for (i = 0; i < d->nslots; i++)
-			busy = busy || d->slot[i].c != NULL;
-		if (d->stopping && (!busy || mono >= d->stop_deadline))
-			break;
-		/* A held outcome belongs to the configuration it was made
-		 * with: a reload waits for it too. */
-		if (d->reload_pending && !busy && d->nheld == 0) {
-			daemon_reload(d, mono);
-			daemon_dispatch(d, mono);
-		}
-		daemon_status(d, mono);
-		if (d->next_ping > 0 && mono >= d->next_ping) {
-			daemon_notify("WATCHDOG=1");
-			d->next_ping = mono + sdnotify_watchdog_ms();
-		}
-		daemon_interest(d);
-		n = epoll_wait(d->epfd, evs, DAEMON_MAX_CONN + 3, daemon_timeout(d, mono));
-		if (n < 0 && errno != EINTR) {
-			log_msg(LOG_LVL_ERR, "epoll_wait: %s", strerror(errno));
-			rc = 71;
-			break;
-		}
-		mono = daemon_mono_ms();
-		for (i = 0; i < n; i++) {
-			uint32_t k = evs[i].data.u32;
-
-			if (k == 1)
-				daemon_inotify(d);
-			else if (k == 2)
-				daemon_signal(d, mono);
-		}
-		/* The control socket: its events, and its clients' time
-		 * limits (cheap: a zero-timeout epoll_wait of its own). */
-		if (d->ctl != NULL)
-			control_io(d->ctl, mono);
-		/* Every connection that is ready or past its deadline. */
-		for (i = 0; i < d->nslots; i++) {
-			struct daemon_slot *s = &d->slot[i];
-			short rev = 0;
-			int k;
-			long long dl;
-
-			if (s->c == NULL)
-				continue;
-			for (k = 0; k < n; k++)
-				if (evs[k].data.u32 == 3 + (uint32_t)i)
-					rev = (short)(((evs[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) ? POLLIN : 0) |
-					    ((evs[k].events & EPOLLOUT) ? POLLOUT : 0) |
-					    ((evs[k].events & EPOLLERR) ? POLLERR : 0) |
-					    ((evs[k].events & EPOLLHUP) ? POLLHUP : 0));
-			dl = smtp_deadline(s->c);
-			if (rev == 0 && (dl < 0 || dl > mono))
-				continue;
-			for (;;) {
-				enum smtp_event ev = smtp_io(s->c, rev);
-
-				daemon_event(d, s, ev, mono);
-				if (ev == SMTP_EV_NONE || s->c == NULL)
-					break;
-				rev = 0;
-			}
-		}
+	/* The watchdog: the only thing that wakes an idle daemon. */
+	if (sdnotify_watchdog_ms() > 0)
+		daemon_ping(d);
+	evloop_set_prepare(d->loop, daemon_prepare, d);
+	if (evloop_run(d->loop) < 0) {
+		log_msg(LOG_LVL_ERR, "epoll_wait: %s", strerror(errno));
+		rc = 71;
 	}
 	/* Whatever did not end in time stays queued as it is; an outcome
 	 * still unwritten is given up (deliver_finish says what that
 	 * leaves). */
-	for (i = 0; i < d->nslots; i++) {
-		if (d->slot[i].j != NULL)
-			daemon_job_done(d, &d->slot[i]);
-		if (d->slot[i].c != NULL)
-			daemon_slot_free(d, &d->slot[i]);
-	}
+	d->stopping = true;
+	engine_close_all(d->engine);
 	while (d->nheld > 0)
 		(void)deliver_finish(d->held[--d->nheld]);
 	free(d->held);
 	log_msg(LOG_LVL_INFO, "stopped: %lu delivered, %lu deferred", d->tally.delivered,
 	    d->tally.deferred);
 out:
-	for (i = 0; i < d->nobservers; i++)
-		d->observers[i].stop(d->observers[i].arg);
+	for (int k = 0; k < d->nobservers; k++)
+		d->observers[k].stop(d->observers[k].arg);
 	control_free(d->ctl);
-	if (d->epfd >= 0)
-		close(d->epfd);
+	engine_free(d->engine);
 	if (d->ifd >= 0)
 		close(d->ifd);
 	if (d->sfd >= 0)
 		close(d->sfd);
+	evloop_free(d->loop);
 	sched_free(d->sched);
 	spool_cursor_close(d->cursor);
 	spool_scan_free(&d->rescan_found);

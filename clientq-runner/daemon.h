@@ -3,18 +3,27 @@
  *
  * Contract
  * --------
- * One thread, one epoll loop over inotify (the queue directory), a
- * signalfd and the relay connections; its timeout is the earliest of the
- * next due message, the connections' deadlines, the breaker's next probe,
- * the watchdog and the safety-net sweep, so an idle daemon does not wake.
+ * One thread, one event loop (evloop.h), where each part registers its
+ * own descriptors and timeouts: inotify (the queue directory), a
+ * signalfd, the control server, each relay connection (engine.h), and
+ * the daemon's few timeouts (the next due message when a connection
+ * could take it, the breaker's next probe, a held outcome's next write,
+ * STATUS='s rate limit, the watchdog).  So an idle daemon -- an empty
+ * queue, the relay up -- is woken by nothing but the watchdog.
  * - The directory is the truth: every message is scheduled from its own
  *   file (K and N through retry_due; a file held by its submitter, or
  *   still empty, a couple of seconds later), at start, on IN_MOVED_TO or
  *   IN_CLOSE_WRITE of a qf, after each attempt, and by a rescan on
- *   IN_Q_OVERFLOW, SIGHUP and every five minutes.
- * - Up to cfg->connections connections; each takes the next due message
- *   and runs its transactions (deliver.h), then the next, and closes once
- *   nothing is due.
+ *   IN_Q_OVERFLOW and SIGHUP.  There is no periodic rescan: what
+ *   inotify could miss, its overflow event says; a flush (SIGUSR1,
+ *   clientqctl flush, the timer unit) makes everything due.
+ * - Up to cfg->connections connections, driven by the delivery engine
+ *   that --once drives too (engine.h); each takes the next due message
+ *   once the relay is ready, runs its transactions (deliver.h), reads
+ *   the next one while the relay works, and closes a second after
+ *   nothing is due.  A failed session set-up, a 5xx greeting or a
+ *   refused EHLO/HELO included, is the breaker's
+ *   (ENGINE_SETUP_BREAKER), where --once bounces as sendmail does.
  * - The relay's circuit breaker (retry.h): after a failed connection
  *   nothing is tried but one probe on a growing interval; one log line
  *   when the relay goes away, one when it is back.  A session that the

@@ -55,59 +55,15 @@ Test(smtp, reply_lines)
 	}
 }
 
-/* A scripted peer: a child process that accepts one connection and plays
- * a script: lines starting with "S:" are sent (CRLF added), "R:" reads
- * one line and checks it, "E" expects the client to close without sending
- * anything more, "D" reads to the end and fails on a line that is ".", "C" closes the connection, "W" waits 3 s, "X" sends 5000
- * octets without a line end.  Its exit status says where it disagreed. */
+/* A scripted peer (testutil.h's tu_peer, whose script language the
+ * tests below speak); its exit status says where it disagreed. */
 static int peer_port;
 static pid_t peer_pid;
 
 static void
 peer(const char *const *script)
 {
-	int ls = tu_listen_loopback(&peer_port);
-
-	peer_pid = fork();
-	cr_assert(peer_pid >= 0);
-	if (peer_pid == 0) {
-		int c = accept(ls, NULL, NULL);
-		FILE *in = fdopen(dup(c), "r");
-		char line[8192];
-
-		for (; *script != NULL; script++) {
-			const char *s = *script;
-
-			if (s[0] == 'S') {
-				dprintf(c, "%s\r\n", s + 2);
-			} else if (s[0] == 'R') {
-				if (fgets(line, sizeof line, in) == NULL)
-					_exit(2);
-				line[strcspn(line, "\r\n")] = '\0';
-				if (strcmp(line, s + 2) != 0)
-					_exit(3);
-			} else if (s[0] == 'E') {
-				if (fgets(line, sizeof line, in) != NULL)
-					_exit(4);
-			} else if (s[0] == 'D') {
-				while (fgets(line, sizeof line, in) != NULL)
-					if (strcmp(line, ".\r\n") == 0)
-						_exit(5);
-			} else if (s[0] == 'C') {
-				close(c);
-			} else if (s[0] == 'W') {
-				sleep(3);
-			} else if (s[0] == 'X') {
-				char big[5000];
-
-				memset(big, 'x', sizeof big);
-				(void)!write(c, "250-", 4);
-				(void)!write(c, big, sizeof big);
-			}
-		}
-		_exit(0);
-	}
-	close(ls);
+	peer_pid = tu_peer(script, &peer_port);
 }
 
 static int

@@ -207,3 +207,63 @@ tu_child_status(pid_t pid)
 		return 99;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 99;
 }
+
+pid_t
+tu_peer(const char *const *script, int *port)
+{
+	int ls = tu_listen_loopback(port);
+	pid_t pid = fork();
+
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		int c = accept(ls, NULL, NULL);
+		FILE *in = fdopen(dup(c), "r");
+		char line[8192];
+
+		for (; *script != NULL; script++) {
+			const char *s = *script;
+
+			if (s[0] == 'S') {
+				dprintf(c, "%s\r\n", s + 2);
+			} else if (s[0] == 'R' || s[0] == 'P' || s[0] == 'L') {
+				if (fgets(line, sizeof line, in) == NULL)
+					_exit(2);
+				line[strcspn(line, "\r\n")] = '\0';
+				if (s[0] == 'R' && strcmp(line, s + 2) != 0)
+					_exit(3);
+				if (s[0] == 'P' && strncmp(line, s + 2, strlen(s + 2)) != 0)
+					_exit(3);
+			} else if (s[0] == 'E') {
+				if (fgets(line, sizeof line, in) != NULL)
+					_exit(4);
+			} else if (s[0] == 'D') {
+				while (fgets(line, sizeof line, in) != NULL)
+					if (strcmp(line, ".\r\n") == 0)
+						_exit(5);
+			} else if (s[0] == 'B') {
+				do {
+					if (fgets(line, sizeof line, in) == NULL)
+						_exit(6);
+				} while (strcmp(line, ".\r\n") != 0);
+			} else if (s[0] == 'C') {
+				close(c);
+			} else if (s[0] == 'A') {
+				fclose(in);
+				close(c);
+				c = accept(ls, NULL, NULL);
+				in = fdopen(dup(c), "r");
+			} else if (s[0] == 'W') {
+				sleep(3);
+			} else if (s[0] == 'X') {
+				char big[5000];
+
+				memset(big, 'x', sizeof big);
+				(void)!write(c, "250-", 4);
+				(void)!write(c, big, sizeof big);
+			}
+		}
+		_exit(0);
+	}
+	close(ls);
+	return pid;
+}

@@ -34,6 +34,21 @@ char *tu_fixture_copy(const char *name);
 /* A TCP socket listening on 127.0.0.1, at a port the kernel chose
  * (*port): for a scripted peer. */
 int tu_listen_loopback(int *port);
+/*
+ * tu_peer: a scripted SMTP peer, a child process listening on
+ * 127.0.0.1:*port that accepts one connection and plays script, one step
+ * per string: "S:text" sends text (CRLF added); "R:line" reads a line and
+ * checks it; "P:prefix" reads a line that must start with prefix; "L"
+ * reads any one line; "B" reads a message body up to its "." line; "E"
+ * expects the client to close without sending anything more; "D" reads
+ * to the end and fails on a "." line; "C" closes the connection; "A"
+ * closes it and accepts the next one; "W" waits 3 s; "X" sends 5000
+ * octets without a line end.  Its exit status (tu_child_status) is 0 when
+ * the client did exactly what the script expects: 2 a line missing, 3 a
+ * line not as expected, 4 more than expected, 5 a "." where none was
+ * expected, 6 a body cut short.
+ */
+pid_t tu_peer(const char *const *script, int *port);
 /* The exit status of the child pid, once it is gone (99: it did not
  * exit). */
 int tu_child_status(pid_t pid);
