@@ -50,6 +50,7 @@
 #include "conf.h"
 #include "control.h"
 #include "daemon.h"
+#include "daemon-control.h"
 #include "engine.h"
 #include "evloop.h"
 #include "render.h"
@@ -1130,6 +1131,7 @@ main(int argc, char **argv)
 		dcfg.ready_fd = ready_fd;
 		dcfg.control_fd = control_fd;
 		dcfg.runner_uid = runner_uid;
+		dcfg.attach = daemon_control_attach;
 		rc = daemon_run(&dcfg);
 		if (control_made)
 			(void)unlink(control);	/* where the runner's user may */

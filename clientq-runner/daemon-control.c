@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "daemon-control.h"
 #include "daemon-private.h"
 #include "log.h"
 #include "pwcache.h"
@@ -175,17 +176,7 @@ daemon_waiters_stop(void *arg)
 	}
 }
 
-void
-daemon_control_observe(struct daemon *d)
-{
-	const struct daemon_observer o = {
-		daemon_waiters_resolve, daemon_waiters_all, daemon_waiters_stop, d,
-	};
-
-	(void)daemon_observe(d, &o);
-}
-
-void
+static void
 daemon_control_closed(void *arg, control_token t)
 {
 	struct daemon *d = arg;
@@ -624,7 +615,7 @@ daemon_child_select(void *arg, FILE *out)
 	fprintf(out, "E %d\n", CTL_OK);
 }
 
-void
+static void
 daemon_control_query_line(void *arg, control_token t, const char *line)
 {
 	struct daemon *d = arg;
@@ -655,7 +646,7 @@ daemon_control_query_line(void *arg, control_token t, const char *line)
 	}
 }
 
-void
+static void
 daemon_control_query_done(void *arg, control_token t)
 {
 	struct daemon *d = arg;
@@ -1334,7 +1325,7 @@ daemon_key_ok(const char *keys, const char *key)
 	return false;
 }
 
-void
+static void
 daemon_control_request(void *arg, control_token t, const struct control_peer *cp,
     const struct ctl_request *rq)
 {
@@ -1370,4 +1361,58 @@ daemon_control_request(void *arg, control_token t, const struct control_peer *cp
 		return;
 	}
 	control_end(d->ctl, t, CTL_BAD, "unknown command '%s'", rq->command);
+}
+
+/* ------------------------------------------------------------ attach */
+
+static void
+daemon_control_reloaded(void *arg)
+{
+	struct daemon *d = arg;
+
+	control_keep_fds(d->ctl, d->keepfds, spool_dirfds(d->sp, d->keepfds));
+}
+
+static void
+daemon_control_child(void *arg)
+{
+	struct daemon *d = arg;
+
+	control_reap(d->ctl);
+}
+
+/* The daemon stops: every waiter and pending flush is answered, then the
+ * socket and its clients go. */
+static void
+daemon_control_stop(void *arg)
+{
+	struct daemon *d = arg;
+
+	daemon_waiters_stop(d);
+	control_free(d->ctl);
+	d->ctl = NULL;
+}
+
+bool
+daemon_control_attach(struct daemon *d, void *arg)
+{
+	const struct control_ops ops = {
+		daemon_control_request, daemon_control_closed, d,
+		daemon_control_query_line, daemon_control_query_done,
+	};
+	const struct daemon_observer o = {
+		daemon_waiters_resolve, daemon_waiters_all, daemon_control_stop,
+		daemon_control_reloaded, daemon_control_child, d,
+	};
+
+	(void)arg;
+	if (d->cfg->control_fd < 0)
+		return true;
+	d->ctl = control_new(d->loop, d->cfg->control_fd, &ops);
+	if (d->ctl == NULL) {
+		log_msg(LOG_LVL_ERR, "cannot set up the control socket: %s", strerror(errno));
+		return false;
+	}
+	control_keep_fds(d->ctl, d->keepfds, spool_dirfds(d->sp, d->keepfds));
+	return daemon_observe(d, &o);
 }

@@ -1,7 +1,10 @@
 /*
  * daemon-private.h: the daemon's state, shared by its two files only:
  * daemon.c (the loop and delivery) and daemon-control.c (the control
- * socket's commands).  Nothing else includes it.
+ * socket's commands), which is layered above it: daemon-control.c calls
+ * daemon.c's functions below; daemon.c calls nothing of it but through
+ * the observers it registers (struct daemon_observer).  Nothing else
+ * includes it.
  */
 #ifndef CQ_DAEMON_PRIVATE_H
 #define CQ_DAEMON_PRIVATE_H
@@ -80,8 +83,9 @@ struct daemon_waiter {
 
 struct daemon_flushq;
 
-/* What becomes of messages, for whoever follows them (flush --wait):
- * daemon.c tells each observer and knows none by name. */
+/* A part above the daemon's core (daemon-control.c: the control
+ * socket's commands, flush --wait) follows it through these: daemon.c
+ * calls every observer's and knows no part by name.  Any may be NULL. */
 struct daemon_observer {
 	/* id's attempt ended, or it left the queue another way: outcome is
 	 * delivered, deferred, bounced, removed, held, gone, quarantined or
@@ -90,8 +94,13 @@ struct daemon_observer {
 	/* The relay cannot be reached: every message not under way is
 	 * deferred (outcome, text) for now. */
 	void (*relay_down)(void *arg, const char *outcome, const char *text);
-	/* The daemon stops. */
+	/* The daemon stops: the part lets go of what it holds. */
 	void (*stop)(void *arg);
+	/* A reload took a new configuration (the spool's descriptors may
+	 * be new). */
+	void (*reloaded)(void *arg);
+	/* SIGCHLD: a child of the daemon's ended. */
+	void (*child)(void *arg);
 	void *arg;
 };
 #define DAEMON_MAX_OBSERVERS 4
@@ -180,12 +189,4 @@ bool daemon_observe(struct daemon *d, const struct daemon_observer *o);
 void daemon_tell_outcome(struct daemon *d, const char *id, const char *outcome,
     const char *text);
 
-/* daemon-control.c */
-void daemon_control_request(void *arg, control_token t, const struct control_peer *peer,
-    const struct ctl_request *rq);
-void daemon_control_closed(void *arg, control_token t);
-void daemon_control_query_line(void *arg, control_token t, const char *line);
-void daemon_control_query_done(void *arg, control_token t);
-/* daemon_control_observe: flush --wait follows outcomes from now on. */
-void daemon_control_observe(struct daemon *d);
 #endif

@@ -75,7 +75,8 @@ daemon_tell_outcome(struct daemon *d, const char *id, const char *outcome, const
 	int k;
 
 	for (k = 0; k < d->nobservers; k++)
-		d->observers[k].outcome(d->observers[k].arg, id, outcome, text);
+		if (d->observers[k].outcome != NULL)
+			d->observers[k].outcome(d->observers[k].arg, id, outcome, text);
 }
 
 /* FNV-1a over bytes, continuing from h (DAEMON_FNV_BASIS to begin). */
@@ -732,7 +733,8 @@ daemon_went_down(void *arg, struct engine_slot *s, const struct engine_setup_fai
 
 		snprintf(text, sizeof text, "relay %s: %s", what, why);
 		for (k = 0; k < d->nobservers; k++)
-			d->observers[k].relay_down(d->observers[k].arg, "deferred", text);
+			if (d->observers[k].relay_down != NULL)
+				d->observers[k].relay_down(d->observers[k].arg, "deferred", text);
 	}
 }
 
@@ -888,8 +890,9 @@ daemon_reload(struct daemon *d, long long mono)
 	if (d->cfg->reload != NULL && d->cfg->reload(d->cfg->reload_arg, d->cfg)) {
 		/* Every slot is empty now: the number may change. */
 		daemon_take_config(d);
-		if (d->ctl != NULL)
-			control_keep_fds(d->ctl, d->keepfds, spool_dirfds(d->sp, d->keepfds));
+		for (int k = 0; k < d->nobservers; k++)
+			if (d->observers[k].reloaded != NULL)
+				d->observers[k].reloaded(d->observers[k].arg);
 		/* Perhaps another relay: what was known of the old one
 		 * does not hold. */
 		retry_breaker_init(&d->breaker, d->cfg->probe_cap_ms);
@@ -968,8 +971,9 @@ daemon_signal(void *arg, int fd, short revents)
 			daemon_request_reload(d);
 			break;
 		case SIGCHLD:
-			if (d->ctl != NULL)
-				control_reap(d->ctl);
+			for (int k = 0; k < d->nobservers; k++)
+				if (d->observers[k].child != NULL)
+					d->observers[k].child(d->observers[k].arg);
 			break;
 		case SIGUSR2:
 			if (d->stall_hook) {
@@ -1122,20 +1126,8 @@ daemon_setup(struct daemon *d)
 		log_msg(LOG_LVL_ERR, "cannot set up the event loop: %s", strerror(errno));
 		return false;
 	}
-	if (d->cfg->control_fd >= 0) {
-		const struct control_ops ops = {
-			daemon_control_request, daemon_control_closed, d,
-			daemon_control_query_line, daemon_control_query_done,
-		};
-
-		d->ctl = control_new(d->loop, d->cfg->control_fd, &ops);
-		if (d->ctl == NULL) {
-			log_msg(LOG_LVL_ERR, "cannot set up the control socket: %s", strerror(errno));
-			return false;
-		}
-		control_keep_fds(d->ctl, d->keepfds, spool_dirfds(d->sp, d->keepfds));
-		daemon_control_observe(d);
-	}
+	if (d->cfg->attach != NULL && !d->cfg->attach(d, d->cfg->attach_arg))
+		return false;
 	return true;
 }
 
@@ -1199,8 +1191,8 @@ daemon_run(struct daemon_config *cfg)
 	    d->tally.deferred);
 out:
 	for (int k = 0; k < d->nobservers; k++)
-		d->observers[k].stop(d->observers[k].arg);
-	control_free(d->ctl);
+		if (d->observers[k].stop != NULL)
+			d->observers[k].stop(d->observers[k].arg);
 	engine_free(d->engine);
 	if (d->ifd >= 0)
 		close(d->ifd);

@@ -69,6 +69,8 @@
 #include "retry.h"
 #include "smtp.h"
 
+struct daemon;
+
 struct daemon_config {
 	struct deliver_config *dc;	/* its queued callback is the daemon's */
 	const char *relay_ip;
@@ -92,6 +94,11 @@ struct daemon_config {
 	/* Written one byte and closed once READY (--background's parent
 	 * waits on it); -1: none. */
 	int ready_fd;
+	/* A part above the daemon's core, attached once its loop is set up
+	 * (the control socket's commands: daemon-control.h); false stops
+	 * the start.  NULL: none. */
+	bool (*attach)(struct daemon *d, void *arg);
+	void *attach_arg;
 };
 
 /* daemon_run: until SIGTERM; the exit status (0, or 71 when the queue
