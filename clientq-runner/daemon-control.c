@@ -1,15 +1,33 @@
 /*
- * daemon-control.c: the control socket's commands (clientqctl(8)).
+ * daemon-control.c: the control socket's commands (clientqctl(8)), a part
+ * above the daemon's core (daemon-control.h).
  *
  * Who may do what is decided here, per request, from the peer's
  * credentials: everyone may flush (rate-limited), see status, stats and
  * check (numbers of the whole queue, no addresses), and list and show
  * their own messages (qlist_belongs); root and
  * the runner's user may do everything, and what they change is logged
- * with who asked.  Commands that read the whole queue (list, show,
- * stats, check) run in a forked child (control_spawn), so a large queue
- * or a slow reader never holds the loop; the child works on a snapshot of
- * the daemon's state, which is what it reports.
+ * with who asked.
+ *
+ * Where each command runs.  The loop does nothing per queued message and
+ * waits on nobody: not on NSS (a peer's name comes from pwcache, bounded
+ * and expiring), not on a client, not on the disk beyond one file.
+ * - status, pause, resume, reload: O(1) on the loop, from the index.
+ * - hold, release, remove: one file, under its lock, on the loop.
+ * - flush of everything, or by queue ID for root and the runner's user:
+ *   on the loop, from the index (O(IDs named); everything is one pass
+ *   over the index's memory, no file).
+ * - flush by sender or recipient, an ordinary user's flush of IDs or of
+ *   their own messages, and the set flush --wait reports on: a child
+ *   (control_query) reads the files and sends the IDs back; the loop
+ *   makes each due as it comes.
+ * - list, show, stats, check: a child (control_spawn) reads the files and
+ *   answers the client itself, on a snapshot of the daemon's state.
+ * Why children and not the index: what these select on (senders,
+ * recipients, owners, sizes, reasons) is in the files, and keeping it in
+ * the index would cost tens of octets per queued message against a
+ * budget of 64 (bench/README.md); a child costs the loop a fork, and the
+ * machine a read of the queue, which is what sendmail -bp costs too.
  */
 #include "config.h"
 
