@@ -817,22 +817,24 @@ daemon_inotify(void *arg, int fd, short revents)
 	struct daemon *d = arg;
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t n;
+	char *p;
 
 	(void)fd;
 	(void)revents;
-	while ((n = read(d->ifd, buf, sizeof buf)) > 0) {
-		char *p;
+	/* One buffer a turn (the loop comes back while there is more): a
+	 * burst of sixteen thousand submissions is not taken in one go.
+	 * Each file is read later (daemon_verify), a slice a turn. */
+	if ((n = read(d->ifd, buf, sizeof buf)) <= 0)
+		return;
+	for (p = buf; p < buf + n;) {
+		const struct inotify_event *ev = (const struct inotify_event *)p;
 
-		for (p = buf; p < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)p;
-
-			if (ev->mask & IN_Q_OVERFLOW)
-				d->rescan = true;
-			else if (ev->len > 0 && ev->name[0] == 'q' && ev->name[1] == 'f' &&
-			    qid_valid(ev->name + 2))
-				daemon_schedule(d, ev->name + 2);
-			p += sizeof *ev + ev->len;
-		}
+		if (ev->mask & IN_Q_OVERFLOW)
+			d->rescan = true;
+		else if (ev->len > 0 && ev->name[0] == 'q' && ev->name[1] == 'f' &&
+		    qid_valid(ev->name + 2) && !daemon_active(d, ev->name + 2))
+			sched_set(d->sched, ev->name + 2, DAEMON_UNVERIFIED);
+		p += sizeof *ev + ev->len;
 	}
 }
 
