@@ -1071,6 +1071,9 @@ daemon_child_show(void *arg, FILE *out)
 	else if (d->paused)
 		fprintf(out, "D Next try:    when delivery resumes (paused)\n");
 	else if (sched_due(d->sched, id, &due)) {
+		/* Not read by the daemon yet: its file, just read, says. */
+		if (due == DAEMON_UNVERIFIED)
+			due = retry_due(&d->cfg->policy, e.env->dtime, e.env->ntries, id) * 1000;
 		if (d->breaker.state != RETRY_UP) {
 			long long w = retry_breaker_wait(&d->breaker, smtp_clock_ms());
 
