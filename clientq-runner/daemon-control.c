@@ -494,7 +494,9 @@ daemon_flush_one(struct daemon *d, struct sched *set, struct daemon_waiter *w,
 	long long due;
 
 	if (sched_due(d->sched, id, &due)) {
-		if (due > daemon_now_ms())
+		if (DAEMON_IS_UNVERIFIED(due))	/* due at once once read */
+			sched_set(d->sched, id, DAEMON_UNVERIFIED_FLUSHED);
+		else if (due > daemon_now_ms())
 			sched_set(d->sched, id, daemon_now_ms());
 	} else if (!daemon_active(d, id)) {
 		return;		/* gone since the child looked */
@@ -1072,7 +1074,9 @@ daemon_child_show(void *arg, FILE *out)
 		fprintf(out, "D Next try:    when delivery resumes (paused)\n");
 	else if (sched_due(d->sched, id, &due)) {
 		/* Not read by the daemon yet: its file, just read, says. */
-		if (due == DAEMON_UNVERIFIED)
+		if (due == DAEMON_UNVERIFIED_FLUSHED)
+			due = now;
+		else if (due == DAEMON_UNVERIFIED)
 			due = retry_due(&d->cfg->policy, e.env->dtime, e.env->ntries, id) * 1000;
 		if (d->breaker.state != RETRY_UP) {
 			long long w = retry_breaker_wait(&d->breaker, smtp_clock_ms());

@@ -33,6 +33,10 @@
  * any real one (epoch ms, or 0: at once), so these come first, and
  * daemon_verify reads each (its K and N) before it counts as due. */
 #define DAEMON_UNVERIFIED (-1LL)
+/* The same, named by a flush: due at once once read, whatever its file
+ * says of its backoff. */
+#define DAEMON_UNVERIFIED_FLUSHED (-2LL)
+#define DAEMON_IS_UNVERIFIED(due) ((due) < 0)
 /* Reading those takes at most this long per turn of the loop. */
 #define DAEMON_VERIFY_MS 5
 /* A rescan reads this many directory entries per turn of the loop. */
@@ -144,6 +148,9 @@ struct daemon {
 	/* The background work (daemon_work): a rescan's slices, then
 	 * reading the IDs it found. */
 	evloop_id work_id;
+	/* A flush of everything came while some IDs were not read yet:
+	 * each is due at once when read (until none is left unread). */
+	bool flushed_unverified;
 	long long due_at;
 	bool stopping, rescan;
 	struct spool_cursor *cursor;	/* the rescan under way, or NULL */

@@ -238,16 +238,49 @@ daemon_report_skipped(struct daemon *d, const struct spool_scan *scan)
 	d->nskipped = scan->nskipped;
 }
 
-/* An ID a scan found, whose file is read now: scheduled from it (or
- * dropped, parked, quarantined later, as daemon_schedule decides). */
+/* An ID a scan found (or an inotify event named), whose file is read
+ * now: scheduled from it (or dropped, parked, quarantined later, as
+ * daemon_schedule decides); due at once when a flush named it meanwhile
+ * (due, DAEMON_UNVERIFIED_FLUSHED) or flushed everything. */
 static void
-daemon_verify(struct daemon *d, const char *id)
+daemon_verify(struct daemon *d, const char *id, long long due)
 {
 	char copy[QID_MAX_LEN + 1];
+	bool flushed = due == DAEMON_UNVERIFIED_FLUSHED || d->flushed_unverified;
+	long long now;
 
 	snprintf(copy, sizeof copy, "%s", id);	/* id may be the heap's */
 	sched_remove(d->sched, copy);
 	daemon_schedule(d, copy);
+	if (flushed && sched_due(d->sched, copy, &due) && due > (now = daemon_now_ms()))
+		sched_set(d->sched, copy, now);
+}
+
+/* id is to be read before it counts as due.  One due already (a flush
+ * made it so, or its time came) stays due once read. */
+static void
+daemon_mark_unverified(struct daemon *d, const char *id)
+{
+	long long due;
+
+	if (!sched_due(d->sched, id, &due))
+		sched_set(d->sched, id, DAEMON_UNVERIFIED);
+	else if (due == DAEMON_UNVERIFIED_FLUSHED ||
+	    (!DAEMON_IS_UNVERIFIED(due) && due <= daemon_now_ms()))
+		sched_set(d->sched, id, DAEMON_UNVERIFIED_FLUSHED);
+	else
+		sched_set(d->sched, id, DAEMON_UNVERIFIED);
+}
+
+/* The earliest entry, if it is an ID not read yet: its due; else
+ * false (none is left: a flush of everything is done with them). */
+static bool
+daemon_next_unverified(struct daemon *d, const char **id, long long *due)
+{
+	if (sched_next(d->sched, id, due) && DAEMON_IS_UNVERIFIED(*due))
+		return true;
+	d->flushed_unverified = false;
+	return false;
 }
 
 /* The scan's IDs not read yet are the earliest entries: read some,
@@ -260,10 +293,10 @@ daemon_verify_some(struct daemon *d)
 	long long due;
 	unsigned k;
 
-	for (k = 0; sched_next(d->sched, &id, &due) && due == DAEMON_UNVERIFIED; k++) {
+	for (k = 0; daemon_next_unverified(d, &id, &due); k++) {
 		if ((k & 15) == 15 && daemon_mono_ms() - start >= DAEMON_VERIFY_MS)
 			return true;
-		daemon_verify(d, id);
+		daemon_verify(d, id, due);
 	}
 	return false;
 }
@@ -274,7 +307,7 @@ daemon_unverified(const struct daemon *d)
 	const char *id;
 	long long due;
 
-	return sched_next(d->sched, &id, &due) && due == DAEMON_UNVERIFIED;
+	return sched_next(d->sched, &id, &due) && DAEMON_IS_UNVERIFIED(due);
 }
 
 /* The whole directory again, DAEMON_RESCAN_SLICE entries per turn of
@@ -320,7 +353,7 @@ daemon_rescan_step(struct daemon *d)
 		/* Read later (daemon_verify): a million files are not
 		 * read before READY=1, nor on the loop in one go. */
 		if (!sched_due(d->sched, found->ids[i], &due) && !daemon_active(d, found->ids[i]))
-			sched_set(d->sched, found->ids[i], DAEMON_UNVERIFIED);
+			daemon_mark_unverified(d, found->ids[i]);
 	}
 	/* The IDs are done with; the skipped names are reported at the
 	 * end, against the last whole scan's. */
@@ -580,10 +613,10 @@ daemon_pop_due(struct daemon *d, char id[QID_MAX_LEN + 1])
 	const char *next;
 	unsigned k;
 
-	for (k = 0; sched_next(d->sched, &next, &due) && due == DAEMON_UNVERIFIED; k++) {
+	for (k = 0; daemon_next_unverified(d, &next, &due); k++) {
 		if ((k & 15) == 15 && daemon_mono_ms() - start >= DAEMON_VERIFY_MS)
 			return false;
-		daemon_verify(d, next);
+		daemon_verify(d, next, due);
 	}
 	return sched_pop(d->sched, daemon_now_ms(), id);
 }
@@ -833,7 +866,7 @@ daemon_inotify(void *arg, int fd, short revents)
 			d->rescan = true;
 		else if (ev->len > 0 && ev->name[0] == 'q' && ev->name[1] == 'f' &&
 		    qid_valid(ev->name + 2) && !daemon_active(d, ev->name + 2))
-			sched_set(d->sched, ev->name + 2, DAEMON_UNVERIFIED);
+			daemon_mark_unverified(d, ev->name + 2);
 		p += sizeof *ev + ev->len;
 	}
 }
@@ -927,6 +960,7 @@ daemon_flush_all(struct daemon *d, long long mono)
 {
 	retry_breaker_flush(&d->breaker, mono);
 	sched_advance(d->sched, daemon_now_ms());
+	d->flushed_unverified = daemon_unverified(d);
 	if (d->nheld > 0 && !d->stopping) {
 		/* The disk may have room again. */
 		d->held_next = mono;
