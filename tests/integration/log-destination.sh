@@ -28,7 +28,7 @@ WARN='^clientq-runner: warning: nothing listens on /dev/log (no syslog daemon)'
 without_devlog() {
 	mkdir -p "$W/olddev"
 	_x=
-	[ "$1" != --exec ] || { _x=exec; shift; }
+	[ "$1" != --exec ] || { _x='exec'; shift; }
 	$_x unshare -m --propagation private sh -c '
 hosts=$1 olddev=$2
 shift 2
