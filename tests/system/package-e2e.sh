@@ -20,8 +20,15 @@
 #     its runtime directory and its enable links gone; no file left behind
 #     that was not there before the install (piuparts' check);
 #  7. a reinstall: the daemon indexes the waiting mail again and delivers it.
+# Also: debian/rules refuses a changelog whose upstream version is not
+# configure.ac's.
 # CQ_DEBS=DIR uses the packages build-debs.sh made in DIR (.ci/run's package
 # stage); without it this test builds them itself.
+# Not piuparts: it debootstraps a chroot of its own from the network for
+# every run and forbids starting services in it, so it would cost CI
+# minutes without reaching the units; its central checks (install,
+# upgrade, remove and purge succeed; nothing is left behind after purge
+# that was not there before) are steps 1 and 4 to 6 here, under systemd.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 . "$top_srcdir/tests/system/container.sh"
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (debootstrap, systemd-nspawn)"; exit 77; }
@@ -73,6 +80,19 @@ new=$(ls "$CQ_DEBS"/upgrade/clientq-runner_*.deb 2>/dev/null | head -n 1)
 vold=$(dpkg-deb -f "$old" Version) vnew=$(dpkg-deb -f "$new" Version)
 dpkg --compare-versions "$vnew" gt "$vold" && ok "two packages: $vold and, to upgrade to, $vnew" ||
     { fail "versions: $vold, $vnew"; it_finish; }
+
+# The version's one home is configure.ac: debian/rules refuses a changelog
+# whose upstream version differs (checked first thing, before configure).
+if command -v dpkg-parsechangelog >/dev/null 2>&1 && [ -f /usr/share/dpkg/pkg-info.mk ]; then
+	mkdir -p "$W/vcheck"
+	cp -r "$top_srcdir/debian" "$top_srcdir/configure.ac" "$W/vcheck/"
+	sed -i '1s/(\([^-]*\)-/(\1.99-/' "$W/vcheck/debian/changelog"
+	(cd "$W/vcheck" && make -s -f debian/rules override_dh_auto_configure) >"$W/vcheck.out" 2>&1
+	rc=$?
+	[ "$rc" -ne 0 ] && grep -q "debian/changelog says .*\.99, configure.ac's AC_INIT says" "$W/vcheck.out" &&
+	    ok "debian/rules refuses a changelog whose version is not configure.ac's: $(head -n 1 "$W/vcheck/debian/changelog" | cut -d' ' -f2)" ||
+	    fail "version check (exit $rc)" "$(cat "$W/vcheck.out")"
+fi
 
 ROOT=$(ct_rootfs) || { fail "the container's root could not be made"; it_finish; }
 ct_boot "$ROOT" "$W/console.log" || { fail "boot" "$(tail -n 30 "$W/console.log")"; it_finish; }
