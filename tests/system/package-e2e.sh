@@ -231,9 +231,14 @@ st=$(ct systemctl is-active sendmail-clientq.service sendmail-clientq.socket sen
     ok "5. apt remove: the service, the socket and the timer stopped, no daemon left" ||
     fail "stopped" "$st" "$(ct ps -ef)"
 ct systemctl list-unit-files 'sendmail-clientq*' --no-legend >"$W/units" 2>&1
-[ ! -s "$W/units" ] && ! ct test -e /run/sendmail-clientq/control &&
-    ok "   the units are gone (nothing can start them) and so is the control socket" ||
-    fail "units after remove" "$(cat "$W/units")"
+ct systemctl is-enabled sendmail-clientq.service sendmail-clientq.socket sendmail-clientq.timer \
+    >"$W/is-enabled" 2>&1
+rc=$?
+echo "# systemctl is-enabled after remove (exit $rc): $(tr '\n' ' ' <"$W/is-enabled")"
+[ ! -s "$W/units" ] && [ "$rc" -ne 0 ] && ! grep -qx 'enabled' "$W/is-enabled" &&
+    ! ct test -e /run/sendmail-clientq/control &&
+    ok "   the units are gone, none enabled (nothing can start them), and so is the control socket" ||
+    fail "units after remove" "$(cat "$W/units")" "$(cat "$W/is-enabled")"
 queue_state >"$W/queue.removed"
 cmp -s "$W/queue.before" "$W/queue.removed" && ok "   the queue's 3 messages are byte for byte as they were" ||
     fail "queue changed by remove" "$(diff "$W/queue.before" "$W/queue.removed")"
