@@ -1076,6 +1076,16 @@ main(int argc, char **argv)
 	}
 	/* In the background nothing reads standard error: syslog. */
 	log_init(tag, use_syslog || background ? LOG_DEST_SYSLOG : LOG_DEST_AUTO);
+	/* No silent logs: with no syslog daemon, syslog(3) drops every line,
+	 * and the detached daemon's stderr is /dev/null.  Said now, while a
+	 * terminal reads it; the daemon still starts (the mail goes out, and
+	 * syslog(3) reaches a syslog daemon started later). */
+	if (log_sink_missing() != NULL)
+		fprintf(stderr, "clientq-runner: warning: nothing listens on %s (no syslog daemon):"
+		    " %s's log lines will be lost; for a log, run it in the foreground without"
+		    " --syslog (standard error), or under systemd (the journal:"
+		    " systemctl start sendmail-clientq)\n",
+		    log_sink_missing(), background ? "--background" : "--syslog");
 	if ((r = run_configure(&opts, &rc)) == NULL)
 		goto out;
 	/* The socket's path outlives the configuration (a reload may not

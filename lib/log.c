@@ -69,6 +69,25 @@ log_destination(void)
 	return log_sink;
 }
 
+/* Where syslog(3) sends: <syslog.h> names it on glibc and the BSDs. */
+#ifndef _PATH_LOG
+#define _PATH_LOG "/dev/log"
+#endif
+
+const char *
+log_sink_missing(void)
+{
+	struct stat st;
+
+	if (log_sink != LOG_SINK_SYSLOG)
+		return NULL;
+	/* stat, not lstat: /dev/log is often a link to the journal's or a
+	 * syslogd's socket elsewhere. */
+	if (stat(_PATH_LOG, &st) == 0 && S_ISSOCK(st.st_mode))
+		return NULL;
+	return _PATH_LOG;
+}
+
 static void
 log_stderr(enum log_level lvl, const char *text)
 {

@@ -78,6 +78,14 @@ void log_init(const char *tag, enum log_dest dest);
 
 enum log_sink log_destination(void);
 
+/* log_sink_missing: what the chosen destination lacks at this moment, as
+ * a path ("/dev/log" when syslog is chosen and nothing listens there:
+ * syslog(3) then drops every line without a word), or NULL when the
+ * lines can go where log_init sent them (stderr and the journal always
+ * can: a missing journal falls back to stderr).  For a warning at start,
+ * while standard error still reaches someone. */
+const char *log_sink_missing(void);
+
 void log_msg(enum log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
