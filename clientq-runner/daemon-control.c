@@ -318,7 +318,7 @@ daemon_cmd_status(struct daemon *d, control_token t, const struct daemon_peer *p
 	    sizeof since);
 	control_end(d->ctl, t, CTL_OK,
 	    "%s: %zu queued; relay %s %s for %s; %lu delivered, %lu deferred, %lu bounced",
-	    state, sched_count(d->sched), relay,
+	    state, daemon_count_queued(d), relay,
 	    d->breaker.state == RETRY_UP ? "up" : "down", since, d->stats.delivered,
 	    d->stats.deferred, d->stats.bounced);
 }
@@ -339,7 +339,7 @@ daemon_cmd_pause(struct daemon *d, control_token t, const struct daemon_peer *p,
 	log_msg(LOG_LVL_NOTICE, "delivery paused by %s", who);
 	control_end(d->ctl, t, CTL_OK,
 	    "delivery paused (attempts under way finish); %zu queued; the queue is still watched",
-	    sched_count(d->sched));
+	    daemon_count_queued(d));
 }
 
 static void
@@ -356,7 +356,7 @@ daemon_cmd_resume(struct daemon *d, control_token t, const struct daemon_peer *p
 	d->paused = false;
 	daemon_who(p, who, sizeof who);
 	log_msg(LOG_LVL_NOTICE, "delivery resumed by %s", who);
-	control_end(d->ctl, t, CTL_OK, "delivery resumed; %zu queued", sched_count(d->sched));
+	control_end(d->ctl, t, CTL_OK, "delivery resumed; %zu queued", daemon_count_queued(d));
 }
 
 static void
@@ -483,7 +483,8 @@ daemon_indexed(const struct daemon *d, const char *id)
 {
 	long long due;
 
-	return sched_due(d->sched, id, &due) || daemon_active(d, id);
+	return sched_due(d->sched, id, &due) || sched_due(d->unread, id, &due) ||
+	    daemon_active(d, id);
 }
 
 /* id is in a flush: due now (unless under way), and in its set. */
@@ -493,10 +494,10 @@ daemon_flush_one(struct daemon *d, struct sched *set, struct daemon_waiter *w,
 {
 	long long due;
 
-	if (sched_due(d->sched, id, &due)) {
-		if (DAEMON_IS_UNVERIFIED(due))	/* due at once once read */
-			sched_set(d->sched, id, DAEMON_UNVERIFIED_FLUSHED);
-		else if (due > daemon_now_ms())
+	if (sched_due(d->unread, id, &due)) {
+		sched_set(d->unread, id, DAEMON_UNREAD_FLUSHED);	/* due once read */
+	} else if (sched_due(d->sched, id, &due)) {
+		if (due > daemon_now_ms())
 			sched_set(d->sched, id, daemon_now_ms());
 	} else if (!daemon_active(d, id)) {
 		return;		/* gone since the child looked */
@@ -733,8 +734,8 @@ daemon_cmd_flush(struct daemon *d, control_token t, const struct daemon_peer *p,
 		daemon_who(p, who, sizeof who);
 		log_msg(LOG_LVL_INFO, "flush: every message is due now (requested by %s)", who);
 		daemon_flush_all(d, smtp_clock_ms());
-		control_end(d->ctl, t, CTL_OK, "%zu message%s due now%s", sched_count(d->sched),
-		    sched_count(d->sched) == 1 ? "" : "s",
+		control_end(d->ctl, t, CTL_OK, "%zu message%s due now%s", daemon_count_queued(d),
+		    daemon_count_queued(d) == 1 ? "" : "s",
 		    d->paused ? "; delivery is paused (clientqctl resume)" : "");
 		return;
 	}
@@ -856,7 +857,7 @@ daemon_cmd_hold(struct daemon *d, control_token t, const struct daemon_peer *p,
 	if (spool_job_move(job, 'h', sb.buf, sb.len, &err) != SPOOL_OK) {
 		control_end(d->ctl, t, CTL_NO, "%s", err.reason);
 	} else {
-		sched_remove(d->sched, id);
+		daemon_unschedule(d, id);
 		log_msg(LOG_LVL_NOTICE, "%s: held (hf%s) by %s: %s", id, id, who, env->quarantine);
 		daemon_tell_outcome(d, id, "held", env->quarantine);
 		control_end(d->ctl, t, CTL_OK, "%s: held; 'clientqctl release %s' lets it go", id, id);
@@ -920,7 +921,7 @@ daemon_cmd_remove(struct daemon *d, control_token t, const struct daemon_peer *p
 		control_end(d->ctl, t, CTL_NO, "%s", err.reason);
 		return;
 	}
-	sched_remove(d->sched, id);
+	daemon_unschedule(d, id);
 	/* Removal is the one deletion no relay asked for: the log keeps who
 	 * did it. */
 	log_msg(LOG_LVL_NOTICE, "%s: removed%s by %s", id, held ? " (held)" : "", who);
@@ -1072,11 +1073,11 @@ daemon_child_show(void *arg, FILE *out)
 		    "being delivered" : "locked by another process");
 	else if (d->paused)
 		fprintf(out, "D Next try:    when delivery resumes (paused)\n");
-	else if (sched_due(d->sched, id, &due)) {
+	else if (sched_due(d->sched, id, &due) || sched_due(d->unread, id, &due)) {
 		/* Not read by the daemon yet: its file, just read, says. */
-		if (due == DAEMON_UNVERIFIED_FLUSHED)
+		if (due == DAEMON_UNREAD_FLUSHED || (due == DAEMON_UNREAD && d->flushed_unread))
 			due = now;
-		else if (due == DAEMON_UNVERIFIED)
+		else if (due == DAEMON_UNREAD)
 			due = retry_due(&d->cfg->policy, e.env->dtime, e.env->ntries, id) * 1000;
 		if (d->breaker.state != RETRY_UP) {
 			long long w = retry_breaker_wait(&d->breaker, smtp_clock_ms());

@@ -29,14 +29,13 @@
 /* A message skipped for a passing reason (a system error) is looked at
  * again after this long at the soonest. */
 #define DAEMON_SKIPPED_RETRY_MS 2000
-/* The due time of an ID a scan found and nobody read yet: earlier than
- * any real one (epoch ms, or 0: at once), so these come first, and
- * daemon_verify reads each (its K and N) before it counts as due. */
-#define DAEMON_UNVERIFIED (-1LL)
-/* The same, named by a flush: due at once once read, whatever its file
- * says of its backoff. */
-#define DAEMON_UNVERIFIED_FLUSHED (-2LL)
-#define DAEMON_IS_UNVERIFIED(due) ((due) < 0)
+/* IDs a scan found, or an inotify event named, that nobody has read
+ * yet wait in d->unread, apart from the schedule (whose due times come
+ * from the files): with one of these values, the second when a flush
+ * named them meanwhile (due at once once read, whatever the file says
+ * of its backoff). */
+#define DAEMON_UNREAD (-1LL)
+#define DAEMON_UNREAD_FLUSHED (-2LL)
 /* Reading those takes at most this long per turn of the loop. */
 #define DAEMON_VERIFY_MS 5
 /* A rescan reads this many directory entries per turn of the loop. */
@@ -118,6 +117,9 @@ struct daemon {
 	struct daemon_config *cfg;
 	struct spool *sp;
 	struct sched *sched;
+	/* IDs to read before they are scheduled (DAEMON_UNREAD): a set,
+	 * first found first read. */
+	struct sched *unread;
 	/* Control files deliver_open left as they are (DELIVER_LEFT), each
 	 * with a fingerprint of its state then: looked at again only when
 	 * it changed, so that each is logged once, not at every rescan. */
@@ -150,7 +152,7 @@ struct daemon {
 	evloop_id work_id;
 	/* A flush of everything came while some IDs were not read yet:
 	 * each is due at once when read (until none is left unread). */
-	bool flushed_unverified;
+	bool flushed_unread;
 	long long due_at;
 	bool stopping, rescan;
 	struct spool_cursor *cursor;	/* the rescan under way, or NULL */
@@ -183,8 +185,12 @@ struct daemon {
 /* daemon.c */
 long long daemon_now_ms(void);
 bool daemon_active(const struct daemon *d, const char *id);
+/* Messages queued: scheduled, and found but not read yet. */
+size_t daemon_count_queued(const struct daemon *d);
 const struct deliver_job *daemon_active_job(const struct daemon *d, const char *id);
 void daemon_schedule(struct daemon *d, const char *id);
+/* daemon_unschedule: id is out of the queue (held, removed). */
+void daemon_unschedule(struct daemon *d, const char *id);
 void daemon_request_reload(struct daemon *d);
 void daemon_flush_all(struct daemon *d, long long mono);
 void daemon_relay_name(const struct daemon *d, char *buf, size_t size);

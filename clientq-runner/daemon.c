@@ -60,6 +60,19 @@ daemon_active(const struct daemon *d, const char *id)
 	return daemon_active_job(d, id) != NULL;
 }
 
+void
+daemon_unschedule(struct daemon *d, const char *id)
+{
+	sched_remove(d->sched, id);
+	sched_remove(d->unread, id);
+}
+
+size_t
+daemon_count_queued(const struct daemon *d)
+{
+	return sched_count(d->sched) + sched_count(d->unread);
+}
+
 bool
 daemon_observe(struct daemon *d, const struct daemon_observer *o)
 {
@@ -155,6 +168,7 @@ daemon_schedule(struct daemon *d, const char *id)
 
 	if (daemon_active(d, id))
 		return;		/* rescheduled when its attempt ends */
+	sched_remove(d->unread, id);	/* read now: one place at a time */
 	if (daemon_still_parked(d, id))
 		return;		/* as it was when it was left: said once */
 	r = spool_peek(d->sp, 'q', id, &locked, &data, &len, NULL, &err);
@@ -241,73 +255,56 @@ daemon_report_skipped(struct daemon *d, const struct spool_scan *scan)
 /* An ID a scan found (or an inotify event named), whose file is read
  * now: scheduled from it (or dropped, parked, quarantined later, as
  * daemon_schedule decides); due at once when a flush named it meanwhile
- * (due, DAEMON_UNVERIFIED_FLUSHED) or flushed everything. */
+ * (DAEMON_UNREAD_FLUSHED) or flushed everything. */
 static void
-daemon_verify(struct daemon *d, const char *id, long long due)
+daemon_verify(struct daemon *d, const char *id, long long mark)
 {
 	char copy[QID_MAX_LEN + 1];
-	bool flushed = due == DAEMON_UNVERIFIED_FLUSHED || d->flushed_unverified;
-	long long now;
+	bool flushed = mark == DAEMON_UNREAD_FLUSHED || d->flushed_unread;
+	long long now, due;
 
-	snprintf(copy, sizeof copy, "%s", id);	/* id may be the heap's */
-	sched_remove(d->sched, copy);
+	snprintf(copy, sizeof copy, "%s", id);	/* id may be the set's */
+	sched_remove(d->unread, copy);
 	daemon_schedule(d, copy);
 	if (flushed && sched_due(d->sched, copy, &due) && due > (now = daemon_now_ms()))
 		sched_set(d->sched, copy, now);
 }
 
-/* id is to be read before it counts as due.  One due already (a flush
- * made it so, or its time came) stays due once read. */
+/* id is to be read before it is scheduled: out of the schedule, into
+ * unread.  One due already (a flush made it so, or its time came) stays
+ * due once read. */
 static void
-daemon_mark_unverified(struct daemon *d, const char *id)
+daemon_mark_unread(struct daemon *d, const char *id)
 {
-	long long due;
+	long long due, mark = DAEMON_UNREAD;
 
-	if (!sched_due(d->sched, id, &due))
-		sched_set(d->sched, id, DAEMON_UNVERIFIED);
-	else if (due == DAEMON_UNVERIFIED_FLUSHED ||
-	    (!DAEMON_IS_UNVERIFIED(due) && due <= daemon_now_ms()))
-		sched_set(d->sched, id, DAEMON_UNVERIFIED_FLUSHED);
-	else
-		sched_set(d->sched, id, DAEMON_UNVERIFIED);
+	if (sched_due(d->unread, id, &due))
+		return;		/* its mark stands */
+	if (sched_due(d->sched, id, &due)) {
+		if (due <= daemon_now_ms())
+			mark = DAEMON_UNREAD_FLUSHED;
+		sched_remove(d->sched, id);
+	}
+	sched_set(d->unread, id, mark);
 }
 
-/* The earliest entry, if it is an ID not read yet: its due; else
- * false (none is left: a flush of everything is done with them). */
-static bool
-daemon_next_unverified(struct daemon *d, const char **id, long long *due)
-{
-	if (sched_next(d->sched, id, due) && DAEMON_IS_UNVERIFIED(*due))
-		return true;
-	d->flushed_unverified = false;
-	return false;
-}
-
-/* The scan's IDs not read yet are the earliest entries: read some,
- * DAEMON_VERIFY_MS of work at most; true while some are left. */
+/* Read some of the unread IDs, DAEMON_VERIFY_MS of work at most; true
+ * while some are left. */
 static bool
 daemon_verify_some(struct daemon *d)
 {
 	long long start = daemon_mono_ms();
 	const char *id;
-	long long due;
+	long long mark;
 	unsigned k;
 
-	for (k = 0; daemon_next_unverified(d, &id, &due); k++) {
+	for (k = 0; sched_next(d->unread, &id, &mark); k++) {
 		if ((k & 15) == 15 && daemon_mono_ms() - start >= DAEMON_VERIFY_MS)
 			return true;
-		daemon_verify(d, id, due);
+		daemon_verify(d, id, mark);
 	}
+	d->flushed_unread = false;	/* none is left to cover */
 	return false;
-}
-
-static bool
-daemon_unverified(const struct daemon *d)
-{
-	const char *id;
-	long long due;
-
-	return sched_next(d->sched, &id, &due) && DAEMON_IS_UNVERIFIED(due);
 }
 
 /* The whole directory again, DAEMON_RESCAN_SLICE entries per turn of
@@ -353,7 +350,7 @@ daemon_rescan_step(struct daemon *d)
 		/* Read later (daemon_verify): a million files are not
 		 * read before READY=1, nor on the loop in one go. */
 		if (!sched_due(d->sched, found->ids[i], &due) && !daemon_active(d, found->ids[i]))
-			daemon_mark_unverified(d, found->ids[i]);
+			daemon_mark_unread(d, found->ids[i]);
 	}
 	/* The IDs are done with; the skipped names are reported at the
 	 * end, against the last whole scan's. */
@@ -404,7 +401,7 @@ daemon_work(void *arg)
 static void
 daemon_arm_work(struct daemon *d)
 {
-	if (d->work_id == 0 && (d->cursor != NULL || daemon_unverified(d)))
+	if (d->work_id == 0 && (d->cursor != NULL || sched_count(d->unread) > 0))
 		d->work_id = evloop_add_timeout(d->loop, 0, daemon_work, d);
 }
 
@@ -451,7 +448,7 @@ daemon_status(struct daemon *d, long long mono)
 	bool up = d->breaker.state == RETRY_UP;
 
 	snprintf(buf, sizeof buf, "%zu queued, relay %s%s%s; %lu delivered, %lu deferred",
-	    sched_count(d->sched), up ? "up" : "down", d->paused ? ", delivery paused" : "",
+	    daemon_count_queued(d), up ? "up" : "down", d->paused ? ", delivery paused" : "",
 	    d->nheld > 0 ? ", queue files cannot be written" : "",
 	    d->tally.delivered, d->tally.deferred);
 	d->status_pending = false;
@@ -603,24 +600,6 @@ daemon_held_timeout(void *arg)
 		daemon_retry_held(d, daemon_mono_ms());
 }
 
-/* The next message due, its file read first if a scan only found it;
- * false when none is due (or reading them took DAEMON_VERIFY_MS: the
- * background work goes on with them, and feeds the engine again). */
-static bool
-daemon_pop_due(struct daemon *d, char id[QID_MAX_LEN + 1])
-{
-	long long start = daemon_mono_ms(), due;
-	const char *next;
-	unsigned k;
-
-	for (k = 0; daemon_next_unverified(d, &next, &due); k++) {
-		if ((k & 15) == 15 && daemon_mono_ms() - start >= DAEMON_VERIFY_MS)
-			return false;
-		daemon_verify(d, next, due);
-	}
-	return sched_pop(d->sched, daemon_now_ms(), id);
-}
-
 /* The engine's next: the next due message, unless nothing new may
  * start. */
 static bool
@@ -628,7 +607,7 @@ daemon_next(void *arg, char id[QID_MAX_LEN + 1])
 {
 	struct daemon *d = arg;
 
-	while (!daemon_draining(d) && daemon_pop_due(d, id))
+	while (!daemon_draining(d) && sched_pop(d->sched, daemon_now_ms(), id))
 		if (!daemon_active(d, id))
 			return true;
 	return false;
@@ -720,7 +699,7 @@ daemon_went_down(void *arg, struct engine_slot *s, const struct engine_setup_fai
 	struct daemon *d = arg;
 	long long mono = daemon_mono_ms();
 	const char *why = sf->why;
-	size_t n = sched_count(d->sched);
+	size_t n = daemon_count_queued(d);
 	/* The TLS policy or AUTH: the relay is there but refused as
 	 * configured; for the breaker the same as away (daemon.h). */
 	enum smtp_setup_kind kind = sf->kind;
@@ -781,7 +760,7 @@ daemon_ready(void *arg, struct engine_slot *s)
 	(void)s;
 	if (retry_breaker_success(&d->breaker, mono) == RETRY_CAME_BACK) {
 		char took[32], name[400];
-		size_t n = sched_count(d->sched);
+		size_t n = daemon_count_queued(d);
 
 		char waiting[32];
 		const struct log_field f[] = {
@@ -829,10 +808,6 @@ daemon_dispatch(struct daemon *d, long long mono)
 		 * set up will take (the idle ones took theirs above). */
 		if (sched_count_due(d->sched, now, (size_t)connecting + 1) <= (size_t)connecting)
 			return;
-		/* IDs not read yet count as due; until they are read, one
-		 * connection takes what is (daemon_pop_due reads them). */
-		if (busy > 0 && daemon_unverified(d))
-			return;
 		if (!retry_breaker_allow(&d->breaker, mono))
 			return;
 		probe = d->breaker.state == RETRY_PROBING;
@@ -866,7 +841,7 @@ daemon_inotify(void *arg, int fd, short revents)
 			d->rescan = true;
 		else if (ev->len > 0 && ev->name[0] == 'q' && ev->name[1] == 'f' &&
 		    qid_valid(ev->name + 2) && !daemon_active(d, ev->name + 2))
-			daemon_mark_unverified(d, ev->name + 2);
+			daemon_mark_unread(d, ev->name + 2);
 		p += sizeof *ev + ev->len;
 	}
 }
@@ -960,7 +935,7 @@ daemon_flush_all(struct daemon *d, long long mono)
 {
 	retry_breaker_flush(&d->breaker, mono);
 	sched_advance(d->sched, daemon_now_ms());
-	d->flushed_unverified = daemon_unverified(d);
+	d->flushed_unread = sched_count(d->unread) > 0;
 	if (d->nheld > 0 && !d->stopping) {
 		/* The disk may have room again. */
 		d->held_next = mono;
@@ -1175,6 +1150,7 @@ daemon_run(struct daemon_config *cfg)
 
 	d->cfg = cfg;
 	d->sched = sched_new();
+	d->unread = sched_new();
 	d->parked = sched_new();
 	d->unreadable = sched_new();
 	d->ifd = d->sfd = -1;
@@ -1199,7 +1175,7 @@ daemon_run(struct daemon_config *cfg)
 
 		daemon_relay_name(d, name, sizeof name);
 		log_msg(LOG_LVL_INFO, "watching %s: %zu messages queued; relay %s, %d connections",
-		    spool_path(d->sp), sched_count(d->sched), name, d->nslots);
+		    spool_path(d->sp), daemon_count_queued(d), name, d->nslots);
 	}
 	daemon_notify("READY=1");
 	if (cfg->ready_fd >= 0) {
@@ -1236,6 +1212,7 @@ out:
 		close(d->sfd);
 	evloop_free(d->loop);
 	sched_free(d->sched);
+	sched_free(d->unread);
 	spool_cursor_close(d->cursor);
 	spool_scan_free(&d->rescan_found);
 	sched_free(d->parked);
