@@ -18,6 +18,8 @@
 # force, one and quiet prefixes; and with the service disabled, start's
 # message and status on each system, and onestart, onecheck, onestop with
 # sendmail_suidroot unset and NO.  Needs neither root nor sendmail.
+# expect's conditions are single-quoted on purpose: sh -c expands them.
+# shellcheck disable=SC2016
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 it_watchdog
 command -v shellcheck >/dev/null 2>&1 || { echo "SKIP: needs shellcheck (tests/install-deps)"; exit 77; }
@@ -210,8 +212,13 @@ for sys in netbsd-1.90 netbsd-1.102 freebsd; do
 	    '[ $rc -eq 0 ] && grep -qx "yn no" "$W/stdout"' ;;
 	esac
 	rc "probe-$sys" frobnicate
-	expect "$sys stand-in: an unknown directive: exit 1 with the usage" \
-	    '[ $rc -eq 1 ] && grep -q "unknown directive '"'frobnicate'"'" "$W/stderr" && grep -q "^Usage: " "$W/stderr"'
+	case $sys in
+	netbsd-*) usage="Usage: $W/rc.d/probe-$sys [fast|force|one](start stop restart rcvar try yn status poll)" ;;
+	freebsd) usage="Usage: $W/rc.d/probe-$sys [fast|force|one|quiet](start|stop|restart|rcvar|enabled|describe|extracommands|try|yn|status|poll)" ;;
+	esac
+	expect "$sys stand-in: an unknown directive: exit 1 with the usage line" \
+	    "[ \$rc -eq 1 ] && [ \"\$(cat \"\$W/stderr\")\" = \"$W/rc.d/probe-$sys: unknown directive 'frobnicate'.
+$usage\" ]"
 done
 
 # ------------------------------------------------ the sendmail_clientq scripts
