@@ -214,7 +214,7 @@ for sys in netbsd-1.90 netbsd-1.102 freebsd; do
 	rc "probe-$sys" frobnicate
 	case $sys in
 	netbsd-*) usage="Usage: $W/rc.d/probe-$sys [fast|force|one](start stop restart rcvar try yn status poll)" ;;
-	freebsd) usage="Usage: $W/rc.d/probe-$sys [fast|force|one|quiet](start|stop|restart|rcvar|enabled|describe|extracommands|try|yn|status|poll)" ;;
+	freebsd) usage="Usage: $W/rc.d/probe-$sys [fast|force|one|quiet](start|stop|restart|rcvar|enable|disable|delete|enabled|describe|extracommands|try|yn|status|poll)" ;;
 	esac
 	expect "$sys stand-in: an unknown directive: exit 1 with the usage line" \
 	    "[ \$rc -eq 1 ] && [ \"\$(cat \"\$W/stderr\")\" = \"$W/rc.d/probe-$sys: unknown directive 'frobnicate'.
