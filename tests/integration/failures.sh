@@ -121,25 +121,25 @@ breaker_case() {
 	rm -rf "$Q"/*
 	# shellcheck disable=SC2086  # recipients are words
 	ID=$(submit $_rcpts)
-	_d=$W/$_name-b
-	mkdir -p "$_d/q"
-	chown smmsp:smmsp "$_d/q"
-	chmod 2770 "$_d/q"
-	cp -p "$Q"/* "$_d/q/"
-	it_make_cf "$_d/q" "$PORT" "$_d/submit.cf" "${SUBMIT_M4-}"
-	[ -n "${NOPEER-}" ] || it_recorder_start "$PORT" "$_d/rec" "$@" || return
-	IT_RUN_WAIT=3 it_run_queue "$_d/q" -C "$_d/submit.cf" >"$_d/out" 2>"$_d/log"
-	echo $? >"$_d/rc"
-	[ -n "${NOPEER-}" ] || it_recorder_stop "$_d/rec"
-	if [ -n "$ID" ] && cmp -s "$Q/qf$ID" "$_d/q/qf$ID" && [ "$(ls "$_d/q")" = "$(ls "$Q")" ]; then
+	_bd=$W/$_name-b
+	mkdir -p "$_bd/q"
+	chown smmsp:smmsp "$_bd/q"
+	chmod 2770 "$_bd/q"
+	cp -p "$Q"/* "$_bd/q/"
+	it_make_cf "$_bd/q" "$PORT" "$_bd/submit.cf" "${SUBMIT_M4-}"
+	[ -n "${NOPEER-}" ] || it_recorder_start "$PORT" "$_bd/rec" "$@" || return
+	IT_RUN_WAIT=3 it_run_queue "$_bd/q" -C "$_bd/submit.cf" >"$_bd/out" 2>"$_bd/log"
+	echo $? >"$_bd/rc"
+	[ -n "${NOPEER-}" ] || it_recorder_stop "$_bd/rec"
+	if [ -n "$ID" ] && cmp -s "$Q/qf$ID" "$_bd/q/qf$ID" && [ "$(ls "$_bd/q")" = "$(ls "$Q")" ]; then
 		ok "$_name (daemon): the breaker holds the message, its file as it was"
 	else
-		fail "$_name (daemon): the queue changed" "$(ls -l "$_d/q"; cat "$_d/log")"
+		fail "$_name (daemon): the queue changed" "$(ls -l "$_bd/q"; cat "$_bd/log")"
 	fi
 	check "$_name (daemon): one line says the relay is down" \
-	    grep -q "relay \[127\.0\.0\.1\]:$PORT unreachable: " "$_d/log"
-	check "$_name (daemon): no message logged" sh -c "! grep -q ': to=' '$_d/log'"
-	check "$_name (daemon): exit 75, as --once with something queued" test "$(cat "$_d/rc")" -eq 75
+	    grep -q "relay \[127\.0\.0\.1\]:$PORT unreachable: " "$_bd/log"
+	check "$_name (daemon): no message logged" sh -c "! grep -q ': to=' '$_bd/log'"
+	check "$_name (daemon): exit 75, as --once with something queued" test "$(cat "$_bd/rc")" -eq 75
 }
 
 # setup_case NAME "RCPTS" [RECORDER-OPTION...]: run_case, or in daemon
