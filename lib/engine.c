@@ -200,6 +200,9 @@ engine_slot_close(struct engine_slot *s)
 		engine_slot_free(s);
 }
 
+/* QUIT; SMTP_EV_CLOSED follows, or the connection is closed already
+ * (it was not fit to say QUIT: nothing more will come of it, so the
+ * slot closes now).  The slot may be dead after this. */
 static void
 engine_slot_quit(struct engine_slot *s)
 {
@@ -209,6 +212,8 @@ engine_slot_quit(struct engine_slot *s)
 		return;
 	smtp_quit(s->c);
 	s->quitting = true;
+	if (smtp_poll_events(s->c) == 0 && smtp_deadline(s->c) < 0)
+		engine_slot_close(s);
 }
 
 static void
@@ -568,14 +573,18 @@ engine_feed(struct engine *e)
 void
 engine_quit_idle(struct engine *e)
 {
-	struct engine_slot *s;
+	struct engine_slot *s, *next;
 
-	for (s = e->slots; s != NULL; s = s->next_slot) {
-		if (s->dead || s->connecting || s->quitting || s->inflight)
+	for (s = e->slots; s != NULL; s = next) {
+		next = s->next_slot;
+		if (s->dead || s->connecting || s->quitting || s->inflight || s->busy)
 			continue;
+		s->busy++;
 		engine_end(e, &s->done);
 		engine_slot_quit(s);
 		engine_slot_arm(s);
+		if (--s->busy == 0 && s->dead)
+			engine_slot_free(s);
 	}
 }
 

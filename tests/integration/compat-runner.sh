@@ -39,13 +39,13 @@ compare() { # LABEL EXT CASEDIR...  ($M4: extra m4 for both submit.cf)
 	compat_prepare_pair "$l" "$@" || return 1
 	compat_flush_sendmail "$W/q-$l-a" "$W/cf-$l-a" "$PORT_A" "$W/rec-$l-a" "$e"
 	compat_recorder_start "$PORT_B" "$W/rec-$l-b" "$e" || return 1
-	"$RUNNER" --once -C "$W/cf-$l-b" >"$W/rec-$l-b/runner.out" 2>&1
+	it_run_queue "$W/q-$l-b" -C "$W/cf-$l-b" >"$W/rec-$l-b/runner.out" 2>&1
 	rc=$?
 	compat_recorder_stop "$W/rec-$l-b"
 	if [ "$rc" -eq 0 ]; then
-		ok "$l: clientq-runner --once exited 0"
+		ok "$l: clientq-runner ($CQ_RUNNER_MODE) exited 0"
 	else
-		fail "$l: clientq-runner --once exited $rc" "$(tail -n 5 "$W/rec-$l-b/runner.out")"
+		fail "$l: clientq-runner ($CQ_RUNNER_MODE) exited $rc" "$(tail -n 5 "$W/rec-$l-b/runner.out")"
 	fi
 	compat_check_pair "$l" "the wire is identical to sendmail's"
 }

@@ -83,7 +83,7 @@ run_case() {
 		if [ $_s = a ]; then
 			sm_logged "$_d/log" -Ac -qf -C "$_d/submit.cf" >"$_d/out" 2>&1
 		else
-			"$RUNNER" --once -C "$_d/submit.cf" >"$_d/out" 2>"$_d/log"
+			it_run_queue "$_d/q" -C "$_d/submit.cf" >"$_d/out" 2>"$_d/log"
 			echo $? >"$_d/rc"
 		fi
 		[ -n "${NOPEER-}" ] || it_recorder_stop "$_d/rec"
@@ -106,6 +106,50 @@ run_case() {
 		fail "$_name: results differ from sendmail's (- sendmail, + clientq-runner)" "$(cat "$W/$_name.diff")"
 	fi
 	B=$W/$_name-b
+}
+
+# In daemon mode (CQ_RUNNER_MODE=daemon, failures-daemon.sh) a session
+# that cannot be set up (no connection, a refused greeting or EHLO) is the
+# circuit breaker's, by design (engine.h's ENGINE_SETUP_BREAKER,
+# clientq-runner(8)): no message is tried, rewritten or bounced, and one
+# line says the relay is down.  breaker_case NAME "RCPTS"
+# [RECORDER-OPTION...] checks that, where run_case compares with sendmail.
+breaker_case() {
+	_name=$1
+	_rcpts=$2
+	shift 2
+	rm -rf "$Q"/*
+	# shellcheck disable=SC2086  # recipients are words
+	ID=$(submit $_rcpts)
+	_bd=$W/$_name-b
+	mkdir -p "$_bd/q"
+	chown smmsp:smmsp "$_bd/q"
+	chmod 2770 "$_bd/q"
+	cp -p "$Q"/* "$_bd/q/"
+	it_make_cf "$_bd/q" "$PORT" "$_bd/submit.cf" "${SUBMIT_M4-}"
+	[ -n "${NOPEER-}" ] || it_recorder_start "$PORT" "$_bd/rec" "$@" || return
+	IT_RUN_WAIT=3 it_run_queue "$_bd/q" -C "$_bd/submit.cf" >"$_bd/out" 2>"$_bd/log"
+	echo $? >"$_bd/rc"
+	[ -n "${NOPEER-}" ] || it_recorder_stop "$_bd/rec"
+	if [ -n "$ID" ] && cmp -s "$Q/qf$ID" "$_bd/q/qf$ID" && [ "$(ls "$_bd/q")" = "$(ls "$Q")" ]; then
+		ok "$_name (daemon): the breaker holds the message, its file as it was"
+	else
+		fail "$_name (daemon): the queue changed" "$(ls -l "$_bd/q"; cat "$_bd/log")"
+	fi
+	check "$_name (daemon): one line says the relay is down" \
+	    grep -q "relay \[127\.0\.0\.1\]:$PORT unreachable: " "$_bd/log"
+	check "$_name (daemon): no message logged" sh -c "! grep -q ': to=' '$_bd/log'"
+	check "$_name (daemon): exit 75, as --once with something queued" test "$(cat "$_bd/rc")" -eq 75
+}
+
+# setup_case NAME "RCPTS" [RECORDER-OPTION...]: run_case, or in daemon
+# mode breaker_case; true when run_case ran (its has checks apply).
+setup_case() {
+	if it_daemon_mode; then
+		breaker_case "$@"
+		return 1
+	fi
+	run_case "$@"
 }
 
 # has NAME PATTERN WHAT: the clientq-runner side's summary has PATTERN.
@@ -144,16 +188,16 @@ run_case dot552 "a@example.test b@example.test" --reply 'dot/<root@=552 5.3.4 to
 has dot552 '^  \| Status: 5\.3\.4$' "final-dot 5xx bounces the accepted recipients"
 run_case dot451 "a@example.test" --reply 'dot/<root@=451 4.3.0 later'
 
-run_case greet421 "a@example.test" --reply 'greeting=421 4.3.2 not now'
+setup_case greet421 "a@example.test" --reply 'greeting=421 4.3.2 not now'
 run_case ehlo550 "a@example.test" --reply 'ehlo=550 5.5.1 no EHLO here'
 has ehlo550 '^files:$' "EHLO 5xx: HELO instead, delivered"
 # A 5xx greeting fails every message (sendmail bounces there); the bounce
 # meets the same greeting, and so does the postmaster's copy.
 DIFFER="the postmaster's copy, not the bounce, is kept as Qf" \
-    run_case greet554 "a@example.test" --reply 'greeting=554 5.3.2 go away'
-has greet554 '^  Qf<new>$' "a 5xx greeting: bounced; nobody can be told, so kept as Qf"
-run_case ehlo421 "a@example.test" --reply 'ehlo=421 4.3.2 closing'
-has ehlo421 '^  to=a@example.test dsn=4\.5\.0 Deferred$' "EHLO 4xx: deferred, 4.5.0 as sendmail says"
+    setup_case greet554 "a@example.test" --reply 'greeting=554 5.3.2 go away' &&
+    has greet554 '^  Qf<new>$' "a 5xx greeting: bounced; nobody can be told, so kept as Qf"
+setup_case ehlo421 "a@example.test" --reply 'ehlo=421 4.3.2 closing' &&
+    has ehlo421 '^  to=a@example.test dsn=4\.5\.0 Deferred$' "EHLO 4xx: deferred, 4.5.0 as sendmail says"
 
 # Disconnects at every phase: deferred, nothing lost.
 for ph in mail rcpt data dot; do
@@ -187,8 +231,8 @@ has warning '^  Fws$' "the original gets F w"
 has warning '^  \| Action: delayed$' "a delay warning (Action: delayed)"
 has warning '^  sender notify: Warning: could not send message for past 4 hours$' "logged as sender notify"
 
-NOPEER=1 run_case refused "a@example.test"
-has refused '^  MDeferred: Connection refused by \[127\.0\.0\.1\]$' "connection refused: deferred, said in M"
+NOPEER=1 setup_case refused "a@example.test" &&
+    has refused '^  MDeferred: Connection refused by \[127\.0\.0\.1\]$' "connection refused: deferred, said in M"
 
 # The relay refuses the bounce too: the postmaster gets it; when that is
 # refused as well, the bounce is quarantined (Qf), never deleted.

@@ -179,6 +179,99 @@ it_setup() {
 	[ -z "${CQ_VALGRIND-}" ] || it_valgrind_wrappers
 }
 
+# CQ_RUNNER_MODE: how the tests that compare a queue run with sendmail's
+# (compat-runner, failures, partial, log-format) run the queue: "once"
+# (the default) with `clientq-runner --once`, "daemon" through the daemon,
+# which drives the same delivery engine (it_run_queue).  Their *-daemon.sh
+# twins set it.
+CQ_RUNNER_MODE=${CQ_RUNNER_MODE:-once}
+
+# it_daemon_mode: whether this run goes through the daemon.
+it_daemon_mode() {
+	[ "$CQ_RUNNER_MODE" = daemon ]
+}
+
+# it_run_queue QUEUEDIR ARGS...: one queue run over QUEUEDIR, as
+# `clientq-runner --once ARGS...` makes it (ARGS name the submit.cf whose
+# queue is QUEUEDIR), with its exit status (0: the queue is empty, 75:
+# something is still queued) and its log on standard error.
+# In daemon mode the daemon is started instead (ARGS without --once; one
+# connection, as --once uses; no control socket; retries an hour away, so
+# that a deferred message is tried once, as in one run), flushed, as
+# --once tries every message whatever its retry time, and stopped with
+# SIGTERM once every control file in QUEUEDIR has had its attempt: each
+# one that was there is gone or rewritten, each that appeared (a
+# notification) gone or tried (N > 0), at most IT_RUN_WAIT (60) seconds;
+# the status is then read off the queue as --once computes it.
+it_run_queue() {
+	_rq_q=$1
+	shift
+	if ! it_daemon_mode; then
+		"${RUNNER:-$IT_RUNNER}" --once "$@"
+		return
+	fi
+	_rq_snap=$(mktemp -d "${TMPDIR:-/tmp}/cq-snap.XXXXXX") || return 70
+	for _rq_f in "$_rq_q"/qf*; do
+		[ ! -f "$_rq_f" ] || cp -p "$_rq_f" "$_rq_snap/"
+	done
+	_rq_tried=
+	! grep -q '^N[1-9]' "$_rq_q"/qf* 2>/dev/null || _rq_tried=1
+	"${RUNNER:-$IT_RUNNER}" --connections 1 --retry-min 3600 --retry-max 3600 \
+	    --control none "$@" &
+	_rq_pid=$!
+	IT_PIDS="$IT_PIDS $_rq_pid"
+	# Messages tried before (N > 0) are due only after their retry
+	# interval; --once tries them all, the daemon after a flush (SIGUSR1),
+	# sent as soon as it takes signals as requests (blocked).  Only then:
+	# a flush that came after a message of this run was deferred would
+	# try it again.
+	if [ -n "$_rq_tried" ]; then
+		while ! it__sigusr1_blocked "$_rq_pid"; do
+			kill -0 "$_rq_pid" 2>/dev/null || break
+		done
+		kill -USR1 "$_rq_pid" 2>/dev/null
+	fi
+	# Twice, half a second apart: a notification is written in steps
+	# (deliver.h), and the original changes at the first.
+	{ wait_for_s "${IT_RUN_WAIT:-60}" it__queue_tried "$_rq_q" "$_rq_snap" && sleep 0.5 &&
+	    wait_for_s "${IT_RUN_WAIT:-60}" it__queue_tried "$_rq_q" "$_rq_snap"; } ||
+	    echo "# it_run_queue: the daemon did not try every message within ${IT_RUN_WAIT:-60} s" >&2
+	kill -TERM "$_rq_pid" 2>/dev/null
+	wait "$_rq_pid"
+	_rq_rc=$?
+	rm -rf "$_rq_snap"
+	[ "$_rq_rc" -eq 0 ] || return "$_rq_rc"
+	for _rq_f in "$_rq_q"/qf*; do
+		[ ! -f "$_rq_f" ] || return 75
+	done
+	return 0
+}
+
+# it__sigusr1_blocked PID: whether PID blocks SIGUSR1 (reads /proc with
+# builtins only: it is polled in a tight loop).
+it__sigusr1_blocked() {
+	while read -r _sb_k _sb_v; do
+		[ "$_sb_k" = SigBlk: ] || continue
+		[ $((0x$_sb_v & 0x200)) -ne 0 ]
+		return
+	done <"/proc/$1/status" 2>/dev/null
+	return 1
+}
+
+# it__queue_tried QUEUEDIR SNAPSHOTDIR: every qf in QUEUEDIR has had its
+# attempt (see it_run_queue).
+it__queue_tried() {
+	for _qt_f in "$1"/qf*; do
+		[ -f "$_qt_f" ] || continue
+		if [ -f "$2/${_qt_f##*/}" ]; then
+			! cmp -s "$_qt_f" "$2/${_qt_f##*/}" || return 1
+		else
+			! grep -qx 'N0' "$_qt_f" || return 1
+		fi
+	done
+	return 0
+}
+
 # it_valgrind_wrappers: $W/vg/clientq-runner and $W/vg/clientqctl exec
 # the programs under memcheck (the same PID: signals, pid files and
 # /proc/PID work as before; the process's name and exe are valgrind's).

@@ -29,7 +29,7 @@ it_make_cf "$W/q2" "$PORT_B" "$W/cf2"
 it_recorder_start "$PORT" "$W/rec-a"
 it_recorder_start "$PORT_B" "$W/rec-b"
 sm_logged "$W/sendmail.log" -Ac -qf -C "$CF" -L sm-msp-queue
-"$RUNNER" --once -C "$W/cf2" 2>"$W/runner.log"
+it_run_queue "$W/q2" -C "$W/cf2" 2>"$W/runner.log"
 check "both queues are empty" test -z "$(ls "$Q" "$W/q2" | grep '^qf')"
 
 # "<22>Nov 25 00:04:20 sm-msp-queue[10767]: ID: to=..." and
@@ -40,6 +40,16 @@ normalize() {
 }
 normalize "$W/sendmail.log" >"$W/want"
 normalize "$W/runner.log" >"$W/got"
+if it_daemon_mode; then
+	# The daemon takes messages in its schedule's order (due time, then
+	# the order it found them), not in sendmail's QueueSortOrder: each
+	# line must still be sendmail's, byte for byte, but for the
+	# receiver's own count in its reply ("queued as R1.<n>").
+	sed 's/queued as R1\.[0-9]*/queued as R1.N/' "$W/want" | sort >"$W/want.sorted" &&
+	    mv "$W/want.sorted" "$W/want"
+	sed 's/queued as R1\.[0-9]*/queued as R1.N/' "$W/got" | sort >"$W/got.sorted" &&
+	    mv "$W/got.sorted" "$W/got"
+fi
 check "sendmail logged 5 delivery lines" test "$(wc -l <"$W/want")" -eq 5
 if cmp -s "$W/want" "$W/got"; then
 	ok "the delivery lines equal sendmail's (ctladdr= on $(grep -c ctladdr= "$W/want") of 5)"
@@ -55,13 +65,19 @@ while [ "$DOWN" = "$PORT" ] || [ "$DOWN" = "$PORT_B" ]; do DOWN=$((DOWN + 1)); d
 it_make_cf "$W/q3" "$DOWN" "$W/cf3"
 it_make_cf "$W/q4" "$DOWN" "$W/cf4"
 sm_logged "$W/sendmail-down.log" -Ac -qf -C "$W/cf3" -L sm-msp-queue
-"$RUNNER" --once -C "$W/cf4" 2>"$W/runner-down.log"
+IT_RUN_WAIT=3 it_run_queue "$W/q4" -C "$W/cf4" 2>"$W/runner-down.log"
 rc=$?
 check "with the relay down clientq-runner exits 75" test "$rc" -eq 75
 normalize "$W/sendmail-down.log" >"$W/want-down"
 normalize "$W/runner-down.log" >"$W/got-down"
 check "sendmail logged 5 deferral lines" test "$(grep -c 'stat=Deferred: Connection refused by \[127.0.0.1\]' "$W/want-down")" -eq 5
-if cmp -s "$W/want-down" "$W/got-down"; then
+if it_daemon_mode; then
+	# By design the daemon's breaker logs the relay, not each message
+	# (engine.h: ENGINE_SETUP_BREAKER).
+	check "daemon: no deferral line per message" test ! -s "$W/got-down"
+	check "daemon: one line says the relay is down" \
+	    test "$(grep -c "relay \[127\.0\.0\.1\]:$DOWN unreachable: Connection refused by \[127\.0\.0\.1\]; 5 messages waiting" "$W/runner-down.log")" -eq 1
+elif cmp -s "$W/want-down" "$W/got-down"; then
 	ok "the deferral lines equal sendmail's"
 else
 	fail "the deferral lines differ from sendmail's" "$(diff "$W/want-down" "$W/got-down")"

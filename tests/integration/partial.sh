@@ -16,7 +16,7 @@ id=$(submit good@example.test bad@example.test)
 check "real sendmail queued $id" test -n "$id"
 p0=$(sed -n 's/^P//p' "$Q/qf$id")
 it_recorder_start "$PORT" "$W/rec1" --reply 'rcpt/bad@=451 4.2.0 try later'
-"$RUNNER" --once -C "$CF" -O QueueFileMode=0640 2>"$W/run1.log"
+it_run_queue "$Q" -C "$CF" -O QueueFileMode=0640 2>"$W/run1.log"
 rc=$?
 it_recorder_stop "$W/rec1"
 check "exit 75: something is still queued" test "$rc" -eq 75
@@ -40,7 +40,7 @@ check "sendmail reads the rewritten file (its listing shows it)" grep -q "^$id .
 check "... with the deferred recipient" grep -q 'bad@example.test' "$W/listing"
 
 it_recorder_start "$PORT" "$W/rec2"
-"$RUNNER" --once -C "$CF" 2>"$W/run2.log"
+it_run_queue "$Q" -C "$CF" 2>"$W/run2.log"
 rc=$?
 it_recorder_stop "$W/rec2"
 check "the next run delivers the rest and exits 0" test "$rc" -eq 0
