@@ -746,7 +746,10 @@ deliver_txn_done(struct deliver_job *j)
 		case CLASSIFY_FAILED:
 			deliver_set(&j->out[k], RS_FAILED, cr.dsn, reply,
 			    deliver_command(j, ph, i), cr.stat, NULL);
-			if (cr.no_body)
+			/* sendmail leaves the body out of the bounce only
+			 * when the relay offered SIZE (it took the 552 as
+			 * about the size it was told). */
+			if (cr.no_body && (j->ext & SMTP_EXT_SIZE))
 				j->no_body = true;
 			break;
 		}
