@@ -344,9 +344,10 @@ dsn_transcript_made(const struct dsn_config *cfg, const struct dsn_rcpt *r, size
 		const char *a = r[i].rcpt->addr;
 		/* Its own RCPT's refusal ("DATA" with PIPELINING: a
 		 * recipient unknown), or the whole transaction's. */
+		bool deferred = r[i].action == DSN_ACT_DELAYED || r[i].status[0] == '4';
 		bool own = r[i].command != NULL && (strncmp(r[i].command, "RCPT", 4) == 0 ||
 		    (strcmp(r[i].command, "DATA") == 0 && r[i].text != NULL &&
-		    strcmp(r[i].text, "User unknown") == 0) || r[i].action == DSN_ACT_DELAYED);
+		    strcmp(r[i].text, "User unknown") == 0) || deferred);
 		char line[1200];
 
 		if (r[i].action == DSN_ACT_RELAYED)
@@ -357,7 +358,8 @@ dsn_transcript_made(const struct dsn_config *cfg, const struct dsn_rcpt *r, size
 			dsn_xscript_sent(&x, dsn_xscript_command(r[i].command));
 			dsn_xscript_reply(&x, cfg->relay_host, r[i].reply);
 		}
-		if (r[i].action == DSN_ACT_DELAYED) {
+		if (deferred) {
+			/* Delayed, or failed by expiry after a deferral. */
 			snprintf(line, sizeof line, "%s... Deferred: %s", a,
 			    r[i].reply != NULL ? r[i].reply : r[i].text != NULL ? r[i].text : "");
 			dsn_xscript_line(&x, line);

@@ -146,8 +146,10 @@ Test(dsn, warning_and_expiry_words)
 	dsn_make(&cfg, parent, "6AP1bCbG011690", &r, 1, DSN_FAILURE, true,
 	    parent->sender, false, "6AP1bCbH011690", 1795570700, false, &m);
 	cr_expect_str_eq(m.summary, "DSN: Cannot send message for 5 days");
-	cr_expect_not_null(contains(&m.head, "Message could not be delivered for 5 days\n"
-	    "Message will be deleted from queue\n"));
+	cr_expect_not_null(contains(&m.head, ">>> DATA\n<<< 451 4.3.0 later\n"
+	    "bad@example.test... Deferred: 451 4.3.0 later\n"
+	    "Message could not be delivered for 5 days\n"
+	    "Message will be deleted from queue\n"), "%s", strbuf_str(&m.head));
 	cr_expect_str_eq(strbuf_str(&m.tail), "\n\n--6AP1bCbH011690.1795570700/host.test--\n\n",
 	    "a newline after a body that has none");
 	dsn_message_free(&m);
