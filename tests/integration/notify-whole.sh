@@ -33,7 +33,7 @@
 # on the wire to compare (failures.sh greet554 covers --once).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/compat-lib.sh"
-# fourteen cases, twice, three runs each: far longer than the default
+# fifteen cases, twice, three runs each: far longer than the default
 # 300 s on a loaded machine (about 5 minutes on an idle one)
 IT_TIMEOUT=${IT_TIMEOUT:-2400}
 it_need_root_sendmail
@@ -124,7 +124,7 @@ run_one() {
 	mkdir -p "$_r_d"
 	compat_copy_queue "$_r_d/q" "$W/cases/$_r_name" || return 1
 	_r_port=$(it_free_port)
-	it_make_cf "$_r_d/q" "$_r_port" "$_r_d/submit.cf" || return 1
+	it_make_cf "$_r_d/q" "$_r_port" "$_r_d/submit.cf" "${CASE_M4-}" || return 1
 	_r_e=$COMPAT_EXT_FULL
 	[ "$_r_ext" = full ] || _r_e=none
 	compat_recorder_start "$_r_port" "$_r_d/rec" "$_r_e" "$@" || return 1
@@ -153,7 +153,8 @@ run_one() {
 }
 
 # compare_case NAME [RECORDER-OPTION...]: run case NAME (queued by
-# new_case) with every extension and with none: sendmail's runner, then
+# new_case; $CASE_M4: extra m4 lines for its submit.cf) with every
+# extension and with none: sendmail's runner, then
 # clientq-runner --once and the daemon side by side; compare.  $EXPECT:
 # how many notifications sendmail must have sent ("full none"), so that a
 # case that stops making one cannot pass by making none on both sides.
@@ -235,6 +236,11 @@ new_case doublebounce root 0 '' bad@example.test &&
     EXPECT="2 2" compare_case doublebounce --fail-rcpt bad@example.test --reply 'dot/<>=550 5.7.1 no notifications'
 new_case doublebounce-rcpt root 0 '' bad@example.test &&
     EXPECT="2 2" compare_case doublebounce-rcpt --fail-rcpt bad@example.test --fail-rcpt root@host.test
+# ... and with DoubleBounceAddress set: the copy goes there.
+CASE_M4="define(\`confDOUBLE_BOUNCE_ADDRESS', \`mailadmin@example.test')dnl"
+new_case doublebounce-addr root 0 '' bad@example.test &&
+    EXPECT="2 2" compare_case doublebounce-addr --fail-rcpt bad@example.test --fail-rcpt root@host.test
+CASE_M4=
 # Partial acceptance: one refused, one deferred, one accepted.
 new_case partial root 0 '' ok@example.test bad@example.test later@example.test &&
     EXPECT="1 1" compare_case partial --fail-rcpt bad@example.test --reply 'rcpt/later@=451 4.2.0 try later'
