@@ -33,7 +33,7 @@
 # on the wire to compare (failures.sh greet554 covers --once).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/compat-lib.sh"
-# fifteen cases, twice, three runs each: far longer than the default
+# sixteen cases, twice, three runs each: far longer than the default
 # 300 s on a loaded machine (about 5 minutes on an idle one)
 IT_TIMEOUT=${IT_TIMEOUT:-2400}
 it_need_root_sendmail
@@ -210,6 +210,12 @@ new_case dot552 root 0 '' a@example.test b@example.test &&
 # A 552 to MAIL: the headers only come back when the relay offered SIZE.
 new_case mail552 root 0 '' a@example.test &&
     EXPECT="1 1" compare_case mail552 --reply 'mail/<root@=552 5.3.4 too big'
+# Under MASQUERADE_AS: the notification's own headers are masqueraded on
+# the wire, the returned ones stay as queued.
+CASE_M4="MASQUERADE_AS(\`masq.example')dnl"
+new_case rcpt550-masq root 0 '' good@example.test bad@example.test &&
+    EXPECT="1 1" compare_case rcpt550-masq --fail-rcpt bad@example.test
+CASE_M4=
 # RET=FULL, RET=HDRS, Precedence: bulk.
 new_case ret-full root 0 '' -R full bad@example.test &&
     EXPECT="1 1" compare_case ret-full --fail-rcpt bad@example.test
