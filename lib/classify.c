@@ -131,11 +131,15 @@ classify(enum smtp_phase phase, enum smtp_status status,
 		snprintf(out->dsn, sizeof out->dsn, "5.5.0");
 		return;
 	case SMTP_PHASE_MAIL:
+		/* smtpmailfrom()'s own defaults, not smtptodsn()'s: 501
+		 * 5.5.2, 553 5.1.3, 552 5.3.4, any other 5xx 5.0.0. */
 		if (code == 501 || code == 553)
 			out->stat = "Data format error";
 		else if (code == 552)
 			out->no_body = true;
-		break;
+		classify_set_dsn(out, reply, code == 501 ? "5.5.2" : code == 553 ? "5.1.3" :
+		    code == 552 ? "5.3.4" : "5.0.0");
+		return;
 	case SMTP_PHASE_RCPT:
 		if (code == 550 || code == 551 || code == 553) {
 			out->stat = "User unknown";

@@ -15,9 +15,9 @@
  * - 4xx anywhere -> DEFERRED; to the greeting or HELO always 4.5.0 (as
  *   sendmail reports it, whatever the reply's enhanced code);
  * - 5xx: to the greeting or HELO -> FAILED (always 5.5.0, "Service unavailable":
- *   sendmail bounces there); to MAIL: 501 and 553 "Data format error",
- *   552 "Service unavailable" with the body left out of the bounce, others
- *   "Service unavailable"; to RCPT: 550, 551, 553 "User unknown" (5.1.1,
+ *   sendmail bounces there); to MAIL: 501 and 553 "Data format error"
+ *   (5.5.2, 5.1.3), 552 "Service unavailable" (5.3.4) with the body left
+ *   out of the bounce, others "Service unavailable" (5.0.0); to RCPT: 550, 551, 553 "User unknown" (5.1.1,
  *   5.1.6, 5.1.3), others "Service unavailable"; to DATA or the final "."
  *   -> FAILED "Service unavailable"; to the RSET before a connection is
  *   reused -> DEFERRED (4.0.0: it says nothing about the message).
@@ -27,8 +27,10 @@
  *   there is none (a refusal of this side's, "454 4.7.0 TLS handshake
  *   failed." as sendmail words it); only a connection lost or timed out
  *   there is 4.4.2, as anywhere.
- * The DSN status is the reply's enhanced status code when it has one,
- * else sendmail's mapping of the reply code.
+ * The DSN status is the reply's enhanced status code when it has one
+ * (smtp.h keeps none from a relay that did not offer
+ * ENHANCEDSTATUSCODES, as sendmail reads none), else sendmail's mapping
+ * of the reply code.
  */
 #ifndef CQ_CLASSIFY_H
 #define CQ_CLASSIFY_H

@@ -111,6 +111,8 @@ struct deliver_job {
 	char newid[QID_MAX_LEN + 1];
 	char *intent;
 	unsigned write_failures;
+	struct dsn_xscript xscript;	/* this attempt's session, for a
+					 * notification's transcript */
 
 	/* The body, rendered on demand. */
 	enum deliver_body_stage stage;
@@ -601,6 +603,7 @@ deliver_txn_free(struct deliver_job *j)
 }
 
 static void deliver_log_txn(struct deliver_job *j);
+static void deliver_xscript_txn(struct deliver_job *j);
 
 struct smtp_txn *
 deliver_next(struct deliver_job *j, unsigned ext)
@@ -729,11 +732,15 @@ deliver_txn_done(struct deliver_job *j)
 		case CLASSIFY_FAILED:
 			deliver_set(&j->out[k], RS_FAILED, cr.dsn, reply,
 			    deliver_command(j, ph, i), cr.stat, NULL);
-			if (cr.no_body)
+			/* sendmail leaves the body out of the bounce only
+			 * when the relay offered SIZE (it took the 552 as
+			 * about the size it was told). */
+			if (cr.no_body && (j->ext & SMTP_EXT_SIZE))
 				j->no_body = true;
 			break;
 		}
 	}
+	deliver_xscript_txn(j);
 	j->running = false;
 	j->unlogged = true;
 	j->batch++;
@@ -1125,6 +1132,84 @@ deliver_copy_df(struct deliver_job *j, int out, long long *size, const char **wh
 }
 
 /*
+ * The transaction that just ended, in the session transcript as sendmail
+ * records it (dsn.h): its error replies under the command they answered,
+ * and sendmail's line for each outcome.  sendmail waits for MAIL's reply
+ * before anything else; with PIPELINING it reads the RCPT replies after
+ * DATA went out, and the reply to that DATA when nobody was accepted.
+ * The final dot is no command of the transcript's: its reply follows
+ * DATA.
+ */
+static void
+deliver_xscript_txn(struct deliver_job *j)
+{
+	const struct smtp_txn *t = &j->txn;
+	struct dsn_xscript *x = &j->xscript;
+	const char *relay = j->cfg->relay_host;
+	bool pipe = (j->ext & SMTP_EXT_PIPELINING) != 0;
+	size_t first = j->starts[j->batch], i;
+	char line[1400];
+
+	dsn_xscript_sent(x, j->mail.buf);
+	if (t->phase == SMTP_PHASE_MAIL && t->status != SMTP_OK) {
+		if (t->reply.code == 0)
+			return;
+		dsn_xscript_reply(x, relay, t->reply.full);
+		if (t->status == SMTP_PERMFAIL)
+			dsn_xscript_line(x, t->reply.code == 501 || t->reply.code == 553 ?
+			    "501 5.6.0 Data format error" : "554 5.0.0 Service unavailable");
+		return;
+	}
+	if (pipe)
+		dsn_xscript_sent(x, "DATA");
+	for (i = 0; i < t->nrcpt; i++) {
+		const struct smtp_rcpt_result *r = &t->rcpt[i];
+		const struct deliver_rcpt *o = &j->out[j->order[first + i]];
+		const char *addr = j->env->rcpts[j->order[first + i]].addr;
+
+		if (!pipe)
+			dsn_xscript_sent(x, j->cmds[i]);
+		if (r->reply.code == 0 || r->status == SMTP_OK)
+			continue;
+		dsn_xscript_reply(x, relay, r->reply.full);
+		if (o->state == RS_FAILED)
+			snprintf(line, sizeof line, "%.3s %s %s... %s", r->reply.full, o->dsn,
+			    addr, o->text != NULL ? o->text : "");
+		else
+			snprintf(line, sizeof line, "%s... Deferred: %.1000s", addr, r->reply.full);
+		dsn_xscript_line(x, line);
+	}
+	if (t->accepted == 0) {
+		if (pipe && t->data_reply.code >= 400)
+			dsn_xscript_reply(x, relay, t->data_reply.full);
+		return;
+	}
+	if (!pipe)
+		dsn_xscript_sent(x, "DATA");
+	if ((t->phase == SMTP_PHASE_DATA || t->phase == SMTP_PHASE_DOT) &&
+	    t->status != SMTP_OK && t->reply.code != 0) {
+		dsn_xscript_reply(x, relay, t->reply.full);
+		if (t->status == SMTP_PERMFAIL)
+			dsn_xscript_line(x, "554 5.0.0 Service unavailable");
+		return;
+	}
+	/* Delivered: a recipient that asked for success and whose relay
+	 * will not say it is told here, in the order they were sent. */
+	if (t->status != SMTP_OK || (j->ext & SMTP_EXT_DSN) ||
+	    (j->env->flags & QF_EF_RESPONSE))
+		return;
+	for (i = 0; i < t->nrcpt; i++) {
+		size_t k = j->order[first + i];
+
+		if (j->out[k].state == RS_SENT && dsn_wants_success(&j->env->rcpts[k])) {
+			snprintf(line, sizeof line, "%s... relayed; expect no further notifications",
+			    j->env->rcpts[k].addr);
+			dsn_xscript_line(x, line);
+		}
+	}
+}
+
+/*
  * (B): the notification newid about the reported recipients, written as
  * a queue entry: its reserved data file, then its control file.
  */
@@ -1159,6 +1244,9 @@ deliver_make_dsn(struct deliver_job *j, const char *newid, const struct deliver_
 		ends_nl = last == '\n';
 	dc.warn_after = j->cfg->queuewarn[c];
 	dc.return_after = j->cfg->queuereturn[c];
+	/* This attempt's session when there was one (not when finishing
+	 * what a crash interrupted, nor for a relay never reached). */
+	dc.transcript = j->xscript.text.len > 0 ? strbuf_str(&j->xscript.text) : NULL;
 	/* The recipients in queue-file order, as sendmail lists them. */
 	for (i = 0; i < env->nrcpts; i++) {
 		const struct deliver_rcpt *o = &j->out[i];
@@ -1481,6 +1569,7 @@ deliver_finish(struct deliver_job *j)
 	free(j->rdbuf);
 	free(j->plan);
 	free(j->intent);
+	dsn_xscript_free(&j->xscript);
 	free(j);
 	return res;
 }

@@ -192,20 +192,26 @@ dsn_header_add(struct qf_envelope *env, const char *cond, const char *name,
 	env->nheaders++;
 }
 
-/* The returned header block as the relay gets it, with LF line ends. */
+/* sendmail's built-in file mailer's F= flags: a notification's data file
+ * is written through it (queueup), so they decide which of the returned
+ * headers are written (P: Return-Path:, D, F, M; not x: Full-Name:). */
+#define DSN_FILE_MAILER_FLAGS "lsDFMPEouq9"
+
+/* The returned header block as queued: the parent's headers as the file
+ * mailer writes them, with no address qualified or masqueraded (no
+ * rulesets of the relay mailer's apply), LF line ends. */
 static void
 dsn_returned_headers(const struct dsn_config *cfg, const struct qf_envelope *parent,
     struct strbuf *out)
 {
 	struct render_opts o = *cfg->ropts;
 	struct strbuf crlf = STRBUF_INIT;
-	char flags[160];
 	size_t i;
 
-	/* The returned copy keeps its Return-Path: (sendmail's errbody
-	 * writes the parent's headers with it). */
-	snprintf(flags, sizeof flags, "%sP", o.mailer_flags != NULL ? o.mailer_flags : "");
-	o.mailer_flags = flags;
+	o.mailer_flags = DSN_FILE_MAILER_FLAGS;
+	o.domain = NULL;
+	o.masq = NULL;
+	o.is_local = NULL;
 	(void)render_headers(parent, &o, &crlf);
 	/* Without the empty line that ends the block. */
 	if (crlf.len >= 2)
@@ -282,47 +288,119 @@ dsn_lists(const struct dsn_rcpt *r, size_t n, struct strbuf *b)
 	}
 }
 
-/* The transcript: the exchanges that decided, and sendmail's words. */
+void
+dsn_xscript_sent(struct dsn_xscript *x, const char *command)
+{
+	free(x->pending);
+	x->pending = command != NULL ? xstrdup(command) : NULL;
+}
+
+void
+dsn_xscript_reply(struct dsn_xscript *x, const char *relay, const char *reply)
+{
+	if (!x->intro)
+		strbuf_addf(&x->text, "... while talking to %s:\n", relay);
+	x->intro = true;
+	if (x->pending != NULL)
+		strbuf_addf(&x->text, ">>> %s\n", x->pending);
+	dsn_xscript_sent(x, NULL);
+	strbuf_addf(&x->text, "<<< %s\n", reply);
+}
+
+void
+dsn_xscript_line(struct dsn_xscript *x, const char *line)
+{
+	strbuf_addf(&x->text, "%s\n", line);
+}
+
+void
+dsn_xscript_free(struct dsn_xscript *x)
+{
+	strbuf_free(&x->text);
+	free(x->pending);
+	memset(x, 0, sizeof *x);
+}
+
+/* The command a reply answered as sendmail's transcript names it: the
+ * final dot is not a command it records, so its reply follows DATA. */
+static const char *
+dsn_xscript_command(const char *command)
+{
+	return strcmp(command, ".") == 0 ? "DATA" : command;
+}
+
+/* A transcript made from the reported recipients alone (dsn_config's
+ * transcript is NULL): what sendmail's would say of them, in their
+ * order. */
+static void
+dsn_transcript_made(const struct dsn_config *cfg, const struct dsn_rcpt *r, size_t n,
+    struct strbuf *b)
+{
+	struct dsn_xscript x = { STRBUF_INIT, false, NULL };
+	bool whole = false;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *a = r[i].rcpt->addr;
+		/* Its own RCPT's refusal ("DATA" with PIPELINING: a
+		 * recipient unknown), or the whole transaction's. */
+		bool deferred = r[i].action == DSN_ACT_DELAYED || r[i].status[0] == '4';
+		bool own = r[i].command != NULL && (strncmp(r[i].command, "RCPT", 4) == 0 ||
+		    (strcmp(r[i].command, "DATA") == 0 && r[i].text != NULL &&
+		    strcmp(r[i].text, "User unknown") == 0) || deferred);
+		char line[1200];
+
+		if (r[i].action == DSN_ACT_RELAYED)
+			continue;
+		/* A refusal of the whole transaction (MAIL, DATA, the dot)
+		 * is said once. */
+		if (r[i].reply != NULL && r[i].command != NULL && (own || !whole)) {
+			dsn_xscript_sent(&x, dsn_xscript_command(r[i].command));
+			dsn_xscript_reply(&x, cfg->relay_host, r[i].reply);
+		}
+		if (deferred) {
+			/* Delayed, or failed by expiry after a deferral. */
+			snprintf(line, sizeof line, "%s... Deferred: %s", a,
+			    r[i].reply != NULL ? r[i].reply : r[i].text != NULL ? r[i].text : "");
+			dsn_xscript_line(&x, line);
+		} else if (!own && r[i].command != NULL) {
+			if (!whole)
+				dsn_xscript_line(&x, r[i].text != NULL &&
+				    strcmp(r[i].text, "Data format error") == 0 ?
+				    "501 5.6.0 Data format error" : "554 5.0.0 Service unavailable");
+			whole = true;
+		} else if (r[i].reply != NULL && strlen(r[i].reply) >= 3) {
+			snprintf(line, sizeof line, "%.3s %s %s... %s", r[i].reply, r[i].status,
+			    a, r[i].text != NULL ? r[i].text : r[i].reply);
+			dsn_xscript_line(&x, line);
+		} else {
+			snprintf(line, sizeof line, "%s... %s", a, r[i].text != NULL ? r[i].text : "");
+			dsn_xscript_line(&x, line);
+		}
+	}
+	/* "relayed" in the order the recipients were sent: sendmail sends
+	 * a queue file's recipients last first. */
+	for (i = n; i-- > 0;)
+		if (r[i].action == DSN_ACT_RELAYED)
+			strbuf_addf(&x.text, "%s... relayed; expect no further notifications\n",
+			    r[i].rcpt->addr);
+	strbuf_append(b, x.text.buf, x.text.len);
+	dsn_xscript_free(&x);
+}
+
+/* The transcript: the session's, or one made from the replies, then
+ * sendmail's words for an expiry or a delay warning. */
 static void
 dsn_transcript(const struct dsn_config *cfg, const struct dsn_rcpt *r, size_t n,
     enum dsn_kind kind, bool expired, struct strbuf *b)
 {
 	char warn[64], ret[64];
-	bool talking = false;
-	size_t i;
 
 	strbuf_addstr(b, "   ----- Transcript of session follows -----\n");
-	for (i = 0; i < n; i++) {
-		const char *a = r[i].rcpt->addr;
-
-		/* The exchange that decided a failure or a delay; a
-		 * recipient relayed needs none. */
-		if (r[i].reply != NULL && r[i].command != NULL &&
-		    r[i].action != DSN_ACT_RELAYED) {
-			if (!talking)
-				strbuf_addf(b, "... while talking to %s:\n", cfg->relay_host);
-			talking = true;
-			strbuf_addf(b, ">>> %s\n<<< %s\n", r[i].command, r[i].reply);
-		}
-		switch (r[i].action) {
-		case DSN_ACT_RELAYED:
-			strbuf_addf(b, "%s... relayed; expect no further notifications\n", a);
-			break;
-		case DSN_ACT_DELAYED:
-			strbuf_addf(b, "%s... Deferred: %s\n", a,
-			    r[i].reply != NULL ? r[i].reply : r[i].text != NULL ? r[i].text : "");
-			break;
-		case DSN_ACT_FAILED:
-			if (expired)
-				break;
-			if (r[i].reply != NULL && strlen(r[i].reply) >= 3)
-				strbuf_addf(b, "%.3s %s %s... %s\n", r[i].reply, r[i].status, a,
-				    r[i].text != NULL ? r[i].text : r[i].reply);
-			else
-				strbuf_addf(b, "%s... %s\n", a, r[i].text != NULL ? r[i].text : "");
-			break;
-		}
-	}
+	if (cfg->transcript != NULL)
+		strbuf_addstr(b, cfg->transcript);
+	else
+		dsn_transcript_made(cfg, r, n, b);
 	dsn_interval(cfg->warn_after, warn, sizeof warn);
 	dsn_interval(cfg->return_after, ret, sizeof ret);
 	if (expired)
@@ -381,10 +459,6 @@ dsn_status_part(const struct dsn_config *cfg, const struct qf_envelope *parent,
 			strbuf_addf(b, "Diagnostic-Code: %s; %s\n", cfg->diagtype, r[i].reply);
 		dsn_arpadate(r[i].when, date, sizeof date);
 		strbuf_addf(b, "Last-Attempt-Date: %s\n", date);
-		if (r[i].action == DSN_ACT_DELAYED) {
-			dsn_arpadate((time_t)(parent->ctime + cfg->return_after), date, sizeof date);
-			strbuf_addf(b, "Will-Retry-Until: %s\n", date);
-		}
 		strbuf_free(&actual);
 		strbuf_free(&fin);
 	}
@@ -405,6 +479,7 @@ dsn_make(const struct dsn_config *cfg, const struct qf_envelope *parent,
 	char date[64], boundary[200], subject[200], stamp[32], warn[64], ret[64];
 	char expmsg[96];
 	const char *msg = NULL, *auto_sub;
+	bool pm_notify = postmaster_copy || (parent->flags & QF_EF_RESPONSE);
 	struct tm lt;
 	size_t i;
 
@@ -425,8 +500,12 @@ dsn_make(const struct dsn_config *cfg, const struct qf_envelope *parent,
 		break;
 	case DSN_FAILURE:
 	default:
-		snprintf(subject, sizeof subject, "Returned mail: see transcript for details");
-		auto_sub = "failure";
+		/* To the postmaster about a message whose sender cannot be
+		 * told (a notification, the null sender): sendmail's
+		 * RTSF_PM_BOUNCE words. */
+		snprintf(subject, sizeof subject, "%s: see transcript for details",
+		    pm_notify ? "Postmaster notify" : "Returned mail");
+		auto_sub = pm_notify ? "postmaster-notification" : "failure";
 		break;
 	}
 	if (kind == DSN_FAILURE) {
@@ -516,7 +595,7 @@ dsn_make(const struct dsn_config *cfg, const struct qf_envelope *parent,
 	dsn_arpadate((time_t)parent->ctime, date, sizeof date);
 	strbuf_addf(b, "The original message was received at %s\nfrom %s\n",
 	    date, from_host != NULL ? from_host : "");
-	if (postmaster_copy)
+	if (pm_notify)
 		strbuf_addf(b, "with id %s\n", parent_id);
 	strbuf_addch(b, '\n');
 	dsn_lists(r, n, b);

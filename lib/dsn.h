@@ -18,10 +18,17 @@
  * message/delivery-status part (Original-Envelope-Id, Reporting-MTA,
  * Arrival-Date; per recipient Original-Recipient, Final-Recipient,
  * X-Actual-Recipient, Action, Status, Remote-MTA, Diagnostic-Code,
- * Last-Attempt-Date, Will-Retry-Until), and the original as
- * message/rfc822 or text/rfc822-headers.  The returned header block is
- * rendered as the relay mailer puts it on the wire (render.h), with LF
- * line ends as in any data file.
+ * Last-Attempt-Date; no Will-Retry-Until, which sendmail writes only for
+ * a recipient never tried), and the original as message/rfc822 or
+ * text/rfc822-headers.  The returned header block is the original's
+ * headers as queued, written as sendmail's file mailer writes them into
+ * the notification's data file (render.h with no domain: the headers its
+ * flags select, no address qualified or masqueraded), with LF line ends
+ * as in any data file.  The transcript is the session's (dsn_xscript)
+ * when the caller kept it, else made from the reported recipients'
+ * replies.  A failure reported to the postmaster because its sender
+ * cannot be told (a notification, the null sender) is sendmail's
+ * "Postmaster notify", naming the message's queue ID.
  *
  * Nothing here does I/O or reads the clock; dates come in as arguments.
  */
@@ -67,6 +74,10 @@ struct dsn_rcpt {
 
 struct dsn_config {
 	const char *hostname;		/* $j */
+	/* The session transcript of this run (dsn_xscript), or NULL: then
+	 * one is made from the reported recipients' replies (a notification
+	 * finished after a crash, whose run's session is gone). */
+	const char *transcript;
 	const char *program;		/* "clientq-runner 0.1", in Received: */
 	const char *relay_host;		/* Remote-MTA ("[127.0.0.1]") */
 	const char *mtatype;		/* the relay mailer's T= parts: "DNS" */
@@ -100,6 +111,25 @@ void dsn_make(const struct dsn_config *cfg, const struct qf_envelope *parent,
     const char *newid, time_t now, bool parent_ends_nl, struct dsn_message *out);
 
 void dsn_message_free(struct dsn_message *m);
+
+/*
+ * dsn_xscript: the transcript sendmail keeps of a delivery attempt (its
+ * xscript) for a notification's "Transcript of session follows": every
+ * error reply the relay gave, after "... while talking to <relay>:" (once)
+ * and ">>> <command>" (the last command sent, once until another is sent:
+ * with PIPELINING the RCPT replies are read after DATA went out, so they
+ * follow ">>> DATA"), and the runner's own line for each outcome.
+ */
+struct dsn_xscript {
+	struct strbuf text;
+	bool intro;			/* "... while talking to" written */
+	char *pending;			/* the last command sent, not written */
+};
+
+void dsn_xscript_sent(struct dsn_xscript *x, const char *command);
+void dsn_xscript_reply(struct dsn_xscript *x, const char *relay, const char *reply);
+void dsn_xscript_line(struct dsn_xscript *x, const char *line);
+void dsn_xscript_free(struct dsn_xscript *x);
 
 /* dsn_arpadate: sendmail's date format ("Wed, 5 Nov 2026 01:37:41 GMT",
  * or "... -0800 (PST)"), in the local time zone. */

@@ -286,7 +286,11 @@ render_address_core(const char *addr, const struct render_opts *o,
 		const char *at = strrchr(a.buf, '@');
 		const char *dom = masquerade && o->masq ? o->masq : o->domain;
 
-		if (at == NULL && strchr(a.buf, '!') == NULL) {
+		if (dom == NULL) {
+			/* No domain: the address as queued (the file mailer
+			 * that writes a notification's returned headers). */
+			strbuf_append(out, a.buf, a.len);
+		} else if (at == NULL && strchr(a.buf, '!') == NULL) {
 			strbuf_append(out, a.buf, a.len);
 			strbuf_addf(out, "@%s", dom);
 		} else if (at != NULL && at != a.buf && a.buf[0] != '@' &&
@@ -518,7 +522,9 @@ render_return_path(const struct qf_envelope *env, const struct render_opts *o,
 	const char *p, *m;
 	size_t cut;
 
-	if (!(env->flags & QF_EF_RESPONSE) && env->sender != NULL)
+	/* On the wire a notification's sender is <>; the file mailer (no
+	 * domain: a returned copy) writes the sender as queued. */
+	if (env->sender != NULL && (o->domain == NULL || !(env->flags & QF_EF_RESPONSE)))
 		render_address(env->sender, o, &g);
 	for (p = h->value; (m = strstr(p, "\201g")) != NULL; p = m + 2) {
 		strbuf_append(&v, p, (size_t)(m - p));

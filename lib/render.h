@@ -46,7 +46,9 @@
 struct render_opts {
 	const char *mailer_flags;	/* the relay mailer's F= letters */
 	long linelimit;			/* its L=; 0 for none */
-	const char *domain;		/* $j: appended to unqualified addresses */
+	const char *domain;		/* $j: appended to unqualified addresses;
+					 * NULL: addresses stay as queued (and
+					 * masq and is_local are not used) */
 	/* Macro values for ?$x? header conditions besides the queue file's
 	 * own $ lines (the cf's D lines), or NULL. */
 	const char *(*macro)(const char *name, void *arg);

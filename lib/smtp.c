@@ -925,8 +925,10 @@ smtp_dispatch(struct smtp_conn *c, const struct smtp_reply *r)
 		return smtp_next_command(c);
 	case X_DATA:
 		if (c->txn_decided || t->accepted == 0) {
-			if (!c->txn_decided)
+			if (!c->txn_decided) {
 				t->phase = SMTP_PHASE_RCPT;
+				t->data_reply = *r;
+			}
 			if (r->code == 354) {
 				/* The relay took DATA without a recipient:
 				 * end the empty message, as RFC 2920 says. */
@@ -1047,6 +1049,15 @@ smtp_parse_input(struct smtp_conn *c)
 			continue;
 		c->cur_lines = 0;
 		r = c->cur;
+		/* sendmail reads a reply's enhanced status code only from
+		 * a relay that offered ENHANCEDSTATUSCODES (its reply()):
+		 * from any other, "552 5.3.4 ..." is a 552 and its status
+		 * the reply code's (5.2.2). */
+		if (!(c->ext & SMTP_EXT_ENHANCED) && r.enhanced[0] != '\0') {
+			r.enhanced[0] = '\0';
+			snprintf(r.text, sizeof r.text, "%.*s", (int)sizeof r.text - 1,
+			    r.full[3] != '\0' ? r.full + 4 : "");
+		}
 		ev = smtp_dispatch(c, &r);
 		if (ev != SMTP_EV_NONE)
 			return ev;
@@ -1381,6 +1392,7 @@ smtp_submit(struct smtp_conn *c, struct smtp_txn *t)
 	t->phase = SMTP_PHASE_MAIL;
 	t->accepted = 0;
 	memset(&t->reply, 0, sizeof t->reply);
+	memset(&t->data_reply, 0, sizeof t->data_reply);
 	for (i = 0; i < t->nrcpt; i++)
 		memset(&t->rcpt[i], 0, sizeof t->rcpt[i]);
 	if (c->size_limit > 0 && t->size > c->size_limit) {

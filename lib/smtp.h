@@ -168,6 +168,10 @@ struct smtp_txn {
 	struct smtp_reply reply;	/* the reply that ended it: the final
 					 * one, or the refusal */
 	size_t accepted;		/* recipients the relay accepted */
+	struct smtp_reply data_reply;	/* with PIPELINING and no recipient
+					 * accepted: the reply to the DATA
+					 * that went out with them (code 0:
+					 * none) */
 };
 
 /* smtp_txn_outcome: what happened to recipient i: its own refusal, else

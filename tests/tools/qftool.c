@@ -18,6 +18,13 @@
  *                           (Message-Id, Received), owner, group and mode as
  *                           the original's: a backlog for the scale tests.
  *                           No fsync (a test's scratch queue).
+ *   qftool age DIR ID SECONDS
+ *                           make the message ID SECONDS older: its control
+ *                           file's T (creation time) moved back, the file
+ *                           written by the library's writer (qf_format),
+ *                           tf then rename, owner, group and mode kept: a
+ *                           queue past Timeout.queuewarn or queuereturn
+ *                           without waiting
  *   qftool probe DIR        try an exclusive flock and an fcntl write lock on
  *                           every regular file in DIR (released at once);
  *                           print each one someone holds; exit 1 if any
@@ -163,6 +170,42 @@ clone_message(const char *dir, const char *id, long n)
 }
 
 static int
+age_message(const char *dir, const char *id, long long secs)
+{
+	char path[4096], tmp[4096];
+	struct qf_envelope *env;
+	struct qf_error qerr;
+	struct strbuf out = STRBUF_INIT;
+	struct stat st;
+	size_t len;
+	char *qf;
+
+	snprintf(path, sizeof path, "%s/qf%s", dir, id);
+	snprintf(tmp, sizeof tmp, "%s/tf%s", dir, id);
+	if (stat(path, &st) < 0) {
+		perror(path);
+		return 1;
+	}
+	qf = slurp(path, &len);
+	if (qf_parse(qf, len, &env, &qerr) != QF_OK) {
+		fprintf(stderr, "qftool: %s: line %u: %s\n", path, qerr.line, qerr.reason);
+		free(qf);
+		return 1;
+	}
+	env->ctime -= secs;
+	qf_format(env, &out);
+	write_new(tmp, out.buf, out.len, &st);
+	if (rename(tmp, path) < 0) {
+		perror(tmp);
+		return 1;
+	}
+	qf_free(env);
+	strbuf_free(&out);
+	free(qf);
+	return 0;
+}
+
+static int
 probe_locks(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -300,7 +343,9 @@ main(int argc, char **argv)
 		return clone_message(argv[2], argv[3], strtol(argv[4], NULL, 10));
 	if (argc == 3 && strcmp(argv[1], "probe") == 0)
 		return probe_locks(argv[2]);
+	if (argc == 5 && strcmp(argv[1], "age") == 0)
+		return age_message(argv[2], argv[3], strtoll(argv[4], NULL, 10));
 	fprintf(stderr, "usage: qftool lock|open DIR ID | parse|roundtrip FILE | render DIR ID DOMAIN\n"
-	    "       qftool clone DIR ID N | probe DIR\n");
+	    "       qftool clone DIR ID N | probe DIR | age DIR ID SECONDS\n");
 	return 2;
 }

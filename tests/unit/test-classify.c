@@ -42,10 +42,10 @@ Test(classify, table)
 		/* MAIL. */
 		{ SMTP_PHASE_MAIL, SMTP_TEMPFAIL, "451 4.3.0 later", CLASSIFY_DEFERRED, "4.3.0", "Deferred", false, false },
 		{ SMTP_PHASE_MAIL, SMTP_TEMPFAIL, "452 full", CLASSIFY_DEFERRED, "4.3.1", "Deferred", false, false },
-		{ SMTP_PHASE_MAIL, SMTP_PERMFAIL, "501 syntax", CLASSIFY_FAILED, "5.5.4", "Data format error", false, false },
+		{ SMTP_PHASE_MAIL, SMTP_PERMFAIL, "501 syntax", CLASSIFY_FAILED, "5.5.2", "Data format error", false, false },
 		{ SMTP_PHASE_MAIL, SMTP_PERMFAIL, "553 5.1.8 bad sender", CLASSIFY_FAILED, "5.1.8", "Data format error", false, false },
-		{ SMTP_PHASE_MAIL, SMTP_PERMFAIL, "552 too big", CLASSIFY_FAILED, "5.2.2", "Service unavailable", true, false },
-		{ SMTP_PHASE_MAIL, SMTP_PERMFAIL, "550 no", CLASSIFY_FAILED, "5.2.0", "Service unavailable", false, false },
+		{ SMTP_PHASE_MAIL, SMTP_PERMFAIL, "552 too big", CLASSIFY_FAILED, "5.3.4", "Service unavailable", true, false },
+		{ SMTP_PHASE_MAIL, SMTP_PERMFAIL, "550 no", CLASSIFY_FAILED, "5.0.0", "Service unavailable", false, false },
 		{ SMTP_PHASE_MAIL, SMTP_IOERR, NULL, CLASSIFY_DEFERRED, "4.4.2", "Deferred", false, false },
 		/* RCPT. */
 		{ SMTP_PHASE_RCPT, SMTP_OK, "250 2.1.5 ok", CLASSIFY_SENT, "2.1.5", NULL, false, false },

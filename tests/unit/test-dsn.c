@@ -136,7 +136,9 @@ Test(dsn, warning_and_expiry_words)
 	cr_expect_not_null(contains(&m.head, "Warning: message still undelivered after 4 hours\n"
 	    "Will keep trying until message is 5 days old\n"));
 	cr_expect_not_null(contains(&m.head, "Action: delayed\nStatus: 4.3.0\n"));
-	cr_expect_not_null(contains(&m.head, "Will-Retry-Until: Mon, 30 Nov 2026 01:37:12 GMT\n"));
+	/* sendmail writes it only for a recipient queued untried
+	 * (QS_QUEUEUP), never after an attempt as here. */
+	cr_expect_null(contains(&m.head, "Will-Retry-Until:"));
 	dsn_message_free(&m);
 
 	r.action = DSN_ACT_FAILED;
@@ -144,11 +146,82 @@ Test(dsn, warning_and_expiry_words)
 	dsn_make(&cfg, parent, "6AP1bCbG011690", &r, 1, DSN_FAILURE, true,
 	    parent->sender, false, "6AP1bCbH011690", 1795570700, false, &m);
 	cr_expect_str_eq(m.summary, "DSN: Cannot send message for 5 days");
-	cr_expect_not_null(contains(&m.head, "Message could not be delivered for 5 days\n"
-	    "Message will be deleted from queue\n"));
+	cr_expect_not_null(contains(&m.head, ">>> DATA\n<<< 451 4.3.0 later\n"
+	    "bad@example.test... Deferred: 451 4.3.0 later\n"
+	    "Message could not be delivered for 5 days\n"
+	    "Message will be deleted from queue\n"), "%s", strbuf_str(&m.head));
 	cr_expect_str_eq(strbuf_str(&m.tail), "\n\n--6AP1bCbH011690.1795570700/host.test--\n\n",
 	    "a newline after a body that has none");
 	dsn_message_free(&m);
+}
+
+Test(dsn, the_sessions_transcript_and_the_headers_as_queued)
+{
+	static const char Q[] =
+	    "V8\nT1795570632\nK0\nN0\nP30038\nFs\n$_root@localhost\nSroot\n"
+	    "RPFD:a@example.test\nRPFD:b@example.test\n"
+	    "H?P?Return-Path: <\201g>\nH?F?From: Root <root>\nH??To: a, b@example.test\n"
+	    "H??Subject: test\n.\n";
+	struct qf_envelope *q;
+	struct qf_error err;
+	struct dsn_rcpt r[2] = {
+		{ NULL, DSN_ACT_FAILED, "5.0.0", "550 5.7.1 sender refused",
+		  "MAIL From:<root@host.test>", "Service unavailable", false, 1795570700 },
+		{ NULL, DSN_ACT_FAILED, "5.0.0", "550 5.7.1 sender refused",
+		  "MAIL From:<root@host.test>", "Service unavailable", false, 1795570700 },
+	};
+	struct dsn_message m;
+
+	cr_assert_eq(qf_parse(Q, sizeof Q - 1, &q, &err), QF_OK, "%s", err.reason);
+	r[0].rcpt = &q->rcpts[0];
+	r[1].rcpt = &q->rcpts[1];
+	/* Made from the replies: a refused MAIL is said once, as
+	 * sendmail's giveresponse() says it. */
+	dsn_make(&cfg, q, "6AP1bCbG011690", r, 2, DSN_FAILURE, false, q->sender, false,
+	    "6AP1bCbH011690", 1795570700, true, &m);
+	cr_expect_not_null(contains(&m.head, "   ----- Transcript of session follows -----\n"
+	    "... while talking to [127.0.0.1]:\n>>> MAIL From:<root@host.test>\n"
+	    "<<< 550 5.7.1 sender refused\n554 5.0.0 Service unavailable\n\n--"),
+	    "%s", strbuf_str(&m.head));
+	/* The returned headers as queued: no address qualified. */
+	cr_expect_not_null(contains(&m.head, "Return-Path: <root>\nFrom: Root <root>\n"
+	    "To: a, b@example.test\nSubject: test\n"), "%s", strbuf_str(&m.head));
+	dsn_message_free(&m);
+
+	/* The session's own transcript, when the run kept one. */
+	cfg.transcript = "... while talking to [127.0.0.1]:\n>>> DATA\n<<< 554 no\n";
+	dsn_make(&cfg, q, "6AP1bCbG011690", r, 2, DSN_FAILURE, false, q->sender, false,
+	    "6AP1bCbH011690", 1795570700, true, &m);
+	cr_expect_not_null(contains(&m.head, "   ----- Transcript of session follows -----\n"
+	    "... while talking to [127.0.0.1]:\n>>> DATA\n<<< 554 no\n\n--"),
+	    "%s", strbuf_str(&m.head));
+	cfg.transcript = NULL;
+	dsn_message_free(&m);
+
+	/* A notification that failed goes to the postmaster as sendmail's
+	 * "Postmaster notify", naming the notification's ID. */
+	q->flags |= QF_EF_RESPONSE;
+	dsn_make(&cfg, q, "6AP1bCbG011690", r, 1, DSN_FAILURE, false, "postmaster", false,
+	    "6AP1bCbH011690", 1795570700, true, &m);
+	cr_expect_not_null(contains(&m.head, "from root@localhost\nwith id 6AP1bCbG011690\n"));
+	{
+		size_t i;
+		int seen = 0;
+
+		for (i = 0; i < m.env->nheaders; i++) {
+			const struct qf_header *h = &m.env->headers[i];
+
+			if (strcmp(h->name, "Subject") == 0 &&
+			    strcmp(h->value, " Postmaster notify: see transcript for details") == 0)
+				seen++;
+			if (strcmp(h->name, "Auto-Submitted") == 0 &&
+			    strcmp(h->value, " auto-generated (postmaster-notification)") == 0)
+				seen++;
+		}
+		cr_expect_eq(seen, 2, "Subject and Auto-Submitted of a postmaster notify");
+	}
+	dsn_message_free(&m);
+	qf_free(q);
 }
 
 Test(dsn, intervals_as_sendmail_writes_them)

@@ -370,6 +370,56 @@ Test(smtp, without_pipelining_no_data_when_every_recipient_is_refused)
 	cr_assert_eq(peer_status(), 0, "the peer saw exactly the script");
 }
 
+Test(smtp, pipelined_and_nobody_accepted_the_data_reply_is_kept)
+{
+	static const char *const script[] = {
+		EHLO_PIPELINING,
+		"R:MAIL From:<a@b>", "R:RCPT To:<x@y>", "R:DATA",
+		"S:250 2.1.0 ok", "S:550 5.1.1 User unknown",
+		"S:554 5.5.1 Error: no valid recipients",
+		"R:QUIT", "S:221 bye", NULL };
+	const char *rcpts[] = { "RCPT To:<x@y>" };
+	struct body b = { NULL, false, 0 };
+	struct smtp_rcpt_result res[1];
+	struct smtp_txn t;
+	struct smtp_conn *c;
+
+	c = run_one(script, &t, "MAIL From:<a@b>", rcpts, 1, res, &b);
+	cr_assert_eq(t.accepted, 0);
+	cr_assert_eq(t.phase, SMTP_PHASE_RCPT);
+	cr_assert_str_eq(t.data_reply.full, "554 5.5.1 Error: no valid recipients",
+	    "for the notification's transcript, as sendmail records it");
+	quit_and_free(c);
+	cr_assert_eq(peer_status(), 0, "the peer saw exactly the script");
+}
+
+Test(smtp, no_enhanced_codes_from_a_relay_that_did_not_offer_them)
+{
+	static const char *const script[] = {
+		"S:220 hi", "R:EHLO host.test", "S:250 hi",
+		"R:MAIL From:<a@b>", "S:250 2.1.0 ok",
+		"R:RCPT To:<x@y>", "S:250 2.1.5 ok", "R:DATA", "S:354 go",
+		"R:body", "R:.", "S:552 5.3.4 too big",
+		"R:QUIT", "S:221 bye", NULL };
+	static const char *const parts[] = { "body\r\n", NULL };
+	const char *rcpts[] = { "RCPT To:<x@y>" };
+	struct body b = { parts, false, 0 };
+	struct smtp_rcpt_result res[1];
+	struct smtp_txn t;
+	struct smtp_conn *c;
+
+	c = run_one(script, &t, "MAIL From:<a@b>", rcpts, 1, res, &b);
+	cr_assert_eq(t.phase, SMTP_PHASE_DOT);
+	cr_assert_eq(t.status, SMTP_PERMFAIL);
+	/* sendmail's reply() reads an enhanced code only with
+	 * ENHANCEDSTATUSCODES: this is a 552 (5.2.2), its text whole. */
+	cr_assert_str_eq(t.reply.enhanced, "");
+	cr_assert_str_eq(t.reply.text, "5.3.4 too big");
+	cr_assert_str_eq(t.reply.full, "552 5.3.4 too big");
+	quit_and_free(c);
+	cr_assert_eq(peer_status(), 0, "the peer saw exactly the script");
+}
+
 Test(smtp, a_connection_lost_after_the_dot_is_an_ioerr_at_the_dot)
 {
 	static const char *const script[] = {
