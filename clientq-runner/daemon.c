@@ -304,6 +304,12 @@ daemon_verify_some(struct daemon *d)
 		daemon_verify(d, id, mark);
 	}
 	d->flushed_unread = false;	/* none is left to cover */
+	/* Its arrays were sized for the whole queue at start: given back,
+	 * or the index would cost twice its size from then on. */
+	if (sched_capacity(d->unread) > DAEMON_UNREAD_KEEP) {
+		sched_free(d->unread);
+		d->unread = sched_new();
+	}
 	return false;
 }
 

@@ -106,6 +106,12 @@ sched_count(const struct sched *s)
 }
 
 size_t
+sched_capacity(const struct sched *s)
+{
+	return s->cap;
+}
+
+size_t
 sched_count_due(const struct sched *s, long long now, size_t limit)
 {
 	/* A walk down the heap that stops at every entry not due: none

@@ -41,6 +41,9 @@ bool sched_next(const struct sched *s, const char **id, long long *due);
 bool sched_pop(struct sched *s, long long now, char id[QID_MAX_LEN + 1]);
 
 size_t sched_count(const struct sched *s);
+/* sched_capacity: entries it has room for without growing (its memory:
+ * about 48 octets each). */
+size_t sched_capacity(const struct sched *s);
 
 /* sched_count_due: how many are due at now, counted up to limit (at
  * most SCHED_COUNT_DUE_MAX): O(limit), whatever the size. */
