@@ -553,8 +553,10 @@ engine_start(struct engine *e, struct deliver_job *first, unsigned tag)
 	return s;
 }
 
-void
-engine_feed(struct engine *e)
+/* fn on every idle slot (connected, nothing in flight, not quitting),
+ * each kept alive through it (busy) and its interest set again after. */
+static void
+engine_each_idle(struct engine *e, void (*fn)(struct engine_slot *s))
 {
 	struct engine_slot *s, *next;
 
@@ -563,29 +565,31 @@ engine_feed(struct engine *e)
 		if (s->dead || s->connecting || s->quitting || s->inflight || s->busy)
 			continue;
 		s->busy++;
-		engine_slot_run(s);
+		fn(s);
 		engine_slot_arm(s);
 		if (--s->busy == 0 && s->dead)
 			engine_slot_free(s);
 	}
 }
 
+/* An idle slot says QUIT, the message it finished logged first. */
+static void
+engine_slot_quit_idle(struct engine_slot *s)
+{
+	engine_end(s->e, &s->done);
+	engine_slot_quit(s);
+}
+
+void
+engine_feed(struct engine *e)
+{
+	engine_each_idle(e, engine_slot_run);
+}
+
 void
 engine_quit_idle(struct engine *e)
 {
-	struct engine_slot *s, *next;
-
-	for (s = e->slots; s != NULL; s = next) {
-		next = s->next_slot;
-		if (s->dead || s->connecting || s->quitting || s->inflight || s->busy)
-			continue;
-		s->busy++;
-		engine_end(e, &s->done);
-		engine_slot_quit(s);
-		engine_slot_arm(s);
-		if (--s->busy == 0 && s->dead)
-			engine_slot_free(s);
-	}
+	engine_each_idle(e, engine_slot_quit_idle);
 }
 
 void
