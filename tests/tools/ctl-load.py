@@ -25,7 +25,8 @@ bench/flood.sh).
   ctl-load.py summary [--each] LABEL FILE...
       The requests in the FILEs: how many, of each outcome, and the
       latency's p50, p99 and max (nearest rank), one line; with --each,
-      then a line for each kind of request.
+      then a line for each kind of request and one for each outcome (a
+      refusal comes at once; what it costs to be served shows in OK's).
   ctl-load.py window FILE...
       The earliest "#start" and the latest "#end" in the FILEs.
   ctl-load.py gap NOTIFY-LOG [FROM [TO]]
@@ -175,6 +176,9 @@ def summary(args):
     if each:
         for name in sorted(set(r[0] for r in rows)):
             groups.append(("  " + name, [r for r in rows if r[0] == name]))
+        for word in sorted(set(r[1] for r in rows)):
+            groups.append(("  answered " + word if word in ("OK", "NO", "TRY", "BAD") else "  " + word,
+                           [r for r in rows if r[1] == word]))
     for lbl, rs in groups:
         lat = sorted(r[2] for r in rs)
         counts = {}
