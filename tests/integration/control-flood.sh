@@ -43,7 +43,7 @@ if [ -n "${CQ_FLOOD_NS-}" ]; then
 	it_make_cf "$Q" "$PORT" "$CF"
 fi
 N=20000
-USERS="cqflood1 cqflood2 cqflood3"
+USERS="cqtflood1 cqtflood2 cqtflood3"	# not bench/flood.sh's: both may run at once
 for u in $USERS; do
 	it_user "$u" || { echo "SKIP: cannot add users"; exit 77; }
 done
@@ -91,9 +91,9 @@ IT_PIDS="$IT_PIDS $pids"
 # shellcheck disable=SC2086  # one PID a word
 wait $pids
 
-python3 "$LOAD" summary --each "# the users' requests" "$W"/load/cqflood*
+python3 "$LOAD" summary --each "the users' requests" "$W"/load/cqtflood* | sed 's/^/# /'
 # shellcheck disable=SC2046  # two numbers
-set -- $(python3 "$LOAD" window "$W"/load/cqflood*)
+set -- $(python3 "$LOAD" window "$W"/load/cqtflood*)
 # shellcheck disable=SC2046  # two numbers
 set -- $(python3 "$LOAD" gap "$W/notify.log" "$1" "$2")
 gap=$1 pings=$2
@@ -104,8 +104,8 @@ else
 	check "WATCHDOG=1 never paused over 1.5 s during the flood (the longest: $gap s)" \
 	    test "$(echo "$gap $pings" | awk '{ print ($1 <= 1.5 && $2 >= 5) }')" = 1
 fi
-reqs=$(cat "$W"/load/cqflood* | grep -vc '^#')
-bad=$(cat "$W"/load/cqflood* | awk '$1 !~ /^#/ && $2 != "OK" && $2 != "NO" && $2 != "TRY"' | sort | uniq -c)
+reqs=$(cat "$W"/load/cqtflood* | grep -vc '^#')
+bad=$(cat "$W"/load/cqtflood* | awk '$1 !~ /^#/ && $2 != "OK" && $2 != "NO" && $2 != "TRY"' | sort | uniq -c)
 if [ "$reqs" -ge 6 ] && [ -z "$bad" ]; then
 	ok "all $reqs requests answered (OK, NO or TRY)"
 else
