@@ -167,7 +167,9 @@ flood_one() {
 	probe99=$1 probemax=$2
 	set -- $("$BENCH_PY" "$LOAD" summary x "$W"/load/user* | sed 's/.*p99 \([0-9.a-z]*\) ms, max \([0-9.a-z]*\) ms$/\1 \2/')
 	all99=$1 allmax=$2
-	answered=$(cat "$W"/load/user* | awk '$2 == "OK" || $2 == "NO" || $2 == "TRY" || $2 == "BAD" { a++ } NF == 3 && $1 !~ /^#/ { n++ } END { printf "%d/%d", a, n }')
+	# served (OK), answered (with any status line), of how many
+	answered=$(cat "$W"/load/user* | awk '$2 == "OK" { o++ } $2 == "OK" || $2 == "NO" || $2 == "TRY" || $2 == "BAD" { a++ }
+	    NF == 3 && $1 !~ /^#/ { n++ } END { printf "%d/%d/%d", o, a, n }')
 
 	bench_drain "$n"
 	bench_stop_daemon
@@ -184,11 +186,12 @@ echo
 bench_sendmail_qf "$max"
 echo
 echo "== one row per size"
-printf '%9s %7s %8s %7s %6s %9s %9s %9s %9s %11s %7s %8s %8s %6s\n' queued clone-s sm-bp-s index-s B/msg \
-    probe-p99 probe-max all-p99 all-max answered wd-gap drain/s once/s share
-awk '{ printf "%9d %7.1f %8.2f %7.2f %6d %9.1f %9.1f %9.1f %9.1f %11s %7.3f %8d %8d %5s%%\n",
+printf '%9s %7s %8s %7s %6s %9s %9s %9s %9s %20s %7s %8s %8s %6s\n' queued clone-s sm-bp-s index-s B/msg \
+    probe-p99 probe-max all-p99 all-max ok/answered/sent wd-gap drain/s once/s share
+awk '{ printf "%9d %7.1f %8.2f %7.2f %6d %9.1f %9.1f %9.1f %9.1f %20s %7.3f %8d %8d %5s%%\n",
     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 }' "$W/rows"
-echo "(latencies in ms; wd-gap: the longest pause between WATCHDOG=1 pings during the flood, s;" \
+echo "(latencies in ms; ok/answered/sent: the users' requests served, answered at all (OK, NO, TRY, BAD)" \
+    "and sent; wd-gap: the longest pause between WATCHDOG=1 pings during the flood, s;" \
     "sendmail -Ac -qf: ${BENCH_SM_RATE:-not run} msg/s)"
 bench_tmpfs_done
 it_stop_watchdog
