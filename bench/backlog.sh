@@ -24,11 +24,11 @@
 #   4. the relay back (bench/sink -n MESSAGES) and a flush (SIGUSR1): the
 #      drain, as sink times it (first MAIL to last message) and to the
 #      last control file gone; the rate against `clientq-runner --once`
-#      on a copy of the same backlog into the same sink (the delivery
-#      benchmark's figure, bench/delivery.sh, measured here on the same
-#      queue), and against sendmail -Ac -qf on BENCH_SENDMAIL_SAMPLE
-#      (1000) of them (all 100,000 would take over an hour at sendmail's
-#      rate; BENCH_SENDMAIL=no skips it).
+#      on the same backlog made again (the same IDs and files) into the
+#      same sink (the delivery benchmark's figure, bench/delivery.sh,
+#      measured here on the same queue), and against sendmail -Ac -qf
+#      on BENCH_SENDMAIL_SAMPLE (1000) of them (all 100,000 would take
+#      over an hour at sendmail's rate; BENCH_SENDMAIL=no skips it).
 # Targets (issue 10): index in under 2 s, under 300 bytes of RSS per
 # queued message, the drain at the delivery benchmark's rate, CPU while
 # the relay is down about 0.  Prints figures; never fails on a slow or

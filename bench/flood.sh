@@ -163,8 +163,10 @@ flood_one() {
 	set -- $("$BENCH_PY" "$LOAD" gap "$W/notify.log" "$1" "$2") $("$BENCH_PY" "$LOAD" gap "$W/notify.log" "$ready")
 	echo "longest pause between WATCHDOG=1 pings: $1 s during the flood ($2 pings); $3 s since READY=1"
 	gap=$1
+	# shellcheck disable=SC2046  # two numbers
 	set -- $("$BENCH_PY" "$LOAD" summary x "$W/load/probe" | sed 's/.*p99 \([0-9.a-z]*\) ms, max \([0-9.a-z]*\) ms$/\1 \2/')
 	probe99=$1 probemax=$2
+	# shellcheck disable=SC2046  # two numbers
 	set -- $("$BENCH_PY" "$LOAD" summary x "$W"/load/user* | sed 's/.*p99 \([0-9.a-z]*\) ms, max \([0-9.a-z]*\) ms$/\1 \2/')
 	all99=$1 allmax=$2
 	# served (OK), answered (with any status line), of how many

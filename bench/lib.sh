@@ -2,7 +2,9 @@
 # after tests/integration/lib.sh and it_setup): the backlog itself, the
 # daemon on it, the drain into bench/sink, `clientq-runner --once` and
 # `sendmail -Ac -qf` on the same queue.  Uses RUNNER, SINK, CF, Q, W and
-# PORT; every name here starts with bench_.
+# PORT; every name here starts with bench_ (BENCH_ for what they set
+# for the scripts).
+# shellcheck disable=SC2034  # the BENCH_ results are the scripts' to use
 
 # The system's python where there is one: a version manager's shim first
 # on PATH costs a second a call on a loaded machine.
@@ -37,7 +39,7 @@ bench_tmpfs_queue() {
 	[ -n "${CQ_BENCH_NS-}" ] || return 0
 	BENCH_FS=$W/fs
 	mkdir -p "$BENCH_FS"
-	mount -t tmpfs -o "size=$(($1 / 1024 * 12 + 1024))m,mode=0755" cq-bench "$BENCH_FS"
+	mount -t tmpfs -o "size=$(($1 * 12 / 1024 + 1024))m,mode=0755" cq-bench "$BENCH_FS"
 	[ ! -d "$Q" ] || rm -rf "$Q"
 	Q=$BENCH_FS/q
 	mkdir "$Q" && chown smmsp:smmsp "$Q" && chmod 2770 "$Q"
@@ -85,8 +87,8 @@ bench_queue_again() {
 bench_listing() {
 	_bl_t0=$(bench_now)
 	if [ -x /usr/bin/time ]; then
-		# shellcheck disable=SC2016  # the inner shell's
-		W=$W top_srcdir=$top_srcdir /usr/bin/time -f %M -o "$W/bp.kb" sh -c \
+		# shellcheck disable=SC2016,SC2154  # the inner shell's; the script's
+		env W="$W" top_srcdir="$top_srcdir" /usr/bin/time -f %M -o "$W/bp.kb" sh -c \
 		    '. "$top_srcdir/tests/integration/lib.sh" && sm -Ac -C "$0" -bp' "$CF" \
 		    >"$W/mailq" 2>&1 || true
 	else

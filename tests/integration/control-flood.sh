@@ -123,8 +123,8 @@ wait_for sh -c "ss -Hltn 'sport = :$PORT' | grep -q ."
 t0=$(date +%s)
 "$CLIENTQCTL" --socket "$S" flush >"$W/flush.out" 2>&1 ||
     fail "root's flush" "$(cat "$W/flush.out")"
-queue_empty() { ! ls "$Q" | grep -q '^qf'; }
-wait_for_s 100 queue_empty || fail "the queue drained" "$(ls "$Q" | grep -c '^qf') control files left"
+queue_empty() { [ -z "$(find "$Q" -name 'qf*' -print -quit)" ]; }
+wait_for_s 100 queue_empty || fail "the queue drained" "$(find "$Q" -name 'qf*' | wc -l) control files left"
 echo "# drained in $(($(date +%s) - t0)) s"
 kill "$SPID"
 wait "$SPID"
