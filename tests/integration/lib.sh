@@ -74,17 +74,21 @@ it_valgrind_reports() {
 	fi
 }
 
-# A test that hangs is killed after IT_TIMEOUT seconds (default 300), so a
-# stuck sendmail or receiver can never eat CI's time.
+# A test that hangs is killed after IT_TIMEOUT seconds (default 600), so a
+# stuck sendmail or receiver can never eat CI's time.  The default is twice
+# what the slowest sendmail-bound test (compat-selfcheck.sh: 23 queues
+# written and flushed twice, each transaction normalized) takes beside
+# another test on a 2-core machine at a load of 10: 300 s was not enough
+# there.
 it_watchdog() {
 	(
 		# wait is interrupted by a trapped signal: stopping the watchdog
 		# takes its sleep with it instead of orphaning it.
 		trap 'kill "$_sleep" 2>/dev/null; exit 0' TERM
-		sleep "${IT_TIMEOUT:-300}" &
+		sleep "${IT_TIMEOUT:-600}" &
 		_sleep=$!
 		wait "$_sleep"
-		echo "TIMEOUT: $0 ran longer than ${IT_TIMEOUT:-300} s" >&2
+		echo "TIMEOUT: $0 ran longer than ${IT_TIMEOUT:-600} s" >&2
 		kill -TERM $$
 	) &
 	IT_WATCHDOG=$!
