@@ -237,14 +237,18 @@ new_case receipt-full root 0 '' -N success,failure a@example.test &&
     EXPECT="0 1" compare_case receipt-full
 # A notification that fails: refused at its final dot, the postmaster's
 # copy too (both whole on the wire); refused at RCPT, the postmaster's
-# copy accepted.
-new_case doublebounce root 0 '' bad@example.test &&
+# copy accepted.  The message is made a minute older: the postmaster's
+# copy names the failed notification's arrival, a time of the run, which
+# must not fall in the second the message was queued in (then N3 would
+# take it for the message's own, on one side only: seen in CI when
+# sendmail's run began in that second).
+new_case doublebounce root 60 '' bad@example.test &&
     EXPECT="2 2" compare_case doublebounce --fail-rcpt bad@example.test --reply 'dot/<>=550 5.7.1 no notifications'
-new_case doublebounce-rcpt root 0 '' bad@example.test &&
+new_case doublebounce-rcpt root 60 '' bad@example.test &&
     EXPECT="2 2" compare_case doublebounce-rcpt --fail-rcpt bad@example.test --fail-rcpt root@host.test
 # ... and with DoubleBounceAddress set: the copy goes there.
 CASE_M4="define(\`confDOUBLE_BOUNCE_ADDRESS', \`mailadmin@example.test')dnl"
-new_case doublebounce-addr root 0 '' bad@example.test &&
+new_case doublebounce-addr root 60 '' bad@example.test &&
     EXPECT="2 2" compare_case doublebounce-addr --fail-rcpt bad@example.test --fail-rcpt root@host.test
 CASE_M4=
 # Partial acceptance: one refused, one deferred, one accepted.
