@@ -126,8 +126,11 @@ check "$name: deferred (exit 75), the message still queued" \
     sh -c "[ $rc -eq 75 ] && [ -f '$Q/qf$id' ]"
 check "$name: one clear line with the relay's reply" \
     grep -q 'AUTH=client, relay=\[127.0.0.1\], mech=PLAIN, error: authentication failed: 535 5.7.8 Authentication credentials invalid' "$out"
-check "$name: deferred, never bounced: dsn=4.7.8, the reply as the status" \
-    grep -q "dsn=4.7.8, reply=535 5.7.8 Authentication credentials invalid, stat=Deferred: 535 5.7.8 Authentication credentials invalid" "$out"
+# dsn=4.7.0: this receiver does not offer ENHANCEDSTATUSCODES, so the
+# reply's 5.7.8 is not read as its status, as sendmail's reply() does
+# not (a relay that offers it, Postfix, gives 4.7.8).
+check "$name: deferred, never bounced: dsn=4.7.0, the reply as the status" \
+    grep -q "dsn=4.7.0, reply=535 5.7.8 Authentication credentials invalid, stat=Deferred: 535 5.7.8 Authentication credentials invalid" "$out"
 check "$name: the M line says so" grep -aqx 'MDeferred: 535 5.7.8 Authentication credentials invalid' "$Q/qf$id"
 check "$name: no notification was queued" test "$(ls "$Q" | wc -l)" -eq 2
 PASSWORD="not-$PASSWORD" no_password_anywhere
