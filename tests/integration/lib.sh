@@ -355,15 +355,19 @@ it_user() {
 	fi
 }
 
-# it_with_devlog SOCKET COMMAND...: run COMMAND with the private hosts
-# file in a private mount namespace where /dev is a tmpfs with the device
-# nodes programs need bound back and /dev/log a link to SOCKET (a datagram
-# socket of the test's): what it logs through syslog(3) goes there.
+# it_with_devlog [--exec] SOCKET COMMAND...: run COMMAND with the private
+# hosts file in a private mount namespace where /dev is a tmpfs with the
+# device nodes programs need bound back and /dev/log a link to SOCKET (a
+# datagram socket of the test's): what it logs through syslog(3) goes
+# there.  SOCKET "-": no /dev/log at all.  With --exec the calling
+# (sub)shell becomes COMMAND: in the background, $! is COMMAND's own pid.
 it_with_devlog() {
+	mkdir -p "$W/olddev"
+	_wd_x=
+	[ "$1" != --exec ] || { _wd_x='exec'; shift; }
 	_wd_sock=$1
 	shift
-	mkdir -p "$W/olddev"
-	unshare -m --propagation private sh -c '
+	$_wd_x unshare -m --propagation private sh -c '
 hosts=$1 sock=$2 olddev=$3
 shift 3
 mount --bind "$hosts" /etc/hosts &&
@@ -372,7 +376,8 @@ mount -t tmpfs none /dev &&
 for n in null zero random urandom tty; do
 	touch /dev/$n && mount --bind "$olddev/$n" /dev/$n || exit 1
 done &&
-ln -s "$sock" /dev/log && exec "$@"' sh "$W/hosts" "$_wd_sock" "$W/olddev" "$@"
+if [ "$sock" = - ]; then test ! -e /dev/log; else ln -s "$sock" /dev/log; fi &&
+exec "$@"' sh "$W/hosts" "$_wd_sock" "$W/olddev" "$@"
 }
 
 # sm_logged LOGFILE ARGS...: run sendmail as sm does and collect what it

@@ -20,26 +20,6 @@ it_setup
 RUNNER=$IT_RUNNER
 WARN='^clientq-runner: warning: nothing listens on /dev/log (no syslog daemon)'
 
-# without_devlog COMMAND...: COMMAND with the private hosts file in a
-# private mount namespace where /dev is a tmpfs holding null, zero,
-# random, urandom and tty (bound back), and no log.  With --exec first,
-# the calling (sub)shell becomes COMMAND: in the background, $! is then
-# COMMAND's own pid.
-without_devlog() {
-	mkdir -p "$W/olddev"
-	_x=
-	[ "$1" != --exec ] || { _x='exec'; shift; }
-	$_x unshare -m --propagation private sh -c '
-hosts=$1 olddev=$2
-shift 2
-mount --bind "$hosts" /etc/hosts &&
-mount --rbind /dev "$olddev" &&
-mount -t tmpfs none /dev &&
-for n in null zero random urandom tty; do
-	touch /dev/$n && mount --bind "$olddev/$n" /dev/$n || exit 1
-done &&
-test ! -e /dev/log && exec "$@"' sh "$W/hosts" "$W/olddev" "$@"
-}
 alive() { kill -0 "$1" 2>/dev/null; }
 stop() { # PID: stopped, and its control socket gone with it
 	kill -TERM "$1" 2>/dev/null
@@ -48,7 +28,7 @@ stop() { # PID: stopped, and its control socket gone with it
 
 # ------------------------------------------- --background, no /dev/log
 it_recorder_start "$PORT" "$W/rec"
-without_devlog "$RUNNER" -C "$CF" --background --pidfile "$W/bg.pid" 2>"$W/bg.err"
+it_with_devlog - "$RUNNER" -C "$CF" --background --pidfile "$W/bg.pid" 2>"$W/bg.err"
 rc=$?
 BPID=$(cat "$W/bg.pid" 2>/dev/null)
 IT_PIDS="$IT_PIDS $BPID"
@@ -64,7 +44,7 @@ check "... and it delivers" wait_for sh -c "cat '$W'/rec/session-*.txt 2>/dev/nu
 stop "$BPID"
 
 # ------------------------------------------- --syslog in the foreground
-without_devlog --exec "$RUNNER" -C "$CF" --syslog 2>"$W/fg.err" &
+it_with_devlog --exec - "$RUNNER" -C "$CF" --syslog 2>"$W/fg.err" &
 FPID=$!
 IT_PIDS="$IT_PIDS $FPID"
 check "--syslog in the foreground with no /dev/log: the same warning, naming --syslog" \
@@ -83,7 +63,7 @@ check "... the lines reach syslog" wait_for grep -q "cq-ld\\[$BPID\\]: watching 
 stop "$BPID"
 
 # ------------------------------------------- the foreground, stderr
-without_devlog --exec "$RUNNER" -C "$CF" -L cq-fg 2>"$W/plain.err" &
+it_with_devlog --exec - "$RUNNER" -C "$CF" -L cq-fg 2>"$W/plain.err" &
 FPID=$!
 IT_PIDS="$IT_PIDS $FPID"
 check "the foreground without --syslog, no /dev/log: it logs to stderr" \

@@ -136,3 +136,14 @@ ct_stop() {
 	wait "$CT_NSPAWN" 2>/dev/null
 	CT_NSPAWN=
 }
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# wait_until SECONDS 'SHELL CODE': true once the code (run in this shell,
+# so that it can use ct) succeeds.
+wait_until() {
+	_end=$(($(now_ms) + $1 * 1000))
+	while ! eval "$2" >/dev/null 2>&1; do
+		[ "$(now_ms)" -lt "$_end" ] || return 1
+		sleep 0.1
+	done
+}

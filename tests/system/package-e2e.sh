@@ -57,14 +57,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-wait_until() {
-	_end=$(($(now_ms) + $1 * 1000))
-	while ! eval "$2" >/dev/null 2>&1; do
-		[ "$(now_ms)" -lt "$_end" ] || return 1
-		sleep 0.1
-	done
-}
 
 # ------------------------------------------------ the packages
 if [ -z "${CQ_DEBS:-}" ]; then
