@@ -17,7 +17,7 @@ it_need_root_sendmail
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 command -v setpriv >/dev/null 2>&1 || { echo "SKIP: needs setpriv"; exit 77; }
 it_setup
-it_user cqalice || { echo "SKIP: cannot add users"; exit 77; }
+it_user cqabuse || { echo "SKIP: cannot add users"; exit 77; }
 RUNNER=$IT_RUNNER
 CLIENT="python3 $top_srcdir/tests/tools/ctl-client.py"
 # The system's python for a user (a root-only python3 first on PATH,
@@ -72,12 +72,12 @@ else
 fi
 
 # An ordinary user holds eight connections; the ninth is refused.
-setpriv --reuid=cqalice --regid="$(id -g cqalice)" --clear-groups \
+setpriv --reuid=cqabuse --regid="$(id -g cqabuse)" --clear-groups \
     "$USER_PY" "$top_srcdir/tests/tools/ctl-client.py" "$S" hold 8 >"$W/hold.out" 2>&1 &
 HOLD=$!
 IT_PIDS="$IT_PIDS $HOLD"
-wait_for grep -qx held "$W/hold.out" || fail "eight connections as cqalice" "$(cat "$W/hold.out")"
-setpriv --reuid=cqalice --regid="$(id -g cqalice)" --clear-groups \
+wait_for grep -qx held "$W/hold.out" || fail "eight connections as cqabuse" "$(cat "$W/hold.out")"
+setpriv --reuid=cqabuse --regid="$(id -g cqabuse)" --clear-groups \
     "$CLIENTQCTL" --socket "$S" status >"$W/out" 2>"$W/err"
 rc=$?
 if [ "$rc" -eq 75 ] && grep -q 'too many connections from this user' "$W/err"; then

@@ -347,7 +347,9 @@ sm_as() {
 }
 
 # it_user NAME: a system user NAME for the test (removed by it_cleanup
-# when the test made it).
+# when the test made it).  Tests run in parallel and the one that made a
+# user removes it when it ends, so each test names its own users: two
+# tests sharing a name lose it under each other.
 it_user() {
 	if ! id "$1" >/dev/null 2>&1; then
 		useradd --system --no-create-home --shell /usr/sbin/nologin "$1" || return 1
