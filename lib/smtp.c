@@ -120,7 +120,12 @@ smtp_timeouts_default(struct smtp_timeouts *t)
 	t->mail = 300;
 	t->rcpt = 300;
 	t->datainit = 120;
-	t->datablock = 180;
+	/* The body: no write may wait longer than this.  RFC 5321 says
+	 * 3 minutes; sendmail's client waits 5 (DATA_PROGRESS_TIMEOUT,
+	 * whatever Timeout.datablock says: that one is its server's), and
+	 * a relay that sendmail's runner would have waited for must not
+	 * get a message deferred here. */
+	t->datablock = 300;
 	t->datafinal = 600;
 	t->rset = 300;
 	t->quit = 120;
