@@ -13,6 +13,7 @@
 # with every recv() and reply), $W/rec-*.norm (the normalized texts).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/compat-lib.sh"
+it_long
 it_need_root_sendmail
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 it_setup

@@ -7,6 +7,7 @@
 # (a timed check fails on a loaded machine or under the sanitizers);
 # bench/catchup.sh measures it against sendmail's own runner.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+it_long
 it_need_root_sendmail
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 it_setup

@@ -21,6 +21,7 @@
 #   deliberate difference from sendmail's runner, see clientq-runner(8));
 # - a stalled loop (the CLIENTQ_TEST_STALL hook) stops the WATCHDOG pings.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+it_long
 it_need_root_sendmail
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 unshare -m true 2>/dev/null || { echo "SKIP: needs unshare -m"; exit 77; }

@@ -19,6 +19,7 @@
 # Notifications that go out are refused with 451 (mail/<>), so both stay
 # queued and can be compared on disk.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+it_long
 it_need_root_sendmail
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 it_setup

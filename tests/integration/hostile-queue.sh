@@ -21,6 +21,7 @@
 # (lib.sh: the programs run under valgrind) strace is left out.
 : "${IT_TIMEOUT:=900}"
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+it_long
 it_need_root_sendmail
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 it_setup

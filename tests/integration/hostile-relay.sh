@@ -37,6 +37,7 @@
 # the cases run five times over, with the same bounds on memory and the
 # watchdog over all of them.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+it_long
 it_need_root_sendmail
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 it_setup

@@ -29,6 +29,7 @@
 # kills, each on a fresh copy of the same 5,000 messages.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 IT_TIMEOUT=${IT_TIMEOUT:-900}
+it_long
 it_need_root_sendmail
 it_setup
 RUNNER=$top_builddir/clientq-runner/clientq-runner

@@ -114,6 +114,18 @@ it_need_root_sendmail() {
 	fi
 }
 
+# it_long: the test takes minutes.  Under CQ_SUITE=short it is skipped
+# (exit 77), which is how CI's distcheck runs: the tarball's own suite
+# proves that it builds and that what the tests need was shipped, while
+# the whole suite has already run from the same sources in CI's first
+# stage.  Anywhere else, and by default, it runs.
+it_long() {
+	if [ "${CQ_SUITE-}" = short ]; then
+		echo "SKIP: a long test; CQ_SUITE=short leaves it to the full suite"
+		exit 77
+	fi
+}
+
 # A TCP port on 127.0.0.1 that no socket uses: a random one below the
 # kernel's ephemeral range (32768 and up), where the tests' own outgoing
 # connections would make a listener's bind fail; random, so that tests

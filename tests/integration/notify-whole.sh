@@ -36,6 +36,7 @@
 # sixteen cases, twice, three runs each: far longer than the default
 # 300 s (fifteen cases took 10.5 minutes at a load average of 19 on 2 cores)
 IT_TIMEOUT=${IT_TIMEOUT:-2400}
+it_long
 it_need_root_sendmail
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 

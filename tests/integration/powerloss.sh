@@ -47,6 +47,7 @@
 # are printed as the test's last lines (make check keeps them in
 # tests/integration/powerloss.log).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+it_long
 it_need_root_sendmail
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 it_setup

@@ -21,6 +21,7 @@
 # expect's conditions are single-quoted on purpose: sh -c expands them.
 # shellcheck disable=SC2016
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+it_long
 it_watchdog
 command -v shellcheck >/dev/null 2>&1 || { echo "SKIP: needs shellcheck (tests/install-deps)"; exit 77; }
 command -v bash >/dev/null 2>&1 || { echo "SKIP: needs bash (for the stub daemon's argv[0])"; exit 77; }

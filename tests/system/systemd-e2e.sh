@@ -15,6 +15,7 @@
 # - systemctl stop is clean; systemd-analyze security's score is printed.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 . "$top_srcdir/tests/system/container.sh"
+it_long
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (debootstrap, systemd-nspawn)"; exit 77; }
 for t in debootstrap systemd-nspawn nsenter unshare flock python3; do
 	command -v "$t" >/dev/null 2>&1 || { echo "SKIP: needs $t (tests/install-deps)"; exit 77; }
