@@ -243,7 +243,8 @@ expect "flush --recipient (case aside): one message due" 0 '^1 message due now'
 
 it_recorder_start "$PORT" "$W/rec"
 as smmsp flush --wait "$a1"
-expect "flush --wait of one message with the relay back: delivered, exit 0" 0 "^$a1: delivered: 1 recipient$"
+expect "flush --wait of one message with the relay back: delivered, exit 0, with the relay's queue ID" 0 \
+    "^$a1: delivered: 1 recipient \\(MTA queue ID R[0-9]+\\.[0-9]+\\)\$"
 grep -q '1 delivered, 0 deferred, 0 bounced' "$W/out" &&
     ok "summary: 1 delivered" || fail "summary" "$(cat "$W/out" "$W/err")"
 [ ! -e "$Q/qf$a1" ] && ok "that message is gone from the queue" || fail "a1 still queued"
