@@ -258,6 +258,25 @@ python3 "$top_srcdir/tests/tools/promcheck.py" "$W/out" clientq_queued_messages=
     ok "counters: 3 delivered, latency histogram counts 3, relay up" ||
     fail "counters after delivery" "$(cat "$W/out")"
 
+# A partial delivery names the relay's queue ID of what it took: one
+# recipient refused for good (bounced), one for now (deferred).  Queued
+# with the relay away, so that the flush is what delivers them.
+it_recorder_stop "$W/rec"
+p1=$(submit good1@example.test bad@example.test)
+p2=$(submit good2@example.test soft@example.test)
+wait_for logged "$p1: to=.*stat=Deferred"
+it_recorder_start "$PORT" "$W/rec-partial" --fail-rcpt bad@example.test \
+    --reply 'rcpt/soft@=451 4.3.0 Try again later'
+as root flush --wait "$p1" "$p2"
+expect "flush --wait: a partial bounce names the relay's queue ID of the others" 75 \
+    "^$p1: bounced: 1 recipient failed \\(the others delivered, MTA queue ID R[0-9]+\\.[0-9]+\\): "
+expect "flush --wait: a partial deferral names it too" 75 \
+    "^$p2: deferred: partly delivered \\(MTA queue ID R[0-9]+\\.[0-9]+\\); "
+as root remove "$p2"
+wait_for test -z "$(ls "$Q")"
+it_recorder_stop "$W/rec-partial"
+it_recorder_start "$PORT" "$W/rec"
+
 # ------------------------------------------------ protocol errors
 raw() { python3 "$top_srcdir/tests/tools/ctl-client.py" "$S" "$@"; }
 raw send 'CLIENTQ/2 status' >"$W/raw"
