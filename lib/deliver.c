@@ -800,9 +800,9 @@ deliver_log_txn(struct deliver_job *j)
 			strbuf_addf(&to, "%s%s", to.len ? "," : "",
 			    j->env->rcpts[j->order[first + i]].addr);
 	if (to.len > 0) {
-		classify(j->txn.phase, SMTP_OK, &j->txn.reply, &cr);
 		char mta_qid[MTAQID_MAX + 1];
 
+		classify(j->txn.phase, SMTP_OK, &j->txn.reply, &cr);
 		snprintf(stat, sizeof stat, "Sent (%s)", j->txn.reply.text);
 		(void)mtaqid_parse(j->txn.reply.text, mta_qid, sizeof mta_qid);
 		deliver_log(j, to.buf, cr.dsn, stat, &j->txn.reply, true, mta_qid);
