@@ -492,19 +492,29 @@ daemon_count(struct daemon *d, const char *id, const struct deliver_outcome *o)
 {
 	static const long long bounds[DAEMON_LAT_N] = DAEMON_LAT_BOUNDS;
 	const char *what;
-	char text[400];
+	char text[700], qids[240] = "", part[260] = "";
 
+	/* The relay's name for what it took, when its reply gave one
+	 * (deliver_outcome): "MTA queue ID 3F2A1B4C5D". */
+	if (o->n_mta_qids > 0)
+		snprintf(qids, sizeof qids, "MTA queue ID%s %s", o->n_mta_qids > 1 ? "s" : "",
+		    o->mta_qids);
 	if (o->failed > 0) {
 		d->stats.bounced++;
 		what = "bounced";
+		if (o->sent)
+			snprintf(part, sizeof part, " (the others delivered%s%s)",
+			    qids[0] ? ", " : "", qids);
 		snprintf(text, sizeof text, "%zu recipient%s failed%s: %s", o->failed,
-		    o->failed == 1 ? "" : "s", o->sent ? " (the others delivered)" : "",
+		    o->failed == 1 ? "" : "s", part,
 		    o->status[0] ? o->status : "returned to the sender");
 	} else if (o->deferred > 0) {
 		d->stats.deferred++;
 		what = "deferred";
-		snprintf(text, sizeof text, "%s%s", o->sent ? "partly delivered; " : "",
-		    o->status[0] ? o->status : "Deferred");
+		if (o->sent)
+			snprintf(part, sizeof part, "partly delivered%s%s%s; ",
+			    qids[0] ? " (" : "", qids, qids[0] ? ")" : "");
+		snprintf(text, sizeof text, "%s%s", part, o->status[0] ? o->status : "Deferred");
 	} else {
 		long long lat = daemon_now_ms() / 1000 - o->ctime;
 		int b;
@@ -518,7 +528,8 @@ daemon_count(struct daemon *d, const char *id, const struct deliver_outcome *o)
 		d->stats.lat_sum += (double)lat;
 		d->stats.lat_count++;
 		what = "delivered";
-		snprintf(text, sizeof text, "%zu recipient%s", o->sent, o->sent == 1 ? "" : "s");
+		snprintf(text, sizeof text, "%zu recipient%s%s%s%s", o->sent,
+		    o->sent == 1 ? "" : "s", qids[0] ? " (" : "", qids, qids[0] ? ")" : "");
 	}
 	daemon_tell_outcome(d, id, what, text);
 }

@@ -15,6 +15,7 @@
 #include "crashpoint.h"
 #include "envelope.h"
 #include "log.h"
+#include "mtaqid.h"
 #include "pwcache.h"
 #include "qf.h"
 #include "strbuf.h"
@@ -91,6 +92,11 @@ struct deliver_job {
 	size_t naccepted;
 	bool no_body;			/* 552 to MAIL: return headers only */
 	char status[700];		/* the last deferral, for M */
+	/* The relay's queue IDs of this attempt's accepted transactions
+	 * (mtaqid.h), ", " between them, for the outcome; those that do
+	 * not fit are left out. */
+	char mta_qids[200];
+	size_t n_mta_qids;
 
 	/* The transaction being run. */
 	struct smtp_txn txn;
@@ -155,6 +161,8 @@ deliver_outcome(const struct deliver_job *j, struct deliver_outcome *o)
 	}
 	if (o->failed == 0 && j->status[0] != '\0')
 		snprintf(o->status, sizeof o->status, "%.*s", (int)sizeof o->status - 1, j->status);
+	snprintf(o->mta_qids, sizeof o->mta_qids, "%s", j->mta_qids);
+	o->n_mta_qids = j->n_mta_qids;
 }
 
 /* sendmail logs "ctladdr=user (uid/gid)" when the envelope sender is a
@@ -188,7 +196,8 @@ deliver_ctladdr(const struct qf_envelope *env, char *buf, size_t size)
 /* One line as sendmail's markstats/logdelivery writes it. */
 static void
 deliver_log(struct deliver_job *j, const char *to, const char *dsn,
-    const char *stat, const struct smtp_reply *reply, bool connected)
+    const char *stat, const struct smtp_reply *reply, bool connected,
+    const char *mta_qid)
 {
 	const struct deliver_config *cfg = j->cfg;
 	char delay[32], xdelay[32], ctladdr[300], relay[400];
@@ -215,6 +224,11 @@ deliver_log(struct deliver_job *j, const char *to, const char *dsn,
 			{ "DSN", dsn },
 			{ "STATUS", stat },
 			{ "REPLY", show_reply ? reply->full : NULL },
+			/* The relay's queue ID, when its reply to the
+			 * final dot named it in a form mtaqid knows:
+			 * the message's name on the other side.  Not in
+			 * the text, which stays sendmail's. */
+			{ "MTA_QUEUE_ID", mta_qid != NULL && *mta_qid != '\0' ? mta_qid : NULL },
 		};
 
 		log_fields(LOG_LVL_INFO, f, sizeof f / sizeof f[0],
@@ -682,6 +696,23 @@ deliver_command(const struct deliver_job *j, enum smtp_phase phase, size_t i)
 	}
 }
 
+/* The relay's queue ID of the transaction that ended, when it accepted
+ * someone and named it, for deliver_outcome. */
+static void
+deliver_note_mta_qid(struct deliver_job *j)
+{
+	char id[MTAQID_MAX + 1];
+	size_t len = strlen(j->mta_qids);
+
+	if (j->txn.accepted == 0 || j->txn.status != SMTP_OK ||
+	    !mtaqid_parse(j->txn.reply.text, id, sizeof id))
+		return;
+	if (len + 2 + strlen(id) >= sizeof j->mta_qids)
+		return;
+	snprintf(j->mta_qids + len, sizeof j->mta_qids - len, "%s%s", len ? ", " : "", id);
+	j->n_mta_qids++;
+}
+
 void
 deliver_txn_done(struct deliver_job *j)
 {
@@ -740,6 +771,7 @@ deliver_txn_done(struct deliver_job *j)
 			break;
 		}
 	}
+	deliver_note_mta_qid(j);
 	deliver_xscript_txn(j);
 	j->running = false;
 	j->unlogged = true;
@@ -768,9 +800,12 @@ deliver_log_txn(struct deliver_job *j)
 			strbuf_addf(&to, "%s%s", to.len ? "," : "",
 			    j->env->rcpts[j->order[first + i]].addr);
 	if (to.len > 0) {
+		char mta_qid[MTAQID_MAX + 1];
+
 		classify(j->txn.phase, SMTP_OK, &j->txn.reply, &cr);
 		snprintf(stat, sizeof stat, "Sent (%s)", j->txn.reply.text);
-		deliver_log(j, to.buf, cr.dsn, stat, &j->txn.reply, true);
+		(void)mtaqid_parse(j->txn.reply.text, mta_qid, sizeof mta_qid);
+		deliver_log(j, to.buf, cr.dsn, stat, &j->txn.reply, true, mta_qid);
 	}
 	for (i = 0; i < j->txn.nrcpt; i++) {
 		enum smtp_status st = smtp_txn_outcome(&j->txn, i, &rr);
@@ -796,14 +831,14 @@ deliver_log_txn(struct deliver_job *j)
 		else
 			deliver_deferred(j, rr, stat, sizeof stat);
 		deliver_log(j, j->env->rcpts[j->order[first + i]].addr, cr.dsn, stat,
-		    rr, true);
+		    rr, true, NULL);
 	}
 	if (rest.len > 0) {
 		if (rest_cr.action == CLASSIFY_FAILED)
 			snprintf(stat, sizeof stat, "%s", rest_cr.stat);
 		else
 			deliver_deferred(j, rest_reply, stat, sizeof stat);
-		deliver_log(j, rest.buf, rest_cr.dsn, stat, rest_reply, true);
+		deliver_log(j, rest.buf, rest_cr.dsn, stat, rest_reply, true, NULL);
 	}
 	strbuf_free(&to);
 	strbuf_free(&rest);
@@ -844,7 +879,7 @@ deliver_unreachable(struct deliver_job *j, const char *why, bool tried,
 				deliver_set(o, RS_DEFERRED, dsn,
 				    reply->code ? reply->full : NULL, NULL, why, NULL);
 		}
-		deliver_log(j, to.buf, dsn, failed ? cr->stat : j->status, reply, tried);
+		deliver_log(j, to.buf, dsn, failed ? cr->stat : j->status, reply, tried, NULL);
 		strbuf_free(&to);
 	}
 }

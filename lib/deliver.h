@@ -172,11 +172,15 @@ void deliver_unreachable(struct deliver_job *j, const char *why, bool tried,
 /* What became of the message's recipients in this attempt (those not
  * tried count as deferred), for the daemon's counters and flush --wait;
  * status is the last deferral's or failure's words, "" when there is
- * none.  Call before deliver_finish. */
+ * none; mta_qids the relay's queue IDs of the transactions it accepted
+ * (mtaqid.h; n_mta_qids of them, ", " between two), "" when it named
+ * none in a form known.  Call before deliver_finish. */
 struct deliver_outcome {
 	size_t sent, failed, deferred;
 	long long ctime;	/* T: when the message was queued */
 	char status[300];
+	char mta_qids[200];
+	size_t n_mta_qids;
 };
 
 void deliver_outcome(const struct deliver_job *j, struct deliver_outcome *o);

@@ -243,7 +243,8 @@ expect "flush --recipient (case aside): one message due" 0 '^1 message due now'
 
 it_recorder_start "$PORT" "$W/rec"
 as smmsp flush --wait "$a1"
-expect "flush --wait of one message with the relay back: delivered, exit 0" 0 "^$a1: delivered: 1 recipient$"
+expect "flush --wait of one message with the relay back: delivered, exit 0, with the relay's queue ID" 0 \
+    "^$a1: delivered: 1 recipient \\(MTA queue ID R[0-9]+\\.[0-9]+\\)\$"
 grep -q '1 delivered, 0 deferred, 0 bounced' "$W/out" &&
     ok "summary: 1 delivered" || fail "summary" "$(cat "$W/out" "$W/err")"
 [ ! -e "$Q/qf$a1" ] && ok "that message is gone from the queue" || fail "a1 still queued"
@@ -256,6 +257,25 @@ python3 "$top_srcdir/tests/tools/promcheck.py" "$W/out" clientq_queued_messages=
     clientq_delivery_latency_seconds_count=3 &&
     ok "counters: 3 delivered, latency histogram counts 3, relay up" ||
     fail "counters after delivery" "$(cat "$W/out")"
+
+# A partial delivery names the relay's queue ID of what it took: one
+# recipient refused for good (bounced), one for now (deferred).  Queued
+# with the relay away, so that the flush is what delivers them.
+it_recorder_stop "$W/rec"
+p1=$(submit good1@example.test bad@example.test)
+p2=$(submit good2@example.test soft@example.test)
+wait_for logged "$p1: to=.*stat=Deferred"
+it_recorder_start "$PORT" "$W/rec-partial" --fail-rcpt bad@example.test \
+    --reply 'rcpt/soft@=451 4.3.0 Try again later'
+as root flush --wait "$p1" "$p2"
+expect "flush --wait: a partial bounce names the relay's queue ID of the others" 75 \
+    "^$p1: bounced: 1 recipient failed \\(the others delivered, MTA queue ID R[0-9]+\\.[0-9]+\\): "
+expect "flush --wait: a partial deferral names it too" 75 \
+    "^$p2: deferred: partly delivered \\(MTA queue ID R[0-9]+\\.[0-9]+\\); "
+as root remove "$p2"
+wait_for test -z "$(ls "$Q")"
+it_recorder_stop "$W/rec-partial"
+it_recorder_start "$PORT" "$W/rec"
 
 # ------------------------------------------------ protocol errors
 raw() { python3 "$top_srcdir/tests/tools/ctl-client.py" "$S" "$@"; }

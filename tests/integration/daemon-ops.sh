@@ -2,7 +2,7 @@
 # The daemon's operation, beside its delivery (daemon.sh):
 # - the journal: with standard error the journal's stream (JOURNAL_STREAM),
 #   every line is a journal entry with structured fields (QUEUE_ID, RELAY,
-#   DSN, STATUS, DELAY, XDELAY, RECIPIENTS, SYSLOG_IDENTIFIER from -L,
+#   DSN, STATUS, DELAY, XDELAY, RECIPIENTS, MTA_QUEUE_ID, SYSLOG_IDENTIFIER from -L,
 #   MESSAGE_ID for the relay's going and coming); the test plays journald
 #   on /run/systemd/journal/socket in a private mount namespace and
 #   decodes the native protocol; with no journal to take it, a line goes
@@ -51,6 +51,7 @@ check "journal: the start-up line is an entry" \
 submit jr@example.test >/dev/null
 check "journal: a delivery is an entry with its fields" wait_for jentry \
     QUEUE_ID="$QID" RECIPIENTS=jr@example.test DSN=2.0.0 'STATUS=Sent \(Ok: queued as R1\.1\)' \
+    'MTA_QUEUE_ID=R1\.1' \
     'RELAY=\[127\.0\.0\.1\] \[127\.0\.0\.1\]' 'DELAY=00:00:0[0-9]' 'XDELAY=00:00:0[0-9]' \
     SYSLOG_IDENTIFIER=cq-test PRIORITY=6 "SYSLOG_PID=$DPID" \
     "MESSAGE=$QID: to=jr@example\\.test, .*delay=.*mailer=relay, pri=[0-9]+, relay=\\[127\\.0\\.0\\.1\\] \\[127\\.0\\.0\\.1\\], dsn=2\\.0\\.0, stat=Sent \\(Ok: queued as R1\\.1\\)"
