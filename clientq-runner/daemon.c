@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "classify.h"
 #include "log.h"
 #include "qf.h"
 #include "sched.h"
@@ -1159,11 +1158,11 @@ daemon_setup(struct daemon *d)
 	return true;
 }
 
-int
+enum daemon_exit
 daemon_run(struct daemon_config *cfg)
 {
 	struct daemon *d = xcalloc(1, sizeof *d);
-	int rc = 0;
+	enum daemon_exit rc = DAEMON_EXIT_OK;
 
 	d->cfg = cfg;
 	d->sched = sched_new();
@@ -1182,7 +1181,7 @@ daemon_run(struct daemon_config *cfg)
 	d->stats.started = d->stats.relay_changed = daemon_now_ms() / 1000;
 	sdnotify_init();
 	if (!daemon_setup(d)) {
-		rc = 71;
+		rc = DAEMON_EXIT_OSERR;
 		goto out;
 	}
 	/* The watch is armed before the scan: nothing falls between. */
@@ -1206,7 +1205,7 @@ daemon_run(struct daemon_config *cfg)
 	evloop_set_prepare(d->loop, daemon_prepare, d);
 	if (evloop_run(d->loop) < 0) {
 		log_msg(LOG_LVL_ERR, "epoll_wait: %s", strerror(errno));
-		rc = 71;
+		rc = DAEMON_EXIT_OSERR;
 	}
 	/* Whatever did not end in time stays queued as it is; an outcome
 	 * still unwritten is given up (deliver_finish says what that

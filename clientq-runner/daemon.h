@@ -101,8 +101,14 @@ struct daemon_config {
 	void *attach_arg;
 };
 
-/* daemon_run: until SIGTERM; the exit status (0, or 71 when the queue
- * cannot be watched). */
-int daemon_run(struct daemon_config *cfg);
+/* daemon_run's result, the process's exit status (sysexits, as the
+ * runner's own codes in clientq-runner(8)). */
+enum daemon_exit {
+	DAEMON_EXIT_OK = 0,
+	DAEMON_EXIT_OSERR = 71,		/* the queue cannot be watched */
+};
+
+/* daemon_run: until SIGTERM. */
+enum daemon_exit daemon_run(struct daemon_config *cfg);
 
 #endif

@@ -262,7 +262,8 @@ check_print_json(const struct check_report *rep, FILE *fp)
 
 /* ------------------------------------------------------- pure helpers */
 
-void
+/* "2770" (the permission and set-id bits, octal). */
+static void
 check_mode_str(mode_t mode, char buf[8])
 {
 	snprintf(buf, 8, "%04o", (unsigned)(mode & 07777));

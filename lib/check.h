@@ -185,7 +185,4 @@ const char *check_vars_get(const struct check_vars *v, const char *name,
 /* check_yesno: rc.subr's checkyesno: YES, TRUE, ON, 1 in any case. */
 bool check_yesno(const char *value);
 
-/* check_mode_str: "2770" (the permission and set-id bits, octal). */
-void check_mode_str(mode_t mode, char buf[8]);
-
 #endif

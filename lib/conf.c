@@ -218,7 +218,8 @@ conf_seconds(const char *s, long long *secs)
 	return submitcf_interval(s, secs);
 }
 
-bool
+/* yes/no, true/false, on/off, 1/0. */
+static bool
 conf_bool(const char *s, bool *b)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1" };

@@ -67,8 +67,6 @@ bool conf_read(const char *path, uid_t secret_owner, char **text, size_t *len,
 /* conf_seconds: "90" (seconds), or a sendmail interval with units
  * ("90s", "5m", "1h30m", "2d"); false for anything else. */
 bool conf_seconds(const char *s, long long *secs);
-/* conf_bool: yes/no, true/false, on/off, 1/0. */
-bool conf_bool(const char *s, bool *b);
 
 /* ------------------------------------------------ clientq.conf */
 

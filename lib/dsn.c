@@ -124,7 +124,9 @@ dsn_class(const struct qf_envelope *env)
 	return 0;
 }
 
-bool
+/* A Precedence: of list, bulk or junk (submit.cf's P lines give them
+ * negative classes): no warnings, no body returned. */
+static bool
 dsn_class_negative(const struct qf_envelope *env)
 {
 	return dsn_class(env) < 0;

@@ -157,8 +157,4 @@ bool dsn_may_warn(const struct qf_envelope *env);
  * (special-delivery), "non-urgent" (list, bulk, junk) or "normal". */
 const char *dsn_timeout_class(const struct qf_envelope *env);
 
-/* dsn_class_negative: a Precedence: of list, bulk or junk (submit.cf's
- * P lines give them negative classes): no warnings, no body returned. */
-bool dsn_class_negative(const struct qf_envelope *env);
-
 #endif

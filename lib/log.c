@@ -23,6 +23,13 @@
 
 #include "qid.h"
 
+/* Where the lines go, as log_init chose. */
+enum log_sink {
+	LOG_SINK_STDERR,
+	LOG_SINK_JOURNAL,
+	LOG_SINK_SYSLOG,
+};
+
 static char log_tag[64] = "sm-msp-queue";
 static enum log_sink log_sink = LOG_SINK_STDERR;
 
@@ -61,12 +68,6 @@ log_init(const char *tag, enum log_dest dest)
 	else if (log_stderr_is_journal() && access(LOG_JOURNAL_SOCKET, F_OK) == 0)
 		log_sink = LOG_SINK_JOURNAL;
 #endif
-}
-
-enum log_sink
-log_destination(void)
-{
-	return log_sink;
 }
 
 /* Where syslog(3) sends: <syslog.h> names it on glibc and the BSDs. */

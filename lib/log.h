@@ -43,13 +43,6 @@ enum log_dest {
 	LOG_DEST_SYSLOG,
 };
 
-/* Where the lines went (log_destination). */
-enum log_sink {
-	LOG_SINK_STDERR,
-	LOG_SINK_JOURNAL,
-	LOG_SINK_SYSLOG,
-};
-
 /* A structured field: NAME (upper case, digits, '_') = value. */
 struct log_field {
 	const char *name;
@@ -75,8 +68,6 @@ struct log_field {
 /* log_init: the tag (sendmail's -L; default "sm-msp-queue") and the
  * destination.  May be called again (after daemonizing, say). */
 void log_init(const char *tag, enum log_dest dest);
-
-enum log_sink log_destination(void);
 
 /* log_sink_missing: what the chosen destination lacks at this moment, as
  * a path ("/dev/log" when syslog is chosen and nothing listens there:

@@ -49,12 +49,6 @@ sdnotify_init(void)
 		sdnotify.len = 0;
 }
 
-bool
-sdnotify_enabled(void)
-{
-	return sdnotify.len > 0;
-}
-
 long long
 sdnotify_watchdog_ms(void)
 {

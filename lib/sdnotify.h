@@ -21,9 +21,6 @@
 
 void sdnotify_init(void);
 
-/* sdnotify_enabled: NOTIFY_SOCKET was set. */
-bool sdnotify_enabled(void);
-
 /* sdnotify_send: printf-style; false (errno set) when the send failed;
  * true when sent or when there is no socket. */
 bool sdnotify_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

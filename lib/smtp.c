@@ -393,6 +393,7 @@ smtp_log_tls_error(struct smtp_conn *c, const char *fmt, ...)
 
 static void smtp_put(struct smtp_conn *c, const char *cmd);
 static int smtp_write(struct smtp_conn *c);
+static int smtp_poll_timeout(const struct smtp_conn *c);
 
 /* A session given up while the dialogue is still in step: QUIT goes
  * out (not waited for), as sendmail's smtpquit after a refusal of its
@@ -1373,7 +1374,9 @@ smtp_deadline(const struct smtp_conn *c)
 	return c->deadline;
 }
 
-int
+/* The deadline as a poll() timeout: milliseconds from now (at most a
+ * minute), -1 for none. */
+static int
 smtp_poll_timeout(const struct smtp_conn *c)
 {
 	long long left, dl = smtp_deadline(c);
@@ -1568,20 +1571,4 @@ smtp_txn_outcome_phase(const struct smtp_txn *t, size_t i)
 	if (r->reply.code != 0 && r->status != SMTP_OK)
 		return SMTP_PHASE_RCPT;
 	return t->phase;
-}
-
-const char *
-smtp_status_str(enum smtp_status s)
-{
-	switch (s) {
-	case SMTP_OK:
-		return "ok";
-	case SMTP_TEMPFAIL:
-		return "tempfail";
-	case SMTP_PERMFAIL:
-		return "permfail";
-	case SMTP_IOERR:
-		return "I/O error";
-	}
-	return "unknown";
 }

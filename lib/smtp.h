@@ -245,9 +245,6 @@ short smtp_poll_events(const struct smtp_conn *c);
 long long smtp_deadline(const struct smtp_conn *c);
 /* smtp_clock_ms: now, on smtp_deadline's clock. */
 long long smtp_clock_ms(void);
-/* The same as a poll() timeout: milliseconds from now (at most a
- * minute), -1 for none. */
-int smtp_poll_timeout(const struct smtp_conn *c);
 /* Advance: read, write, check the deadline.  revents may be 0. */
 enum smtp_event smtp_io(struct smtp_conn *c, short revents);
 /* Poll this one connection until smtp_io() reports an event. */
@@ -291,7 +288,6 @@ long long smtp_size_limit(const struct smtp_conn *c);	/* 0: none given */
 const char *smtp_error(const struct smtp_conn *c);
 enum smtp_status smtp_setup_status(const struct smtp_conn *c,
     const struct smtp_reply **reply);
-const char *smtp_status_str(enum smtp_status s);
 
 /* smtp_parse_reply_line: parse one reply line ("250-text", "250 2.0.0
  * text"); the code, whether it is the last line, and fill reply.  False

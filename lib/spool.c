@@ -174,18 +174,6 @@ spool_dirfds(const struct spool *sp, int fds[4])
 	return n;
 }
 
-uid_t
-spool_trusted_uid(const struct spool *sp)
-{
-	return sp->trusted_uid;
-}
-
-gid_t
-spool_queue_gid(const struct spool *sp)
-{
-	return sp->queue_gid;
-}
-
 static const char *
 spool_ftype(mode_t m)
 {
@@ -204,7 +192,10 @@ spool_ftype(mode_t m)
 	return "not a regular file";
 }
 
-enum spool_result
+/* Apply the file policy to st (from fstat of an open queue or data file,
+ * or lstat of its name).  SPOOL_OK or SPOOL_UNSAFE with a reason and its
+ * kind. */
+static enum spool_result
 spool_check_stat(const struct spool *sp, const struct stat *st,
     const char *name, struct spool_error *err)
 {
@@ -728,12 +719,6 @@ spool_job_open_held(struct spool *sp, const char *id, struct spool_job **out,
     struct spool_error *err)
 {
 	return spool_job_open_as(sp, 'h', id, out, err);
-}
-
-const char *
-spool_job_id(const struct spool_job *job)
-{
-	return job->id;
 }
 
 int

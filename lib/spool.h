@@ -112,15 +112,6 @@ const char *spool_path(const struct spool *sp);
  * queue and its qf/, df/, xf/ when they exist), for a child process that
  * must keep them and close everything else; returns how many. */
 size_t spool_dirfds(const struct spool *sp, int fds[4]);
-/* The uid and gid the policy resolved to. */
-uid_t spool_trusted_uid(const struct spool *sp);
-gid_t spool_queue_gid(const struct spool *sp);
-
-/* spool_check_stat: apply the file policy to st (from fstat of an open
- * queue or data file, or lstat of its name).  SPOOL_OK or SPOOL_UNSAFE
- * with a reason and its kind. */
-enum spool_result spool_check_stat(const struct spool *sp,
-    const struct stat *st, const char *name, struct spool_error *err);
 
 /* ------------------------------------------------------------ scanning */
 
@@ -200,7 +191,6 @@ bool spool_df_elsewhere(struct spool *sp, const char *id, char *where,
 enum spool_result spool_job_open(struct spool *sp, const char *id,
     struct spool_job **out, struct spool_error *err);
 
-const char *spool_job_id(const struct spool_job *job);
 int spool_job_fd(const struct spool_job *job);
 
 /* spool_job_load: read and parse the locked control file (a read that
