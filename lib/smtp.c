@@ -47,6 +47,8 @@ enum smtp_expect {
 	X_DOT,
 	X_DOT_DISCARD,		/* ends a DATA the relay took without
 				 * recipients (RFC 2920 section 3.1) */
+	X_RSET_VERIFY,		/* a transaction without DATA (smtp_txn's
+				 * no_data) ends with RSET */
 	X_QUIT,
 };
 
@@ -202,6 +204,7 @@ smtp_expect_phase(const struct smtp_conn *c)
 	case X_AUTH:
 		return SMTP_PHASE_AUTH;
 	case X_RSET:
+	case X_RSET_VERIFY:
 		return SMTP_PHASE_RSET;
 	case X_MAIL:
 		return SMTP_PHASE_MAIL;
@@ -232,6 +235,7 @@ smtp_expect_timeout(const struct smtp_conn *c, enum smtp_expect x)
 	case X_AUTH:
 		return c->t.auth;
 	case X_RSET:
+	case X_RSET_VERIFY:
 		return c->t.rset;
 	case X_MAIL:
 		return c->t.mail;
@@ -842,6 +846,11 @@ smtp_next_command(struct smtp_conn *c)
 			smtp_await(c, X_RCPT);
 			break;
 		}
+		if (t->no_data) {
+			smtp_put(c, "RSET");
+			smtp_await(c, X_RSET_VERIFY);
+			break;
+		}
 		/* sendmail sends DATA only when someone was accepted. */
 		if (t->accepted == 0) {
 			t->phase = SMTP_PHASE_RCPT;
@@ -925,7 +934,7 @@ smtp_dispatch(struct smtp_conn *c, const struct smtp_reply *r)
 			if (++c->ri < t->nrcpt)
 				smtp_await(c, X_RCPT);
 			else
-				smtp_await(c, X_DATA);
+				smtp_await(c, t->no_data ? X_RSET_VERIFY : X_DATA);
 			return SMTP_EV_NONE;
 		}
 		return smtp_next_command(c);
@@ -963,6 +972,16 @@ smtp_dispatch(struct smtp_conn *c, const struct smtp_reply *r)
 		return smtp_txn_end(c);
 	case X_DOT_DISCARD:
 		return smtp_txn_end(c);
+	case X_RSET_VERIFY:
+		/* The recipients' replies are the result; a relay that
+		 * cannot reset is not reused. */
+		if (!c->txn_decided)
+			t->phase = SMTP_PHASE_RCPT;
+		if (st != SMTP_OK)
+			c->no_reuse = true;
+		(void)smtp_txn_end(c);
+		c->rset_due = st != SMTP_OK;
+		return SMTP_EV_TXN_DONE;
 	case X_QUIT:
 		c->state = ST_CLOSED;
 		c->deadline = -1;
@@ -1426,7 +1445,7 @@ smtp_submit(struct smtp_conn *c, struct smtp_txn *t)
 		smtp_put(c, t->mail_cmd);
 		for (i = 0; i < t->nrcpt; i++)
 			smtp_put(c, t->rcpt_cmds[i]);
-		smtp_put(c, "DATA");
+		smtp_put(c, t->no_data ? "RSET" : "DATA");
 	} else if (!c->rset_due) {
 		smtp_put(c, t->mail_cmd);
 	}
@@ -1445,7 +1464,7 @@ smtp_submit(struct smtp_conn *c, struct smtp_txn *t)
 	/* While the group is on its way, render the start of the message,
 	 * so that it can follow the 354 at once.  Thrown away if the
 	 * relay refuses. */
-	if (c->pipelining)
+	if (c->pipelining && !t->no_data)
 		while (!c->body_ended && !c->body_failed && c->pbuf.len < SMTP_WBUF_FLUSH)
 			smtp_pull(c, &c->pbuf);
 	return true;

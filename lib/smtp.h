@@ -159,6 +159,13 @@ struct smtp_txn {
 	enum smtp_body (*body)(void *arg, struct strbuf *out);
 	void *body_arg;
 	struct smtp_rcpt_result *rcpt;	/* nrcpt of them, filled in */
+	/* No DATA, ever (clientqctl verify): MAIL, the RCPTs, then RSET in
+	 * its place (in the same group with PIPELINING); the recipients'
+	 * replies are the result, body and size are not used, and status
+	 * and reply say only whether MAIL (or RSET before it) was refused.
+	 * The connection is idle afterwards (not reused when the closing
+	 * RSET was refused). */
+	bool no_data;
 
 	/* Out. */
 	enum smtp_status status;	/* SMTP_OK: the final "." was accepted

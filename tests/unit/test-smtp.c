@@ -510,3 +510,58 @@ Test(smtp, a_message_over_the_size_limit_is_refused_without_a_word)
 	quit_and_free(c);
 	cr_assert_eq(peer_status(), 0, "the relay saw no MAIL, only QUIT");
 }
+
+/* clientqctl verify: MAIL, the RCPTs, RSET in DATA's place; never DATA. */
+Test(smtp, no_data_pipelined_sends_rset_instead_of_data)
+{
+	static const char *const script[] = {
+		EHLO_PIPELINING,
+		"R:MAIL From:<u@h>", "R:RCPT To:<ok@y>", "R:RCPT To:<bad@y>", "R:RSET",
+		"S:250 2.1.0 ok", "S:250 2.1.5 ok", "S:550 5.1.1 User unknown", "S:250 2.0.0 reset",
+		"R:QUIT", "S:221 bye", NULL };
+	const char *rcpts[] = { "RCPT To:<ok@y>", "RCPT To:<bad@y>" };
+	struct body b = { NULL, false, 0 };
+	struct smtp_rcpt_result res[2];
+	struct smtp_txn t;
+	struct smtp_conn *c;
+
+	c = ready_peer(script);
+	txn_init(&t, "MAIL From:<u@h>", rcpts, 2, res, &b);
+	t.no_data = true;
+	cr_assert(smtp_submit(c, &t));
+	cr_assert_eq(smtp_wait(c), SMTP_EV_TXN_DONE);
+	cr_assert_eq(t.status, SMTP_OK);
+	cr_assert_eq(t.phase, SMTP_PHASE_RCPT);
+	cr_assert_eq(t.accepted, 1);
+	cr_assert_eq(res[0].reply.code, 250);
+	cr_assert_eq(res[1].status, SMTP_PERMFAIL);
+	cr_assert_str_eq(res[1].reply.enhanced, "5.1.1");
+	cr_assert(smtp_usable(c));
+	quit_and_free(c);
+	cr_assert_eq(peer_status(), 0, "the peer saw exactly the script");
+}
+
+Test(smtp, no_data_without_pipelining_waits_for_each_reply)
+{
+	static const char *const script[] = {
+		"S:220 hi", "R:EHLO host.test", "S:250 hi",
+		"R:MAIL From:<u@h>", "S:250 ok",
+		"R:RCPT To:<ok@y>", "S:250 ok", "R:RCPT To:<z@y>", "S:451 4.3.0 later",
+		"R:RSET", "S:250 reset", "R:QUIT", "S:221 bye", NULL };
+	const char *rcpts[] = { "RCPT To:<ok@y>", "RCPT To:<z@y>" };
+	struct body b = { NULL, false, 0 };
+	struct smtp_rcpt_result res[2];
+	struct smtp_txn t;
+	struct smtp_conn *c;
+
+	c = ready_peer(script);
+	txn_init(&t, "MAIL From:<u@h>", rcpts, 2, res, &b);
+	t.no_data = true;
+	cr_assert(smtp_submit(c, &t));
+	cr_assert_eq(smtp_wait(c), SMTP_EV_TXN_DONE);
+	cr_assert_eq(t.accepted, 1);
+	cr_assert_eq(res[1].status, SMTP_TEMPFAIL);
+	cr_assert_eq(res[1].reply.code, 451);
+	quit_and_free(c);
+	cr_assert_eq(peer_status(), 0, "the peer saw exactly the script");
+}
