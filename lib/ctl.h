@@ -33,8 +33,11 @@
 #include "strbuf.h"
 
 #define CTL_VERSION "CLIENTQ/1"
-#define CTL_REQUEST_MAX 4096
-#define CTL_ARGS_MAX 64
+/* Sized for the largest request, a verify of VERIFY_MAX_ADDRS (100)
+ * addresses of up to 254 octets each: 32 KiB per connection at most,
+ * 8 MiB for CONTROL_MAX_CONN connections. */
+#define CTL_REQUEST_MAX 32768
+#define CTL_ARGS_MAX 128
 /* The default socket; configure's --with-control-socket changes it. */
 #ifndef CTL_DEFAULT_SOCKET
 #define CTL_DEFAULT_SOCKET "/run/sendmail-clientq/control"

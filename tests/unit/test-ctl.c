@@ -106,7 +106,7 @@ Test(ctl, bounds)
 		ctl_request_add(&sb, "id", "x");
 	cr_assert_eq(ctl_parse_request(sb.buf, sb.len, &rq, reason, sizeof reason),
 	    CTL_PARSE_BAD);
-	cr_assert(strstr(reason, "more than 64 arguments") != NULL, "%s", reason);
+	cr_assert(strstr(reason, "more than 128 arguments") != NULL, "%s", reason);
 	strbuf_reset(&sb);
 	ctl_request_start(&sb, "flush");
 	while (sb.len < CTL_REQUEST_MAX)
