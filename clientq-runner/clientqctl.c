@@ -29,6 +29,7 @@
 #include "spool.h"
 #include "strbuf.h"
 #include "submitcf.h"
+#include "verify.h"
 
 /* Exit codes, documented in clientqctl(8); `check` has the monitoring
  * plugins' own (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). */
@@ -610,6 +611,97 @@ ctl_check(int argc, char **argv, const struct ctl_command *self)
 	return code;
 }
 
+/*
+ * verify ADDRESS...: the relay's answer for each address (the daemon
+ * asks it; DATA is never sent).  Each "D" line is "address outcome code
+ * enhanced text" and is printed as it is.  Exit: 0 every address
+ * accepted, 1 one refused, else 75 one deferred (a temporary answer: try
+ * again later), 69 the relay unavailable (the daemon's marker line
+ * before its TRY), 2 for an address refused before anything is sent (as
+ * the daemon's BAD), and as ctl_talk says otherwise.
+ */
+struct ctl_verify {
+	unsigned long accepted, refused, deferred;
+	bool unavailable;
+};
+
+static void
+ctl_verify_data(const char *text, void *arg)
+{
+	struct ctl_verify *v = arg;
+	const char *sp = strchr(text, ' ');
+
+	if (strcmp(text, "- relay-unavailable") == 0) {
+		v->unavailable = true;
+		return;
+	}
+	if (sp != NULL) {
+		if (strncmp(sp + 1, "accepted ", 9) == 0)
+			v->accepted++;
+		else if (strncmp(sp + 1, "refused ", 8) == 0)
+			v->refused++;
+		else
+			v->deferred++;
+	}
+	printf("%s\n", text);
+}
+
+static int
+ctl_verify(int argc, char **argv, const struct ctl_command *self)
+{
+	struct strbuf req = STRBUF_INIT;
+	struct ctl_talk tk = { 0 };
+	struct ctl_verify v = { 0, 0, 0, false };
+	char out[VERIFY_ADDR_MAX + 1], why[128];
+	int c, i, rc;
+
+	optind = 1;
+	while ((c = ctl_getopt(argc, argv, self)) != -1) {
+		if (c == 'h')
+			return ctl_command_help(self);
+		return ctl_bad_option(self);
+	}
+	if (optind == argc)
+		return ctl_usage_error("verify: at least one address is needed");
+	if (argc - optind > VERIFY_MAX_ADDRS) {
+		fprintf(stderr, "%s: verify: at most %d addresses per request (%d given)\n",
+		    ctl_progname, VERIFY_MAX_ADDRS, argc - optind);
+		return CTL_EXIT_USAGE;
+	}
+	ctl_request_start(&req, "verify");
+	for (i = optind; i < argc; i++) {
+		if (!verify_address(argv[i], out, sizeof out, why, sizeof why)) {
+			fprintf(stderr, "%s: verify: address %d refused: %s; nothing was sent\n",
+			    ctl_progname, i - optind + 1, why);
+			strbuf_free(&req);
+			return CTL_EXIT_USAGE;
+		}
+		ctl_request_add(&req, "address", out);
+	}
+	ctl_request_end(&req);
+	if (req.len > CTL_REQUEST_MAX) {
+		fprintf(stderr, "%s: verify: the addresses make a request longer than %d octets; "
+		    "ask for fewer at once\n", ctl_progname, CTL_REQUEST_MAX - 1);
+		strbuf_free(&req);
+		return CTL_EXIT_FAILED;
+	}
+	tk.quiet_ok = false;
+	tk.timeout_ms = CTL_CHILD_WAIT_MS;
+	tk.on_data = ctl_verify_data;
+	tk.arg = &v;
+	rc = ctl_talk(&req, &tk);
+	strbuf_free(&req);
+	if (v.unavailable)
+		return CTL_EXIT_UNAVAILABLE;
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	if (v.refused > 0)
+		return CTL_EXIT_FAILED;
+	if (v.deferred > 0)
+		return CTL_EXIT_TEMPFAIL;
+	return CTL_EXIT_OK;
+}
+
 static const struct option ctl_opts_none[] = { CTL_OPT_HELP, CTL_OPT_END };
 static const struct option ctl_opts_flush[] = {
 	{ "recipient", required_argument, NULL, 'r' },
@@ -666,6 +758,14 @@ static const struct ctl_command ctl_commands[] = {
 	  "monitoring plugin: WARNING at N queued messages (older than SECONDS),\n"
 	  "\t\tCRITICAL at M; exit 0, 1, 2, or 3 when the daemon cannot tell",
 	  ctl_opts_check, ctl_check },
+	{ "verify", "verify ADDRESS...",
+	  "ask the relay whether it would take mail from you for each address\n"
+	  "\t\t(at most 100), as delivery would send it; no message is sent:\n"
+	  "\t\teach address, accepted, refused or deferred, and the relay's reply.\n"
+	  "\t\tExit 0 all accepted, 1 one refused, 75 one deferred, 69 relay\n"
+	  "\t\tunavailable.  Anyone; a few per minute for users other than root\n"
+	  "\t\tand the runner's user",
+	  ctl_opts_none, ctl_verify },
 	{ "pause", "pause",
 	  "stop starting deliveries (the queue is still watched); root and smmsp",
 	  ctl_opts_none, ctl_no_args },
@@ -695,8 +795,9 @@ ctl_usage(FILE *fp)
 	for (i = 0; i < CTL_NCOMMANDS; i++)
 		fprintf(fp, "  %s\n\t\t%s\n", ctl_commands[i].synopsis,
 		    ctl_commands[i].help);
-	fprintf(fp, "\nexit status: 0 ok, 1 refused or failed, 2 usage, 69 daemon unavailable,\n"
-	    "75 temporary failure (check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)\n"
+	fprintf(fp, "\nexit status: 0 ok, 1 refused or failed, 2 usage, 69 daemon unavailable\n"
+	    "(verify: or the relay), 75 temporary failure (check: 0 OK, 1 WARNING,\n"
+	    "2 CRITICAL, 3 UNKNOWN)\n"
 	    "control socket: --socket, else CLIENTQ_SOCKET in the environment, else\n"
 	    "%s's daemon.control, else %s\n"
 	    "default submit.cf: %s\n", CQ_DEFAULT_CONFIG, CTL_DEFAULT_SOCKET, CQ_DEFAULT_SUBMIT_CF);

@@ -22,6 +22,7 @@
 #include "retry.h"
 #include "sched.h"
 #include "spool.h"
+#include "verify.h"
 
 /* A message held by its submitter (or still empty) is looked at again
  * after this long, unless its close is seen first. */
@@ -177,6 +178,9 @@ struct daemon {
 	/* Flushes whose selection a child is making (daemon-control.c). */
 	struct daemon_flushq *flushqs;
 	struct daemon_flusher flushers[DAEMON_FLUSH_USERS];
+	/* clientqctl verify's rate limit: a token bucket per user (the
+	 * least recently used one is reused for a new user). */
+	struct verify_bucket verifiers[DAEMON_FLUSH_USERS];
 	/* Attempts whose outcome could not be written (deliver_unwritten:
 	 * a full disk): kept, each holding its lock, and written when it
 	 * can be; meanwhile nothing new starts. */

@@ -1,0 +1,157 @@
+#!/bin/sh
+# clientqctl verify (issue 21) against a real Postfix as the relay
+# (postfix-lib.sh: it takes @example.test, refuses every other domain
+# with 554 5.7.1 "Relay access denied"):
+# - an ordinary user's verify: one line per address, as delivery would
+#   send it (an unqualified one @host.test), accepted or refused with
+#   Postfix's codes; exit 1 when one is refused, 0 when all are taken;
+#   MAIL FROM is the user's qualified address; Postfix saw RCPTs and an
+#   RSET, never DATA, and queued nothing;
+# - hostile input: more than 100 addresses, an address with CR/LF (from
+#   clientqctl, and raw on the socket past clientqctl): refused with a
+#   clear error, nothing sent to the relay;
+# - the per-user rate limit (root exempt);
+# - the relay down: after a failed delivery the circuit breaker is open,
+#   and verify answers "relay unavailable" (exit 69) without connecting.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/postfix-lib.sh"
+it_need_root_sendmail
+command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
+command -v setpriv >/dev/null 2>&1 || { echo "SKIP: needs setpriv"; exit 77; }
+pf_setup
+it_user cqverify || { echo "SKIP: cannot add users"; exit 77; }
+RUNNER=$IT_RUNNER
+mkdir "$W/run" && chown smmsp:smmsp "$W/run"
+S=$W/run/control
+
+# as USER ARGS...: clientqctl as USER; $W/out, $W/err, $rc.
+as() {
+	_who=$1
+	shift
+	if [ "$_who" = root ]; then
+		"$CLIENTQCTL" --socket "$S" "$@" >"$W/out" 2>"$W/err"
+	else
+		setpriv --reuid="$_who" --regid="$(id -g "$_who")" --clear-groups \
+		    "$CLIENTQCTL" --socket "$S" "$@" >"$W/out" 2>"$W/err"
+	fi
+	rc=$?
+}
+# expect DESCRIPTION RC [REGEX [FILE]]
+expect() {
+	_f=$W/${4:-out}
+	if [ "$rc" -eq "$2" ] && { [ -z "${3-}" ] || grep -Eq -- "$3" "$_f"; }; then
+		ok "$1"
+	else
+		fail "$1" "exit $rc, wanted $2" "stdout: $(cat "$W/out")" "stderr: $(cat "$W/err")"
+	fi
+}
+# raw REQUEST: one request line on the socket, the reply in $W/raw.
+raw() {
+	python3 - "$S" "$1" >"$W/raw" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode(errors="replace"))
+PY
+}
+# Postfix's count of sessions (one "connect from" line each).
+pf_sessions() { grep -c '/smtpd\[[0-9]*\]: connect from' "$PFD/maillog" || true; }
+pf_queue_empty() { [ -z "$(find "$PFD/queue/incoming" "$PFD/queue/active" "$PFD/queue/deferred" "$PFD/queue/maildrop" -type f 2>/dev/null)" ]; }
+
+check "the private Postfix is installed" pf_install
+check "Postfix listens on 127.0.0.1:$PORT" pf_start "$PFD" "$PORT"
+"$RUNNER" -C "$CF" --control "$S" -L cq-verify --retry-min 3600 --retry-max 3600 \
+    2>>"$W/daemon.log" &
+DPID=$!
+IT_PIDS="$IT_PIDS $DPID"
+check "the daemon listens on its control socket" wait_for test -S "$S"
+
+as cqverify verify ok@example.test '<nobody@elsewhere.test>' cqverify
+expect "a refused address: exit 1" 1
+expect "ok@example.test accepted with Postfix's codes" 1 '^ok@example\.test accepted 250 2\.1\.5 '
+expect "nobody@elsewhere.test refused with Postfix's 554 5.7.1" 1 \
+    '^nobody@elsewhere\.test refused 554 5\.7\.1 .*Relay access denied'
+expect "an unqualified address as delivery sends it: @host.test" 1 '^cqverify@host\.test refused 554 5\.7\.1 '
+check "three lines, one per address" test "$(wc -l <"$W/out")" -eq 3
+sleep 0.5
+check "Postfix saw MAIL FROM the user's qualified address" \
+    grep -q 'from=<cqverify@host.test> to=<nobody@elsewhere.test>' "$PFD/maillog"
+check "Postfix's session: RCPTs and RSET, never DATA" \
+    grep -Eq 'disconnect from .* mail=1 rcpt=1/3 rset=1 quit=1' "$PFD/maillog"
+check "no DATA in Postfix's log" sh -c "! grep -q 'data=' '$PFD/maillog'"
+check "Postfix queued nothing" pf_queue_empty
+check "Postfix delivered nothing" test -z "$(pf_messages "$PFD")"
+check "logged once, with who asked and how many" \
+    grep -Eq 'verify: 3 addresses \(requested by uid [0-9]+ \(cqverify\)' "$W/daemon.log"
+
+as cqverify verify ok@example.test '<also@example.test>'
+expect "every address accepted: exit 0" 0 '^also@example\.test accepted 250 '
+
+# Hostile and oversized requests: refused before anything is sent.
+n0=$(pf_sessions)
+set --
+i=0
+while [ "$i" -le 100 ]; do set -- "$@" "a$i@example.test"; i=$((i + 1)); done
+as cqverify verify "$@"
+expect "101 addresses: refused, naming the limit" 2 'at most 100 addresses' err
+as cqverify verify "$(printf 'x@example.test\r\nDATA')"
+expect "an address with CR LF: refused by clientqctl" 2 'line break \(CR or LF\)' err
+raw "CLIENTQ/1 verify address=x@example.test+0D+0ARCPT+20TO:<evil@elsewhere.test>"
+check "the same past clientqctl: the daemon refuses it (BAD)" \
+    grep -q '^BAD verify: address 1 refused: address contains a line break (CR or LF)' "$W/raw"
+req="CLIENTQ/1 verify"
+i=0
+while [ "$i" -le 100 ]; do req="$req address=a$i@example.test"; i=$((i + 1)); done
+raw "$req"
+check "101 addresses past clientqctl: the daemon refuses them" \
+    grep -q '^BAD verify: at most 100 addresses per request' "$W/raw"
+check "none of them reached the relay" test "$(pf_sessions)" -eq "$n0"
+
+# The rate limit: cqverify has used 2 of its 5; the 6th is refused.
+for i in 3 4 5; do as cqverify verify ok@example.test; done
+as cqverify verify ok@example.test
+expect "the sixth request within a minute: try again later (75)" 75 'verify refused: 5 requests per user' err
+as root verify ok@example.test
+expect "root is not rate-limited" 0 '^ok@example\.test accepted'
+
+# The relay goes down: a delivery fails, the breaker opens.
+pf_stop "$PFD"
+id=$(submit someone@example.test)
+check "the failed delivery opens the breaker" wait_for grep -q "unreachable" "$W/daemon.log"
+# Held, the message needs no probe: the breaker stays open, and any
+# connection to the port from now on would be verify's.
+as root hold "$id"
+expect "the message is held (no probe needed)" 0
+# A listener of our own on the relay's port now: verify must not come.
+python3 - "$PORT" "$W/conns" <<'PY' &
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+open(sys.argv[2] + ".ready", "w").close()
+while True:
+    c, _ = s.accept()
+    with open(sys.argv[2], "a") as f:
+        f.write("connection\n")
+    c.close()
+PY
+LPID=$!
+IT_PIDS="$IT_PIDS $LPID"
+wait_for test -e "$W/conns.ready"
+as root verify ok@example.test
+expect "relay down: exit 69, relay unavailable" 69 'relay unavailable: .*circuit breaker is open' err
+sleep 1
+check "no connection was made to the relay" test ! -s "$W/conns"
+kill "$LPID" 2>/dev/null
+
+kill "$DPID" 2>/dev/null
+wait "$DPID" 2>/dev/null
+it_finish
