@@ -65,13 +65,24 @@ PY
 pf_sessions() { grep -c '/smtpd\[[0-9]*\]: connect from' "$PFD/maillog" || true; }
 pf_queue_empty() { [ -z "$(find "$PFD/queue/incoming" "$PFD/queue/active" "$PFD/queue/deferred" "$PFD/queue/maildrop" -type f 2>/dev/null)" ]; }
 
+# Beyond the domain check, one address deferred and one refused for good
+# (texthash: no postmap needed).
+printf 'later@example.test 450 4.2.0 Try again later\ngone@example.test 550 5.1.1 No such user here\n' \
+    >"$W/rcpt_access"
+PF_MAIN_EXTRA="smtpd_recipient_restrictions = check_recipient_access texthash:$W/rcpt_access"
 check "the private Postfix is installed" pf_install
-check "Postfix listens on 127.0.0.1:$PORT" pf_start "$PFD" "$PORT"
 "$RUNNER" -C "$CF" --control "$S" -L cq-verify --retry-min 3600 --retry-max 3600 \
     2>>"$W/daemon.log" &
 DPID=$!
 IT_PIDS="$IT_PIDS $DPID"
 check "the daemon listens on its control socket" wait_for test -S "$S"
+
+# No relay yet (nothing queued, so the breaker knows nothing): the
+# child's session cannot be set up.
+as root verify ok@example.test
+expect "no relay listening: exit 69, relay unavailable" 69 \
+    'relay unavailable: Connection refused by \[127\.0\.0\.1\]' err
+check "Postfix listens on 127.0.0.1:$PORT" pf_start "$PFD" "$PORT"
 
 as cqverify verify ok@example.test '<nobody@elsewhere.test>' cqverify
 expect "a refused address: exit 1" 1
@@ -93,6 +104,11 @@ check "logged once, with who asked and how many" \
 
 as cqverify verify ok@example.test '<also@example.test>'
 expect "every address accepted: exit 0" 0 '^also@example\.test accepted 250 '
+
+as root verify later@example.test
+expect "a 4xx answer: deferred, exit 75" 75 '^later@example\.test deferred 450 4\.2\.0 .*Try again later'
+as root verify later@example.test gone@example.test
+expect "refused and deferred: exit 1" 1 '^gone@example\.test refused 550 5\.1\.1 .*No such user here'
 
 # Hostile and oversized requests: refused before anything is sent.
 n0=$(pf_sessions)
