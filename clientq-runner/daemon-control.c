@@ -3,9 +3,9 @@
  * above the daemon's core (daemon-control.h).
  *
  * Who may do what is decided here, per request, from the peer's
- * credentials: everyone may flush (rate-limited), see status, stats and
- * check (numbers of the whole queue, no addresses), and list and show
- * their own messages (qlist_belongs); root and
+ * credentials: everyone may flush and verify (both rate-limited), see
+ * status, stats and check (numbers of the whole queue, no addresses),
+ * and list and show their own messages (qlist_belongs); root and
  * the runner's user may do everything, and what they change is logged
  * with who asked.
  *
@@ -23,6 +23,9 @@
  *   makes each due as it comes.
  * - list, show, stats, check: a child (control_spawn) reads the files and
  *   answers the client itself, on a snapshot of the daemon's state.
+ * - verify: the addresses checked on the loop, then a child (control_
+ *   spawn) talks to the relay and answers the client itself (see
+ *   daemon_cmd_verify).
  * Why children and not the index: what these select on (senders,
  * recipients, owners, sizes, reasons) is in the files, and keeping it in
  * the index would cost tens of octets per queued message against a
