@@ -6,7 +6,12 @@
 #   send it (an unqualified one @host.test), accepted or refused with
 #   Postfix's codes; exit 1 when one is refused, 0 when all are taken;
 #   MAIL FROM is the user's qualified address; Postfix saw RCPTs and an
-#   RSET, never DATA, and queued nothing;
+#   RSET, never DATA, and queued nothing; a 4xx is deferred (exit 75);
+# - under MASQUERADE_AS with masquerade_envelope, the sender and an
+#   unqualified recipient at the masquerade domain, as delivery sends
+#   them;
+# - a client that does not read its answer holds its child, not the
+#   daemon;
 # - hostile input: more than 100 addresses, an address with CR/LF (from
 #   clientqctl, and raw on the socket past clientqctl): refused with a
 #   clear error, nothing sent to the relay;
@@ -20,6 +25,7 @@ command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 command -v setpriv >/dev/null 2>&1 || { echo "SKIP: needs setpriv"; exit 77; }
 pf_setup
 it_user cqverify || { echo "SKIP: cannot add users"; exit 77; }
+it_user cqverifym || { echo "SKIP: cannot add users"; exit 77; }
 RUNNER=$IT_RUNNER
 mkdir "$W/run" && chown smmsp:smmsp "$W/run"
 S=$W/run/control
@@ -136,6 +142,58 @@ as cqverify verify ok@example.test
 expect "the sixth request within a minute: try again later (75)" 75 'verify refused: 5 requests per user' err
 as root verify ok@example.test
 expect "root is not rate-limited" 0 '^ok@example\.test accepted'
+
+# A client that sends 100 addresses and then reads nothing for 3 s: the
+# child waits on it, the daemon does not.
+python3 - "$S" >"$W/slow" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(("CLIENTQ/1 verify" + "".join(" address=s%d@example.test" % i for i in range(100)) + "\n").encode())
+time.sleep(3)
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode(errors="replace"))
+PY
+SLOW=$!
+sleep 0.5
+t0=$(date +%s%N)
+as root status
+t1=$(date +%s%N)
+expect "status answers while a verify client does not read" 0
+check "... at once (under 1 s)" test $(((t1 - t0) / 1000000)) -lt 1000
+wait "$SLOW"
+check "the slow client still gets its 100 lines, then OK" \
+    sh -c "[ \$(grep -c '^D s[0-9]*@example.test accepted 250 ' '$W/slow') -eq 100 ] && tail -n 1 '$W/slow' | grep -q '^OK'"
+
+# Masquerading, as delivery does it: a daemon on a submit.cf with
+# MASQUERADE_AS and masquerade_envelope sends the user's address and an
+# unqualified recipient at the masquerade domain.
+Q2=$W/q2
+mkdir "$Q2" && chown smmsp:smmsp "$Q2" && chmod 2770 "$Q2"
+it_make_cf "$Q2" "$PORT" "$W/masq.cf" "MASQUERADE_AS(\`masq.example')dnl
+FEATURE(\`masquerade_envelope')dnl"
+S2=$W/run/control2
+"$RUNNER" -C "$W/masq.cf" --control "$S2" -L cq-verify-masq 2>>"$W/daemon2.log" &
+D2=$!
+IT_PIDS="$IT_PIDS $D2"
+check "a second daemon, masquerading" wait_for test -S "$S2"
+setpriv --reuid=cqverifym --regid="$(id -g cqverifym)" --clear-groups \
+    "$CLIENTQCTL" --socket "$S2" verify ok@example.test bob >"$W/out" 2>"$W/err"
+rc=$?
+expect "masqueraded: an unqualified recipient goes @masq.example" 1 '^bob@masq\.example refused 554 5\.7\.1 '
+sleep 0.5
+check "MAIL FROM the user's masqueraded address" \
+    grep -q 'from=<cqverifym@masq.example> to=<bob@masq.example>' "$PFD/maillog"
+kill "$D2" 2>/dev/null
+wait "$D2" 2>/dev/null
+check "after every verify, Postfix's queue is empty" pf_queue_empty
+check "... and it delivered nothing" test -z "$(pf_messages "$PFD")"
+check "no DATA in any session" sh -c "! grep -q 'data=' '$PFD/maillog'"
 
 # The relay goes down: a delivery fails, the breaker opens.
 pf_stop "$PFD"
