@@ -18,6 +18,8 @@
 # - the per-user rate limit (root exempt);
 # - the relay down: after a failed delivery the circuit breaker is open,
 #   and verify answers "relay unavailable" (exit 69) without connecting.
+# - each address as real sendmail resolves it on the same submit.cf
+#   (sendmail -bv), with and without masquerading.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/postfix-lib.sh"
 it_need_root_sendmail
@@ -116,6 +118,24 @@ expect "a 4xx answer: deferred, exit 75" 75 '^later@example\.test deferred 450 4
 as root verify later@example.test gone@example.test
 expect "refused and deferred: exit 1" 1 '^gone@example\.test refused 550 5\.1\.1 .*No such user here'
 
+# Each address as real sendmail resolves it for the relay mailer on the
+# same submit.cf (sendmail -bv: "user ..."), and as verify sent it.
+# XXX Not compared: a domain that the hosts lookup canonifies in another
+# case (Mixed@Example.TEST, example.test being in the test's hosts file):
+# sendmail's runner sends Mixed@example.test ($[ $] in ruleset 3), and
+# delivery here sends it as queued, Mixed@Example.TEST; verify sends what
+# delivery sends.  A difference of delivery's, to be settled there.
+for a in ok@example.test cqverify '<angle@example.test>' 'Mixed@Elsewhere.TEST' 'a.b+c@sub.example.test'; do
+	want=$(sm -C "$CF" -bv "$a" 2>/dev/null | sed -n 's/.*deliverable: mailer relay, .*, user //p')
+	as root verify "$a"
+	got=$(sed -n '1s/ .*//p' "$W/out")
+	if [ -n "$want" ] && [ "$got" = "$want" ]; then
+		ok "'$a' sent as sendmail -bv resolves it: $got"
+	else
+		fail "'$a' as sendmail -bv resolves it" "verify sent '$got', sendmail -bv says '$want'"
+	fi
+done
+
 # Hostile and oversized requests: refused before anything is sent.
 n0=$(pf_sessions)
 set --
@@ -186,6 +206,8 @@ setpriv --reuid=cqverifym --regid="$(id -g cqverifym)" --clear-groups \
     "$CLIENTQCTL" --socket "$S2" verify ok@example.test bob >"$W/out" 2>"$W/err"
 rc=$?
 expect "masqueraded: an unqualified recipient goes @masq.example" 1 '^bob@masq\.example refused 554 5\.7\.1 '
+bv=$(sm -C "$W/masq.cf" -bv bob 2>/dev/null | sed -n 's/.*deliverable: mailer relay, .*, user //p')
+check "... as sendmail -bv resolves it on that submit.cf ($bv)" test "$bv" = bob@masq.example
 sleep 0.5
 check "MAIL FROM the user's masqueraded address" \
     grep -q 'from=<cqverifym@masq.example> to=<bob@masq.example>' "$PFD/maillog"
