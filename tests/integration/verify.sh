@@ -17,7 +17,7 @@
 #   clear error, nothing sent to the relay;
 # - the per-user rate limit (root exempt);
 # - the relay down: after a failed delivery the circuit breaker is open,
-#   and verify answers "relay unavailable" (exit 69) without connecting.
+#   and verify answers "relay unavailable" (exit 69) without connecting;
 # - each address as real sendmail resolves it on the same submit.cf
 #   (sendmail -bv), with and without masquerading.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
