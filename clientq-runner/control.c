@@ -17,7 +17,7 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include "smtp.h"
+#include "monotime.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
@@ -203,7 +203,7 @@ control_timeout(void *arg)
 
 	ctl->timer_id = 0;
 	ctl->timer_at = -1;
-	control_io(ctl, smtp_clock_ms());
+	control_io(ctl, monotime_ms());
 }
 
 /* The loop's timeout for the earliest client deadline, as it is now. */
@@ -224,7 +224,7 @@ control_ready(void *arg, int fd, short revents)
 {
 	(void)fd;
 	(void)revents;
-	control_io(arg, smtp_clock_ms());
+	control_io(arg, monotime_ms());
 }
 
 int
@@ -562,7 +562,7 @@ control_vqueue(struct control *ctl, control_token t, const char *word, bool end,
 		return false;
 	}
 	c->ending = end;
-	ok = control_flush_out(ctl, i, smtp_clock_ms()) || end;
+	ok = control_flush_out(ctl, i, monotime_ms()) || end;
 	control_arm(ctl);
 	return ok;
 }

@@ -42,6 +42,7 @@
 #include "daemon-control.h"
 #include "daemon-private.h"
 #include "log.h"
+#include "monotime.h"
 #include "pwcache.h"
 #include "qf.h"
 #include "qlist.h"
@@ -523,7 +524,7 @@ daemon_flush_answer(struct daemon *d, control_token t, const struct daemon_peer 
 		return;
 	}
 	if (n > 0) {
-		retry_breaker_flush(&d->breaker, smtp_clock_ms());
+		retry_breaker_flush(&d->breaker, monotime_ms());
 		log_msg(LOG_LVL_INFO, "flush of %zu message%s requested by %s", n,
 		    n == 1 ? "" : "s", who);
 	}
@@ -733,7 +734,7 @@ daemon_cmd_flush(struct daemon *d, control_token t, const struct daemon_peer *p,
 		/* Everything: no selection to make. */
 		daemon_who(p, who, sizeof who);
 		log_msg(LOG_LVL_INFO, "flush: every message is due now (requested by %s)", who);
-		daemon_flush_all(d, smtp_clock_ms());
+		daemon_flush_all(d, monotime_ms());
 		control_end(d->ctl, t, CTL_OK, "%zu message%s due now%s", daemon_count_queued(d),
 		    daemon_count_queued(d) == 1 ? "" : "s",
 		    d->paused ? "; delivery is paused (clientqctl resume)" : "");
@@ -761,7 +762,7 @@ daemon_cmd_flush(struct daemon *d, control_token t, const struct daemon_peer *p,
 		return;
 	}
 	if (!select && wait)
-		daemon_flush_all(d, smtp_clock_ms());	/* the set follows */
+		daemon_flush_all(d, monotime_ms());	/* the set follows */
 	q = xcalloc(1, sizeof *q);
 	q->token = t;
 	q->peer = *p;
@@ -1080,7 +1081,7 @@ daemon_child_show(void *arg, FILE *out)
 		else if (due == DAEMON_UNREAD)
 			due = retry_due(&d->cfg->policy, e.env->dtime, e.env->ntries, id) * 1000;
 		if (d->breaker.state != RETRY_UP) {
-			long long w = retry_breaker_wait(&d->breaker, smtp_clock_ms());
+			long long w = retry_breaker_wait(&d->breaker, monotime_ms());
 
 			if (w > 0 && now + w > due)
 				due = now + w;

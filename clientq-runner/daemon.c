@@ -15,7 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fnv.h"
 #include "log.h"
+#include "monotime.h"
 #include "qf.h"
 #include "sched.h"
 #include "sdnotify.h"
@@ -26,7 +28,7 @@
 static long long
 daemon_mono_ms(void)
 {
-	return smtp_clock_ms();
+	return monotime_ms();
 }
 
 /* The schedule's clock: the epoch, in ms (K is epoch seconds). */
@@ -91,28 +93,13 @@ daemon_tell_outcome(struct daemon *d, const char *id, const char *outcome, const
 			d->observers[k].outcome(d->observers[k].arg, id, outcome, text);
 }
 
-/* FNV-1a over bytes, continuing from h (DAEMON_FNV_BASIS to begin). */
-#define DAEMON_FNV_BASIS 14695981039346656037ULL
-
-static unsigned long long
-daemon_fnv(unsigned long long h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	while (n-- > 0) {
-		h ^= *b++;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 /* What a file's state is, in one number: any change to its name's
  * target (replaced, written, renamed over, chmod, chown, linked)
  * changes it. */
 static long long
 daemon_fingerprint(const struct stat *st)
 {
-	unsigned long long h = DAEMON_FNV_BASIS;
+	unsigned long long h = FNV_64A_INIT;
 	const long long v[] = {
 		(long long)st->st_dev, (long long)st->st_ino, (long long)st->st_mode,
 		(long long)st->st_nlink, (long long)st->st_uid, (long long)st->st_gid,
@@ -121,7 +108,7 @@ daemon_fingerprint(const struct stat *st)
 		(long long)st->st_ctim.tv_nsec,
 	};
 
-	return (long long)daemon_fnv(h, v, sizeof v);
+	return (long long)fnv_64a(h, v, sizeof v);
 }
 
 /* deliver_open left id as it is (and said why): not scheduled again
@@ -235,11 +222,11 @@ daemon_report_skipped(struct daemon *d, const struct spool_scan *scan)
 	now = xcalloc(scan->nskipped + 1, sizeof *now);
 	for (i = 0; i < scan->nskipped; i++) {
 		const struct spool_skip *k = &scan->skipped[i];
-		unsigned long long h = DAEMON_FNV_BASIS;
+		unsigned long long h = FNV_64A_INIT;
 		unsigned long long ino = (unsigned long long)k->ino;
 
-		h = daemon_fnv(h, k->name, strlen(k->name) + 1);
-		now[i] = daemon_fnv(h, &ino, sizeof ino);
+		h = fnv_64a(h, k->name, strlen(k->name) + 1);
+		now[i] = fnv_64a(h, &ino, sizeof ino);
 		if (d->nskipped == 0 || bsearch(&now[i], d->skipped, d->nskipped,
 		    sizeof *d->skipped, daemon_ullcmp) == NULL)
 			log_msg(LOG_LVL_WARNING, "%s/%s: skipped: %s", spool_path(d->sp),

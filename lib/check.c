@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monotime.h"
 #include "qid.h"
 #include "qlist.h"
 #include "strbuf.h"
@@ -1935,15 +1936,6 @@ ck_process(struct check_ctx *c)
 
 /* -------------------------------------------------------------- relay */
 
-static long long
-ck_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for events on fd until the deadline; false on a timeout. */
 static bool
 ck_wait(int fd, short events, long long deadline)
@@ -1952,7 +1944,7 @@ ck_wait(int fd, short events, long long deadline)
 	long long left;
 	int r;
 
-	while ((left = deadline - ck_now_ms()) > 0) {
+	while ((left = deadline - monotime_ms()) > 0) {
 		r = poll(&p, 1, (int)left);
 		if (r > 0)
 			return true;
@@ -2066,9 +2058,9 @@ ck_relay(struct check_ctx *c)
 		ck_add(c, "relay", CHECK_WARNING, where, found, expected, ADVICE);
 		return;
 	}
-	deadline = ck_now_ms() + timeout;
+	deadline = monotime_ms() + timeout;
 	snprintf(greet, sizeof greet, "no address");
-	for (a = ai; a != NULL && code == 0 && ck_now_ms() < deadline; a = a->ai_next)
+	for (a = ai; a != NULL && code == 0 && monotime_ms() < deadline; a = a->ai_next)
 		code = ck_greeting(a, deadline, greet, sizeof greet);
 	freeaddrinfo(ai);
 	if (code >= 200 && code < 300) {

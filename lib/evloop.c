@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monotime.h"
 #include "xalloc.h"
 
 /* Events read per wait; more ready descriptors wait for the next turn
@@ -47,15 +48,6 @@ struct evloop {
 	void *prepare_arg;
 	bool stop;
 };
-
-long long
-evloop_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct evloop *
 evloop_new(void)
@@ -179,7 +171,7 @@ evloop_add_timeout_at(struct evloop *l, long long at, evloop_timeout_fn fn, void
 evloop_id
 evloop_add_timeout(struct evloop *l, long long delay, evloop_timeout_fn fn, void *arg)
 {
-	return evloop_add_timeout_at(l, evloop_now() + (delay > 0 ? delay : 0), fn, arg);
+	return evloop_add_timeout_at(l, monotime_ms() + (delay > 0 ? delay : 0), fn, arg);
 }
 
 void
@@ -248,7 +240,7 @@ evloop_fire_timeouts(struct evloop *l, evloop_id last)
 {
 	for (;;) {
 		struct evloop_timeout *t, **p;
-		long long now = evloop_now();
+		long long now = monotime_ms();
 		evloop_timeout_fn fn;
 		void *arg;
 
@@ -281,7 +273,7 @@ evloop_run(struct evloop *l)
 				break;
 		}
 		last = l->last_id;
-		n = epoll_wait(l->epfd, evs, EVLOOP_BATCH, evloop_wait_ms(l, evloop_now()));
+		n = epoll_wait(l->epfd, evs, EVLOOP_BATCH, evloop_wait_ms(l, monotime_ms()));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

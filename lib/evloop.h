@@ -12,7 +12,7 @@
  *   those that are ready, with POLLERR and POLLHUP when they apply (a
  *   hang-up or an error also sets POLLIN, so that a reader sees it).
  *   Events 0 keeps the registration but waits for nothing.
- * - Timeouts are on CLOCK_MONOTONIC, in milliseconds (evloop_now).  Each
+ * - Timeouts are on CLOCK_MONOTONIC, in milliseconds (monotime.h).  Each
  *   fires once; equal times fire in the order they were added.  Ids (of
  *   descriptors and of timeouts) are never reused, and 0 is no id.
  * - Everything is safe from inside a handler: a descriptor or timeout
@@ -68,9 +68,6 @@ long long evloop_timeout_at(const struct evloop *l, evloop_id id);
 
 /* evloop_set_prepare: fn(arg) before each wait; NULL: none. */
 void evloop_set_prepare(struct evloop *l, void (*fn)(void *arg), void *arg);
-
-/* evloop_now: CLOCK_MONOTONIC in ms. */
-long long evloop_now(void);
 
 /* evloop_run: iterate until evloop_stop; 0, or -1 when waiting failed. */
 int evloop_run(struct evloop *l);

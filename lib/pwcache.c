@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fnv.h"
+
 /* Four entries a bucket: a user whose hash collides with a busy one's
  * does not push it out at every call. */
 #define PWCACHE_WAYS 4
@@ -25,19 +27,6 @@ struct pwcache_entry {
 static struct pwcache_entry pwcache_by_uid[PWCACHE_BUCKETS][PWCACHE_WAYS];
 static struct pwcache_entry pwcache_by_name[PWCACHE_BUCKETS][PWCACHE_WAYS];
 static unsigned long pwcache_asked;
-
-static uint32_t
-pwcache_hash(const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	while (n-- > 0) {
-		h ^= *b++;
-		h *= 16777619u;
-	}
-	return h;
-}
 
 static bool
 pwcache_fresh(const struct pwcache_entry *e, time_t now)
@@ -81,7 +70,7 @@ bool
 pwcache_name(uid_t uid, char *buf, size_t size, time_t now)
 {
 	struct pwcache_entry *bucket =
-	    pwcache_by_uid[pwcache_hash(&uid, sizeof uid) % PWCACHE_BUCKETS];
+	    pwcache_by_uid[fnv_32a(FNV_32A_INIT, &uid, sizeof uid) % PWCACHE_BUCKETS];
 	struct pwcache_entry *e = NULL;
 	struct passwd pw, *res = NULL;
 	char tmp[4096];
@@ -115,7 +104,7 @@ pwcache_ids(const char *name, uid_t *uid, gid_t *gid, time_t now)
 {
 	size_t n = strlen(name);
 	struct pwcache_entry *bucket =
-	    pwcache_by_name[pwcache_hash(name, n) % PWCACHE_BUCKETS];
+	    pwcache_by_name[fnv_32a(FNV_32A_INIT, name, n) % PWCACHE_BUCKETS];
 	struct pwcache_entry *e = NULL;
 	struct passwd pw, *res = NULL;
 	char tmp[4096];

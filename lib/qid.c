@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fnv.h"
+
 static const char qid_alphabet[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -112,11 +114,5 @@ qid_with_seq(char out[QID_MAX_LEN + 1], const char *id, unsigned seq)
 uint32_t
 qid_hash(const char *id)
 {
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	for (; id != NULL && *id != '\0'; id++) {
-		h ^= (unsigned char)*id;
-		h *= 16777619u;
-	}
-	return h;
+	return fnv_32a(FNV_32A_INIT, id, id != NULL ? strlen(id) : 0);
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "monotime.h"
 #include "xalloc.h"
 
 /* Where the connection is. */
@@ -137,19 +138,10 @@ smtp_timeouts_default(struct smtp_timeouts *t)
 	t->auth = 300;
 }
 
-long long
-smtp_clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 smtp_arm(struct smtp_conn *c, int seconds)
 {
-	c->deadline = smtp_clock_ms() + (long long)seconds * 1000;
+	c->deadline = monotime_ms() + (long long)seconds * 1000;
 }
 
 const char *
@@ -253,7 +245,7 @@ static void
 smtp_report_later(struct smtp_conn *c, enum smtp_event ev)
 {
 	c->pending = ev;
-	c->deadline = smtp_clock_ms();
+	c->deadline = monotime_ms();
 }
 
 /* Await x next, with its timeout. */
@@ -1148,7 +1140,7 @@ smtp_io(struct smtp_conn *c, short revents)
 		socklen_t elen = sizeof soerr;
 
 		if (!(revents & (POLLOUT | POLLERR | POLLHUP))) {
-			if (c->deadline >= 0 && smtp_clock_ms() >= c->deadline)
+			if (c->deadline >= 0 && monotime_ms() >= c->deadline)
 				return smtp_timed_out(c);
 			return SMTP_EV_NONE;
 		}
@@ -1168,7 +1160,7 @@ smtp_io(struct smtp_conn *c, short revents)
 		if (revents != 0 && (ev = smtp_handshake(c)) != SMTP_EV_NONE)
 			return ev;
 		if (c->state == ST_HANDSHAKE && c->deadline >= 0 &&
-		    smtp_clock_ms() >= c->deadline)
+		    monotime_ms() >= c->deadline)
 			return smtp_timed_out(c);
 		return SMTP_EV_NONE;
 	}
@@ -1211,7 +1203,7 @@ smtp_io(struct smtp_conn *c, short revents)
 			    n < 0 ? ": " : "", n < 0 ? c->io_why : "");
 		}
 	}
-	if (c->deadline >= 0 && smtp_clock_ms() >= c->deadline)
+	if (c->deadline >= 0 && monotime_ms() >= c->deadline)
 		return smtp_timed_out(c);
 	return SMTP_EV_NONE;
 }
@@ -1370,7 +1362,7 @@ smtp_deadline(const struct smtp_conn *c)
 {
 	/* Decrypted octets waiting: due now (see smtp_io). */
 	if (c->tls_up && c->state != ST_DEAD && c->state != ST_CLOSED && tls_pending(c->tls))
-		return smtp_clock_ms();
+		return monotime_ms();
 	return c->deadline;
 }
 
@@ -1383,7 +1375,7 @@ smtp_poll_timeout(const struct smtp_conn *c)
 
 	if (dl < 0)
 		return -1;
-	left = dl - smtp_clock_ms();
+	left = dl - monotime_ms();
 	return left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
 }
 

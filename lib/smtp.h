@@ -240,11 +240,9 @@ bool smtp_tls_active(const struct smtp_conn *c);
 int smtp_fd(const struct smtp_conn *c);
 /* POLLIN and/or POLLOUT as the connection needs them now. */
 short smtp_poll_events(const struct smtp_conn *c);
-/* When smtp_io() must be called even without an event (CLOCK_MONOTONIC
- * milliseconds); -1 for none. */
+/* When smtp_io() must be called even without an event (monotime_ms's
+ * clock); -1 for none. */
 long long smtp_deadline(const struct smtp_conn *c);
-/* smtp_clock_ms: now, on smtp_deadline's clock. */
-long long smtp_clock_ms(void);
 /* Advance: read, write, check the deadline.  revents may be 0. */
 enum smtp_event smtp_io(struct smtp_conn *c, short revents);
 /* Poll this one connection until smtp_io() reports an event. */
