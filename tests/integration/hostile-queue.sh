@@ -180,6 +180,21 @@ verdicts() {
 		*) printf '# %s\n' "$_l" ;;
 		esac
 	done <"$W/verdicts"
+	# A message that did not arrive: how far its body got before the
+	# connection ended (the recorder's DATA-ABORTED: message, octets), so
+	# that a relay too slow on a busy machine can be told from a runner
+	# that stopped writing.
+	if [ -n "$_last" ]; then
+		_rec=
+		while [ $# -gt 0 ]; do
+			[ "$1" = --rec ] && _rec=$2
+			shift
+		done
+		if [ -n "$_rec" ]; then
+			grep -H DATA-ABORTED "$_rec"/session-*.txt 2>/dev/null | head -n 5 |
+			    sed 's/^/#   recorder: /'
+		fi
+	fi
 }
 LOSTLINE=
 LOST=0
