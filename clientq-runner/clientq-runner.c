@@ -10,15 +10,9 @@
  * only the runner's user may read (the TLS key, AUTH's credentials),
  * detaches for rc.d, and runs the one-shot pass.
  *
- * Per message: lock it as sendmail does, read it, send it (recipients in
- * sendmail's transactions, the message rendered as the relay mailer
- * renders it), then
- * - every recipient accepted: remove df, then qf, under the lock;
- * - some accepted, some not: rewrite the qf with only the others, so that
- *   the next run does not send the accepted ones twice;
- * - none accepted: leave the file as it is.
- * Bounces, delay warnings and expiry belong to the failure handling that
- * comes next; until then nothing is ever bounced or dropped here.
+ * What becomes of each message (sent, requeued with sendmail's updates,
+ * bounced, warned about, expired) is deliver.h's; the connections that
+ * carry them are engine.h's, the same for both modes.
  */
 #include "config.h"
 
