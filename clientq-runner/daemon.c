@@ -1164,7 +1164,9 @@ daemon_run(struct daemon_config *cfg)
 	retry_breaker_init(&d->breaker, cfg->probe_cap_ms);
 	d->status_up = true;
 	d->status_sent = -1000000;
+#ifdef CQ_TEST_HOOKS
 	d->stall_hook = getenv("CLIENTQ_TEST_STALL") != NULL;
+#endif
 	d->stats.started = d->stats.relay_changed = daemon_now_ms() / 1000;
 	sdnotify_init();
 	if (!daemon_setup(d)) {

@@ -13,7 +13,9 @@
  * each pair of state-changing system calls of that run, without having
  * to know their names.  Before it dies, an armed point writes one line
  * to standard error: "crashpoint: NAME (K): SIGKILL".
- * Unset (always, outside the tests) it costs one branch.
+ * Unset it costs one branch.  Only a build configured with
+ * --enable-test-hooks (CQ_TEST_HOOKS) has the points at all; in any other
+ * crashpoint does nothing, whatever the environment says.
  */
 #ifndef CQ_CRASHPOINT_H
 #define CQ_CRASHPOINT_H

@@ -49,6 +49,7 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 it_long
 it_need_root_sendmail
+it_need_test_hooks
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 it_setup
 RUNNER=$top_builddir/clientq-runner/clientq-runner
