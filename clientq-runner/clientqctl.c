@@ -22,7 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "conf.h"
+#include "kv.h"
 #include "ctl.h"
 #include "qid.h"
 #include "qlist.h"
@@ -803,14 +803,14 @@ ctl_conf_line(void *arg, const char *key, const char *value, unsigned line, char
 static char *
 ctl_conf_socket(void)
 {
-	struct conf_error err;
+	struct kv_error err;
 	char *text = NULL, *control = NULL;
 	size_t len;
 	bool missing = false;
 
-	if (!conf_read(CQ_DEFAULT_CONFIG, (uid_t)-1, &text, &len, &missing, &err))
+	if (!kv_read(CQ_DEFAULT_CONFIG, (uid_t)-1, &text, &len, &missing, &err))
 		return NULL;
-	if (!conf_parse(text, len, CQ_DEFAULT_CONFIG, ctl_conf_line, &control, &err)) {
+	if (!kv_parse(text, len, CQ_DEFAULT_CONFIG, ctl_conf_line, &control, &err)) {
 		fprintf(stderr, "%s: %s (the control socket is looked for at %s)\n",
 		    ctl_progname, err.reason, CTL_DEFAULT_SOCKET);
 		free(control);

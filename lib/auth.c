@@ -10,7 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "conf.h"
+#include "kv.h"
 #include "xalloc.h"
 
 #define AUTH_FIELD_MAX 512	/* user, password, authzid */
@@ -126,7 +126,7 @@ struct auth_client *
 auth_client_new(const struct auth_config *cfg, uid_t owner, char *why, size_t whylen)
 {
 	struct auth_client *a;
-	struct conf_error err;
+	struct kv_error err;
 	bool secret = false;
 	size_t i, len;
 	char *text;
@@ -149,11 +149,11 @@ auth_client_new(const struct auth_config *cfg, uid_t owner, char *why, size_t wh
 		snprintf(why, whylen, "AUTH %s needs auth.file", a->names);
 		goto fail;
 	}
-	if (!conf_read(cfg->file, owner, &text, &len, NULL, &err)) {
+	if (!kv_read(cfg->file, owner, &text, &len, NULL, &err)) {
 		snprintf(why, whylen, "auth.file %s", err.reason);
 		goto fail;
 	}
-	if (!conf_parse(text, len, cfg->file, auth_file_line, a, &err))
+	if (!kv_parse(text, len, cfg->file, auth_file_line, a, &err))
 		snprintf(why, whylen, "auth.file %s", err.reason);
 	else if (!a->have_user || !a->have_password)
 		snprintf(why, whylen, "auth.file %s: no %s in it", cfg->file,

@@ -13,10 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kv.h"
 #include "submitcf.h"
 #include "xalloc.h"
-
-/* ------------------------------------------------ the generic reader */
 
 static void
 conf_fail(struct conf_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -29,173 +28,6 @@ conf_fail(struct conf_error *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->reason, sizeof err->reason, fmt, ap);
 	va_end(ap);
-}
-
-static bool
-conf_blank(int c)
-{
-	return c == ' ' || c == '\t';
-}
-
-bool
-conf_parse(const char *text, size_t len, const char *path, conf_line_fn fn, void *arg,
-    struct conf_error *err)
-{
-	const char *p = text, *end = text + len;
-	unsigned line = 0;
-
-	if (memchr(text, '\0', len) != NULL) {
-		conf_fail(err, "%s: a NUL byte in it; not a configuration file", path);
-		return false;
-	}
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *e = nl != NULL ? nl : end, *k, *ke, *v, *ve, *eq;
-		char key[CONF_LINE_MAX], val[CONF_LINE_MAX], why[400];
-
-		line++;
-		if ((size_t)(e - p) >= CONF_LINE_MAX) {
-			conf_fail(err, "%s:%u: line longer than %d octets", path, line,
-			    CONF_LINE_MAX - 1);
-			return false;
-		}
-		if (e > p && e[-1] == '\r')
-			e--;
-		for (k = p; k < e && conf_blank(*k); k++)
-			;
-		p = nl != NULL ? nl + 1 : end;
-		if (k == e || *k == '#')
-			continue;
-		eq = memchr(k, '=', (size_t)(e - k));
-		if (eq == NULL) {
-			conf_fail(err, "%s:%u: not a \"key = value\" line", path, line);
-			return false;
-		}
-		for (ke = eq; ke > k && conf_blank(ke[-1]); ke--)
-			;
-		for (v = eq + 1; v < e && conf_blank(*v); v++)
-			;
-		for (ve = e; ve > v && conf_blank(ve[-1]); ve--)
-			;
-		if (ke == k || memchr(k, ' ', (size_t)(ke - k)) || memchr(k, '\t', (size_t)(ke - k))) {
-			conf_fail(err, "%s:%u: not a \"key = value\" line", path, line);
-			return false;
-		}
-		memcpy(key, k, (size_t)(ke - k));
-		key[ke - k] = '\0';
-		if (ve == v) {
-			conf_fail(err, "%s:%u: no value for '%s'", path, line, key);
-			return false;
-		}
-		memcpy(val, v, (size_t)(ve - v));
-		val[ve - v] = '\0';
-		why[0] = '\0';
-		if (!fn(arg, key, val, line, why, sizeof why)) {
-			conf_fail(err, "%s:%u: %s", path, line, why);
-			return false;
-		}
-	}
-	return true;
-}
-
-/* The name of a user, for a message. */
-static const char *
-conf_user(uid_t uid, char *buf, size_t size)
-{
-	struct passwd *pw = getpwuid(uid);
-
-	if (pw != NULL)
-		snprintf(buf, size, "%s (uid %lu)", pw->pw_name, (unsigned long)uid);
-	else
-		snprintf(buf, size, "uid %lu", (unsigned long)uid);
-	return buf;
-}
-
-bool
-conf_read(const char *path, uid_t secret_owner, char **text, size_t *len, bool *missing,
-    struct conf_error *err)
-{
-	bool secret = secret_owner != (uid_t)-1;
-	struct stat st;
-	char *buf = NULL;
-	size_t got = 0;
-	int fd;
-
-	*text = NULL;
-	*len = 0;
-	if (missing != NULL)
-		*missing = false;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-		char a[300], b[300];
-
-		if (e == ENOENT && missing != NULL)
-			*missing = true;
-		/* A secret the runner cannot even open is most likely
-		 * someone else's: say whose. */
-		if (secret && e == EACCES && lstat(path, &st) == 0 && st.st_uid != secret_owner)
-			conf_fail(err, "%s: owned by %s, not by the runner's user %s; refused",
-			    path, conf_user(st.st_uid, a, sizeof a), conf_user(secret_owner, b, sizeof b));
-		else
-			conf_fail(err, "%s: %s", path, e == ELOOP ?
-			    "is a symbolic link; refused" : strerror(e));
-		return false;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		conf_fail(err, "%s: not a regular file", path);
-		goto fail;
-	}
-	if (secret) {
-		char a[300], b[300];
-
-		/* The descriptor's file, checked as the runner's user: what
-		 * is read is what was checked. */
-		if (st.st_uid != secret_owner) {
-			conf_fail(err, "%s: owned by %s, not by the runner's user %s; refused",
-			    path, conf_user(st.st_uid, a, sizeof a),
-			    conf_user(secret_owner, b, sizeof b));
-			goto fail;
-		}
-		if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-			conf_fail(err,
-			    "%s: mode %04o lets other users at the credentials; refused (chmod 0600)",
-			    path, (unsigned)(st.st_mode & 07777));
-			goto fail;
-		}
-	} else if (st.st_mode & S_IWOTH) {
-		conf_fail(err, "%s: mode %04o lets any user change it; refused", path,
-		    (unsigned)(st.st_mode & 07777));
-		goto fail;
-	}
-	if (st.st_size > CONF_FILE_MAX) {
-		conf_fail(err, "%s: larger than %d octets; not a configuration file", path,
-		    CONF_FILE_MAX);
-		goto fail;
-	}
-	buf = xmalloc((size_t)st.st_size + 1);
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			conf_fail(err, "%s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	close(fd);
-	*text = buf;
-	*len = got;
-	return true;
-fail:
-	free(buf);
-	close(fd);
-	return false;
 }
 
 bool
@@ -500,15 +332,20 @@ conf_file_line(void *arg, const char *key, const char *value, unsigned line, cha
 bool
 conf_load(struct conf *c, const char *path, bool required, struct conf_error *err)
 {
+	struct kv_error kerr;
 	char *text;
 	size_t len;
 	bool missing, ok;
 
-	if (!conf_read(path, (uid_t)-1, &text, &len, &missing, err))
+	if (!kv_read(path, (uid_t)-1, &text, &len, &missing, &kerr)) {
+		snprintf(err->reason, sizeof err->reason, "%s", kerr.reason);
 		return missing && !required;
+	}
 	free(c->path);
 	c->path = xstrdup(path);
-	ok = conf_parse(text, len, path, conf_file_line, c, err);
+	ok = kv_parse(text, len, path, conf_file_line, c, &kerr);
+	if (!ok)
+		snprintf(err->reason, sizeof err->reason, "%s", kerr.reason);
 	free(text);
 	return ok;
 }

@@ -1,8 +1,8 @@
 /*
  * conf: clientq-runner's own configuration file (clientq.conf(5), by
  * default /etc/mail/clientq.conf), for what submit.cf cannot say: the
- * daemon's tunables, the TLS policy, AUTH.  And the "key = value" reader
- * it shares with AUTH's credentials file.
+ * daemon's tunables, the TLS policy, AUTH, read with kv.h's "key = value"
+ * reader, as AUTH's credentials file is.
  *
  * Contract
  * --------
@@ -36,33 +36,11 @@
 #include "auth.h"
 #include "tls.h"
 
-#define CONF_LINE_MAX 4096
 #define CONF_NKEYS 18		/* the keys of clientq.conf(5) */
-#define CONF_FILE_MAX (256 * 1024)
 
 struct conf_error {
 	char reason[600];	/* "FILE:LINE: problem" */
 };
-
-/* ------------------------------------------------ the generic reader */
-
-/* Called for each "key = value": false, and why, for a line it refuses
- * (conf_parse adds the file and line). */
-typedef bool (*conf_line_fn)(void *arg, const char *key, const char *value,
-    unsigned line, char *why, size_t whylen);
-
-bool conf_parse(const char *text, size_t len, const char *path, conf_line_fn fn,
-    void *arg, struct conf_error *err);
-
-/* conf_read: a whole file (at most CONF_FILE_MAX), opened without
- * following a symbolic link.  *missing (when not NULL) is set for a file
- * that does not exist (then false, err set too).  With secret_owner not
- * (uid_t)-1 the file holds secrets: it must be owned by that user and
- * closed to everyone else (mode 0600 or 0400); otherwise it must not be
- * writable by other users.  The text is NUL-terminated; the caller
- * frees it (wiping a secret's). */
-bool conf_read(const char *path, uid_t secret_owner, char **text, size_t *len,
-    bool *missing, struct conf_error *err);
 
 /* conf_seconds: "90" (seconds), or a sendmail interval with units
  * ("90s", "5m", "1h30m", "2d"); false for anything else. */
