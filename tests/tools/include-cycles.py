@@ -3,8 +3,9 @@
 any circle, and exits 1 when there is one.
 
 A module is a .c and its .h of the same name (lib/conf.c and lib/conf.h
-are "conf"); a private header (daemon-private.h) belongs to the module
-whose name it begins with.  Module A depends on B when any of A's files
+are "conf"); a private header (daemon-private.h), and a .c without a
+header of its own (check-relay.c), belong to the module whose name they
+begin with.  Module A depends on B when any of A's files
 includes B's header.  A circle (A needs B needs ... needs A) means neither
 can be read, tested or linked without the other.
 
@@ -37,7 +38,13 @@ def main():
         for f in sorted(os.listdir(os.path.join(top, d))):
             if f.endswith((".c", ".h")):
                 files.append(os.path.join(d, f))
-    modules = {os.path.splitext(os.path.basename(f))[0] for f in files if f.endswith(".c")}
+    bases = {os.path.splitext(os.path.basename(f))[0] for f in files}
+    headers = {os.path.splitext(os.path.basename(f))[0] for f in files if f.endswith(".h")}
+    # A .c with a header of its own is a module; one without, whose name
+    # begins with a module's (check-relay.c), is a part of that module.
+    modules = {b for b in bases if b in headers or not any(
+        b.startswith(m + "-") for m in bases if m in headers and m != b)}
+    modules &= {os.path.splitext(os.path.basename(f))[0] for f in files if f.endswith(".c")}
     deps = {}
     for f in files:
         with open(os.path.join(top, f), encoding="utf-8", errors="replace") as fp:
