@@ -656,8 +656,8 @@ static const struct ctl_command ctl_commands[] = {
 	  "\t\tdeferred).  Anyone; one flush per 10 s for users other than\n"
 	  "\t\troot and the runner's user, who name or wait for their own messages",
 	  ctl_opts_flush, ctl_flush },
-	{ "list", "list [--all] [--json | --json-array] |\n"
-	  "  list --offline [-C submit.cf | -q DIR] [--json | --json-array]",
+	{ "list", "list [--all] [--json | --json-array] | "
+	  "list --offline [-C submit.cf | -q DIR] [--json | --json-array]",
 	  "list the client queue as `mailq -Ac` does: your own messages (root and\n"
 	  "\t\tthe runner's user: all of them); --offline reads the queue\n"
 	  "\t\tdirectory directly (root or group smmsp) without the daemon;\n"
