@@ -123,17 +123,21 @@ for qid, pre in ((a, "qf"), (b, "qf"), (c, "qf"), (d, "hf")):
     assert o["arrival_time"] == int(t[1:]), (o, t)
     assert o["message_size"] > os.path.getsize(os.path.join(q, "df" + qid)), o
 ea = by[a]
-assert ea["queue_name"] == "deferred", ea
+assert ea["queue_name"] == ("deferred" if mode == "offline" else ea["queue_name"]), ea
+assert ea["queue_name"] in ("deferred", "active"), ea
 assert [r["address"] for r in ea["recipients"]] == ["alice@example.test", "bob"], ea
 assert all(r["delay_reason"].startswith("Deferred: Connection refused") for r in ea["recipients"]), ea
 assert by[d]["queue_name"] == "hold" and by[d]["clientq_hold_reason"] == "held by the test", by[d]
 if mode == "offline":
     assert by[c]["queue_name"] == "incoming", by[c]
     assert all("delay_reason" not in r for r in by[c]["recipients"]), by[c]
+    assert all(o["queue_name"] != "active" for o in objs), objs
 else:
-    # The daemon may have tried it by now (the relay is down), and may
-    # be trying it: it says so.
+    # The daemon is delivering one of them (the relay never answers the
+    # final dot): that one is active, and locked.
     assert by[c]["queue_name"] in ("incoming", "deferred", "active"), by[c]
+    act = [o for o in objs if o["queue_name"] == "active"]
+    assert len(act) >= 1 and all(o["clientq_locked"] is True for o in act), objs
 EOF
 "$CLIENTQCTL" list --offline -C "$CF" --json >"$W/offline.jsonl" 2>"$W/offline.err"
 if python3 "$W/jsonl.py" "$W/offline.jsonl" "$Q" "$a" "$b" "$c" "$d" offline; then
@@ -145,18 +149,31 @@ TZ=UTC "$CLIENTQCTL" list --offline -C "$CF" >"$W/after-hold"
 check "the plain listing leaves the held message out, as mailq does" \
     sh -c '! grep -q "^$1" "$2"' sh "$d" "$W/after-hold"
 
-# The same through the daemon (the relay is down).
+# The same through the daemon, while it delivers: the relay takes the
+# message and never answers the final dot, so what it sends stays active.
+it_recorder_start "$PORT" "$W/rec" --reply dot=hang
 mkdir "$W/run" && chown smmsp:smmsp "$W/run"
 "$IT_RUNNER" -C "$CF" --control "$W/run/control" -L cq-list 2>>"$W/daemon.log" &
 DPID=$!
 IT_PIDS="$IT_PIDS $DPID"
 wait_for test -S "$W/run/control"
+daemon_active() {
+	"$CLIENTQCTL" --socket "$W/run/control" list --json | grep -q '"queue_name": "active"'
+}
+check "the daemon is delivering a message (the relay holds the final dot)" wait_for daemon_active
 "$CLIENTQCTL" --socket "$W/run/control" list --json >"$W/daemon.jsonl" 2>"$W/daemon.err"
 rc=$?
 if [ "$rc" -eq 0 ] && python3 "$W/jsonl.py" "$W/daemon.jsonl" "$Q" "$a" "$b" "$c" "$d" daemon; then
-	ok "list --json through the daemon: the same members and types, the held message too"
+	ok "list --json through the daemon: the same members and types, the held message too, the one under way active"
 else
 	fail "list --json through the daemon" "rc=$rc" "$(cat "$W/daemon.jsonl" "$W/daemon.err")"
+fi
+"$CLIENTQCTL" list --offline -C "$CF" --json >"$W/offline2.jsonl" 2>&1
+if python3 "$W/jsonl.py" "$W/offline2.jsonl" "$Q" "$a" "$b" "$c" "$d" offline &&
+    grep -q '"clientq_locked": true' "$W/offline2.jsonl"; then
+	ok "--offline --json meanwhile: never active, the message under way locked"
+else
+	fail "--offline --json during a delivery" "$(cat "$W/offline2.jsonl")"
 fi
 "$CLIENTQCTL" --socket "$W/run/control" list --json-array >"$W/daemon.json" 2>>"$W/daemon.err"
 if python3 -c '
@@ -171,4 +188,5 @@ else
 fi
 kill "$DPID" 2>/dev/null
 wait "$DPID" 2>/dev/null
+it_recorder_stop "$W/rec"
 it_finish
