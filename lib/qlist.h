@@ -100,8 +100,8 @@ const char *qlist_queue_name(const struct qlist_entry *e);
 /* qlist_message_size: octets of header and body, as Postfix counts them:
  * the data file's size and the headers as queued in the control file
  * (macros unexpanded, conditional headers counted, LF line ends: an
- * approximation, as Postfix says of its own); 0 without a data file or
- * envelope. */
+ * approximation, as Postfix says of its own).  A missing data file counts
+ * 0; without an envelope, so do the headers. */
 long long qlist_message_size(const struct qlist_entry *e);
 
 /* qlist_json_string: fp gets s as a JSON string: '"' and '\\' escaped,
