@@ -932,15 +932,22 @@ daemon_cmd_remove(struct daemon *d, control_token t, const struct daemon_peer *p
 
 /* ------------------------------------------------------------ readers */
 
-/* In a child: the queue; with mine, only what the peer may see. */
+/* In a child: the queue (with held, the held messages too); with mine,
+ * only what the peer may see. */
 static bool
-daemon_gather(const struct daemon_reader *r, FILE *out, struct qlist *ql, bool mine)
+daemon_gather_from(const struct daemon_reader *r, FILE *out, struct qlist *ql, bool mine,
+    bool held)
 {
 	struct spool_error err;
 	size_t i, k = 0;
 
 	if (!qlist_gather(r->d->sp, ql, true, &err)) {
 		control_fprint_end(out, CTL_TRY, "%s", err.reason);
+		return false;
+	}
+	if (held && !qlist_gather_held(r->d->sp, ql, &err)) {
+		control_fprint_end(out, CTL_TRY, "%s", err.reason);
+		qlist_free(ql);
 		return false;
 	}
 	for (i = 0; i < ql->n; i++) {
@@ -953,6 +960,12 @@ daemon_gather(const struct daemon_reader *r, FILE *out, struct qlist *ql, bool m
 	}
 	ql->n = k;	/* the order is kept */
 	return true;
+}
+
+static bool
+daemon_gather(const struct daemon_reader *r, FILE *out, struct qlist *ql, bool mine)
+{
+	return daemon_gather_from(r, out, ql, mine, false);
 }
 
 static void
@@ -983,15 +996,32 @@ daemon_print_json(const struct qlist *ql, const char *dir, FILE *fp)
 }
 
 static void
+daemon_print_jsonl(const struct qlist *ql, const char *dir, FILE *fp)
+{
+	(void)dir;
+	qlist_print_jsonl(ql, fp);
+}
+
+/* list: format mailq (the default), jsonl (postqueue -j's JSON Lines,
+ * held messages included, and what is being delivered is "active"), or
+ * json (the old array, for one release). */
+static void
 daemon_child_list(void *arg, FILE *out)
 {
 	const struct daemon_reader *r = arg;
 	const char *fmt = ctl_get(r->rq, "format");
+	bool jsonl = fmt != NULL && strcmp(fmt, "jsonl") == 0;
 	struct qlist ql;
+	size_t i;
 
-	if (!daemon_gather(r, out, &ql, true))
+	if (!daemon_gather_from(r, out, &ql, true, jsonl))
 		return;
-	daemon_print(out, fmt != NULL && strcmp(fmt, "json") == 0 ? daemon_print_json :
+	/* The child's snapshot of the jobs under way is the parent's at
+	 * the fork: close enough for a listing, as mailq's '*' is. */
+	for (i = 0; jsonl && i < ql.n; i++)
+		ql.v[i].active = !ql.v[i].held && daemon_active(r->d, ql.v[i].id);
+	daemon_print(out, jsonl ? daemon_print_jsonl :
+	    fmt != NULL && strcmp(fmt, "json") == 0 ? daemon_print_json :
 	    qlist_print_mailq, &ql, spool_path(r->d->sp));
 	qlist_free(&ql);
 }
@@ -1275,7 +1305,8 @@ daemon_cmd_list(struct daemon *d, control_token t, const struct daemon_peer *p,
 		    "list --all: only root and the runner's user see every message; you see your own");
 		return;
 	}
-	if (fmt != NULL && strcmp(fmt, "json") != 0 && strcmp(fmt, "mailq") != 0) {
+	if (fmt != NULL && strcmp(fmt, "json") != 0 && strcmp(fmt, "jsonl") != 0 &&
+	    strcmp(fmt, "mailq") != 0) {
 		control_end(d->ctl, t, CTL_BAD, "list: unknown format '%.40s'", fmt);
 		return;
 	}

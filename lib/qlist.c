@@ -31,6 +31,51 @@ qlist_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* One control file of the listing: false when it is left out (delivered
+ * while we listed, or a qf with a q line, which gatherq() leaves out of a
+ * normal listing; an hf file is listed whatever its q line says). */
+static bool
+qlist_read(struct spool *sp, char prefix, const char *id, size_t seq, bool keep_env,
+    struct qlist_entry *e)
+{
+	struct spool_error serr;
+	struct qf_error qerr;
+	char *data;
+	size_t len;
+
+	memset(e, 0, sizeof *e);
+	e->priority = QLIST_UNKNOWN_PRI;
+	e->held = prefix == 'h';
+	snprintf(e->id, sizeof e->id, "%s", id);
+	e->sres = spool_peek(sp, prefix, e->id, &e->locked, &data, &len, &e->owner, &serr);
+	if (e->sres == SPOOL_GONE)
+		return false;
+	e->seq = seq;
+	e->df_size = keep_env ? spool_df_size(sp, e->id) : -1;
+	if (e->sres != SPOOL_OK) {
+		e->problem = xstrdup(serr.reason);
+		return true;
+	}
+	e->qst = qf_parse(data, len, &e->env, &qerr);
+	free(data);
+	if (e->qst != QF_OK) {
+		if (qerr.line)
+			e->problem = xasprintf("line %u: %s", qerr.line, qerr.reason);
+		else
+			e->problem = xstrdup(qerr.reason);
+	} else if (e->env->quarantine != NULL && !e->held) {
+		qf_free(e->env);
+		return false;
+	} else {
+		e->priority = e->env->priority;
+		if (!keep_env) {
+			qf_free(e->env);
+			e->env = NULL;
+		}
+	}
+	return true;
+}
+
 bool
 qlist_gather(struct spool *sp, struct qlist *out, bool keep_env,
     struct spool_error *err)
@@ -41,52 +86,31 @@ qlist_gather(struct spool *sp, struct qlist *out, bool keep_env,
 	if (!spool_scan(sp, 'q', &out->scan, err))
 		return false;
 	out->v = xcalloc(out->scan.nids ? out->scan.nids : 1, sizeof *out->v);
-	for (i = 0; i < out->scan.nids; i++) {
-		struct qlist_entry *e = &out->v[n];
-		struct spool_error serr;
-		struct qf_error qerr;
-		char *data;
-		size_t len;
-
-		memset(e, 0, sizeof *e);
-		e->priority = QLIST_UNKNOWN_PRI;
-		snprintf(e->id, sizeof e->id, "%s", out->scan.ids[i]);
-		e->sres = spool_peek(sp, 'q', e->id, &e->locked, &data, &len, &e->owner, &serr);
-		if (e->sres == SPOOL_GONE)
-			continue;	/* delivered while we listed */
-		e->seq = i;
-		e->df_size = keep_env ? spool_df_size(sp, e->id) : -1;
-		if (e->sres != SPOOL_OK) {
-			e->problem = xstrdup(serr.reason);
+	for (i = 0; i < out->scan.nids; i++)
+		if (qlist_read(sp, 'q', out->scan.ids[i], i, keep_env, &out->v[n]))
 			n++;
-			continue;
-		}
-		e->qst = qf_parse(data, len, &e->env, &qerr);
-		free(data);
-		if (e->qst != QF_OK) {
-			if (qerr.line)
-				e->problem = xasprintf("line %u: %s", qerr.line, qerr.reason);
-			else
-				e->problem = xstrdup(qerr.reason);
-		} else if (e->env->quarantine != NULL) {
-			/* gatherq() leaves a qf with a q line out of a normal
-			 * listing. */
-			qf_free(e->env);
-			continue;
-		} else {
-			e->priority = e->env->priority;
-			if (!keep_env) {
-				qf_free(e->env);
-				e->env = NULL;
-			}
-		}
-		n++;
-	}
 	out->n = n;
 	/* sendmail sorts with qsort(), which glibc makes a merge sort:
 	 * equal priorities stay in directory order.  The sequence number
 	 * makes our qsort() stable too. */
 	qsort(out->v, n, sizeof *out->v, qlist_cmp);
+	return true;
+}
+
+bool
+qlist_gather_held(struct spool *sp, struct qlist *ql, struct spool_error *err)
+{
+	struct spool_scan scan;
+	size_t i, n = ql->n;
+
+	if (!spool_scan(sp, 'h', &scan, err))
+		return false;
+	ql->v = xreallocarray(ql->v, n + scan.nids + 1, sizeof *ql->v);
+	for (i = 0; i < scan.nids; i++)
+		if (qlist_read(sp, 'h', scan.ids[i], i, true, &ql->v[n]))
+			n++;
+	ql->n = n;
+	spool_scan_free(&scan);
 	return true;
 }
 
@@ -228,12 +252,12 @@ qlist_utf8_len(const unsigned char *s)
 	return n;
 }
 
-void
-qlist_json_string(FILE *fp, const char *s)
+/* s escaped for a JSON string, without the quotes around it. */
+static void
+qlist_json_chars(FILE *fp, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
-	putc('"', fp);
 	while (*p != '\0') {
 		size_t n;
 
@@ -249,6 +273,13 @@ qlist_json_string(FILE *fp, const char *s)
 			fprintf(fp, "\\u%04x", *p++);
 		}
 	}
+}
+
+void
+qlist_json_string(FILE *fp, const char *s)
+{
+	putc('"', fp);
+	qlist_json_chars(fp, s);
 	putc('"', fp);
 }
 
@@ -299,6 +330,113 @@ qlist_print_json(const struct qlist *ql, FILE *fp)
 		fputs("]}", fp);
 	}
 	fputs(ql->n ? "\n]\n" : "]\n", fp);
+}
+
+/* ------------------------------------------------------ JSON Lines */
+
+/* An address as Postfix's postqueue -j writes it: without the angle
+ * brackets sendmail keeps in S and R lines ("<>", the null sender, is
+ * ""). */
+static void
+qlist_json_addr(FILE *fp, const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+	char *bare;
+
+	if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
+		bare = xstrdup(s + 1);
+		bare[n - 2] = '\0';
+		qlist_json_string(fp, bare);
+		free(bare);
+	} else {
+		qlist_json_string(fp, s != NULL ? s : "");
+	}
+}
+
+const char *
+qlist_queue_name(const struct qlist_entry *e)
+{
+	if (e->held)
+		return "hold";
+	if (e->active)
+		return "active";
+	if (e->env != NULL && e->env->ntries > 0)
+		return "deferred";
+	return "incoming";
+}
+
+long long
+qlist_message_size(const struct qlist_entry *e)
+{
+	long long n = e->df_size > 0 ? e->df_size : 0;
+	size_t i;
+
+	/* Postfix counts header and body.  The headers are in the control
+	 * file, as queued (unexpanded macros, conditional headers counted):
+	 * an approximation, as Postfix's own is. */
+	if (e->env != NULL)
+		for (i = 0; i < e->env->nheaders; i++)
+			n += (long long)strlen(e->env->headers[i].name) + 1 +
+			    (long long)strlen(e->env->headers[i].value) + 1;
+	return n;
+}
+
+static void
+qlist_print_jsonl_entry(const struct qlist_entry *e, FILE *fp)
+{
+	const struct qf_envelope *env = e->env;
+	size_t k;
+
+	/* Postfix's members first, in its order and spacing, so that what
+	 * reads postqueue -j line by line reads this too. */
+	fprintf(fp, "{\"queue_name\": \"%s\", \"queue_id\": ", qlist_queue_name(e));
+	qlist_json_string(fp, e->id);
+	fprintf(fp, ", \"arrival_time\": %lld, \"message_size\": %lld, "
+	    "\"forced_expire\": false, \"sender\": ", env != NULL ? env->ctime : 0LL,
+	    qlist_message_size(e));
+	qlist_json_addr(fp, env != NULL ? env->sender : "");
+	fputs(", \"recipients\": [", fp);
+	for (k = 0; env != NULL && k < env->nrcpts; k++) {
+		const char *why = env->rcpts[k].status != NULL ? env->rcpts[k].status :
+		    env->status;
+
+		fputs(k ? ", {\"address\": " : "{\"address\": ", fp);
+		qlist_json_addr(fp, env->rcpts[k].addr);
+		if (env->ntries > 0 && why != NULL) {
+			fputs(", \"delay_reason\": ", fp);
+			qlist_json_string(fp, why);
+		}
+		putc('}', fp);
+	}
+	putc(']', fp);
+	/* Ours, under names Postfix does not use. */
+	fprintf(fp, ", \"clientq_locked\": %s", e->locked ? "true" : "false");
+	if (e->sres == SPOOL_OK)
+		fprintf(fp, ", \"clientq_owner_uid\": %lu", (unsigned long)e->owner);
+	if (env != NULL) {
+		fprintf(fp, ", \"clientq_tries\": %ld", env->ntries);
+		if (env->dtime > 0)
+			fprintf(fp, ", \"clientq_last_attempt\": %lld", env->dtime);
+		if (e->held && env->quarantine != NULL) {
+			fputs(", \"clientq_hold_reason\": ", fp);
+			qlist_json_string(fp, env->quarantine);
+		}
+	} else {
+		fprintf(fp, ", \"clientq_problem\": \"%s: ",
+		    e->sres != SPOOL_OK ? "unsafe" : qf_status_str(e->qst));
+		qlist_json_chars(fp, e->problem != NULL ? e->problem : "?");
+		putc('"', fp);
+	}
+	fputs("}\n", fp);
+}
+
+void
+qlist_print_jsonl(const struct qlist *ql, FILE *fp)
+{
+	size_t i;
+
+	for (i = 0; i < ql->n; i++)
+		qlist_print_jsonl_entry(&ql->v[i], fp);
 }
 
 bool

@@ -35,6 +35,10 @@ struct qlist_entry {
 	size_t seq;			/* directory order, for a stable sort */
 	uid_t owner;			/* the control file's owner (when
 					 * sres is SPOOL_OK) */
+	bool held;			/* an hf file (qlist_gather_held) */
+	bool active;			/* being delivered: set by a caller
+					 * that knows (the daemon), for the
+					 * JSON Lines' queue_name */
 };
 
 struct qlist {
@@ -51,6 +55,12 @@ bool qlist_gather(struct spool *sp, struct qlist *out, bool keep_env,
     struct spool_error *err);
 void qlist_free(struct qlist *ql);
 
+/* qlist_gather_held: append the held messages (hf files, sendmail's
+ * quarantine, which mailq leaves out) to ql, in directory order, with
+ * their envelopes; each has .held set.  Names that are not hf files are
+ * not reported. */
+bool qlist_gather_held(struct spool *sp, struct qlist *ql, struct spool_error *err);
+
 /* qlist_belongs: the entry is the message of the user uid (login name
  * user) in a queue whose $j is domain: the control file is theirs
  * (uid), or its envelope sender is theirs, unqualified ("user") or
@@ -64,11 +74,41 @@ bool qlist_belongs(const struct qlist_entry *e, uid_t uid, const char *user,
 /* qlist_print_mailq: the listing as `mailq -Ac` prints it for queue_dir. */
 void qlist_print_mailq(const struct qlist *ql, const char *queue_dir, FILE *fp);
 
-/* qlist_print_json: a JSON array with one object per entry. */
+/* qlist_print_json: a JSON array with one object per entry (the listing
+ * of `list --json-array`; to go after one release). */
 void qlist_print_json(const struct qlist *ql, FILE *fp);
 
-/* qlist_json_string: fp gets s as a JSON string; bytes that are not UTF-8
- * are written as \u00XX. */
+/* qlist_print_jsonl: JSON Lines as Postfix's `postqueue -j` writes them:
+ * one object per entry and line, with postqueue's members, names and JSON
+ * types (queue_name, queue_id, arrival_time, message_size, forced_expire,
+ * sender, recipients[] of address and delay_reason), in its order and
+ * spacing, then ours, prefixed clientq_ (clientqctl(8) lists them).
+ * queue_name is qlist_queue_name()'s; message_size qlist_message_size()'s;
+ * forced_expire is always false (nothing here forces expiry); addresses
+ * lose sendmail's angle brackets ("<>" is ""); a recipient of a message
+ * tried before (N > 0) has a delay_reason, its M line or the envelope's,
+ * when there is one.  An entry without an envelope (unreadable, being
+ * written) gets arrival_time 0, sender "", no recipients and a
+ * clientq_problem.  Strings as qlist_json_string() writes them. */
+void qlist_print_jsonl(const struct qlist *ql, FILE *fp);
+
+/* qlist_queue_name: "hold" (held), "active" (e->active: being delivered),
+ * "deferred" (tried before: N > 0) or "incoming" (never tried, or no
+ * envelope). */
+const char *qlist_queue_name(const struct qlist_entry *e);
+
+/* qlist_message_size: octets of header and body, as Postfix counts them:
+ * the data file's size and the headers as queued in the control file
+ * (macros unexpanded, conditional headers counted, LF line ends: an
+ * approximation, as Postfix says of its own).  A missing data file counts
+ * 0; without an envelope, so do the headers. */
+long long qlist_message_size(const struct qlist_entry *e);
+
+/* qlist_json_string: fp gets s as a JSON string: '"' and '\\' escaped,
+ * control characters and DEL as \u00XX, valid UTF-8 as it is, and each
+ * byte that is not part of valid UTF-8 as \u00XX (its value: the reader
+ * sees U+0080-U+00FF, and the bytes can be recovered; Postfix writes '?'
+ * instead).  The output is always valid UTF-8 and valid JSON. */
 void qlist_json_string(FILE *fp, const char *s);
 
 #endif
