@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "log.h"
-#include "xalloc.h"
+#include "check/check.h"
+#include "queue/log.h"
+#include "util/xalloc.h"
 
 enum {
 	CC_EXIT_USAGE = 64,

@@ -22,13 +22,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "kv.h"
-#include "ctl.h"
-#include "qid.h"
-#include "qlist.h"
-#include "spool.h"
-#include "strbuf.h"
-#include "submitcf.h"
+#include "util/kv.h"
+#include "util/ctl.h"
+#include "queue/qid.h"
+#include "queue/qlist.h"
+#include "queue/spool.h"
+#include "util/strbuf.h"
+#include "config/submitcf.h"
 
 /* Exit codes, documented in clientqctl(8); `check` has the monitoring
  * plugins' own (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). */

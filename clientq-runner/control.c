@@ -17,9 +17,9 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include "monotime.h"
-#include "strbuf.h"
-#include "xalloc.h"
+#include "util/monotime.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
 
 /* A reply that makes no progress for this long is dropped. */
 #define CONTROL_WRITE_MS 60000

@@ -41,13 +41,13 @@
 
 #include "daemon-control.h"
 #include "daemon-private.h"
-#include "log.h"
-#include "monotime.h"
-#include "pwcache.h"
-#include "qf.h"
-#include "qlist.h"
-#include "strbuf.h"
-#include "xalloc.h"
+#include "queue/log.h"
+#include "util/monotime.h"
+#include "util/pwcache.h"
+#include "queue/qf.h"
+#include "queue/qlist.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
 
 struct daemon_peer {
 	uid_t uid;

@@ -12,16 +12,16 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "conf.h"
+#include "config/conf.h"
 #include "control.h"
 #include "daemon.h"
-#include "deliver.h"
-#include "engine.h"
-#include "evloop.h"
-#include "qid.h"
-#include "retry.h"
-#include "sched.h"
-#include "spool.h"
+#include "delivery/deliver.h"
+#include "delivery/engine.h"
+#include "util/evloop.h"
+#include "queue/qid.h"
+#include "delivery/retry.h"
+#include "delivery/sched.h"
+#include "queue/spool.h"
 
 /* A message held by its submitter (or still empty) is looked at again
  * after this long, unless its close is seen first. */

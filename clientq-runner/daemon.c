@@ -15,14 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fnv.h"
-#include "log.h"
-#include "monotime.h"
-#include "qf.h"
-#include "sched.h"
-#include "sdnotify.h"
-#include "spool.h"
-#include "xalloc.h"
+#include "util/fnv.h"
+#include "queue/log.h"
+#include "util/monotime.h"
+#include "queue/qf.h"
+#include "delivery/sched.h"
+#include "util/sdnotify.h"
+#include "queue/spool.h"
+#include "util/xalloc.h"
 
 /* The loop's clock is the SMTP deadlines' own. */
 static long long

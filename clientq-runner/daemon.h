@@ -66,9 +66,9 @@
 
 #include <sys/types.h>
 
-#include "deliver.h"
-#include "retry.h"
-#include "smtp.h"
+#include "delivery/deliver.h"
+#include "delivery/retry.h"
+#include "smtp/smtp.h"
 
 struct daemon;
 

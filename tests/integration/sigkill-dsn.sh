@@ -3,7 +3,7 @@
 # recipient and never makes two bounces for one failure.  A message to
 # good (accepted), bad (550: bounced) and slow (451: stays queued) is run
 # by `clientq-runner --once` with CLIENTQ_CRASH_AT naming one of the
-# crash points (lib/crashpoint.h) between the system calls of the
+# crash points (lib/util/crashpoint.h) between the system calls of the
 # requeue, the bounce and the removals; then --once runs again, with no
 # crash, until nothing changes.  After each: slow still queued, exactly
 # one bounce delivered for bad, no tf, no Qf, no other file left.  A

@@ -14,9 +14,9 @@
 
 #include <criterion/criterion.h>
 
-#include "check.h"
+#include "check/check.h"
 #include "testutil.h"
-#include "xalloc.h"
+#include "util/xalloc.h"
 
 Test(check, cron_lines)
 {

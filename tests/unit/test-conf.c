@@ -8,7 +8,7 @@
 
 #include <criterion/criterion.h>
 
-#include "conf.h"
+#include "config/conf.h"
 #include "testutil.h"
 
 static char *dir;

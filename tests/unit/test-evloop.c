@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "evloop.h"
-#include "monotime.h"
+#include "util/evloop.h"
+#include "util/monotime.h"
 
 /* What fired, in order: one letter per handler call. */
 static char trace[64];

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "fnv.h"
-#include "monotime.h"
+#include "util/fnv.h"
+#include "util/monotime.h"
 
 /* The FNV specification's test vectors. */
 Test(fnv, matches_the_published_vectors)

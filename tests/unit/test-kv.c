@@ -8,7 +8,7 @@
 
 #include <criterion/criterion.h>
 
-#include "kv.h"
+#include "util/kv.h"
 #include "testutil.h"
 
 static char *dir;

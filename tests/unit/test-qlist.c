@@ -8,9 +8,9 @@
 
 #include <criterion/criterion.h>
 
-#include "qlist.h"
+#include "queue/qlist.h"
 #include "testutil.h"
-#include "xalloc.h"
+#include "util/xalloc.h"
 
 static char *dir;
 static struct spool *sp;
