@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "util/fnv.h"
+#include "queue/idmap.h"
 #include "queue/log.h"
 #include "util/monotime.h"
 #include "queue/qf.h"
@@ -120,7 +121,7 @@ daemon_park(struct daemon *d, const char *id)
 
 	sched_remove(d->sched, id);
 	if (spool_lstat(d->sp, 'q', id, &st))
-		sched_set(d->parked, id, daemon_fingerprint(&st));
+		(void)idmap_set(d->parked, id, daemon_fingerprint(&st));
 }
 
 /* A parked id whose file is as it was is left alone; one that changed
@@ -131,11 +132,11 @@ daemon_still_parked(struct daemon *d, const char *id)
 	struct stat st;
 	long long fp;
 
-	if (!sched_due(d->parked, id, &fp))
+	if (!idmap_get(d->parked, id, &fp))
 		return false;
 	if (spool_lstat(d->sp, 'q', id, &st) && daemon_fingerprint(&st) == fp)
 		return true;
-	sched_remove(d->parked, id);
+	idmap_remove(d->parked, id);
 	return false;
 }
 
@@ -158,7 +159,7 @@ daemon_schedule(struct daemon *d, const char *id)
 	if (daemon_still_parked(d, id))
 		return;		/* as it was when it was left: said once */
 	r = spool_peek(d->sp, 'q', id, &locked, &data, &len, NULL, &err);
-	if (r == SPOOL_ERROR && sched_due(d->unreadable, id, &due)) {
+	if (r == SPOOL_ERROR && idmap_get(d->unreadable, id, &due)) {
 		/* Still unreadable: its next try stands (daemon_verify
 		 * took it out: then in the interval it had). */
 		long long when;
@@ -167,7 +168,7 @@ daemon_schedule(struct daemon *d, const char *id)
 			sched_set(d->sched, id, now + due);
 		return;
 	}
-	sched_remove(d->unreadable, id);
+	idmap_remove(d->unreadable, id);
 	if (r == SPOOL_GONE) {
 		sched_remove(d->sched, id);
 		daemon_tell_outcome(d, id, "gone", "no longer in the queue");
@@ -646,9 +647,9 @@ daemon_unopened(void *arg, const char *id, enum deliver_result res)
 		 * back sooner: daemon_schedule). */
 		long long iv = DAEMON_SKIPPED_RETRY_MS, max = d->cfg->policy.max_delay * 1000;
 
-		if (sched_due(d->unreadable, id, &iv))
+		if (idmap_get(d->unreadable, id, &iv))
 			iv = iv * 2 > max ? (max > iv ? max : iv) : iv * 2;
-		sched_set(d->unreadable, id, iv);
+		(void)idmap_set(d->unreadable, id, iv);
 		sched_set(d->sched, id, daemon_now_ms() + iv);
 		daemon_tell_outcome(d, id, "skipped",
 		    "its control file cannot be read (see the log)");
@@ -1154,8 +1155,8 @@ daemon_run(struct daemon_config *cfg)
 	d->cfg = cfg;
 	d->sched = sched_new();
 	d->unread = sched_new();
-	d->parked = sched_new();
-	d->unreadable = sched_new();
+	d->parked = idmap_new();
+	d->unreadable = idmap_new();
 	d->ifd = d->sfd = -1;
 	d->due_at = -1;
 	d->loop = evloop_new();
@@ -1220,8 +1221,8 @@ out:
 	sched_free(d->unread);
 	spool_cursor_close(d->cursor);
 	spool_scan_free(&d->rescan_found);
-	sched_free(d->parked);
-	sched_free(d->unreadable);
+	idmap_free(d->parked);
+	idmap_free(d->unreadable);
 	free(d->skipped);
 	free(d);
 	return rc;
