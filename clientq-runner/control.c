@@ -16,6 +16,9 @@
 #include <sys/wait.h>
 #include <poll.h>
 #include <unistd.h>
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "util/monotime.h"
 #include "util/strbuf.h"
@@ -135,6 +138,22 @@ control_listen(const char *path, uid_t owner, gid_t group, char *err, size_t err
 	return fd;
 }
 
+#ifdef HAVE_LIBSYSTEMD
+int
+control_inherited(void)
+{
+	/* sd_listen_fds(1) unsets LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES
+	 * and marks the descriptors close-on-exec. */
+	int n = sd_listen_fds(1);
+
+	if (n < 1 || sd_is_socket(SD_LISTEN_FDS_START, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
+		return -1;
+	(void)fcntl(SD_LISTEN_FDS_START, F_SETFL,
+	    fcntl(SD_LISTEN_FDS_START, F_GETFL) | O_NONBLOCK);
+	return SD_LISTEN_FDS_START;
+}
+#else
+/* Without libsystemd: the same protocol (sd_listen_fds(3)), read here. */
 int
 control_inherited(void)
 {
@@ -161,6 +180,7 @@ control_inherited(void)
 	(void)fcntl(3, F_SETFL, fcntl(3, F_GETFL) | O_NONBLOCK);
 	return 3;
 }
+#endif
 
 /* ------------------------------------------------------------ connections */
 
