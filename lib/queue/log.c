@@ -33,6 +33,7 @@ enum log_sink {
 static char log_tag[64] = "sm-msp-queue";
 static enum log_sink log_sink = LOG_SINK_STDERR;
 
+#ifdef HAVE_LIBSYSTEMD
 /* Standard error is the journal's stream when JOURNAL_STREAM names its
  * device and inode (systemd.exec(5)). */
 static int
@@ -49,6 +50,7 @@ log_stderr_is_journal(void)
 		return 0;
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
+#endif
 
 void
 log_init(const char *tag, enum log_dest dest)
