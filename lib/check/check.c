@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "queue/qlist.h"
+#include "util/json.h"
 #include "util/xalloc.h"
 
 /* ------------------------------------------------------------ report */
@@ -168,7 +168,7 @@ ck_json_field(FILE *fp, const char *key, const char *value, bool first)
 	if (value == NULL)
 		fputs("null", fp);
 	else
-		qlist_json_string(fp, value);
+		json_string(fp, value);
 }
 
 void

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "util/json.h"
 #include "util/xalloc.h"
 
 /* print_single_queue() sorts with priority 0x7fffffff for jobs whose
@@ -224,65 +225,6 @@ qlist_print_mailq(const struct qlist *ql, const char *queue_dir, FILE *fp)
 	fprintf(fp, "\t\tTotal requests: %zu\n", ql->n);
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0. */
-static size_t
-qlist_utf8_len(const unsigned char *s)
-{
-	size_t n, i;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		n = 2, cp = s[0] & 0x1F;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		n = 3, cp = s[0] & 0x0F;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-		return 0;
-	return n;
-}
-
-/* s escaped for a JSON string, without the quotes around it. */
-static void
-qlist_json_chars(FILE *fp, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p != '\0') {
-		size_t n;
-
-		if (*p == '"' || *p == '\\') {
-			putc('\\', fp);
-			putc(*p++, fp);
-		} else if (*p < 0x20 || *p == 0x7f) {
-			fprintf(fp, "\\u%04x", *p++);
-		} else if ((n = qlist_utf8_len(p)) > 0) {
-			fwrite(p, 1, n, fp);
-			p += n;
-		} else {
-			fprintf(fp, "\\u%04x", *p++);
-		}
-	}
-}
-
-void
-qlist_json_string(FILE *fp, const char *s)
-{
-	putc('"', fp);
-	qlist_json_chars(fp, s);
-	putc('"', fp);
-}
-
 static void
 qlist_json_opt(FILE *fp, const char *key, const char *value)
 {
@@ -290,7 +232,7 @@ qlist_json_opt(FILE *fp, const char *key, const char *value)
 	if (value == NULL)
 		fputs("null", fp);
 	else
-		qlist_json_string(fp, value);
+		json_string(fp, value);
 }
 
 void
@@ -304,7 +246,7 @@ qlist_print_json(const struct qlist *ql, FILE *fp)
 		const struct qf_envelope *env = e->env;
 
 		fprintf(fp, "%s\n{\"id\":", i ? "," : "");
-		qlist_json_string(fp, e->id);
+		json_string(fp, e->id);
 		fprintf(fp, ",\"locked\":%s,\"size\":%lld", e->locked ? "true" : "false",
 		    e->df_size);
 		if (env == NULL) {
@@ -323,7 +265,7 @@ qlist_print_json(const struct qlist *ql, FILE *fp)
 		fputs(",\"recipients\":[", fp);
 		for (k = 0; k < env->nrcpts; k++) {
 			fprintf(fp, "%s{\"address\":", k ? "," : "");
-			qlist_json_string(fp, env->rcpts[k].addr);
+			json_string(fp, env->rcpts[k].addr);
 			qlist_json_opt(fp, "status", env->rcpts[k].status);
 			putc('}', fp);
 		}
@@ -346,10 +288,10 @@ qlist_json_addr(FILE *fp, const char *s)
 	if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
 		bare = xstrdup(s + 1);
 		bare[n - 2] = '\0';
-		qlist_json_string(fp, bare);
+		json_string(fp, bare);
 		free(bare);
 	} else {
-		qlist_json_string(fp, s != NULL ? s : "");
+		json_string(fp, s != NULL ? s : "");
 	}
 }
 
@@ -390,7 +332,7 @@ qlist_print_jsonl_entry(const struct qlist_entry *e, FILE *fp)
 	/* Postfix's members first, in its order and spacing, so that what
 	 * reads postqueue -j line by line reads this too. */
 	fprintf(fp, "{\"queue_name\": \"%s\", \"queue_id\": ", qlist_queue_name(e));
-	qlist_json_string(fp, e->id);
+	json_string(fp, e->id);
 	fprintf(fp, ", \"arrival_time\": %lld, \"message_size\": %lld, "
 	    "\"forced_expire\": false, \"sender\": ", env != NULL ? env->ctime : 0LL,
 	    qlist_message_size(e));
@@ -404,7 +346,7 @@ qlist_print_jsonl_entry(const struct qlist_entry *e, FILE *fp)
 		qlist_json_addr(fp, env->rcpts[k].addr);
 		if (env->ntries > 0 && why != NULL) {
 			fputs(", \"delay_reason\": ", fp);
-			qlist_json_string(fp, why);
+			json_string(fp, why);
 		}
 		putc('}', fp);
 	}
@@ -419,12 +361,12 @@ qlist_print_jsonl_entry(const struct qlist_entry *e, FILE *fp)
 			fprintf(fp, ", \"clientq_last_attempt\": %lld", env->dtime);
 		if (e->held && env->quarantine != NULL) {
 			fputs(", \"clientq_hold_reason\": ", fp);
-			qlist_json_string(fp, env->quarantine);
+			json_string(fp, env->quarantine);
 		}
 	} else {
 		fprintf(fp, ", \"clientq_problem\": \"%s: ",
 		    e->sres != SPOOL_OK ? "unsafe" : qf_status_str(e->qst));
-		qlist_json_chars(fp, e->problem != NULL ? e->problem : "?");
+		json_chars(fp, e->problem != NULL ? e->problem : "?");
 		putc('"', fp);
 	}
 	fputs("}\n", fp);

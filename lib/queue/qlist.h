@@ -89,7 +89,7 @@ void qlist_print_json(const struct qlist *ql, FILE *fp);
  * tried before (N > 0) has a delay_reason, its M line or the envelope's,
  * when there is one.  An entry without an envelope (unreadable, being
  * written) gets arrival_time 0, sender "", no recipients and a
- * clientq_problem.  Strings as qlist_json_string() writes them. */
+ * clientq_problem.  Strings as json_string() (util/json.h) writes them. */
 void qlist_print_jsonl(const struct qlist *ql, FILE *fp);
 
 /* qlist_queue_name: "hold" (held), "active" (e->active: being delivered),
@@ -103,12 +103,5 @@ const char *qlist_queue_name(const struct qlist_entry *e);
  * approximation, as Postfix says of its own).  A missing data file counts
  * 0; without an envelope, so do the headers. */
 long long qlist_message_size(const struct qlist_entry *e);
-
-/* qlist_json_string: fp gets s as a JSON string: '"' and '\\' escaped,
- * control characters and DEL as \u00XX, valid UTF-8 as it is, and each
- * byte that is not part of valid UTF-8 as \u00XX (its value: the reader
- * sees U+0080-U+00FF, and the bytes can be recovered; Postfix writes '?'
- * instead).  The output is always valid UTF-8 and valid JSON. */
-void qlist_json_string(FILE *fp, const char *s);
 
 #endif
