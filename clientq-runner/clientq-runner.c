@@ -1087,7 +1087,7 @@ main(int argc, char **argv)
 	control = xstrdup(r->control);
 	/* Before anything is started or dropped: the installation as the
 	 * runner needs it (clientq-runner(8), CHECKS). */
-	if (!runner_startup_check(opts.cfpath, opts.overrides, opts.noverrides)) {
+	if (!runner_startup_check(r->cf, opts.cfpath, opts.overrides, opts.noverrides)) {
 		rc = RUN_EXIT_CONFIG;
 		goto out;
 	}

@@ -47,7 +47,8 @@ struct check_ctx {
 	struct check_report *rep;
 	const char *root;		/* "" for the running system */
 	char *cf_path;
-	struct submitcf *cf;		/* with -O applied; NULL: did not load */
+	const struct submitcf *cf;	/* with -O applied; NULL: did not load */
+	struct submitcf *own_cf;	/* cf, when the checks loaded it */
 	char *file_qdir, *file_runas;	/* what the file itself says */
 	const char *qdir;		/* the effective QueueDirectory, valid */
 	char *qpath;			/* the same under the root */

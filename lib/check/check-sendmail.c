@@ -56,19 +56,27 @@ ck_submit_cf(struct check_ctx *c)
 		ck_add(c, name, CHECK_ERROR, c->cf_path, "not a regular file", "a readable submit.cf", CK_CF_BUILD);
 		return;
 	}
-	if ((c->cf = submitcf_load(c->cf_path, &err)) == NULL) {
-		ck_add(c, name, CHECK_ERROR, c->cf_path, err.reason, "a readable submit.cf", CK_CF_BUILD);
-		return;
-	}
-	c->file_qdir = ck_dup(submitcf_option(c->cf, "QueueDirectory"));
-	c->file_runas = ck_dup(submitcf_option(c->cf, "RunAsUser"));
-	for (i = 0; i < c->cfg->noverrides; i++)
-		if (!submitcf_set_option(c->cf, c->cfg->overrides[i], &err)) {
-			ck_add(c, name, CHECK_ERROR, c->cf_path, err.reason, "-O Option=value", NULL);
-			submitcf_free(c->cf);
-			c->cf = NULL;
+	if (c->cfg->loaded_cf != NULL) {
+		/* The runner's own, -O applied: what is checked is what runs. */
+		c->cf = c->cfg->loaded_cf;
+	} else {
+		if ((c->own_cf = submitcf_load(c->cf_path, &err)) == NULL) {
+			ck_add(c, name, CHECK_ERROR, c->cf_path, err.reason, "a readable submit.cf",
+			    CK_CF_BUILD);
 			return;
 		}
+		for (i = 0; i < c->cfg->noverrides; i++)
+			if (!submitcf_set_option(c->own_cf, c->cfg->overrides[i], &err)) {
+				ck_add(c, name, CHECK_ERROR, c->cf_path, err.reason, "-O Option=value",
+				    NULL);
+				submitcf_free(c->own_cf);
+				c->own_cf = NULL;
+				return;
+			}
+		c->cf = c->own_cf;
+	}
+	c->file_qdir = ck_dup(submitcf_file_option(c->cf, "QueueDirectory"));
+	c->file_runas = ck_dup(submitcf_file_option(c->cf, "RunAsUser"));
 	check_mode_str(st.st_mode, mode);
 	ck_owner_str(c, st.st_uid, st.st_gid, owner, sizeof owner);
 	snprintf(found, sizeof found, "%s %s", owner, mode);

@@ -272,7 +272,7 @@ check_run(const struct check_config *cfg)
 			continue;
 		d->fn(&c);
 	}
-	submitcf_free(c.cf);
+	submitcf_free(c.own_cf);
 	free(c.file_qdir);
 	free(c.file_runas);
 	free(c.qpath);

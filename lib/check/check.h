@@ -60,12 +60,20 @@ enum check_scope {
 	CHECK_SCOPE_STARTUP,
 };
 
+struct submitcf;
+
 struct check_config {
 	const char *root;		/* NULL, "" or "/": the running system */
 	const char *submit_cf;		/* -C; NULL: configure's submit.cf
 					 * (/etc/mail/submit.cf) under root */
 	char *const *overrides;		/* -O Option=value, as the runner gets them */
 	size_t noverrides;
+	/* The runner's own submit.cf, loaded from submit_cf with the -O
+	 * options applied: when set, the checks look at this object (and at
+	 * the file's mode and owner) rather than reading the file again, so
+	 * that what the start-up check passed is what the run uses.  The
+	 * caller keeps it. */
+	const struct submitcf *loaded_cf;
 	const char *sendmail;		/* NULL: the first sendmail on PATH, else
 					 * /usr/sbin/sendmail (with a root:
 					 * root/usr/sbin/sendmail) */

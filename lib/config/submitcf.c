@@ -25,6 +25,8 @@ struct submitcf {
 	char *version;			/* the V line's value, or NULL */
 	struct submitcf_kv *opts;	/* later entries win */
 	size_t nopts, optcap;
+	size_t nfile_opts;		/* the first nfile_opts are the file's:
+					 * those after, -O overrides */
 	struct submitcf_kv *macros;
 	size_t nmacros, macrocap;
 	struct submitcf_kv *mailers;	/* name -> the definition, continuation
@@ -235,6 +237,7 @@ submitcf_read(FILE *fp, const char *path, struct submitcf_error *err)
 	free(line);
 	free(ruleset);
 	fclose(fp);
+	cf->nfile_opts = cf->nopts;
 	return cf;
 fail:
 	free(line);
@@ -361,6 +364,17 @@ submitcf_option(const struct submitcf *cf, const char *name)
 	size_t i;
 
 	for (i = cf->nopts; i > 0; i--)
+		if (strcasecmp(cf->opts[i - 1].name, name) == 0)
+			return cf->opts[i - 1].value;
+	return NULL;
+}
+
+const char *
+submitcf_file_option(const struct submitcf *cf, const char *name)
+{
+	size_t i;
+
+	for (i = cf->nfile_opts; i > 0; i--)
 		if (strcasecmp(cf->opts[i - 1].name, name) == 0)
 			return cf->opts[i - 1].value;
 	return NULL;

@@ -57,6 +57,9 @@ bool submitcf_set_option(struct submitcf *cf, const char *arg,
 
 /* submitcf_option: the value of an option, or NULL when not set. */
 const char *submitcf_option(const struct submitcf *cf, const char *name);
+/* submitcf_file_option: the value the file itself gives, whatever -O
+ * said after (submitcf_set_option), or NULL. */
+const char *submitcf_file_option(const struct submitcf *cf, const char *name);
 
 /* submitcf_macro: the value of a D macro ("j", "{MTAHost}"), or NULL. */
 const char *submitcf_macro(const struct submitcf *cf, const char *name);
