@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "log.h"
-#include "xalloc.h"
+#include "check/check.h"
+#include "queue/log.h"
+#include "util/xalloc.h"
 
 enum {
 	CC_EXIT_USAGE = 64,
@@ -200,7 +200,8 @@ runner_check_main(int argc, char **argv)
 }
 
 bool
-runner_startup_check(const char *cfpath, char *const *overrides, size_t n)
+runner_startup_check(const struct submitcf *cf, const char *cfpath, char *const *overrides,
+    size_t n)
 {
 	struct check_config cfg;
 	struct check_report *rep;
@@ -211,6 +212,7 @@ runner_startup_check(const char *cfpath, char *const *overrides, size_t n)
 	cfg.submit_cf = cfpath;
 	cfg.overrides = overrides;
 	cfg.noverrides = n;
+	cfg.loaded_cf = cf;
 	rep = check_run(&cfg);
 	for (i = 0; i < check_count(rep); i++) {
 		const struct check_result *r = check_get(rep, i);

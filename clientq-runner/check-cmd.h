@@ -6,6 +6,8 @@
 #ifndef CQ_CHECK_CMD_H
 #define CQ_CHECK_CMD_H
 
+struct submitcf;
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -18,9 +20,11 @@ bool runner_check_wanted(int argc, char **argv);
 int runner_check_main(int argc, char **argv);
 
 /* runner_startup_check: the checks about the runner's own ability to run
- * safely, on cfpath with the -O overrides, each problem logged (warnings
- * as warnings); false when one is an error (the caller refuses to
- * start). */
-bool runner_startup_check(const char *cfpath, char *const *overrides, size_t n);
+ * safely, on cf (the runner's submit.cf object, loaded from cfpath with
+ * the -O overrides applied: the one the run will use), each problem
+ * logged (warnings as warnings); false when one is an error (the caller
+ * refuses to start). */
+bool runner_startup_check(const struct submitcf *cf, const char *cfpath,
+    char *const *overrides, size_t n);
 
 #endif

@@ -10,15 +10,9 @@
  * only the runner's user may read (the TLS key, AUTH's credentials),
  * detaches for rc.d, and runs the one-shot pass.
  *
- * Per message: lock it as sendmail does, read it, send it (recipients in
- * sendmail's transactions, the message rendered as the relay mailer
- * renders it), then
- * - every recipient accepted: remove df, then qf, under the lock;
- * - some accepted, some not: rewrite the qf with only the others, so that
- *   the next run does not send the accepted ones twice;
- * - none accepted: leave the file as it is.
- * Bounces, delay warnings and expiry belong to the failure handling that
- * comes next; until then nothing is ever bounced or dropped here.
+ * What becomes of each message (sent, requeued with sendmail's updates,
+ * bounced, warned about, expired) is deliver.h's; the connections that
+ * carry them are engine.h's, the same for both modes.
  */
 #include "config.h"
 
@@ -40,26 +34,26 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "deliver.h"
-#include "log.h"
-#include "qf.h"
-#include "qlist.h"
-#include "auth.h"
+#include "delivery/deliver.h"
+#include "queue/log.h"
+#include "queue/qf.h"
+#include "queue/qlist.h"
+#include "smtp/auth.h"
 #include "check-cmd.h"
-#include "classify.h"
-#include "conf.h"
+#include "smtp/classify.h"
+#include "config/conf.h"
 #include "control.h"
 #include "daemon.h"
 #include "daemon-control.h"
-#include "engine.h"
-#include "evloop.h"
-#include "render.h"
-#include "smtp.h"
-#include "spool.h"
-#include "strbuf.h"
-#include "submitcf.h"
-#include "tls.h"
-#include "xalloc.h"
+#include "delivery/engine.h"
+#include "util/evloop.h"
+#include "delivery/render.h"
+#include "smtp/smtp.h"
+#include "queue/spool.h"
+#include "util/strbuf.h"
+#include "config/submitcf.h"
+#include "smtp/tls.h"
+#include "util/xalloc.h"
 
 /* Exit codes (sysexits), documented in clientq-runner(8). */
 enum run_exit {
@@ -1093,7 +1087,7 @@ main(int argc, char **argv)
 	control = xstrdup(r->control);
 	/* Before anything is started or dropped: the installation as the
 	 * runner needs it (clientq-runner(8), CHECKS). */
-	if (!runner_startup_check(opts.cfpath, opts.overrides, opts.noverrides)) {
+	if (!runner_startup_check(r->cf, opts.cfpath, opts.overrides, opts.noverrides)) {
 		rc = RUN_EXIT_CONFIG;
 		goto out;
 	}

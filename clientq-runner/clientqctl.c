@@ -22,14 +22,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "conf.h"
-#include "ctl.h"
-#include "qid.h"
-#include "qlist.h"
-#include "spool.h"
-#include "strbuf.h"
-#include "submitcf.h"
-#include "verify.h"
+#include "util/kv.h"
+#include "util/ctl.h"
+#include "queue/qid.h"
+#include "queue/qlist.h"
+#include "queue/spool.h"
+#include "util/strbuf.h"
+#include "config/submitcf.h"
+#include "smtp/verify.h"
 
 /* Exit codes, documented in clientqctl(8); `check` has the monitoring
  * plugins' own (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). */
@@ -379,7 +379,11 @@ ctl_flush(int argc, char **argv, const struct ctl_command *self)
 	return rc;
 }
 
-static int ctl_list_offline(const char *cfpath, const char *qdir, bool json);
+/* list's output: what mailq prints, JSON Lines as postqueue -j writes
+ * them (--json), or the old JSON array (--json-array, for one release). */
+enum ctl_list_format { CTL_LIST_MAILQ, CTL_LIST_JSONL, CTL_LIST_ARRAY };
+
+static int ctl_list_offline(const char *cfpath, const char *qdir, enum ctl_list_format fmt);
 
 static int
 ctl_list(int argc, char **argv, const struct ctl_command *self)
@@ -387,7 +391,8 @@ ctl_list(int argc, char **argv, const struct ctl_command *self)
 	struct strbuf req = STRBUF_INIT;
 	struct ctl_talk tk = { 0 };
 	const char *cfpath = NULL, *qdir = NULL;
-	bool offline = false, json = false, all = false;
+	bool offline = false, all = false;
+	enum ctl_list_format fmt = CTL_LIST_MAILQ;
 	int c, rc;
 
 	optind = 1;
@@ -403,7 +408,10 @@ ctl_list(int argc, char **argv, const struct ctl_command *self)
 			offline = true;
 			break;
 		case 'j':
-			json = true;
+		case 'J':
+			if (fmt != CTL_LIST_MAILQ)
+				return ctl_usage_error("%s", "list: --json and --json-array exclude each other");
+			fmt = c == 'j' ? CTL_LIST_JSONL : CTL_LIST_ARRAY;
 			break;
 		case 'a':
 			all = true;
@@ -421,12 +429,12 @@ ctl_list(int argc, char **argv, const struct ctl_command *self)
 	if (!offline && (cfpath != NULL || qdir != NULL))
 		return ctl_usage_error("%s", "list: -C and -q go with --offline");
 	if (offline)
-		return ctl_list_offline(cfpath, qdir, json);
+		return ctl_list_offline(cfpath, qdir, fmt);
 	ctl_request_start(&req, "list");
 	if (all)
 		ctl_request_add(&req, "all", NULL);
-	if (json)
-		ctl_request_add(&req, "format", "json");
+	if (fmt != CTL_LIST_MAILQ)
+		ctl_request_add(&req, "format", fmt == CTL_LIST_JSONL ? "jsonl" : "json");
 	ctl_request_end(&req);
 	tk.quiet_ok = true;
 	tk.unavailable_hint = true;
@@ -712,6 +720,7 @@ static const struct option ctl_opts_flush[] = {
 static const struct option ctl_opts_list[] = {
 	{ "all", no_argument, NULL, 'a' },
 	{ "json", no_argument, NULL, 'j' },
+	{ "json-array", no_argument, NULL, 'J' },
 	{ "offline", no_argument, NULL, 'o' },
 	CTL_OPT_HELP, CTL_OPT_END,
 };
@@ -739,10 +748,14 @@ static const struct ctl_command ctl_commands[] = {
 	  "\t\tdeferred).  Anyone; one flush per 10 s for users other than\n"
 	  "\t\troot and the runner's user, who name or wait for their own messages",
 	  ctl_opts_flush, ctl_flush },
-	{ "list", "list [--all] [--json] | list --offline [-C submit.cf | -q DIR] [--json]",
+	{ "list", "list [--all] [--json | --json-array] | "
+	  "list --offline [-C submit.cf | -q DIR] [--json | --json-array]",
 	  "list the client queue as `mailq -Ac` does: your own messages (root and\n"
 	  "\t\tthe runner's user: all of them); --offline reads the queue\n"
-	  "\t\tdirectory directly (root or group smmsp) without the daemon",
+	  "\t\tdirectory directly (root or group smmsp) without the daemon;\n"
+	  "\t\t--json: JSON Lines as `postqueue -j` writes them, held messages\n"
+	  "\t\tincluded; --json-array: the old JSON array (deprecated: goes in\n"
+	  "\t\tthe next release)",
 	  ctl_opts_list, ctl_list },
 	{ "show", "show QID",
 	  "one message: envelope, recipients, tries, last status, next try",
@@ -826,7 +839,7 @@ ctl_complete(const char *command)
 }
 
 static int
-ctl_list_offline(const char *cfpath, const char *qdir, bool json)
+ctl_list_offline(const char *cfpath, const char *qdir, enum ctl_list_format fmt)
 {
 	struct submitcf *cf = NULL;
 	struct submitcf_error cferr;
@@ -858,12 +871,22 @@ ctl_list_offline(const char *cfpath, const char *qdir, bool json)
 		submitcf_free(cf);
 		return CTL_EXIT_FAILED;
 	}
+	/* postqueue -j lists the hold queue too; mailq -Ac does not. */
+	if (fmt == CTL_LIST_JSONL && !qlist_gather_held(sp, &ql, &serr)) {
+		fprintf(stderr, "%s: %s\n", ctl_progname, serr.reason);
+		qlist_free(&ql);
+		spool_free(sp);
+		submitcf_free(cf);
+		return CTL_EXIT_FAILED;
+	}
 	/* Names that look like control files but are not usable ones are
 	 * reported on stderr, so that stdout stays what mailq prints. */
 	for (i = 0; i < ql.scan.nskipped; i++)
 		fprintf(stderr, "%s: %s/%s: skipped: %s\n", ctl_progname, qdir,
 		    ql.scan.skipped[i].name, ql.scan.skipped[i].reason);
-	if (json)
+	if (fmt == CTL_LIST_JSONL)
+		qlist_print_jsonl(&ql, stdout);
+	else if (fmt == CTL_LIST_ARRAY)
 		qlist_print_json(&ql, stdout);
 	else
 		qlist_print_mailq(&ql, qdir, stdout);
@@ -904,14 +927,14 @@ ctl_conf_line(void *arg, const char *key, const char *value, unsigned line, char
 static char *
 ctl_conf_socket(void)
 {
-	struct conf_error err;
+	struct kv_error err;
 	char *text = NULL, *control = NULL;
 	size_t len;
 	bool missing = false;
 
-	if (!conf_read(CQ_DEFAULT_CONFIG, (uid_t)-1, &text, &len, &missing, &err))
+	if (!kv_read(CQ_DEFAULT_CONFIG, (uid_t)-1, &text, &len, &missing, &err))
 		return NULL;
-	if (!conf_parse(text, len, CQ_DEFAULT_CONFIG, ctl_conf_line, &control, &err)) {
+	if (!kv_parse(text, len, CQ_DEFAULT_CONFIG, ctl_conf_line, &control, &err)) {
 		fprintf(stderr, "%s: %s (the control socket is looked for at %s)\n",
 		    ctl_progname, err.reason, CTL_DEFAULT_SOCKET);
 		free(control);

@@ -16,10 +16,13 @@
 #include <sys/wait.h>
 #include <poll.h>
 #include <unistd.h>
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
-#include "smtp.h"
-#include "strbuf.h"
-#include "xalloc.h"
+#include "util/monotime.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
 
 /* A reply that makes no progress for this long is dropped. */
 #define CONTROL_WRITE_MS 60000
@@ -135,6 +138,22 @@ control_listen(const char *path, uid_t owner, gid_t group, char *err, size_t err
 	return fd;
 }
 
+#ifdef HAVE_LIBSYSTEMD
+int
+control_inherited(void)
+{
+	/* sd_listen_fds(1) unsets LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES
+	 * and marks the descriptors close-on-exec. */
+	int n = sd_listen_fds(1);
+
+	if (n < 1 || sd_is_socket(SD_LISTEN_FDS_START, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
+		return -1;
+	(void)fcntl(SD_LISTEN_FDS_START, F_SETFL,
+	    fcntl(SD_LISTEN_FDS_START, F_GETFL) | O_NONBLOCK);
+	return SD_LISTEN_FDS_START;
+}
+#else
+/* Without libsystemd: the same protocol (sd_listen_fds(3)), read here. */
 int
 control_inherited(void)
 {
@@ -161,6 +180,7 @@ control_inherited(void)
 	(void)fcntl(3, F_SETFL, fcntl(3, F_GETFL) | O_NONBLOCK);
 	return 3;
 }
+#endif
 
 /* ------------------------------------------------------------ connections */
 
@@ -203,7 +223,7 @@ control_timeout(void *arg)
 
 	ctl->timer_id = 0;
 	ctl->timer_at = -1;
-	control_io(ctl, smtp_clock_ms());
+	control_io(ctl, monotime_ms());
 }
 
 /* The loop's timeout for the earliest client deadline, as it is now. */
@@ -224,7 +244,7 @@ control_ready(void *arg, int fd, short revents)
 {
 	(void)fd;
 	(void)revents;
-	control_io(arg, smtp_clock_ms());
+	control_io(arg, monotime_ms());
 }
 
 int
@@ -562,7 +582,7 @@ control_vqueue(struct control *ctl, control_token t, const char *word, bool end,
 		return false;
 	}
 	c->ending = end;
-	ok = control_flush_out(ctl, i, smtp_clock_ms()) || end;
+	ok = control_flush_out(ctl, i, monotime_ms()) || end;
 	control_arm(ctl);
 	return ok;
 }

@@ -34,8 +34,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "ctl.h"
-#include "evloop.h"
+#include "util/ctl.h"
+#include "util/evloop.h"
 
 #define CONTROL_MAX_CONN 256
 #define CONTROL_MAX_PER_UID 8

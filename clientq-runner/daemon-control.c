@@ -44,15 +44,16 @@
 
 #include "daemon-control.h"
 #include "daemon-private.h"
-#include "log.h"
-#include "pwcache.h"
-#include "qf.h"
-#include "qlist.h"
-#include "render.h"
-#include "smtp.h"
-#include "strbuf.h"
-#include "verify.h"
-#include "xalloc.h"
+#include "queue/log.h"
+#include "util/monotime.h"
+#include "util/pwcache.h"
+#include "queue/qf.h"
+#include "queue/qlist.h"
+#include "delivery/render.h"
+#include "smtp/smtp.h"
+#include "smtp/verify.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
 
 struct daemon_peer {
 	uid_t uid;
@@ -529,7 +530,7 @@ daemon_flush_answer(struct daemon *d, control_token t, const struct daemon_peer 
 		return;
 	}
 	if (n > 0) {
-		retry_breaker_flush(&d->breaker, smtp_clock_ms());
+		retry_breaker_flush(&d->breaker, monotime_ms());
 		log_msg(LOG_LVL_INFO, "flush of %zu message%s requested by %s", n,
 		    n == 1 ? "" : "s", who);
 	}
@@ -739,7 +740,7 @@ daemon_cmd_flush(struct daemon *d, control_token t, const struct daemon_peer *p,
 		/* Everything: no selection to make. */
 		daemon_who(p, who, sizeof who);
 		log_msg(LOG_LVL_INFO, "flush: every message is due now (requested by %s)", who);
-		daemon_flush_all(d, smtp_clock_ms());
+		daemon_flush_all(d, monotime_ms());
 		control_end(d->ctl, t, CTL_OK, "%zu message%s due now%s", daemon_count_queued(d),
 		    daemon_count_queued(d) == 1 ? "" : "s",
 		    d->paused ? "; delivery is paused (clientqctl resume)" : "");
@@ -767,7 +768,7 @@ daemon_cmd_flush(struct daemon *d, control_token t, const struct daemon_peer *p,
 		return;
 	}
 	if (!select && wait)
-		daemon_flush_all(d, smtp_clock_ms());	/* the set follows */
+		daemon_flush_all(d, monotime_ms());	/* the set follows */
 	q = xcalloc(1, sizeof *q);
 	q->token = t;
 	q->peer = *p;
@@ -937,15 +938,22 @@ daemon_cmd_remove(struct daemon *d, control_token t, const struct daemon_peer *p
 
 /* ------------------------------------------------------------ readers */
 
-/* In a child: the queue; with mine, only what the peer may see. */
+/* In a child: the queue (with held, the held messages too); with mine,
+ * only what the peer may see. */
 static bool
-daemon_gather(const struct daemon_reader *r, FILE *out, struct qlist *ql, bool mine)
+daemon_gather_from(const struct daemon_reader *r, FILE *out, struct qlist *ql, bool mine,
+    bool held)
 {
 	struct spool_error err;
 	size_t i, k = 0;
 
 	if (!qlist_gather(r->d->sp, ql, true, &err)) {
 		control_fprint_end(out, CTL_TRY, "%s", err.reason);
+		return false;
+	}
+	if (held && !qlist_gather_held(r->d->sp, ql, &err)) {
+		control_fprint_end(out, CTL_TRY, "%s", err.reason);
+		qlist_free(ql);
 		return false;
 	}
 	for (i = 0; i < ql->n; i++) {
@@ -958,6 +966,12 @@ daemon_gather(const struct daemon_reader *r, FILE *out, struct qlist *ql, bool m
 	}
 	ql->n = k;	/* the order is kept */
 	return true;
+}
+
+static bool
+daemon_gather(const struct daemon_reader *r, FILE *out, struct qlist *ql, bool mine)
+{
+	return daemon_gather_from(r, out, ql, mine, false);
 }
 
 static void
@@ -988,15 +1002,32 @@ daemon_print_json(const struct qlist *ql, const char *dir, FILE *fp)
 }
 
 static void
+daemon_print_jsonl(const struct qlist *ql, const char *dir, FILE *fp)
+{
+	(void)dir;
+	qlist_print_jsonl(ql, fp);
+}
+
+/* list: format mailq (the default), jsonl (postqueue -j's JSON Lines,
+ * held messages included, and what is being delivered is "active"), or
+ * json (the old array, for one release). */
+static void
 daemon_child_list(void *arg, FILE *out)
 {
 	const struct daemon_reader *r = arg;
 	const char *fmt = ctl_get(r->rq, "format");
+	bool jsonl = fmt != NULL && strcmp(fmt, "jsonl") == 0;
 	struct qlist ql;
+	size_t i;
 
-	if (!daemon_gather(r, out, &ql, true))
+	if (!daemon_gather_from(r, out, &ql, true, jsonl))
 		return;
-	daemon_print(out, fmt != NULL && strcmp(fmt, "json") == 0 ? daemon_print_json :
+	/* The child's snapshot of the jobs under way is the parent's at
+	 * the fork: close enough for a listing, as mailq's '*' is. */
+	for (i = 0; jsonl && i < ql.n; i++)
+		ql.v[i].active = !ql.v[i].held && daemon_active(r->d, ql.v[i].id);
+	daemon_print(out, jsonl ? daemon_print_jsonl :
+	    fmt != NULL && strcmp(fmt, "json") == 0 ? daemon_print_json :
 	    qlist_print_mailq, &ql, spool_path(r->d->sp));
 	qlist_free(&ql);
 }
@@ -1086,7 +1117,7 @@ daemon_child_show(void *arg, FILE *out)
 		else if (due == DAEMON_UNREAD)
 			due = retry_due(&d->cfg->policy, e.env->dtime, e.env->ntries, id) * 1000;
 		if (d->breaker.state != RETRY_UP) {
-			long long w = retry_breaker_wait(&d->breaker, smtp_clock_ms());
+			long long w = retry_breaker_wait(&d->breaker, monotime_ms());
 
 			if (w > 0 && now + w > due)
 				due = now + w;
@@ -1280,7 +1311,8 @@ daemon_cmd_list(struct daemon *d, control_token t, const struct daemon_peer *p,
 		    "list --all: only root and the runner's user see every message; you see your own");
 		return;
 	}
-	if (fmt != NULL && strcmp(fmt, "json") != 0 && strcmp(fmt, "mailq") != 0) {
+	if (fmt != NULL && strcmp(fmt, "json") != 0 && strcmp(fmt, "jsonl") != 0 &&
+	    strcmp(fmt, "mailq") != 0) {
 		control_end(d->ctl, t, CTL_BAD, "list: unknown format '%.40s'", fmt);
 		return;
 	}

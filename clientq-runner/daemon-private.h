@@ -12,17 +12,18 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "conf.h"
+#include "config/conf.h"
 #include "control.h"
 #include "daemon.h"
-#include "deliver.h"
-#include "engine.h"
-#include "evloop.h"
-#include "qid.h"
-#include "retry.h"
-#include "sched.h"
-#include "spool.h"
-#include "verify.h"
+#include "delivery/deliver.h"
+#include "delivery/engine.h"
+#include "util/evloop.h"
+#include "queue/idmap.h"
+#include "queue/qid.h"
+#include "delivery/retry.h"
+#include "delivery/sched.h"
+#include "queue/spool.h"
+#include "smtp/verify.h"
 
 /* A message held by its submitter (or still empty) is looked at again
  * after this long, unless its close is seen first. */
@@ -125,13 +126,13 @@ struct daemon {
 	 * first found first read. */
 	struct sched *unread;
 	/* Control files deliver_open left as they are (DELIVER_LEFT), each
-	 * with a fingerprint of its state then: looked at again only when
+	 * with a fingerprint of its state then (a map, not a schedule): looked at again only when
 	 * it changed, so that each is logged once, not at every rescan. */
-	struct sched *parked;
+	struct idmap *parked;
 	/* Control files whose read failed (DELIVER_UNREADABLE), each with
 	 * the interval to its next try: doubling, so that a disk that
 	 * stays bad is tried (and logged) ever more rarely. */
-	struct sched *unreadable;
+	struct idmap *unreadable;
 	/* The names the last rescan skipped (not queue files), as sorted
 	 * fingerprints of name and inode: each is logged when it first
 	 * appears. */

@@ -15,18 +15,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "qf.h"
-#include "sched.h"
-#include "sdnotify.h"
-#include "spool.h"
-#include "xalloc.h"
+#include "util/fnv.h"
+#include "queue/idmap.h"
+#include "queue/log.h"
+#include "util/monotime.h"
+#include "queue/qf.h"
+#include "delivery/sched.h"
+#include "util/sdnotify.h"
+#include "queue/spool.h"
+#include "util/xalloc.h"
 
 /* The loop's clock is the SMTP deadlines' own. */
 static long long
 daemon_mono_ms(void)
 {
-	return smtp_clock_ms();
+	return monotime_ms();
 }
 
 /* The schedule's clock: the epoch, in ms (K is epoch seconds). */
@@ -91,28 +94,13 @@ daemon_tell_outcome(struct daemon *d, const char *id, const char *outcome, const
 			d->observers[k].outcome(d->observers[k].arg, id, outcome, text);
 }
 
-/* FNV-1a over bytes, continuing from h (DAEMON_FNV_BASIS to begin). */
-#define DAEMON_FNV_BASIS 14695981039346656037ULL
-
-static unsigned long long
-daemon_fnv(unsigned long long h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	while (n-- > 0) {
-		h ^= *b++;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 /* What a file's state is, in one number: any change to its name's
  * target (replaced, written, renamed over, chmod, chown, linked)
  * changes it. */
 static long long
 daemon_fingerprint(const struct stat *st)
 {
-	unsigned long long h = DAEMON_FNV_BASIS;
+	unsigned long long h = FNV_64A_INIT;
 	const long long v[] = {
 		(long long)st->st_dev, (long long)st->st_ino, (long long)st->st_mode,
 		(long long)st->st_nlink, (long long)st->st_uid, (long long)st->st_gid,
@@ -121,7 +109,7 @@ daemon_fingerprint(const struct stat *st)
 		(long long)st->st_ctim.tv_nsec,
 	};
 
-	return (long long)daemon_fnv(h, v, sizeof v);
+	return (long long)fnv_64a(h, v, sizeof v);
 }
 
 /* deliver_open left id as it is (and said why): not scheduled again
@@ -133,7 +121,7 @@ daemon_park(struct daemon *d, const char *id)
 
 	sched_remove(d->sched, id);
 	if (spool_lstat(d->sp, 'q', id, &st))
-		sched_set(d->parked, id, daemon_fingerprint(&st));
+		(void)idmap_set(d->parked, id, daemon_fingerprint(&st));
 }
 
 /* A parked id whose file is as it was is left alone; one that changed
@@ -144,11 +132,11 @@ daemon_still_parked(struct daemon *d, const char *id)
 	struct stat st;
 	long long fp;
 
-	if (!sched_due(d->parked, id, &fp))
+	if (!idmap_get(d->parked, id, &fp))
 		return false;
 	if (spool_lstat(d->sp, 'q', id, &st) && daemon_fingerprint(&st) == fp)
 		return true;
-	sched_remove(d->parked, id);
+	idmap_remove(d->parked, id);
 	return false;
 }
 
@@ -171,7 +159,7 @@ daemon_schedule(struct daemon *d, const char *id)
 	if (daemon_still_parked(d, id))
 		return;		/* as it was when it was left: said once */
 	r = spool_peek(d->sp, 'q', id, &locked, &data, &len, NULL, &err);
-	if (r == SPOOL_ERROR && sched_due(d->unreadable, id, &due)) {
+	if (r == SPOOL_ERROR && idmap_get(d->unreadable, id, &due)) {
 		/* Still unreadable: its next try stands (daemon_verify
 		 * took it out: then in the interval it had). */
 		long long when;
@@ -180,7 +168,7 @@ daemon_schedule(struct daemon *d, const char *id)
 			sched_set(d->sched, id, now + due);
 		return;
 	}
-	sched_remove(d->unreadable, id);
+	idmap_remove(d->unreadable, id);
 	if (r == SPOOL_GONE) {
 		sched_remove(d->sched, id);
 		daemon_tell_outcome(d, id, "gone", "no longer in the queue");
@@ -235,11 +223,11 @@ daemon_report_skipped(struct daemon *d, const struct spool_scan *scan)
 	now = xcalloc(scan->nskipped + 1, sizeof *now);
 	for (i = 0; i < scan->nskipped; i++) {
 		const struct spool_skip *k = &scan->skipped[i];
-		unsigned long long h = DAEMON_FNV_BASIS;
+		unsigned long long h = FNV_64A_INIT;
 		unsigned long long ino = (unsigned long long)k->ino;
 
-		h = daemon_fnv(h, k->name, strlen(k->name) + 1);
-		now[i] = daemon_fnv(h, &ino, sizeof ino);
+		h = fnv_64a(h, k->name, strlen(k->name) + 1);
+		now[i] = fnv_64a(h, &ino, sizeof ino);
 		if (d->nskipped == 0 || bsearch(&now[i], d->skipped, d->nskipped,
 		    sizeof *d->skipped, daemon_ullcmp) == NULL)
 			log_msg(LOG_LVL_WARNING, "%s/%s: skipped: %s", spool_path(d->sp),
@@ -659,9 +647,9 @@ daemon_unopened(void *arg, const char *id, enum deliver_result res)
 		 * back sooner: daemon_schedule). */
 		long long iv = DAEMON_SKIPPED_RETRY_MS, max = d->cfg->policy.max_delay * 1000;
 
-		if (sched_due(d->unreadable, id, &iv))
+		if (idmap_get(d->unreadable, id, &iv))
 			iv = iv * 2 > max ? (max > iv ? max : iv) : iv * 2;
-		sched_set(d->unreadable, id, iv);
+		(void)idmap_set(d->unreadable, id, iv);
 		sched_set(d->sched, id, daemon_now_ms() + iv);
 		daemon_tell_outcome(d, id, "skipped",
 		    "its control file cannot be read (see the log)");
@@ -1167,8 +1155,8 @@ daemon_run(struct daemon_config *cfg)
 	d->cfg = cfg;
 	d->sched = sched_new();
 	d->unread = sched_new();
-	d->parked = sched_new();
-	d->unreadable = sched_new();
+	d->parked = idmap_new();
+	d->unreadable = idmap_new();
 	d->ifd = d->sfd = -1;
 	d->due_at = -1;
 	d->loop = evloop_new();
@@ -1177,7 +1165,9 @@ daemon_run(struct daemon_config *cfg)
 	retry_breaker_init(&d->breaker, cfg->probe_cap_ms);
 	d->status_up = true;
 	d->status_sent = -1000000;
+#ifdef CQ_TEST_HOOKS
 	d->stall_hook = getenv("CLIENTQ_TEST_STALL") != NULL;
+#endif
 	d->stats.started = d->stats.relay_changed = daemon_now_ms() / 1000;
 	sdnotify_init();
 	if (!daemon_setup(d)) {
@@ -1231,8 +1221,8 @@ out:
 	sched_free(d->unread);
 	spool_cursor_close(d->cursor);
 	spool_scan_free(&d->rescan_found);
-	sched_free(d->parked);
-	sched_free(d->unreadable);
+	idmap_free(d->parked);
+	idmap_free(d->unreadable);
 	free(d->skipped);
 	free(d);
 	return rc;

@@ -57,17 +57,18 @@
  *   seconds.
  * - systemd: READY=1 once the queue is indexed and watched, STATUS= kept
  *   current, WATCHDOG=1 from the loop, RELOADING=1, STOPPING=1
- *   (sdnotify.h).  CLIENTQ_TEST_STALL=1 in the environment makes SIGUSR2
- *   block the loop for 10 s: a test's stuck loop, whose pings stop.
+ *   (sdnotify.h).  In a build with test hooks (--enable-test-hooks),
+ *   CLIENTQ_TEST_STALL=1 in the environment makes SIGUSR2 block the loop
+ *   for 10 s: a test's stuck loop, whose pings stop.
  */
 #ifndef CQ_DAEMON_H
 #define CQ_DAEMON_H
 
 #include <sys/types.h>
 
-#include "deliver.h"
-#include "retry.h"
-#include "smtp.h"
+#include "delivery/deliver.h"
+#include "delivery/retry.h"
+#include "smtp/smtp.h"
 
 struct daemon;
 

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qf.h"
-#include "strbuf.h"
+#include "queue/qf.h"
+#include "util/strbuf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

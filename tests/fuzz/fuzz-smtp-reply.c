@@ -3,7 +3,7 @@
  * send must parse or be refused without a crash or undefined behaviour,
  * and what parses must be consistent (a code of 200-599, an enhanced code
  * of the same class, text within bounds); and the relay's queue ID read
- * from the text (lib/mtaqid.c), when there is one, is a bounded token of
+ * from the text (lib/smtp/mtaqid.c), when there is one, is a bounded token of
  * safe characters found in that text.
  */
 #include "config.h"
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mtaqid.h"
-#include "smtp.h"
+#include "smtp/mtaqid.h"
+#include "smtp/smtp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the submit.cf reader (lib/submitcf.c), through
+ * libFuzzer target for the submit.cf reader (lib/config/submitcf.c), through
  * submitcf_parse: the bytes as a file's contents.  Every input must load or
  * be refused without a crash, a leak or undefined behaviour, and everything
  * the runner asks of a loaded file must answer the same way: options and
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "submitcf.h"
+#include "config/submitcf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -110,12 +110,22 @@ setpriv --reuid=cqalice --regid="$(id -g cqalice)" --clear-groups bash -c '
 as cqbob list --json
 if [ "$rc" -eq 0 ] && python3 -c '
 import json, sys
+v = [json.loads(l) for l in open(sys.argv[1])]
+assert [e["queue_id"] for e in v] == [sys.argv[2]], v
+' "$W/out" "$b_id"; then
+	ok "bob's list --json (JSON Lines) has his one message"
+else
+	fail "bob's list --json" "$(cat "$W/out" "$W/err")"
+fi
+as cqbob list --json-array
+if [ "$rc" -eq 0 ] && python3 -c '
+import json, sys
 v = json.load(open(sys.argv[1]))
 assert [e["id"] for e in v] == [sys.argv[2]], v
 ' "$W/out" "$b_id"; then
-	ok "bob's list --json has his one message"
+	ok "bob's list --json-array (the old array) has his one message"
 else
-	fail "bob's list --json" "$(cat "$W/out" "$W/err")"
+	fail "bob's list --json-array" "$(cat "$W/out" "$W/err")"
 fi
 as cqalice list --all
 expect "list --all is refused for alice, saying why" 1 'only root and .* see every message' err
@@ -164,6 +174,21 @@ fi
 as root list
 grep -q "$r" "$W/out" && fail "a held message is not listed" "$(cat "$W/out")" ||
     ok "a held message is not listed (as mailq without -qQ)"
+as root list --json
+if [ "$rc" -eq 0 ] && python3 -c '
+import json, sys
+v = {e["queue_id"]: e for e in map(json.loads, open(sys.argv[1]))}
+e = v[sys.argv[2]]
+assert e["queue_name"] == "hold" and e["clientq_hold_reason"] == "look at it", e
+assert len(v) == 4, v
+' "$W/out" "$r"; then
+	ok "list --json shows the held message as postqueue -j does: queue_name hold, with the reason"
+else
+	fail "held message in list --json" "$(cat "$W/out" "$W/err")"
+fi
+as cqbob list --json
+grep -q "$r" "$W/out" && fail "bob sees root's held message" "$(cat "$W/out")" ||
+    ok "bob's list --json leaves root's held message out"
 as cqalice release "$r"
 expect "alice cannot release" 1 'only root' err
 as root release "$r"

@@ -180,6 +180,21 @@ verdicts() {
 		*) printf '# %s\n' "$_l" ;;
 		esac
 	done <"$W/verdicts"
+	# A message that did not arrive: how far its body got before the
+	# connection ended (the recorder's DATA-ABORTED: message, octets), so
+	# that a relay too slow on a busy machine can be told from a runner
+	# that stopped writing.
+	if [ -n "$_last" ]; then
+		_rec=
+		while [ $# -gt 0 ]; do
+			[ "$1" = --rec ] && _rec=$2
+			shift
+		done
+		if [ -n "$_rec" ]; then
+			grep -H DATA-ABORTED "$_rec"/session-*.txt 2>/dev/null | head -n 5 |
+			    sed 's/^/#   recorder: /'
+		fi
+	fi
 }
 LOSTLINE=
 LOST=0
@@ -288,8 +303,12 @@ flip_stop
 watch_stop
 check "list --offline: exit 0, no crash, no hang (text, JSON, the qf/ queue)" \
     test "$rc" -eq 0 -a "$rcj" -eq 0 -a "$rc2" -eq 0
-if python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$W/list.json" 2>/dev/null; then
-	ok "list --offline --json: valid JSON"
+if python3 -c '
+import json, sys
+for l in open(sys.argv[1], "rb"):
+    assert isinstance(json.loads(l), dict)
+' "$W/list.json" 2>/dev/null; then
+	ok "list --offline --json: valid JSON, an object a line"
 else
 	fail "list --offline --json is not JSON" "$(head -c 300 "$W/list.json")"
 fi

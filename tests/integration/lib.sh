@@ -126,6 +126,20 @@ it_long() {
 	fi
 }
 
+# it_test_hooks: the programs were built with --enable-test-hooks
+# (config.h's CQ_TEST_HOOKS): CLIENTQ_CRASH_AT's crash points and
+# CLIENTQ_TEST_STALL's stalled loop work.  it_need_test_hooks skips (77)
+# a test that is nothing without them.
+it_test_hooks() {
+	grep -q '^#define CQ_TEST_HOOKS 1' "$top_builddir/config.h" 2>/dev/null
+}
+it_need_test_hooks() {
+	if ! it_test_hooks; then
+		echo "SKIP: needs a build configured with --enable-test-hooks"
+		exit 77
+	fi
+}
+
 # A TCP port on 127.0.0.1 that no socket uses: a random one below the
 # kernel's ephemeral range (32768 and up), where the tests' own outgoing
 # connections would make a listener's bind fail; random, so that tests

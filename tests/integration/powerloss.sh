@@ -9,7 +9,7 @@
 #   t1  bad alone: a bounce, then the original removed;
 #   ts  slow alone: a requeue (the plain rewrite);
 #   tg  good alone: a delivery and the removal.
-# For each, CLIENTQ_CRASH_AT='*:K' (lib/crashpoint.h) SIGKILLs the runner
+# For each, CLIENTQ_CRASH_AT='*:K' (lib/util/crashpoint.h) SIGKILLs the runner
 # at the K-th crash point it reaches, for K = 1, 2, ... until a run ends
 # without reaching K: every crash point of that path (after each
 # create, chmod, write, fsync, rename, unlink and directory fsync of the
@@ -49,6 +49,7 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 it_long
 it_need_root_sendmail
+it_need_test_hooks
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 it_setup
 RUNNER=$top_builddir/clientq-runner/clientq-runner

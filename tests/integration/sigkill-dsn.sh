@@ -3,7 +3,7 @@
 # recipient and never makes two bounces for one failure.  A message to
 # good (accepted), bad (550: bounced) and slow (451: stays queued) is run
 # by `clientq-runner --once` with CLIENTQ_CRASH_AT naming one of the
-# crash points (lib/crashpoint.h) between the system calls of the
+# crash points (lib/util/crashpoint.h) between the system calls of the
 # requeue, the bounce and the removals; then --once runs again, with no
 # crash, until nothing changes.  After each: slow still queued, exactly
 # one bounce delivered for bad, no tf, no Qf, no other file left.  A
@@ -11,6 +11,7 @@
 # removed once its bounce is queued.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 it_need_root_sendmail
+it_need_test_hooks
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 it_setup
 RUNNER=$top_builddir/clientq-runner/clientq-runner

@@ -8,7 +8,7 @@
 # - tmpfiles.d makes the client queue with the MSP's owner, group and mode,
 #   repairs a wrong mode, and leaves the files in it alone;
 # - sysusers.d makes the MSP's user and group, and leaves existing ones;
-# - the journal catalog has an entry for every MESSAGE_ID in lib/log.h.
+# - the journal catalog has an entry for every MESSAGE_ID in lib/queue/log.h.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 command -v systemd-analyze >/dev/null 2>&1 || { echo "SKIP: needs systemd-analyze"; exit 77; }
 [ -f "$top_builddir/units/sendmail-clientq.service" ] ||
@@ -123,7 +123,7 @@ if [ "$(id -u)" -eq 0 ] && command -v systemd-tmpfiles >/dev/null 2>&1 &&
 	journalctl --root="$R" --update-catalog >"$W/catalog.out" 2>&1
 	journalctl --root="$R" --list-catalog >"$W/catalog.list" 2>&1
 	n=0
-	for id in $(sed -n 's/^#define LOG_MID_[A-Z_]* "\([0-9a-f]*\)"$/\1/p' "$top_srcdir/lib/log.h"); do
+	for id in $(sed -n 's/^#define LOG_MID_[A-Z_]* "\([0-9a-f]*\)"$/\1/p' "$top_srcdir/lib/queue/log.h"); do
 		n=$((n + 1))
 		grep -q "^$id " "$W/catalog.list" || fail "MESSAGE_ID $id has no catalog entry" \
 		    "$(cat "$W/catalog.out" "$W/catalog.list")"

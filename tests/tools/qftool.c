@@ -41,10 +41,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "qf.h"
-#include "render.h"
-#include "spool.h"
-#include "strbuf.h"
+#include "queue/qf.h"
+#include "delivery/render.h"
+#include "queue/spool.h"
+#include "util/strbuf.h"
 
 static struct spool *
 open_dir(const char *dir)

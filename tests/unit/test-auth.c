@@ -8,7 +8,7 @@
 
 #include <criterion/criterion.h>
 
-#include "auth.h"
+#include "smtp/auth.h"
 #include "testutil.h"
 
 static char *dir;

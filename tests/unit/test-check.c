@@ -14,9 +14,10 @@
 
 #include <criterion/criterion.h>
 
-#include "check.h"
+#include "check/check.h"
+#include "config/submitcf.h"
 #include "testutil.h"
-#include "xalloc.h"
+#include "util/xalloc.h"
 
 Test(check, cron_lines)
 {
@@ -307,6 +308,51 @@ Test(check, tree_startup_scope, .init = tree_setup, .fini = tree_teardown)
 	cr_expect_eq(find(rep, "submit.cf-runasuser")->status, CHECK_ERROR);
 	cr_expect_eq(check_worst(rep), CHECK_ERROR);
 	check_report_free(rep);
+}
+
+/* The start-up check looks at the runner's own submit.cf object, -O
+ * applied, not at the file again: the file on disk says RunAsUser=root
+ * (an error), the object the runner loaded before it changed says
+ * smmsp, and -O moved its queue elsewhere; the checks follow the object,
+ * and still say what the file itself gave. */
+Test(check, startup_checks_the_loaded_object, .init = tree_setup, .fini = tree_teardown)
+{
+	struct submitcf_error err;
+	struct submitcf *cf;
+	struct check_config cfg;
+	struct check_report *rep;
+	char *path = xasprintf("%s/etc/mail/submit.cf", root);
+	char *elsewhere = xasprintf("%s/var/spool/elsewhere", root);
+
+	mkdirs("/var/spool/elsewhere");
+	cr_assert_eq(chmod(elsewhere, 0770), 0);
+	cf = submitcf_load(path, &err);
+	cr_assert_not_null(cf, "%s", err.reason);
+	cr_assert(submitcf_set_option(cf, "QueueDirectory=/var/spool/elsewhere", &err));
+	cr_expect_str_eq(submitcf_file_option(cf, "QueueDirectory"), "/var/spool/clientmqueue");
+	cr_expect_str_eq(submitcf_option(cf, "QueueDirectory"), "/var/spool/elsewhere");
+	put("/etc/mail/submit.cf", "V10/Berkeley\nO QueueDirectory=/var/spool/clientmqueue\n"
+	    "O RunAsUser=root\n", 0644);
+	memset(&cfg, 0, sizeof cfg);
+	cfg.root = root;
+	cfg.scope = CHECK_SCOPE_STARTUP;
+	cfg.loaded_cf = cf;
+	rep = check_run(&cfg);
+	cr_expect_eq(find(rep, "submit.cf-runasuser")->status, CHECK_OK, "%s",
+	    find(rep, "submit.cf-runasuser")->found);
+	cr_expect(strstr(find(rep, "client-queue")->path, "/var/spool/elsewhere") != NULL, "%s",
+	    find(rep, "client-queue")->path);
+	cr_expect(strstr(find(rep, "submit.cf-queuedir")->found, "/var/spool/clientmqueue") != NULL,
+	    "the file's own value is still named: %s", find(rep, "submit.cf-queuedir")->found);
+	check_report_free(rep);
+	/* Without the object, the file is read: its RunAsUser=root is seen. */
+	cfg.loaded_cf = NULL;
+	rep = check_run(&cfg);
+	cr_expect_eq(find(rep, "submit.cf-runasuser")->status, CHECK_ERROR);
+	check_report_free(rep);
+	submitcf_free(cf);
+	free(elsewhere);
+	free(path);
 }
 
 /* A relay that greets (a child process): one connection, a two-line

@@ -5,7 +5,7 @@
 
 #include <criterion/criterion.h>
 
-#include "classify.h"
+#include "smtp/classify.h"
 
 /* The table is the specification: sendmail's runner (usersmtp.c,
  * savemail.c:smtptodsn()) decides the same for each row. */

@@ -8,7 +8,7 @@
 
 #include <criterion/criterion.h>
 
-#include "conf.h"
+#include "config/conf.h"
 #include "testutil.h"
 
 static char *dir;
@@ -234,37 +234,6 @@ Test(conf, a_file_others_may_change_is_refused)
 	cr_assert_not(conf_load(&c, dir, true, &err), "a directory");
 	cr_expect(strstr(err.reason, "not a regular file") != NULL, "%s", err.reason);
 	conf_free(&c);
-}
-
-/* The secrets' file: its owner, its mode, no symbolic link. */
-Test(conf, a_secret_file_must_be_the_owners_alone)
-{
-	struct conf_error err;
-	char *text;
-	size_t len;
-
-	tu_write(dir, "auth", "user = u\n", 9, 0600);
-	cr_assert(conf_read(tu_path(dir, "auth"), geteuid(), &text, &len, NULL, &err), "%s",
-	    err.reason);
-	cr_expect_eq(len, 9);
-	free(text);
-	cr_assert_not(conf_read(tu_path(dir, "auth"), geteuid() + 1, &text, &len, NULL, &err));
-	cr_expect(strstr(err.reason, ", not by the runner's user ") != NULL, "%s", err.reason);
-	cr_expect(strstr(err.reason, "; refused") != NULL, "%s", err.reason);
-	chmod(tu_path(dir, "auth"), 0640);
-	cr_assert_not(conf_read(tu_path(dir, "auth"), geteuid(), &text, &len, NULL, &err));
-	cr_expect(strstr(err.reason,
-	    "auth: mode 0640 lets other users at the credentials; refused (chmod 0600)") != NULL,
-	    "%s", err.reason);
-	chmod(tu_path(dir, "auth"), 0604);
-	cr_assert_not(conf_read(tu_path(dir, "auth"), geteuid(), &text, &len, NULL, &err));
-	chmod(tu_path(dir, "auth"), 0400);
-	cr_assert(conf_read(tu_path(dir, "auth"), geteuid(), &text, &len, NULL, &err), "%s",
-	    err.reason);
-	free(text);
-	cr_assert_eq(symlink(tu_path(dir, "auth"), tu_path(dir, "auth-link")), 0);
-	cr_assert_not(conf_read(tu_path(dir, "auth-link"), geteuid(), &text, &len, NULL, &err));
-	cr_expect(strstr(err.reason, "is a symbolic link; refused") != NULL, "%s", err.reason);
 }
 
 Test(conf, seconds)

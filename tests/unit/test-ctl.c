@@ -3,8 +3,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "ctl.h"
-#include "strbuf.h"
+#include "util/ctl.h"
+#include "util/strbuf.h"
 
 static enum ctl_parse
 parse(const char *line, struct ctl_request *rq, char *reason)

@@ -19,10 +19,10 @@
 
 #include <criterion/criterion.h>
 
-#include "deliver.h"
-#include "spool.h"
+#include "delivery/deliver.h"
+#include "queue/spool.h"
 #include "testutil.h"
-#include "xalloc.h"
+#include "util/xalloc.h"
 
 #define ID "6AOMct2T003760"
 

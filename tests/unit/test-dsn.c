@@ -6,8 +6,8 @@
 
 #include <criterion/criterion.h>
 
-#include "dsn.h"
-#include "xtext.h"
+#include "delivery/dsn.h"
+#include "queue/xtext.h"
 
 /* A message as real sendmail queues it (tests/fixtures, orcpt case). */
 static const char PARENT[] =

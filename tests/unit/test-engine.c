@@ -14,11 +14,11 @@
 
 #include <criterion/criterion.h>
 
-#include "engine.h"
-#include "evloop.h"
-#include "spool.h"
+#include "delivery/engine.h"
+#include "util/evloop.h"
+#include "queue/spool.h"
 #include "testutil.h"
-#include "xalloc.h"
+#include "util/xalloc.h"
 
 #define ID0 "6AOMct2T003760"
 #define ID1 "6AOMct2T003761"

@@ -5,9 +5,9 @@
 
 #include <criterion/criterion.h>
 
-#include "envelope.h"
-#include "smtp.h"
-#include "xalloc.h"
+#include "delivery/envelope.h"
+#include "smtp/smtp.h"
+#include "util/xalloc.h"
 
 static struct qf_envelope *
 env_of(const char *qf)

@@ -17,11 +17,11 @@
 
 #include <criterion/criterion.h>
 
-#include "qf.h"
-#include "qlist.h"
-#include "strbuf.h"
+#include "queue/qf.h"
+#include "queue/qlist.h"
+#include "util/strbuf.h"
 #include "testutil.h"
-#include "xalloc.h"
+#include "util/xalloc.h"
 
 /* The fixture queue names, sorted. */
 static size_t

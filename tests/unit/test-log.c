@@ -11,7 +11,7 @@
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 
-#include "log.h"
+#include "queue/log.h"
 
 static void
 redirect(void)

@@ -5,7 +5,7 @@
 
 #include <criterion/criterion.h>
 
-#include "mtaqid.h"
+#include "smtp/mtaqid.h"
 
 /* The ID mtaqid_parse reads from text, or NULL for none (out is then
  * empty).  A static buffer: one call per assertion. */

@@ -7,7 +7,7 @@
 
 #include <criterion/criterion.h>
 
-#include "pwcache.h"
+#include "util/pwcache.h"
 
 /* A uid no system gives out (below 2^31, above any real range). */
 #define NOBODY_UID ((uid_t)1999999999)

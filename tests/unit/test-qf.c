@@ -5,9 +5,9 @@
 
 #include <criterion/criterion.h>
 
-#include "qf.h"
-#include "strbuf.h"
-#include "xalloc.h"
+#include "queue/qf.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
 
 /* A file as sendmail 8.17.1.9 wrote it here (DSN options, a deferral). */
 static const char qf_dsn[] =

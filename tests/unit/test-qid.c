@@ -2,7 +2,7 @@
 
 #include <criterion/criterion.h>
 
-#include "qid.h"
+#include "queue/qid.h"
 
 Test(qid, decodes_a_real_id)
 {

@@ -4,12 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
-#include "qlist.h"
+#include "queue/qlist.h"
 #include "testutil.h"
-#include "xalloc.h"
+#include "util/xalloc.h"
 
 static char *dir;
 static struct spool *sp;
@@ -206,4 +207,137 @@ Test(qlist, belongs_by_owner_or_sender)
 	e.owner = 1000;
 	env.sender = "bob";
 	cr_assert_not(qlist_belongs(&e, 1000, "alice", "host.test"));
+}
+
+/* ------------------------------------------------------ JSON Lines */
+
+/* list --json: the queue and the hold queue, as JSON Lines. */
+static char *
+jsonl(void)
+{
+	struct spool_error err;
+	struct qlist ql;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	cr_assert(qlist_gather(sp, &ql, true, &err), "%s", err.reason);
+	cr_assert(qlist_gather_held(sp, &ql, &err), "%s", err.reason);
+	qlist_print_jsonl(&ql, fp);
+	qlist_free(&ql);
+	fclose(fp);
+	return buf;
+}
+
+Test(qlist, jsonl_empty_queue_is_no_lines)
+{
+	char *s = jsonl();
+
+	cr_assert_str_eq(s, "");
+	free(s);
+}
+
+/* postqueue -j's members, names, types, order and spacing; incoming,
+ * deferred and hold; ours after them. */
+Test(qlist, jsonl_postqueue_members)
+{
+	char *s, *want;
+	unsigned long uid = (unsigned long)getuid();
+
+	tu_write_str(dir, "qf6AOMct2T003760",
+	    "V8\nT1795559935\nK1795559936\nN2\nP120000\nMDeferred: Connection refused\n"
+	    "S<alice@x>\nRPFD:a@b\nMRcpt \"no\"\nRPFD:<c@d>\nHSubject: hi\n.\n");
+	tu_write_str(dir, "df6AOMct2T003760", "12345");
+	tu_write_str(dir, "qf6AOMct2T003761", "V8\nT1795559999\nK0\nN0\nP30000\nS<>\nRPFD:a@b\n.\n");
+	tu_write_str(dir, "hf6AOMct2T003762",
+	    "V8\nT1795550000\nK1795550001\nN1\nP1000\nqheld \"by\" me\nMDeferred: x\nSroot\nRPFD:e@f\n.\n");
+	/* A qf with a q line stays out, as in mailq's listing. */
+	tu_write_str(dir, "qf6AOMct2T003763", "V8\nT1\nK0\nN0\nP1\nqodd\nSroot\nRPFD:e@f\n.\n");
+	s = jsonl();
+	want = xasprintf(
+	    "{\"queue_name\": \"incoming\", \"queue_id\": \"6AOMct2T003761\", \"arrival_time\": 1795559999, "
+	    "\"message_size\": 0, \"forced_expire\": false, \"sender\": \"\", "
+	    "\"recipients\": [{\"address\": \"a@b\"}], "
+	    "\"clientq_locked\": false, \"clientq_owner_uid\": %lu, \"clientq_tries\": 0}\n"
+	    "{\"queue_name\": \"deferred\", \"queue_id\": \"6AOMct2T003760\", \"arrival_time\": 1795559935, "
+	    "\"message_size\": 17, \"forced_expire\": false, \"sender\": \"alice@x\", "
+	    "\"recipients\": [{\"address\": \"a@b\", \"delay_reason\": \"Deferred: Connection refused\"}, "
+	    "{\"address\": \"c@d\", \"delay_reason\": \"Rcpt \\\"no\\\"\"}], "
+	    "\"clientq_locked\": false, \"clientq_owner_uid\": %lu, \"clientq_tries\": 2, "
+	    "\"clientq_last_attempt\": 1795559936}\n"
+	    "{\"queue_name\": \"hold\", \"queue_id\": \"6AOMct2T003762\", \"arrival_time\": 1795550000, "
+	    "\"message_size\": 0, \"forced_expire\": false, \"sender\": \"root\", "
+	    "\"recipients\": [{\"address\": \"e@f\", \"delay_reason\": \"Deferred: x\"}], "
+	    "\"clientq_locked\": false, \"clientq_owner_uid\": %lu, \"clientq_tries\": 1, "
+	    "\"clientq_last_attempt\": 1795550001, \"clientq_hold_reason\": \"held \\\"by\\\" me\"}\n",
+	    uid, uid, uid);
+	cr_assert_str_eq(s, want);
+	free(want);
+	free(s);
+}
+
+/* Hostile text in a sender, an address and a reason: still one line of
+ * valid JSON, everything escaped that must be. */
+Test(qlist, jsonl_hostile_strings)
+{
+	char *s;
+
+	tu_write_str(dir, "qf6AOMct2T003760",
+	    "V8\nT1\nK2\nN1\nP1\nM\x1b[31mred\\\"\x7f\n"
+	    "Sa\"b\\c\x01\xe9\xc3\xa9@x\nRPFD:\"}, {\"x\n.\n");
+	s = jsonl();
+	cr_assert(strstr(s, "\"sender\": \"a\\\"b\\\\c\\u0001\\u00e9\xc3\xa9@x\", "), "%s", s);
+	cr_assert(strstr(s, "\"recipients\": [{\"address\": \"\\\"}, {\\\"x\", "
+	    "\"delay_reason\": \"\\u001b[31mred\\\\\\\"\\u007f\"}]"), "%s", s);
+	cr_assert_eq(strchr(s, '\n'), s + strlen(s) - 1, "one line: %s", s);
+	free(s);
+}
+
+/* A file that cannot be read still has every postqueue member, with its
+ * type, and says why in clientq_problem. */
+Test(qlist, jsonl_unreadable_file)
+{
+	char *s, *want;
+
+	tu_write_str(dir, "qf6AOMct2T003760", "V8\nT1\nXbad\n.\n");
+	s = jsonl();
+	want = xasprintf(
+	    "{\"queue_name\": \"incoming\", \"queue_id\": \"6AOMct2T003760\", \"arrival_time\": 0, "
+	    "\"message_size\": 0, \"forced_expire\": false, \"sender\": \"\", \"recipients\": [], "
+	    "\"clientq_locked\": false, \"clientq_owner_uid\": %lu, "
+	    "\"clientq_problem\": \"refused: line 3: unrecognized line type 'X'\"}\n",
+	    (unsigned long)getuid());
+	cr_assert_str_eq(s, want);
+	free(want);
+	free(s);
+}
+
+/* queue_name: hold before active, active before deferred and incoming. */
+Test(qlist, jsonl_queue_names)
+{
+	struct qf_envelope env;
+	struct qlist_entry e;
+
+	memset(&env, 0, sizeof env);
+	memset(&e, 0, sizeof e);
+	cr_assert_str_eq(qlist_queue_name(&e), "incoming", "no envelope");
+	e.env = &env;
+	cr_assert_str_eq(qlist_queue_name(&e), "incoming", "never tried");
+	env.ntries = 1;
+	cr_assert_str_eq(qlist_queue_name(&e), "deferred");
+	e.active = true;
+	cr_assert_str_eq(qlist_queue_name(&e), "active");
+	e.held = true;
+	cr_assert_str_eq(qlist_queue_name(&e), "hold");
+}
+
+/* The old array stays what it was, for --json-array. */
+Test(qlist, json_array_leaves_held_out)
+{
+	char *s;
+
+	tu_write_str(dir, "hf6AOMct2T003762", "V8\nT1\nK0\nN0\nP1\nqx\nSroot\nRPFD:e@f\n.\n");
+	s = listing(true);
+	cr_assert_str_eq(s, "[]\n");
+	free(s);
 }

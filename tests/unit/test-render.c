@@ -6,10 +6,10 @@
 
 #include <criterion/criterion.h>
 
-#include "qf.h"
-#include "render.h"
-#include "strbuf.h"
-#include "xalloc.h"
+#include "queue/qf.h"
+#include "delivery/render.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
 
 static const struct render_opts relay = { "mDFMuXa8k", 2040, "host.test", NULL, NULL, NULL, NULL, NULL };
 

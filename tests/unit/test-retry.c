@@ -2,7 +2,7 @@
 
 #include <criterion/criterion.h>
 
-#include "retry.h"
+#include "delivery/retry.h"
 
 Test(retry, backoff_doubles_from_min_to_max)
 {

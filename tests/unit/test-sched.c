@@ -6,7 +6,7 @@
 
 #include <criterion/criterion.h>
 
-#include "sched.h"
+#include "delivery/sched.h"
 
 static void
 id_of(int i, char out[QID_MAX_LEN + 1])

@@ -25,9 +25,9 @@
 
 #include <criterion/criterion.h>
 
-#include "auth.h"
-#include "smtp.h"
-#include "tls.h"
+#include "smtp/auth.h"
+#include "smtp/smtp.h"
+#include "smtp/tls.h"
 #include "testutil.h"
 
 static char *dir;

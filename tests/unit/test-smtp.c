@@ -13,7 +13,7 @@
 
 #include <criterion/criterion.h>
 
-#include "smtp.h"
+#include "smtp/smtp.h"
 #include "testutil.h"
 
 Test(smtp, reply_lines)

@@ -4,7 +4,7 @@
  * from the stale descriptor.  The module's .c is included to reach its
  * test seam, which runs exactly between the open and the lock.
  */
-#include "../../lib/spool.c"
+#include "../../lib/queue/spool.c"
 
 #include <criterion/criterion.h>
 

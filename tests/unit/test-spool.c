@@ -13,9 +13,9 @@
 
 #include <criterion/criterion.h>
 
-#include "spool.h"
+#include "queue/spool.h"
 #include "testutil.h"
-#include "xalloc.h"
+#include "util/xalloc.h"
 
 #define ID "6AOMct2T003760"
 

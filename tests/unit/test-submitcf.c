@@ -6,9 +6,9 @@
 
 #include <criterion/criterion.h>
 
-#include "submitcf.h"
+#include "config/submitcf.h"
 #include "testutil.h"
-#include "xalloc.h"
+#include "util/xalloc.h"
 
 static char *dir;
 

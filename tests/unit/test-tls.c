@@ -8,7 +8,7 @@
 
 #include <criterion/criterion.h>
 
-#include "tls.h"
+#include "smtp/tls.h"
 #include "testutil.h"
 
 static char *dir;

@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "verify.h"
+#include "smtp/verify.h"
 
 Test(verify, addresses_checked_and_stripped)
 {

@@ -2,7 +2,7 @@
 
 #include <criterion/criterion.h>
 
-#include "xtext.h"
+#include "queue/xtext.h"
 
 Test(xtext, valid)
 {

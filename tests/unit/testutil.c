@@ -16,8 +16,8 @@
 
 #include <criterion/criterion.h>
 
-#include "strbuf.h"
-#include "xalloc.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
 
 char *
 tu_tempdir(void)

@@ -1,0 +1,57 @@
+/*
+ * sched: the index of queued messages and when each is due.
+ *
+ * Contract
+ * --------
+ * A set of queue IDs, each with a due time (any integer clock), kept as
+ * a binary min-heap with a hash index beside it: inserting, moving,
+ * removing and taking the earliest are O(log n), finding an ID O(1).  No
+ * per-message timer exists anywhere: the daemon arms one timer for
+ * sched_next's time.  Ties go in insertion order (a sequence number), so
+ * equal due times keep the order they were scheduled in.
+ * IDs are copied; anything that qid_valid() accepts fits.
+ */
+#ifndef CQ_SCHED_H
+#define CQ_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "queue/qid.h"
+
+struct sched;
+
+struct sched *sched_new(void);
+void sched_free(struct sched *s);
+
+/* sched_set: schedule id at due (insert, or move if present). */
+void sched_set(struct sched *s, const char *id, long long due);
+
+/* sched_remove: false if id was not scheduled. */
+bool sched_remove(struct sched *s, const char *id);
+
+/* sched_due: id's due time; false if it is not scheduled. */
+bool sched_due(const struct sched *s, const char *id, long long *due);
+
+/* sched_next: the earliest entry (without removing it); false when
+ * empty. */
+bool sched_next(const struct sched *s, const char **id, long long *due);
+
+/* sched_pop: remove and return the earliest entry if it is due at now. */
+bool sched_pop(struct sched *s, long long now, char id[QID_MAX_LEN + 1]);
+
+size_t sched_count(const struct sched *s);
+/* sched_capacity: entries it has room for without growing (its memory:
+ * about 48 octets each). */
+size_t sched_capacity(const struct sched *s);
+
+/* sched_count_due: how many are due at now, counted up to limit (at
+ * most SCHED_COUNT_DUE_MAX): O(limit), whatever the size. */
+#define SCHED_COUNT_DUE_MAX 64
+size_t sched_count_due(const struct sched *s, long long now, size_t limit);
+
+/* sched_advance: everything due later than now is due now (a flush);
+ * the order among them is kept. */
+void sched_advance(struct sched *s, long long now);
+
+#endif

@@ -1,0 +1,198 @@
+/*
+ * kv.c: the "key = value" file reader (kv.h).
+ */
+#include "config.h"
+
+#include "util/kv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/xalloc.h"
+
+static void
+kv_fail(struct kv_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+kv_fail(struct kv_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->reason, sizeof err->reason, fmt, ap);
+	va_end(ap);
+}
+
+static bool
+kv_blank(int c)
+{
+	return c == ' ' || c == '\t';
+}
+
+bool
+kv_parse(const char *text, size_t len, const char *path, kv_line_fn fn, void *arg,
+    struct kv_error *err)
+{
+	const char *p = text, *end = text + len;
+	unsigned line = 0;
+
+	if (memchr(text, '\0', len) != NULL) {
+		kv_fail(err, "%s: a NUL byte in it; not a configuration file", path);
+		return false;
+	}
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl != NULL ? nl : end, *k, *ke, *v, *ve, *eq;
+		char key[KV_LINE_MAX], val[KV_LINE_MAX], why[400];
+
+		line++;
+		if ((size_t)(e - p) >= KV_LINE_MAX) {
+			kv_fail(err, "%s:%u: line longer than %d octets", path, line,
+			    KV_LINE_MAX - 1);
+			return false;
+		}
+		if (e > p && e[-1] == '\r')
+			e--;
+		for (k = p; k < e && kv_blank(*k); k++)
+			;
+		p = nl != NULL ? nl + 1 : end;
+		if (k == e || *k == '#')
+			continue;
+		eq = memchr(k, '=', (size_t)(e - k));
+		if (eq == NULL) {
+			kv_fail(err, "%s:%u: not a \"key = value\" line", path, line);
+			return false;
+		}
+		for (ke = eq; ke > k && kv_blank(ke[-1]); ke--)
+			;
+		for (v = eq + 1; v < e && kv_blank(*v); v++)
+			;
+		for (ve = e; ve > v && kv_blank(ve[-1]); ve--)
+			;
+		if (ke == k || memchr(k, ' ', (size_t)(ke - k)) || memchr(k, '\t', (size_t)(ke - k))) {
+			kv_fail(err, "%s:%u: not a \"key = value\" line", path, line);
+			return false;
+		}
+		memcpy(key, k, (size_t)(ke - k));
+		key[ke - k] = '\0';
+		if (ve == v) {
+			kv_fail(err, "%s:%u: no value for '%s'", path, line, key);
+			return false;
+		}
+		memcpy(val, v, (size_t)(ve - v));
+		val[ve - v] = '\0';
+		why[0] = '\0';
+		if (!fn(arg, key, val, line, why, sizeof why)) {
+			kv_fail(err, "%s:%u: %s", path, line, why);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The name of a user, for a message. */
+static const char *
+kv_user(uid_t uid, char *buf, size_t size)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw != NULL)
+		snprintf(buf, size, "%s (uid %lu)", pw->pw_name, (unsigned long)uid);
+	else
+		snprintf(buf, size, "uid %lu", (unsigned long)uid);
+	return buf;
+}
+
+bool
+kv_read(const char *path, uid_t secret_owner, char **text, size_t *len, bool *missing,
+    struct kv_error *err)
+{
+	bool secret = secret_owner != (uid_t)-1;
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	int fd;
+
+	*text = NULL;
+	*len = 0;
+	if (missing != NULL)
+		*missing = false;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		char a[300], b[300];
+
+		if (e == ENOENT && missing != NULL)
+			*missing = true;
+		/* A secret the runner cannot even open is most likely
+		 * someone else's: say whose. */
+		if (secret && e == EACCES && lstat(path, &st) == 0 && st.st_uid != secret_owner)
+			kv_fail(err, "%s: owned by %s, not by the runner's user %s; refused",
+			    path, kv_user(st.st_uid, a, sizeof a), kv_user(secret_owner, b, sizeof b));
+		else
+			kv_fail(err, "%s: %s", path, e == ELOOP ?
+			    "is a symbolic link; refused" : strerror(e));
+		return false;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		kv_fail(err, "%s: not a regular file", path);
+		goto fail;
+	}
+	if (secret) {
+		char a[300], b[300];
+
+		/* The descriptor's file, checked as the runner's user: what
+		 * is read is what was checked. */
+		if (st.st_uid != secret_owner) {
+			kv_fail(err, "%s: owned by %s, not by the runner's user %s; refused",
+			    path, kv_user(st.st_uid, a, sizeof a),
+			    kv_user(secret_owner, b, sizeof b));
+			goto fail;
+		}
+		if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+			kv_fail(err,
+			    "%s: mode %04o lets other users at the credentials; refused (chmod 0600)",
+			    path, (unsigned)(st.st_mode & 07777));
+			goto fail;
+		}
+	} else if (st.st_mode & S_IWOTH) {
+		kv_fail(err, "%s: mode %04o lets any user change it; refused", path,
+		    (unsigned)(st.st_mode & 07777));
+		goto fail;
+	}
+	if (st.st_size > KV_FILE_MAX) {
+		kv_fail(err, "%s: larger than %d octets; not a configuration file", path,
+		    KV_FILE_MAX);
+		goto fail;
+	}
+	buf = xmalloc((size_t)st.st_size + 1);
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			kv_fail(err, "%s: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	close(fd);
+	*text = buf;
+	*len = got;
+	return true;
+fail:
+	free(buf);
+	close(fd);
+	return false;
+}
