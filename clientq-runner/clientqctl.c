@@ -1,7 +1,7 @@
 /*
  * clientqctl: control and inspect the client queue.
  *
- * Commands are declared once, in ctl_commands[]: the dispatcher, each
+ * Commands are declared once, in cqctl_commands[]: the dispatcher, each
  * command's options (getopt_long reads the same array), the usage text,
  * --help and the words bash completion offers (clientqctl --complete) all
  * come from that table.  Everything but `list --offline` asks the running
@@ -33,7 +33,7 @@
 
 /* Exit codes, documented in clientqctl(8); `check` has the monitoring
  * plugins' own (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). */
-enum ctl_exit {
+enum cqctl_exit {
 	CTL_EXIT_OK = 0,
 	CTL_EXIT_FAILED = 1,		/* refused, or could not be done */
 	CTL_EXIT_USAGE = 2,
@@ -43,32 +43,32 @@ enum ctl_exit {
 
 enum { PLUGIN_OK, PLUGIN_WARNING, PLUGIN_CRITICAL, PLUGIN_UNKNOWN };
 
-struct ctl_command {
+struct cqctl_command {
 	const char *name;
 	const char *synopsis;
 	const char *help;
 	const struct option *opts;	/* also what completion offers */
-	int (*run)(int argc, char **argv, const struct ctl_command *self);
+	int (*run)(int argc, char **argv, const struct cqctl_command *self);
 };
 
-static const char *ctl_progname = "clientqctl";
-static const char *ctl_socket = CTL_DEFAULT_SOCKET;
+static const char *cqctl_progname = "clientqctl";
+static const char *cqctl_socket = CTL_DEFAULT_SOCKET;
 
-static void ctl_usage(FILE *fp);
+static void cqctl_usage(FILE *fp);
 
-static int ctl_usage_error(const char *fmt, ...)
+static int cqctl_usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
 static int
-ctl_usage_error(const char *fmt, ...)
+cqctl_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", ctl_progname);
+	fprintf(stderr, "%s: ", cqctl_progname);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help'.\n", ctl_progname);
+	fprintf(stderr, "\nTry '%s --help'.\n", cqctl_progname);
 	return CTL_EXIT_USAGE;
 }
 
@@ -79,7 +79,7 @@ ctl_usage_error(const char *fmt, ...)
  * limit (control.h's CONTROL_CHILD_SECONDS, 600 s) and a margin. */
 #define CTL_CHILD_WAIT_MS 660000
 
-struct ctl_talk {
+struct cqctl_talk {
 	bool quiet_ok;		/* the OK line's text is not printed */
 	bool unavailable_hint;	/* suggest --offline when no daemon */
 	bool progress;		/* flush --wait: P lines */
@@ -94,25 +94,25 @@ struct ctl_talk {
 };
 
 static int
-ctl_connect(char *err, size_t errsize)
+cqctl_connect(char *err, size_t errsize)
 {
 	struct sockaddr_un sa;
 	int fd;
 
 	memset(&sa, 0, sizeof sa);
 	sa.sun_family = AF_UNIX;
-	if (strlen(ctl_socket) >= sizeof sa.sun_path) {
-		snprintf(err, errsize, "%s: path too long for a socket", ctl_socket);
+	if (strlen(cqctl_socket) >= sizeof sa.sun_path) {
+		snprintf(err, errsize, "%s: path too long for a socket", cqctl_socket);
 		return -1;
 	}
-	strcpy(sa.sun_path, ctl_socket);
+	strcpy(sa.sun_path, cqctl_socket);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errsize, "socket: %s", strerror(errno));
 		return -1;
 	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		snprintf(err, errsize, "cannot reach clientq-runner at %s: %s", ctl_socket,
+		snprintf(err, errsize, "cannot reach clientq-runner at %s: %s", cqctl_socket,
 		    strerror(errno));
 		close(fd);
 		return -1;
@@ -122,7 +122,7 @@ ctl_connect(char *err, size_t errsize)
 
 /* A progress line: "- waiting N", or "<id> <outcome> <text>". */
 static void
-ctl_progress(struct ctl_talk *tk, const char *text)
+cqctl_progress(struct cqctl_talk *tk, const char *text)
 {
 	bool tty = isatty(STDERR_FILENO);
 
@@ -158,7 +158,7 @@ ctl_progress(struct ctl_talk *tk, const char *text)
  * reached, 75 when the reply breaks off.
  */
 static int
-ctl_talk(const struct strbuf *req, struct ctl_talk *tk)
+cqctl_talk(const struct strbuf *req, struct cqctl_talk *tk)
 {
 	struct strbuf in = STRBUF_INIT;
 	char err[600], buf[8192];
@@ -167,15 +167,15 @@ ctl_talk(const struct strbuf *req, struct ctl_talk *tk)
 	bool tty = isatty(STDERR_FILENO);
 
 	tk->status_text[0] = '\0';
-	if ((fd = ctl_connect(err, sizeof err)) < 0) {
+	if ((fd = cqctl_connect(err, sizeof err)) < 0) {
 		snprintf(tk->status_text, sizeof tk->status_text, "%s", err);
 		if (!tk->plugin) {
-			fprintf(stderr, "%s: %s\n", ctl_progname, err);
+			fprintf(stderr, "%s: %s\n", cqctl_progname, err);
 			if (tk->unavailable_hint)
 				fprintf(stderr, "The daemon is not running, or its socket is elsewhere "
 				    "(--socket).  Use '%s list --offline' to read\n"
 				    "the queue directly (as root or a member of group smmsp).\n",
-				    ctl_progname);
+				    cqctl_progname);
 		}
 		return CTL_EXIT_UNAVAILABLE;
 	}
@@ -230,7 +230,7 @@ ctl_talk(const struct strbuf *req, struct ctl_talk *tk)
 				else
 					printf("%s\n", text);
 			} else if (kind == CTL_LINE_PROGRESS && tk->progress) {
-				ctl_progress(tk, text);
+				cqctl_progress(tk, text);
 			} else if (kind == CTL_LINE_STATUS) {
 				tk->st = st;
 				snprintf(tk->status_text, sizeof tk->status_text, "%s", text);
@@ -241,7 +241,7 @@ ctl_talk(const struct strbuf *req, struct ctl_talk *tk)
 					if (st == CTL_OK && !tk->quiet_ok && *text != '\0')
 						printf("%s\n", text);
 					else if (st != CTL_OK)
-						fprintf(stderr, "%s: %s\n", ctl_progname, text);
+						fprintf(stderr, "%s: %s\n", cqctl_progname, text);
 				}
 				goto done;
 			}
@@ -255,13 +255,13 @@ ctl_talk(const struct strbuf *req, struct ctl_talk *tk)
 	}
 broken:
 	if (!tk->plugin)
-		fprintf(stderr, "%s: %s\n", ctl_progname, tk->status_text);
+		fprintf(stderr, "%s: %s\n", cqctl_progname, tk->status_text);
 	rc = CTL_EXIT_TEMPFAIL;
 done:
 	close(fd);
 	strbuf_free(&in);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "%s: error writing the output: %s\n", ctl_progname,
+		fprintf(stderr, "%s: error writing the output: %s\n", cqctl_progname,
 		    strerror(errno));
 		return CTL_EXIT_FAILED;
 	}
@@ -270,23 +270,23 @@ done:
 
 /* A command without arguments of its own: the request, the reply. */
 static int
-ctl_simple(const char *command, int timeout_ms)
+cqctl_simple(const char *command, int timeout_ms)
 {
 	struct strbuf req = STRBUF_INIT;
-	struct ctl_talk tk = { 0 };
+	struct cqctl_talk tk = { 0 };
 	int rc;
 
 	tk.timeout_ms = timeout_ms;
 	ctl_request_start(&req, command);
 	ctl_request_end(&req);
-	rc = ctl_talk(&req, &tk);
+	rc = cqctl_talk(&req, &tk);
 	strbuf_free(&req);
 	return rc;
 }
 
 /* getopt_long over the command's own options; '?' for a bad one. */
 static int
-ctl_getopt(int argc, char **argv, const struct ctl_command *self)
+cqctl_getopt(int argc, char **argv, const struct cqctl_command *self)
 {
 	return getopt_long(argc, argv, "hC:q:", self->opts, NULL);
 }
@@ -296,47 +296,47 @@ ctl_getopt(int argc, char **argv, const struct ctl_command *self)
 #define CTL_OPT_END { NULL, 0, NULL, 0 }
 
 static int
-ctl_bad_option(const struct ctl_command *self)
+cqctl_bad_option(const struct cqctl_command *self)
 {
-	return ctl_usage_error("usage: %s %s", ctl_progname, self->synopsis);
+	return cqctl_usage_error("usage: %s %s", cqctl_progname, self->synopsis);
 }
 
 static int
-ctl_command_help(const struct ctl_command *self)
+cqctl_command_help(const struct cqctl_command *self)
 {
-	printf("usage: %s %s\n\n%s\n", ctl_progname, self->synopsis, self->help);
+	printf("usage: %s %s\n\n%s\n", cqctl_progname, self->synopsis, self->help);
 	return CTL_EXIT_OK;
 }
 
 /* ------------------------------------------------------------ commands */
 
 static int
-ctl_no_args(int argc, char **argv, const struct ctl_command *self)
+cqctl_no_args(int argc, char **argv, const struct cqctl_command *self)
 {
 	int c;
 
 	optind = 1;
-	while ((c = ctl_getopt(argc, argv, self)) != -1) {
+	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
 		if (c == 'h')
-			return ctl_command_help(self);
-		return ctl_bad_option(self);
+			return cqctl_command_help(self);
+		return cqctl_bad_option(self);
 	}
 	if (optind != argc)
-		return ctl_usage_error("%s: unexpected argument '%s'", self->name, argv[optind]);
-	return ctl_simple(self->name, 30000);
+		return cqctl_usage_error("%s: unexpected argument '%s'", self->name, argv[optind]);
+	return cqctl_simple(self->name, 30000);
 }
 
 static int
-ctl_flush(int argc, char **argv, const struct ctl_command *self)
+cqctl_flush(int argc, char **argv, const struct cqctl_command *self)
 {
 	struct strbuf req = STRBUF_INIT;
-	struct ctl_talk tk = { 0 };
+	struct cqctl_talk tk = { 0 };
 	const char *rcpt = NULL, *sender = NULL;
 	bool wait = false;
 	int c, rc;
 
 	optind = 1;
-	while ((c = ctl_getopt(argc, argv, self)) != -1) {
+	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
 		switch (c) {
 		case 'r':
 			rcpt = optarg;
@@ -348,18 +348,18 @@ ctl_flush(int argc, char **argv, const struct ctl_command *self)
 			wait = true;
 			break;
 		case 'h':
-			return ctl_command_help(self);
+			return cqctl_command_help(self);
 		default:
-			return ctl_bad_option(self);
+			return cqctl_bad_option(self);
 		}
 	}
 	if ((rcpt || sender) && optind != argc)
-		return ctl_usage_error("flush: queue IDs or --recipient/--sender, not both");
+		return cqctl_usage_error("flush: queue IDs or --recipient/--sender, not both");
 	ctl_request_start(&req, "flush");
 	for (; optind < argc; optind++) {
 		if (!qid_valid(argv[optind])) {
 			strbuf_free(&req);
-			return ctl_usage_error("flush: '%s' is not a queue ID", argv[optind]);
+			return cqctl_usage_error("flush: '%s' is not a queue ID", argv[optind]);
 		}
 		ctl_request_add(&req, "id", argv[optind]);
 	}
@@ -374,29 +374,29 @@ ctl_flush(int argc, char **argv, const struct ctl_command *self)
 	/* A flush by sender or recipient waits for the daemon's child
 	 * that reads the queue. */
 	tk.timeout_ms = wait ? -1 : CTL_CHILD_WAIT_MS;
-	rc = ctl_talk(&req, &tk);
+	rc = cqctl_talk(&req, &tk);
 	strbuf_free(&req);
 	return rc;
 }
 
 /* list's output: what mailq prints, JSON Lines as postqueue -j writes
  * them (--json), or the old JSON array (--json-array, for one release). */
-enum ctl_list_format { CTL_LIST_MAILQ, CTL_LIST_JSONL, CTL_LIST_ARRAY };
+enum cqctl_list_format { CTL_LIST_MAILQ, CTL_LIST_JSONL, CTL_LIST_ARRAY };
 
-static int ctl_list_offline(const char *cfpath, const char *qdir, enum ctl_list_format fmt);
+static int cqctl_list_offline(const char *cfpath, const char *qdir, enum cqctl_list_format fmt);
 
 static int
-ctl_list(int argc, char **argv, const struct ctl_command *self)
+cqctl_list(int argc, char **argv, const struct cqctl_command *self)
 {
 	struct strbuf req = STRBUF_INIT;
-	struct ctl_talk tk = { 0 };
+	struct cqctl_talk tk = { 0 };
 	const char *cfpath = NULL, *qdir = NULL;
 	bool offline = false, all = false;
-	enum ctl_list_format fmt = CTL_LIST_MAILQ;
+	enum cqctl_list_format fmt = CTL_LIST_MAILQ;
 	int c, rc;
 
 	optind = 1;
-	while ((c = ctl_getopt(argc, argv, self)) != -1) {
+	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
 		switch (c) {
 		case 'C':
 			cfpath = optarg;
@@ -410,26 +410,26 @@ ctl_list(int argc, char **argv, const struct ctl_command *self)
 		case 'j':
 		case 'J':
 			if (fmt != CTL_LIST_MAILQ)
-				return ctl_usage_error("%s", "list: --json and --json-array exclude each other");
+				return cqctl_usage_error("%s", "list: --json and --json-array exclude each other");
 			fmt = c == 'j' ? CTL_LIST_JSONL : CTL_LIST_ARRAY;
 			break;
 		case 'a':
 			all = true;
 			break;
 		case 'h':
-			return ctl_command_help(self);
+			return cqctl_command_help(self);
 		default:
-			return ctl_bad_option(self);
+			return cqctl_bad_option(self);
 		}
 	}
 	if (optind != argc)
-		return ctl_usage_error("list: unexpected argument '%s'", argv[optind]);
+		return cqctl_usage_error("list: unexpected argument '%s'", argv[optind]);
 	if (cfpath != NULL && qdir != NULL)
-		return ctl_usage_error("%s", "list: -C and -q exclude each other");
+		return cqctl_usage_error("%s", "list: -C and -q exclude each other");
 	if (!offline && (cfpath != NULL || qdir != NULL))
-		return ctl_usage_error("%s", "list: -C and -q go with --offline");
+		return cqctl_usage_error("%s", "list: -C and -q go with --offline");
 	if (offline)
-		return ctl_list_offline(cfpath, qdir, fmt);
+		return cqctl_list_offline(cfpath, qdir, fmt);
 	ctl_request_start(&req, "list");
 	if (all)
 		ctl_request_add(&req, "all", NULL);
@@ -439,36 +439,36 @@ ctl_list(int argc, char **argv, const struct ctl_command *self)
 	tk.quiet_ok = true;
 	tk.unavailable_hint = true;
 	tk.timeout_ms = CTL_CHILD_WAIT_MS;
-	rc = ctl_talk(&req, &tk);
+	rc = cqctl_talk(&req, &tk);
 	strbuf_free(&req);
 	return rc;
 }
 
 /* show, hold, release, remove: one queue ID. */
 static int
-ctl_one_id(int argc, char **argv, const struct ctl_command *self)
+cqctl_one_id(int argc, char **argv, const struct cqctl_command *self)
 {
 	struct strbuf req = STRBUF_INIT;
-	struct ctl_talk tk = { 0 };
+	struct cqctl_talk tk = { 0 };
 	const char *reason = NULL;
 	int c, rc;
 
 	optind = 1;
-	while ((c = ctl_getopt(argc, argv, self)) != -1) {
+	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
 		switch (c) {
 		case 'R':
 			reason = optarg;
 			break;
 		case 'h':
-			return ctl_command_help(self);
+			return cqctl_command_help(self);
 		default:
-			return ctl_bad_option(self);
+			return cqctl_bad_option(self);
 		}
 	}
 	if (optind + 1 != argc)
-		return ctl_usage_error("%s: one queue ID, please", self->name);
+		return cqctl_usage_error("%s: one queue ID, please", self->name);
 	if (!qid_valid(argv[optind]))
-		return ctl_usage_error("%s: '%s' is not a queue ID", self->name, argv[optind]);
+		return cqctl_usage_error("%s: '%s' is not a queue ID", self->name, argv[optind]);
 	ctl_request_start(&req, self->name);
 	ctl_request_add(&req, "id", argv[optind]);
 	if (reason != NULL)
@@ -476,21 +476,21 @@ ctl_one_id(int argc, char **argv, const struct ctl_command *self)
 	ctl_request_end(&req);
 	tk.quiet_ok = strcmp(self->name, "show") == 0;
 	tk.timeout_ms = CTL_CHILD_WAIT_MS;
-	rc = ctl_talk(&req, &tk);
+	rc = cqctl_talk(&req, &tk);
 	strbuf_free(&req);
 	return rc;
 }
 
 static int
-ctl_stats(int argc, char **argv, const struct ctl_command *self)
+cqctl_stats(int argc, char **argv, const struct cqctl_command *self)
 {
 	struct strbuf req = STRBUF_INIT;
-	struct ctl_talk tk = { 0 };
+	struct cqctl_talk tk = { 0 };
 	const char *fmt = NULL;
 	int c, rc;
 
 	optind = 1;
-	while ((c = ctl_getopt(argc, argv, self)) != -1) {
+	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
 		switch (c) {
 		case 'j':
 			fmt = "json";
@@ -499,25 +499,25 @@ ctl_stats(int argc, char **argv, const struct ctl_command *self)
 			fmt = "prometheus";
 			break;
 		case 'h':
-			return ctl_command_help(self);
+			return cqctl_command_help(self);
 		default:
-			return ctl_bad_option(self);
+			return cqctl_bad_option(self);
 		}
 	}
 	if (optind != argc)
-		return ctl_usage_error("stats: unexpected argument '%s'", argv[optind]);
+		return cqctl_usage_error("stats: unexpected argument '%s'", argv[optind]);
 	ctl_request_start(&req, "stats");
 	if (fmt != NULL)
 		ctl_request_add(&req, "format", fmt);
 	ctl_request_end(&req);
 	tk.quiet_ok = true;
 	tk.timeout_ms = CTL_CHILD_WAIT_MS;
-	rc = ctl_talk(&req, &tk);
+	rc = cqctl_talk(&req, &tk);
 	strbuf_free(&req);
 	return rc;
 }
 
-struct ctl_check {
+struct cqctl_check {
 	unsigned long queued, older;
 	long long oldest;
 	char relay[16];
@@ -526,16 +526,16 @@ struct ctl_check {
 };
 
 static void
-ctl_check_data(const char *text, void *arg)
+cqctl_check_data(const char *text, void *arg)
 {
-	struct ctl_check *ck = arg;
+	struct cqctl_check *ck = arg;
 
 	ck->got = sscanf(text, "queued=%lu older=%lu oldest=%lld relay=%15s paused=%d",
 	    &ck->queued, &ck->older, &ck->oldest, ck->relay, &ck->paused) == 5;
 }
 
 static bool
-ctl_count(const char *s, long long *out)
+cqctl_count(const char *s, long long *out)
 {
 	char *end;
 
@@ -547,39 +547,39 @@ ctl_count(const char *s, long long *out)
 /* check: a monitoring plugin (check_mailq's kind): exit 0, 1, 2 or 3
  * and one line with perfdata. */
 static int
-ctl_check(int argc, char **argv, const struct ctl_command *self)
+cqctl_check(int argc, char **argv, const struct cqctl_command *self)
 {
 	struct strbuf req = STRBUF_INIT;
-	struct ctl_talk tk = { 0 };
-	struct ctl_check ck = { 0 };
+	struct cqctl_talk tk = { 0 };
+	struct cqctl_check ck = { 0 };
 	long long warn = -1, crit = -1, age = -1;
 	const char *state;
 	int c, rc, code;
 	unsigned long n;
 
 	optind = 1;
-	while ((c = ctl_getopt(argc, argv, self)) != -1) {
+	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
 		long long *dst = c == 'w' ? &warn : c == 'c' ? &crit : &age;
 
 		switch (c) {
 		case 'w':
 		case 'c':
 		case 'A':
-			if (!ctl_count(optarg, dst)) {
+			if (!cqctl_count(optarg, dst)) {
 				printf("CLIENTQ UNKNOWN - --%s wants a number, not '%s'\n",
 				    c == 'w' ? "warn" : c == 'c' ? "crit" : "age", optarg);
 				return PLUGIN_UNKNOWN;
 			}
 			break;
 		case 'h':
-			return ctl_command_help(self);
+			return cqctl_command_help(self);
 		default:
-			printf("CLIENTQ UNKNOWN - usage: %s %s\n", ctl_progname, self->synopsis);
+			printf("CLIENTQ UNKNOWN - usage: %s %s\n", cqctl_progname, self->synopsis);
 			return PLUGIN_UNKNOWN;
 		}
 	}
 	if (warn < 0 || crit < 0 || warn > crit || optind != argc) {
-		printf("CLIENTQ UNKNOWN - usage: %s %s (and N <= M)\n", ctl_progname,
+		printf("CLIENTQ UNKNOWN - usage: %s %s (and N <= M)\n", cqctl_progname,
 		    self->synopsis);
 		return PLUGIN_UNKNOWN;
 	}
@@ -594,9 +594,9 @@ ctl_check(int argc, char **argv, const struct ctl_command *self)
 	tk.plugin = true;
 	tk.quiet_ok = true;
 	tk.timeout_ms = 60000;
-	tk.on_data = ctl_check_data;
+	tk.on_data = cqctl_check_data;
 	tk.arg = &ck;
-	rc = ctl_talk(&req, &tk);
+	rc = cqctl_talk(&req, &tk);
 	strbuf_free(&req);
 	if (rc != CTL_EXIT_OK || !ck.got) {
 		printf("CLIENTQ UNKNOWN - %s\n", tk.status_text[0] ? tk.status_text :
@@ -626,17 +626,17 @@ ctl_check(int argc, char **argv, const struct ctl_command *self)
  * accepted, 1 one refused, else 75 one deferred (a temporary answer: try
  * again later), 69 the relay unavailable (the daemon's marker line
  * before its TRY), 2 for an address refused before anything is sent (as
- * the daemon's BAD), and as ctl_talk says otherwise.
+ * the daemon's BAD), and as cqctl_talk says otherwise.
  */
-struct ctl_verify {
+struct cqctl_verify {
 	unsigned long accepted, refused, deferred;
 	bool unavailable;
 };
 
 static void
-ctl_verify_data(const char *text, void *arg)
+cqctl_verify_data(const char *text, void *arg)
 {
-	struct ctl_verify *v = arg;
+	struct cqctl_verify *v = arg;
 	const char *sp = strchr(text, ' ');
 
 	if (strcmp(text, "- relay-unavailable") == 0) {
@@ -655,32 +655,32 @@ ctl_verify_data(const char *text, void *arg)
 }
 
 static int
-ctl_verify(int argc, char **argv, const struct ctl_command *self)
+cqctl_verify(int argc, char **argv, const struct cqctl_command *self)
 {
 	struct strbuf req = STRBUF_INIT;
-	struct ctl_talk tk = { 0 };
-	struct ctl_verify v = { 0, 0, 0, false };
+	struct cqctl_talk tk = { 0 };
+	struct cqctl_verify v = { 0, 0, 0, false };
 	char out[VERIFY_ADDR_MAX + 1], why[128];
 	int c, i, rc;
 
 	optind = 1;
-	while ((c = ctl_getopt(argc, argv, self)) != -1) {
+	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
 		if (c == 'h')
-			return ctl_command_help(self);
-		return ctl_bad_option(self);
+			return cqctl_command_help(self);
+		return cqctl_bad_option(self);
 	}
 	if (optind == argc)
-		return ctl_usage_error("verify: at least one address is needed");
+		return cqctl_usage_error("verify: at least one address is needed");
 	if (argc - optind > VERIFY_MAX_ADDRS) {
 		fprintf(stderr, "%s: verify: at most %d addresses per request (%d given)\n",
-		    ctl_progname, VERIFY_MAX_ADDRS, argc - optind);
+		    cqctl_progname, VERIFY_MAX_ADDRS, argc - optind);
 		return CTL_EXIT_USAGE;
 	}
 	ctl_request_start(&req, "verify");
 	for (i = optind; i < argc; i++) {
 		if (!verify_address(argv[i], out, sizeof out, why, sizeof why)) {
 			fprintf(stderr, "%s: verify: address %d refused: %s; nothing was sent\n",
-			    ctl_progname, i - optind + 1, why);
+			    cqctl_progname, i - optind + 1, why);
 			strbuf_free(&req);
 			return CTL_EXIT_USAGE;
 		}
@@ -689,15 +689,15 @@ ctl_verify(int argc, char **argv, const struct ctl_command *self)
 	ctl_request_end(&req);
 	if (req.len > CTL_REQUEST_MAX) {
 		fprintf(stderr, "%s: verify: the addresses make a request longer than %d octets; "
-		    "ask for fewer at once\n", ctl_progname, CTL_REQUEST_MAX - 1);
+		    "ask for fewer at once\n", cqctl_progname, CTL_REQUEST_MAX - 1);
 		strbuf_free(&req);
 		return CTL_EXIT_FAILED;
 	}
 	tk.quiet_ok = false;
 	tk.timeout_ms = CTL_CHILD_WAIT_MS;
-	tk.on_data = ctl_verify_data;
+	tk.on_data = cqctl_verify_data;
 	tk.arg = &v;
-	rc = ctl_talk(&req, &tk);
+	rc = cqctl_talk(&req, &tk);
 	strbuf_free(&req);
 	if (v.unavailable)
 		return CTL_EXIT_UNAVAILABLE;
@@ -710,44 +710,44 @@ ctl_verify(int argc, char **argv, const struct ctl_command *self)
 	return CTL_EXIT_OK;
 }
 
-static const struct option ctl_opts_none[] = { CTL_OPT_HELP, CTL_OPT_END };
-static const struct option ctl_opts_flush[] = {
+static const struct option cqctl_opts_none[] = { CTL_OPT_HELP, CTL_OPT_END };
+static const struct option cqctl_opts_flush[] = {
 	{ "recipient", required_argument, NULL, 'r' },
 	{ "sender", required_argument, NULL, 's' },
 	{ "wait", no_argument, NULL, 'w' },
 	CTL_OPT_HELP, CTL_OPT_END,
 };
-static const struct option ctl_opts_list[] = {
+static const struct option cqctl_opts_list[] = {
 	{ "all", no_argument, NULL, 'a' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "json-array", no_argument, NULL, 'J' },
 	{ "offline", no_argument, NULL, 'o' },
 	CTL_OPT_HELP, CTL_OPT_END,
 };
-static const struct option ctl_opts_stats[] = {
+static const struct option cqctl_opts_stats[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "prometheus", no_argument, NULL, 'p' },
 	CTL_OPT_HELP, CTL_OPT_END,
 };
-static const struct option ctl_opts_check[] = {
+static const struct option cqctl_opts_check[] = {
 	{ "warn", required_argument, NULL, 'w' },
 	{ "crit", required_argument, NULL, 'c' },
 	{ "age", required_argument, NULL, 'A' },
 	CTL_OPT_HELP, CTL_OPT_END,
 };
-static const struct option ctl_opts_hold[] = {
+static const struct option cqctl_opts_hold[] = {
 	{ "reason", required_argument, NULL, 'R' },
 	CTL_OPT_HELP, CTL_OPT_END,
 };
 
-static const struct ctl_command ctl_commands[] = {
+static const struct cqctl_command cqctl_commands[] = {
 	{ "flush", "flush [QID... | --recipient ADDR | --sender ADDR] [--wait]",
 	  "make messages due now and let the relay be tried at once (all of them,\n"
 	  "\t\tor those named or matching); --wait: report each one's outcome\n"
 	  "\t\tand return when all were tried (exit 0, or 75 if some were\n"
 	  "\t\tdeferred).  Anyone; one flush per 10 s for users other than\n"
 	  "\t\troot and the runner's user, who name or wait for their own messages",
-	  ctl_opts_flush, ctl_flush },
+	  cqctl_opts_flush, cqctl_flush },
 	{ "list", "list [--all] [--json | --json-array] | "
 	  "list --offline [-C submit.cf | -q DIR] [--json | --json-array]",
 	  "list the client queue as `mailq -Ac` does: your own messages (root and\n"
@@ -756,21 +756,21 @@ static const struct ctl_command ctl_commands[] = {
 	  "\t\t--json: JSON Lines as `postqueue -j` writes them, held messages\n"
 	  "\t\tincluded; --json-array: the old JSON array (deprecated: goes in\n"
 	  "\t\tthe next release)",
-	  ctl_opts_list, ctl_list },
+	  cqctl_opts_list, cqctl_list },
 	{ "show", "show QID",
 	  "one message: envelope, recipients, tries, last status, next try",
-	  ctl_opts_none, ctl_one_id },
+	  cqctl_opts_none, cqctl_one_id },
 	{ "stats", "stats [--json | --prometheus]",
 	  "counts, counters since the start, relay state, oldest message, latency\n"
 	  "\t\thistogram (--prometheus: text format for node_exporter's textfile\n"
-	  "\t\tcollector)", ctl_opts_stats, ctl_stats },
+	  "\t\tcollector)", cqctl_opts_stats, cqctl_stats },
 	{ "status", "status",
 	  "one line: running, paused, reloading or stopping; queue and relay",
-	  ctl_opts_none, ctl_no_args },
+	  cqctl_opts_none, cqctl_no_args },
 	{ "check", "check --warn N --crit M [--age SECONDS]",
 	  "monitoring plugin: WARNING at N queued messages (older than SECONDS),\n"
 	  "\t\tCRITICAL at M; exit 0, 1, 2, or 3 when the daemon cannot tell",
-	  ctl_opts_check, ctl_check },
+	  cqctl_opts_check, cqctl_check },
 	{ "verify", "verify ADDRESS...",
 	  "ask the relay whether it would take mail from you for each address\n"
 	  "\t\t(at most 100), as delivery would send it; no message is sent:\n"
@@ -778,36 +778,36 @@ static const struct ctl_command ctl_commands[] = {
 	  "\t\tExit 0 all accepted, 1 one refused, 75 one deferred, 69 relay\n"
 	  "\t\tunavailable.  Anyone; a few per minute for users other than root\n"
 	  "\t\tand the runner's user",
-	  ctl_opts_none, ctl_verify },
+	  cqctl_opts_none, cqctl_verify },
 	{ "pause", "pause",
 	  "stop starting deliveries (the queue is still watched); root and smmsp",
-	  ctl_opts_none, ctl_no_args },
+	  cqctl_opts_none, cqctl_no_args },
 	{ "resume", "resume", "deliver again after pause; root and smmsp",
-	  ctl_opts_none, ctl_no_args },
+	  cqctl_opts_none, cqctl_no_args },
 	{ "reload", "reload", "re-read submit.cf, as SIGHUP; root and smmsp",
-	  ctl_opts_none, ctl_no_args },
+	  cqctl_opts_none, cqctl_no_args },
 	{ "hold", "hold QID [--reason TEXT]",
 	  "set a message aside (hf, sendmail's quarantine); root and smmsp",
-	  ctl_opts_hold, ctl_one_id },
+	  cqctl_opts_hold, cqctl_one_id },
 	{ "release", "release QID", "queue a held message again; root and smmsp",
-	  ctl_opts_none, ctl_one_id },
+	  cqctl_opts_none, cqctl_one_id },
 	{ "remove", "remove QID",
 	  "delete a message (logged with who asked); root and smmsp",
-	  ctl_opts_none, ctl_one_id },
+	  cqctl_opts_none, cqctl_one_id },
 };
 
-#define CTL_NCOMMANDS (sizeof ctl_commands / sizeof ctl_commands[0])
+#define CTL_NCOMMANDS (sizeof cqctl_commands / sizeof cqctl_commands[0])
 
 static void
-ctl_usage(FILE *fp)
+cqctl_usage(FILE *fp)
 {
 	size_t i;
 
 	fprintf(fp, "usage: %s [--socket PATH] COMMAND [ARGS]\n       %s --help | --version\n\ncommands:\n",
-	    ctl_progname, ctl_progname);
+	    cqctl_progname, cqctl_progname);
 	for (i = 0; i < CTL_NCOMMANDS; i++)
-		fprintf(fp, "  %s\n\t\t%s\n", ctl_commands[i].synopsis,
-		    ctl_commands[i].help);
+		fprintf(fp, "  %s\n\t\t%s\n", cqctl_commands[i].synopsis,
+		    cqctl_commands[i].help);
 	fprintf(fp, "\nexit status: 0 ok, 1 refused or failed, 2 usage, 69 daemon unavailable\n"
 	    "(verify: or the relay), 75 temporary failure (check: 0 OK, 1 WARNING,\n"
 	    "2 CRITICAL, 3 UNKNOWN)\n"
@@ -818,19 +818,19 @@ ctl_usage(FILE *fp)
 
 /* --complete [COMMAND]: the words bash completion offers. */
 static int
-ctl_complete(const char *command)
+cqctl_complete(const char *command)
 {
 	size_t i;
 	const struct option *o;
 
 	for (i = 0; i < CTL_NCOMMANDS; i++) {
 		if (command == NULL) {
-			printf("%s\n", ctl_commands[i].name);
+			printf("%s\n", cqctl_commands[i].name);
 			continue;
 		}
-		if (strcmp(command, ctl_commands[i].name) != 0)
+		if (strcmp(command, cqctl_commands[i].name) != 0)
 			continue;
-		for (o = ctl_commands[i].opts; o->name != NULL; o++)
+		for (o = cqctl_commands[i].opts; o->name != NULL; o++)
 			printf("--%s\n", o->name);
 	}
 	if (command == NULL)
@@ -839,7 +839,7 @@ ctl_complete(const char *command)
 }
 
 static int
-ctl_list_offline(const char *cfpath, const char *qdir, enum ctl_list_format fmt)
+cqctl_list_offline(const char *cfpath, const char *qdir, enum cqctl_list_format fmt)
 {
 	struct submitcf *cf = NULL;
 	struct submitcf_error cferr;
@@ -852,7 +852,7 @@ ctl_list_offline(const char *cfpath, const char *qdir, enum ctl_list_format fmt)
 	if (qdir == NULL) {
 		cf = submitcf_load(cfpath ? cfpath : CQ_DEFAULT_SUBMIT_CF, &cferr);
 		if (cf == NULL || (qdir = submitcf_queue_dir(cf, &cferr)) == NULL) {
-			fprintf(stderr, "%s: %s\n", ctl_progname, cferr.reason);
+			fprintf(stderr, "%s: %s\n", cqctl_progname, cferr.reason);
 			submitcf_free(cf);
 			return CTL_EXIT_FAILED;
 		}
@@ -860,20 +860,20 @@ ctl_list_offline(const char *cfpath, const char *qdir, enum ctl_list_format fmt)
 	spool_policy_default(&pol);
 	sp = spool_open(qdir, &pol, &serr);
 	if (sp == NULL) {
-		fprintf(stderr, "%s: %s%s\n", ctl_progname, serr.reason,
+		fprintf(stderr, "%s: %s%s\n", cqctl_progname, serr.reason,
 		    serr.errnum == EACCES ? " (the offline listing needs root or group smmsp)" : "");
 		submitcf_free(cf);
 		return CTL_EXIT_FAILED;
 	}
 	if (!qlist_gather(sp, &ql, true, &serr)) {
-		fprintf(stderr, "%s: %s\n", ctl_progname, serr.reason);
+		fprintf(stderr, "%s: %s\n", cqctl_progname, serr.reason);
 		spool_free(sp);
 		submitcf_free(cf);
 		return CTL_EXIT_FAILED;
 	}
 	/* postqueue -j lists the hold queue too; mailq -Ac does not. */
 	if (fmt == CTL_LIST_JSONL && !qlist_gather_held(sp, &ql, &serr)) {
-		fprintf(stderr, "%s: %s\n", ctl_progname, serr.reason);
+		fprintf(stderr, "%s: %s\n", cqctl_progname, serr.reason);
 		qlist_free(&ql);
 		spool_free(sp);
 		submitcf_free(cf);
@@ -882,7 +882,7 @@ ctl_list_offline(const char *cfpath, const char *qdir, enum ctl_list_format fmt)
 	/* Names that look like control files but are not usable ones are
 	 * reported on stderr, so that stdout stays what mailq prints. */
 	for (i = 0; i < ql.scan.nskipped; i++)
-		fprintf(stderr, "%s: %s/%s: skipped: %s\n", ctl_progname, qdir,
+		fprintf(stderr, "%s: %s/%s: skipped: %s\n", cqctl_progname, qdir,
 		    ql.scan.skipped[i].name, ql.scan.skipped[i].reason);
 	if (fmt == CTL_LIST_JSONL)
 		qlist_print_jsonl(&ql, stdout);
@@ -894,7 +894,7 @@ ctl_list_offline(const char *cfpath, const char *qdir, enum ctl_list_format fmt)
 	spool_free(sp);
 	submitcf_free(cf);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "%s: error writing the listing: %s\n", ctl_progname,
+		fprintf(stderr, "%s: error writing the listing: %s\n", cqctl_progname,
 		    strerror(errno));
 		return CTL_EXIT_FAILED;
 	}
@@ -905,7 +905,7 @@ ctl_list_offline(const char *cfpath, const char *qdir, enum ctl_list_format fmt)
 /* clientq.conf's daemon.control, the socket the daemon was told to make
  * there; nothing else of the file matters here. */
 static bool
-ctl_conf_line(void *arg, const char *key, const char *value, unsigned line, char *why,
+cqctl_conf_line(void *arg, const char *key, const char *value, unsigned line, char *why,
     size_t whylen)
 {
 	char **control = arg;
@@ -925,7 +925,7 @@ ctl_conf_line(void *arg, const char *key, const char *value, unsigned line, char
  * file that is missing or closed to them says nothing), else the
  * built-in path. */
 static char *
-ctl_conf_socket(void)
+cqctl_conf_socket(void)
 {
 	struct kv_error err;
 	char *text = NULL, *control = NULL;
@@ -934,9 +934,9 @@ ctl_conf_socket(void)
 
 	if (!kv_read(CQ_DEFAULT_CONFIG, (uid_t)-1, &text, &len, &missing, &err))
 		return NULL;
-	if (!kv_parse(text, len, CQ_DEFAULT_CONFIG, ctl_conf_line, &control, &err)) {
+	if (!kv_parse(text, len, CQ_DEFAULT_CONFIG, cqctl_conf_line, &control, &err)) {
 		fprintf(stderr, "%s: %s (the control socket is looked for at %s)\n",
-		    ctl_progname, err.reason, CTL_DEFAULT_SOCKET);
+		    cqctl_progname, err.reason, CTL_DEFAULT_SOCKET);
 		free(control);
 		control = NULL;
 	}
@@ -955,13 +955,13 @@ main(int argc, char **argv)
 
 	named = env != NULL && *env != '\0';
 	if (named)
-		ctl_socket = env;
+		cqctl_socket = env;
 	while (k < argc) {
 		if (strcmp(argv[k], "--socket") == 0 && k + 1 < argc) {
-			ctl_socket = argv[k + 1];
+			cqctl_socket = argv[k + 1];
 			k += 2;
 		} else if (strncmp(argv[k], "--socket=", 9) == 0) {
-			ctl_socket = argv[k] + 9;
+			cqctl_socket = argv[k] + 9;
 			k++;
 		} else {
 			break;
@@ -969,27 +969,27 @@ main(int argc, char **argv)
 		named = true;
 	}
 	if (k >= argc) {
-		ctl_usage(stderr);
+		cqctl_usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
 	if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0 ||
 	    strcmp(argv[k], "help") == 0) {
-		ctl_usage(stdout);
+		cqctl_usage(stdout);
 		return CTL_EXIT_OK;
 	}
 	if (strcmp(argv[k], "--version") == 0) {
-		printf("%s %s\n", ctl_progname, PACKAGE_VERSION);
+		printf("%s %s\n", cqctl_progname, PACKAGE_VERSION);
 		return CTL_EXIT_OK;
 	}
 	if (strcmp(argv[k], "--complete") == 0)
-		return ctl_complete(k + 1 < argc ? argv[k + 1] : NULL);
+		return cqctl_complete(k + 1 < argc ? argv[k + 1] : NULL);
 	for (i = 0; i < CTL_NCOMMANDS; i++)
-		if (strcmp(argv[k], ctl_commands[i].name) == 0) {
-			if (!named && (from_conf = ctl_conf_socket()) != NULL)
-				ctl_socket = from_conf;
-			rc = ctl_commands[i].run(argc - k, argv + k, &ctl_commands[i]);
+		if (strcmp(argv[k], cqctl_commands[i].name) == 0) {
+			if (!named && (from_conf = cqctl_conf_socket()) != NULL)
+				cqctl_socket = from_conf;
+			rc = cqctl_commands[i].run(argc - k, argv + k, &cqctl_commands[i]);
 			free(from_conf);
 			return rc;
 		}
-	return ctl_usage_error("unknown command '%s'", argv[k]);
+	return cqctl_usage_error("unknown command '%s'", argv[k]);
 }
