@@ -45,6 +45,7 @@
 #include "daemon-control.h"
 #include "daemon-control-private.h"
 #include "daemon-private.h"
+#include "queue/idmap.h"
 #include "queue/log.h"
 #include "queue/qf.h"
 #include "queue/qlist.h"
@@ -97,7 +98,7 @@ daemon_waiter_free(struct daemon *d, struct daemon_waiter *w)
 			break;
 		}
 	daemon_flushq_forget_waiter(d, w);
-	sched_free(w->pending);
+	idmap_free(w->pending);
 	free(w);
 }
 
@@ -133,7 +134,7 @@ daemon_waiter_report(struct daemon *d, struct daemon_waiter *w, const char *id,
 		daemon_waiter_free(d, w);
 		return false;
 	}
-	if (sched_count(w->pending) == 0 && !w->gathering) {
+	if (idmap_count(w->pending) == 0 && !w->gathering) {
 		daemon_waiter_end(d, w);
 		return false;
 	}
@@ -148,7 +149,7 @@ daemon_waiters_resolve(void *arg, const char *id, const char *outcome, const cha
 
 	for (w = d->waiters; w != NULL; w = next) {
 		next = w->next;
-		if (sched_remove(w->pending, id))
+		if (idmap_remove(w->pending, id))
 			daemon_waiter_report(d, w, id, outcome, text);
 	}
 }
@@ -160,18 +161,18 @@ daemon_waiters_all(void *arg, const char *outcome, const char *text)
 	struct daemon_waiter *w, *next;
 
 	for (w = d->waiters; w != NULL; w = next) {
-		size_t n = sched_count(w->pending), k = 0, i;
+		size_t n = idmap_count(w->pending), k = 0, i, cursor = 0;
 		char (*ids)[QID_MAX_LEN + 1] = xcalloc(n ? n : 1, sizeof *ids);
+		const char *id;
 
 		next = w->next;
 		/* Every pending one but those being delivered on another
-		 * connection, which a refused connection does not touch. */
-		while (k < n && sched_pop(w->pending, 0, ids[k]))
-			k++;
+		 * connection, which a refused connection does not touch; copied
+		 * first, as a report may end w. */
+		while (k < n && idmap_next(w->pending, &cursor, &id, NULL))
+			snprintf(ids[k++], sizeof ids[0], "%s", id);
 		for (i = 0; i < k; i++)
-			sched_set(w->pending, ids[i], 0);
-		for (i = 0; i < k; i++)
-			if (!daemon_active(d, ids[i]) && sched_remove(w->pending, ids[i]) &&
+			if (!daemon_active(d, ids[i]) && idmap_remove(w->pending, ids[i]) &&
 			    !daemon_waiter_report(d, w, ids[i], outcome, text))
 				break;	/* w ended */
 		free(ids);
@@ -420,7 +421,7 @@ struct daemon_flushq {
 	control_token token;
 	struct daemon_peer peer;	/* name: the child's (NSS off the loop) */
 	bool wait, select;
-	struct sched *set;		/* a set: the IDs made due */
+	struct idmap *set;		/* the IDs made due */
 	struct daemon_waiter *w;	/* --wait: reports as outcomes come */
 	bool ended;			/* the child's last line came */
 	enum ctl_status st;
@@ -459,7 +460,7 @@ daemon_flushq_free(struct daemon *d, struct daemon_flushq *q)
 			*pp = q->next;
 			break;
 		}
-	sched_free(q->set);
+	idmap_free(q->set);
 	free(q);
 }
 
@@ -486,7 +487,7 @@ daemon_indexed(const struct daemon *d, const char *id)
 
 /* id is in a flush: due now (unless under way), and in its set. */
 static void
-daemon_flush_one(struct daemon *d, struct sched *set, struct daemon_waiter *w,
+daemon_flush_one(struct daemon *d, struct idmap *set, struct daemon_waiter *w,
     const char *id)
 {
 	long long due;
@@ -499,17 +500,17 @@ daemon_flush_one(struct daemon *d, struct sched *set, struct daemon_waiter *w,
 	} else if (!daemon_active(d, id)) {
 		return;		/* gone since the child looked */
 	}
-	sched_set(set, id, 0);
+	(void)idmap_set(set, id, 0);
 	if (w != NULL)
-		sched_set(w->pending, id, 0);
+		(void)idmap_set(w->pending, id, 0);
 }
 
 /* The flush's set is known: say so, or begin reporting (--wait). */
 static void
 daemon_flush_answer(struct daemon *d, control_token t, const struct daemon_peer *p,
-    bool wait, bool select, struct sched *set, struct daemon_waiter *w)
+    bool wait, bool select, struct idmap *set, struct daemon_waiter *w)
 {
-	size_t n = sched_count(set);
+	size_t n = idmap_count(set);
 	char who[200];
 
 	daemon_who(p, who, sizeof who);
@@ -539,7 +540,7 @@ daemon_flush_answer(struct daemon *d, control_token t, const struct daemon_peer 
 		daemon_waiter_free(d, w);
 		return;
 	}
-	if (sched_count(w->pending) == 0)
+	if (idmap_count(w->pending) == 0)
 		daemon_waiter_end(d, w);	/* all of them reported already */
 }
 
@@ -549,7 +550,7 @@ daemon_waiter_new(struct daemon *d, control_token t)
 	struct daemon_waiter *w = xcalloc(1, sizeof *w);
 
 	w->token = t;
-	w->pending = sched_new();
+	w->pending = idmap_new();
 	w->gathering = true;
 	w->next = d->waiters;
 	d->waiters = w;
@@ -732,7 +733,7 @@ daemon_cmd_flush(struct daemon *d, control_token t, const struct daemon_peer *p,
 	}
 	if (named && p->admin) {
 		/* Root and the runner's user: no file to read. */
-		struct sched *set = sched_new();
+		struct idmap *set = idmap_new();
 		struct daemon_waiter *w = wait ? daemon_waiter_new(d, t) : NULL;
 
 		pos = 0;
@@ -741,14 +742,14 @@ daemon_cmd_flush(struct daemon *d, control_token t, const struct daemon_peer *p,
 				if (w != NULL)
 					daemon_waiter_free(d, w);
 				control_end(d->ctl, t, CTL_NO, "%s: not in the queue", id);
-				sched_free(set);
+				idmap_free(set);
 				return;
 			}
 		pos = 0;
 		while ((id = ctl_get_next(rq, "id", &pos)) != NULL)
 			daemon_flush_one(d, set, w, id);
 		daemon_flush_answer(d, t, p, wait, select, set, w);
-		sched_free(set);
+		idmap_free(set);
 		return;
 	}
 	if (!select && wait)
@@ -758,12 +759,12 @@ daemon_cmd_flush(struct daemon *d, control_token t, const struct daemon_peer *p,
 	q->peer = *p;
 	q->wait = wait;
 	q->select = select || named;
-	q->set = sched_new();
+	q->set = idmap_new();
 	q->w = wait ? daemon_waiter_new(d, t) : NULL;
 	if (!control_query(d->ctl, t, daemon_child_select, &r)) {
 		if (q->w != NULL)
 			daemon_waiter_free(d, q->w);
-		sched_free(q->set);
+		idmap_free(q->set);
 		free(q);
 		control_end(d->ctl, t, CTL_TRY, "busy: too many requests under way; try again");
 		return;

@@ -81,7 +81,7 @@ struct daemon_stats {
 /* A `flush --wait`: the messages still to report on. */
 struct daemon_waiter {
 	control_token token;
-	struct sched *pending;	/* a set: the IDs not reported yet */
+	struct idmap *pending;	/* the IDs not reported yet */
 	unsigned long delivered, deferred, bounced, other;
 	/* Its selection is still coming (daemon_flushq): an empty pending
 	 * set does not end it yet. */
