@@ -25,29 +25,9 @@ RUNNER=$IT_RUNNER
 mkdir "$W/run" && chown smmsp:smmsp "$W/run"
 S=$W/run/control
 
-# as USER clientqctl ARGS...: run clientqctl as USER (root: directly);
-# stdout in $W/out, stderr in $W/err, exit status in $rc.
-as() {
-	_who=$1
-	shift
-	if [ "$_who" = root ]; then
-		"$CLIENTQCTL" --socket "$S" "$@" >"$W/out" 2>"$W/err"
-	else
-		setpriv --reuid="$_who" --regid="$(id -g "$_who")" --clear-groups \
-		    "$CLIENTQCTL" --socket "$S" "$@" >"$W/out" 2>"$W/err"
-	fi
-	rc=$?
-}
-# expect DESCRIPTION RC [REGEX [FILE]]: the last `as` exited RC and FILE
-# (default out) has a line matching REGEX.
-expect() {
-	_f=$W/${4:-out}
-	if [ "$rc" -eq "$2" ] && { [ -z "${3-}" ] || grep -Eq -- "$3" "$_f"; }; then
-		ok "$1"
-	else
-		fail "$1" "exit $rc, wanted $2" "stdout: $(cat "$W/out")" "stderr: $(cat "$W/err")"
-	fi
-}
+# as, expect: it_ctl, it_ctl_expect (lib.sh).
+as() { it_ctl "$@"; }
+expect() { it_ctl_expect "$@"; }
 logged() { grep -Eq -- "$1" "$W/daemon.log"; }
 
 start_daemon() {

@@ -140,6 +140,31 @@ it_need_test_hooks() {
 	fi
 }
 
+# it_ctl USER ARGS...: clientqctl as USER (root: directly) on the control
+# socket $S; stdout in $W/out, stderr in $W/err, exit status in $rc.
+it_ctl() {
+	_who=$1
+	shift
+	if [ "$_who" = root ]; then
+		"$CLIENTQCTL" --socket "$S" "$@" >"$W/out" 2>"$W/err"
+	else
+		setpriv --reuid="$_who" --regid="$(id -g "$_who")" --clear-groups \
+		    "$CLIENTQCTL" --socket "$S" "$@" >"$W/out" 2>"$W/err"
+	fi
+	rc=$?
+}
+
+# it_ctl_expect DESCRIPTION RC [REGEX [FILE]]: the last it_ctl exited RC
+# and FILE (default out) has a line matching REGEX.
+it_ctl_expect() {
+	_f=$W/${4:-out}
+	if [ "$rc" -eq "$2" ] && { [ -z "${3-}" ] || grep -Eq -- "$3" "$_f"; }; then
+		ok "$1"
+	else
+		fail "$1" "exit $rc, wanted $2" "stdout: $(cat "$W/out")" "stderr: $(cat "$W/err")"
+	fi
+}
+
 # A TCP port on 127.0.0.1 that no socket uses: a random one below the
 # kernel's ephemeral range (32768 and up), where the tests' own outgoing
 # connections would make a listener's bind fail; random, so that tests

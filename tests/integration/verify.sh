@@ -28,31 +28,14 @@ command -v setpriv >/dev/null 2>&1 || { echo "SKIP: needs setpriv"; exit 77; }
 pf_setup
 it_user cqverify || { echo "SKIP: cannot add users"; exit 77; }
 it_user cqverifym || { echo "SKIP: cannot add users"; exit 77; }
+it_user cqverifyr || { echo "SKIP: cannot add users"; exit 77; }
 RUNNER=$IT_RUNNER
 mkdir "$W/run" && chown smmsp:smmsp "$W/run"
 S=$W/run/control
 
-# as USER ARGS...: clientqctl as USER; $W/out, $W/err, $rc.
-as() {
-	_who=$1
-	shift
-	if [ "$_who" = root ]; then
-		"$CLIENTQCTL" --socket "$S" "$@" >"$W/out" 2>"$W/err"
-	else
-		setpriv --reuid="$_who" --regid="$(id -g "$_who")" --clear-groups \
-		    "$CLIENTQCTL" --socket "$S" "$@" >"$W/out" 2>"$W/err"
-	fi
-	rc=$?
-}
-# expect DESCRIPTION RC [REGEX [FILE]]
-expect() {
-	_f=$W/${4:-out}
-	if [ "$rc" -eq "$2" ] && { [ -z "${3-}" ] || grep -Eq -- "$3" "$_f"; }; then
-		ok "$1"
-	else
-		fail "$1" "exit $rc, wanted $2" "stdout: $(cat "$W/out")" "stderr: $(cat "$W/err")"
-	fi
-}
+# as, expect: it_ctl, it_ctl_expect (lib.sh).
+as() { it_ctl "$@"; }
+expect() { it_ctl_expect "$@"; }
 # raw REQUEST: one request line on the socket, the reply in $W/raw.
 raw() {
 	python3 - "$S" "$1" >"$W/raw" <<'PY'
@@ -156,10 +139,21 @@ check "101 addresses past clientqctl: the daemon refuses them" \
     grep -q '^BAD verify: at most 100 addresses per request' "$W/raw"
 check "none of them reached the relay" test "$(pf_sessions)" -eq "$n0"
 
-# The rate limit: cqverify has used 2 of its 5; the 6th is refused.
-for i in 3 4 5; do as cqverify verify ok@example.test; done
-as cqverify verify ok@example.test
-expect "the sixth request within a minute: try again later (75)" 75 'verify refused: 5 requests per user' err
+# The rate limit, for a user of its own sending requests back to back:
+# the first 5 are answered, and one of the next two is refused (one
+# token comes back every 12 s, so a burst slower than that on a busy
+# machine may earn one more; no time bound is asserted).
+answered=0 refused=
+for i in 1 2 3 4 5 6 7; do
+	as cqverifyr verify ok@example.test
+	if [ "$rc" -eq 75 ] && grep -q 'verify refused: 5 requests per user' "$W/err"; then
+		refused=$i
+		break
+	fi
+	[ "$rc" -eq 0 ] && answered=$((answered + 1))
+done
+check "the rate limit: $answered answered, then 'try again later' (75) at request ${refused:-none}" \
+    test "$answered" -ge 5 -a -n "$refused"
 as root verify ok@example.test
 expect "root is not rate-limited" 0 '^ok@example\.test accepted'
 
