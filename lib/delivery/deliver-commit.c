@@ -140,6 +140,7 @@ struct deliver_plan {
 	bool dsn;
 	enum dsn_kind kind;
 	bool expired;
+	bool returned;		/* deliver_return's: expired on request */
 	bool warned;		/* a delay warning: F w */
 	bool panic;		/* a notification to the postmaster failed */
 	const char *to;
@@ -181,7 +182,8 @@ deliver_plan(struct deliver_job *j, time_t now, struct deliver_plan *p)
 	size_t i;
 
 	memset(p, 0, sizeof *p);
-	p->expired = now >= env->ctime + ret;
+	p->expired = now >= env->ctime + ret || j->returned;
+	p->returned = j->returned;
 	for (i = 0; i < env->nrcpts; i++) {
 		struct deliver_rcpt *o = &j->out[i];
 
@@ -422,6 +424,12 @@ deliver_make_dsn(struct deliver_job *j, const char *newid, const struct deliver_
 		ends_nl = last == '\n';
 	dc.warn_after = j->cfg->queuewarn[c];
 	dc.return_after = j->cfg->queuereturn[c];
+	/* Returned on request: sendmail's words for an expired message, with
+	 * the time it really waited (its Timeout.queuereturn would be
+	 * untrue). */
+	if (p->returned)
+		dc.return_after = (long long)time(NULL) - env->ctime > 0 ?
+		    (long long)time(NULL) - env->ctime : 1;
 	/* This attempt's session when there was one (not when finishing
 	 * what a crash interrupted, nor for a relay never reached). */
 	dc.transcript = j->xscript.text.len > 0 ? strbuf_str(&j->xscript.text) : NULL;
@@ -487,11 +495,13 @@ out:
 	return ok;
 }
 
-/* The intent macro's value: "<newid> <kind> <expired> <pmcopy> <to>". */
+/* The intent macro's value: "<newid> <kind> <expired> <pmcopy> <to>";
+ * expired is 2 when the message was returned on request. */
 static char *
 deliver_intent(const char *newid, const struct deliver_plan *p)
 {
-	return xasprintf("%s %d %d %d %s", newid, (int)p->kind, p->expired ? 1 : 0,
+	return xasprintf("%s %d %d %d %s", newid, (int)p->kind,
+	    p->returned ? 2 : p->expired ? 1 : 0,
 	    p->pmcopy ? 1 : 0, p->to);
 }
 
@@ -513,6 +523,7 @@ deliver_recover(struct deliver_job *j, const char *intent)
 	}
 	p.kind = (enum dsn_kind)kind;
 	p.expired = expired != 0;
+	p.returned = expired == 2;
 	p.pmcopy = pmcopy != 0;
 	p.to = intent + off;
 	for (i = 0; i < j->env->nrcpts; i++)

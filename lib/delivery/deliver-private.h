@@ -95,6 +95,8 @@ struct deliver_job {
 	struct deliver_rcpt *out;	/* per recipient, file order */
 	size_t naccepted;
 	bool no_body;			/* 552 to MAIL: return headers only */
+	bool returned;			/* deliver_return: back to the sender
+					 * now, as if expired */
 	char status[700];		/* the last deferral, for M */
 	/* The relay's queue IDs of this attempt's accepted transactions
 	 * (mtaqid.h), ", " between them, for the outcome; those that do

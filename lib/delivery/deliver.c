@@ -776,6 +776,26 @@ deliver_unreachable(struct deliver_job *j, const char *why, bool tried,
 	}
 }
 
+void
+deliver_return(struct deliver_job *j, const char *who)
+{
+	char stat[300];
+	size_t i;
+
+	snprintf(stat, sizeof stat, "Returned on request of %s", who);
+	j->returned = true;
+	j->batch = j->nbatches;		/* nothing goes on the wire */
+	for (i = 0; i < j->env->nrcpts; i++) {
+		const struct qf_rcpt *r = &j->env->rcpts[i];
+		/* The words an expiry would carry: the last deferral's. */
+		const char *text = r->status != NULL ? r->status :
+		    j->env->status != NULL ? j->env->status : "Deferred";
+
+		deliver_set(&j->out[i], RS_FAILED, "5.4.7", NULL, NULL, text, stat);
+		deliver_log(j, r->addr, "5.4.7", stat, NULL, false, NULL);
+	}
+}
+
 bool
 deliver_conclude(struct deliver_job *j)
 {

@@ -185,6 +185,16 @@ struct deliver_outcome {
 
 void deliver_outcome(const struct deliver_job *j, struct deliver_outcome *o);
 
+/* deliver_return: instead of any transaction, return the message to its
+ * sender now, with the notification sendmail makes for a message past
+ * Timeout.queuereturn, but for status 5.4.7 (a decision, not a timeout
+ * that might have been transient) and the time it really waited.  Each
+ * recipient still queued is logged as sendmail's lines are, stat=
+ * "Returned on request of <who>".  Call on a job just opened, then
+ * deliver_finish; the commit is the usual one (deliver.h above), so a
+ * crash mid-way neither loses the message nor returns it twice. */
+void deliver_return(struct deliver_job *j, const char *who);
+
 /* deliver_conclude: log what is not logged yet and commit, the
  * transactions not run counting as not accepted; true when the disk has
  * the outcome.  False: a write failed (deliver_unwritten); call it again
