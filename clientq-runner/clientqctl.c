@@ -26,6 +26,7 @@
 #include "util/ctl.h"
 #include "queue/qid.h"
 #include "queue/qlist.h"
+#include "queue/qsel.h"
 #include "queue/spool.h"
 #include "util/strbuf.h"
 #include "config/submitcf.h"
@@ -326,24 +327,120 @@ cqctl_no_args(int argc, char **argv, const struct cqctl_command *self)
 	return cqctl_simple(self->name, 30000);
 }
 
+/* ------------------------------------------------------------ selectors */
+
+/* The selector grammar's options (clientqctl(8), SELECTING MESSAGES):
+ * the same letters in every command's option table. */
+#define CQCTL_SEL_OPTS \
+	{ "older-than", required_argument, NULL, 'O' }, \
+	{ "newer-than", required_argument, NULL, 'N' }, \
+	{ "sender", required_argument, NULL, 's' }, \
+	{ "recipient", required_argument, NULL, 'r' }, \
+	{ "user", required_argument, NULL, 'u' }, \
+	{ "reason", required_argument, NULL, 'R' }, \
+	{ "held", no_argument, NULL, 'H' }
+#define CQCTL_SEL_SYNOPSIS "[--older-than AGE] [--newer-than AGE] [--sender ADDR] " \
+	"[--recipient ADDR] [--user NAME] [--reason REGEX] [--held]"
+
+struct cqctl_sel {
+	char older[32], newer[32];
+	const char *sender, *recipient, *user, *reason;
+	bool held, any;
+};
+
+/* c (getopt's) into sel: 1 taken, 0 not a selector, -1 a bad value
+ * (said). */
+static int
+cqctl_sel_opt(struct cqctl_sel *sel, int c, const char *arg, const char *cmd)
+{
+	long long secs;
+
+	switch (c) {
+	case 'O':
+	case 'N':
+		if (!qsel_parse_age(arg, &secs)) {
+			(void)cqctl_usage_error("%s: --%s-than '%s': an age is a number with s, m, h, d or w (30m, 7d)",
+			    cmd, c == 'O' ? "older" : "newer", arg);
+			return -1;
+		}
+		snprintf(c == 'O' ? sel->older : sel->newer, sizeof sel->older, "%lld", secs);
+		break;
+	case 's':
+		sel->sender = arg;
+		break;
+	case 'r':
+		sel->recipient = arg;
+		break;
+	case 'u':
+		sel->user = arg;
+		break;
+	case 'R':
+		sel->reason = arg;
+		break;
+	case 'H':
+		sel->held = true;
+		break;
+	default:
+		return 0;
+	}
+	sel->any = true;
+	return 1;
+}
+
+static void
+cqctl_sel_add(const struct cqctl_sel *sel, struct strbuf *req)
+{
+	if (sel->older[0] != '\0')
+		ctl_request_add(req, "older", sel->older);
+	if (sel->newer[0] != '\0')
+		ctl_request_add(req, "newer", sel->newer);
+	if (sel->sender != NULL)
+		ctl_request_add(req, "sender", sel->sender);
+	if (sel->recipient != NULL)
+		ctl_request_add(req, "recipient", sel->recipient);
+	if (sel->user != NULL)
+		ctl_request_add(req, "user", sel->user);
+	if (sel->reason != NULL)
+		ctl_request_add(req, "reason", sel->reason);
+	if (sel->held)
+		ctl_request_add(req, "held", NULL);
+}
+
+/* Queue IDs from argv[optind..] into req; false (said) on one that is
+ * not. */
+static bool
+cqctl_add_ids(int argc, char **argv, struct strbuf *req, const char *cmd)
+{
+	for (; optind < argc; optind++) {
+		if (!qid_valid(argv[optind])) {
+			(void)cqctl_usage_error("%s: '%s' is not a queue ID", cmd, argv[optind]);
+			return false;
+		}
+		ctl_request_add(req, "id", argv[optind]);
+	}
+	return true;
+}
+
 static int
 cqctl_flush(int argc, char **argv, const struct cqctl_command *self)
 {
 	struct strbuf req = STRBUF_INIT;
 	struct cqctl_talk tk = { 0 };
-	const char *rcpt = NULL, *sender = NULL;
+	struct cqctl_sel sel = { .held = false };
 	bool wait = false;
 	int c, rc;
 
 	optind = 1;
 	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
+		switch (cqctl_sel_opt(&sel, c, optarg, self->name)) {
+		case 1:
+			continue;
+		case -1:
+			return CTL_EXIT_USAGE;
+		default:
+			break;
+		}
 		switch (c) {
-		case 'r':
-			rcpt = optarg;
-			break;
-		case 's':
-			sender = optarg;
-			break;
 		case 'w':
 			wait = true;
 			break;
@@ -353,20 +450,16 @@ cqctl_flush(int argc, char **argv, const struct cqctl_command *self)
 			return cqctl_bad_option(self);
 		}
 	}
-	if ((rcpt || sender) && optind != argc)
-		return cqctl_usage_error("flush: queue IDs or --recipient/--sender, not both");
+	if (sel.held)
+		return cqctl_usage_error("%s", "flush: a held message is not delivered; release it");
+	if (sel.any && optind != argc)
+		return cqctl_usage_error("flush: queue IDs or selectors, not both");
 	ctl_request_start(&req, "flush");
-	for (; optind < argc; optind++) {
-		if (!qid_valid(argv[optind])) {
-			strbuf_free(&req);
-			return cqctl_usage_error("flush: '%s' is not a queue ID", argv[optind]);
-		}
-		ctl_request_add(&req, "id", argv[optind]);
+	if (!cqctl_add_ids(argc, argv, &req, self->name)) {
+		strbuf_free(&req);
+		return CTL_EXIT_USAGE;
 	}
-	if (rcpt != NULL)
-		ctl_request_add(&req, "recipient", rcpt);
-	if (sender != NULL)
-		ctl_request_add(&req, "sender", sender);
+	cqctl_sel_add(&sel, &req);
 	if (wait)
 		ctl_request_add(&req, "wait", NULL);
 	ctl_request_end(&req);
@@ -392,11 +485,20 @@ cqctl_list(int argc, char **argv, const struct cqctl_command *self)
 	struct cqctl_talk tk = { 0 };
 	const char *cfpath = NULL, *qdir = NULL;
 	bool offline = false, all = false;
+	struct cqctl_sel sel = { .held = false };
 	enum cqctl_list_format fmt = CTL_LIST_MAILQ;
 	int c, rc;
 
 	optind = 1;
 	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
+		switch (cqctl_sel_opt(&sel, c, optarg, self->name)) {
+		case 1:
+			continue;
+		case -1:
+			return CTL_EXIT_USAGE;
+		default:
+			break;
+		}
 		switch (c) {
 		case 'C':
 			cfpath = optarg;
@@ -428,11 +530,14 @@ cqctl_list(int argc, char **argv, const struct cqctl_command *self)
 		return cqctl_usage_error("%s", "list: -C and -q exclude each other");
 	if (!offline && (cfpath != NULL || qdir != NULL))
 		return cqctl_usage_error("%s", "list: -C and -q go with --offline");
+	if (offline && sel.any)
+		return cqctl_usage_error("%s", "list: selectors ask the daemon; --offline lists the whole queue");
 	if (offline)
 		return cqctl_list_offline(cfpath, qdir, fmt);
 	ctl_request_start(&req, "list");
 	if (all)
 		ctl_request_add(&req, "all", NULL);
+	cqctl_sel_add(&sel, &req);
 	if (fmt != CTL_LIST_MAILQ)
 		ctl_request_add(&req, "format", fmt == CTL_LIST_JSONL ? "jsonl" : "json");
 	ctl_request_end(&req);
@@ -444,21 +549,17 @@ cqctl_list(int argc, char **argv, const struct cqctl_command *self)
 	return rc;
 }
 
-/* show, hold, release, remove: one queue ID. */
+/* show: one queue ID. */
 static int
 cqctl_one_id(int argc, char **argv, const struct cqctl_command *self)
 {
 	struct strbuf req = STRBUF_INIT;
 	struct cqctl_talk tk = { 0 };
-	const char *reason = NULL;
 	int c, rc;
 
 	optind = 1;
 	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
 		switch (c) {
-		case 'R':
-			reason = optarg;
-			break;
 		case 'h':
 			return cqctl_command_help(self);
 		default:
@@ -471,11 +572,108 @@ cqctl_one_id(int argc, char **argv, const struct cqctl_command *self)
 		return cqctl_usage_error("%s: '%s' is not a queue ID", self->name, argv[optind]);
 	ctl_request_start(&req, self->name);
 	ctl_request_add(&req, "id", argv[optind]);
-	if (reason != NULL)
-		ctl_request_add(&req, "reason", reason);
 	ctl_request_end(&req);
-	tk.quiet_ok = strcmp(self->name, "show") == 0;
+	tk.quiet_ok = true;
 	tk.timeout_ms = CTL_CHILD_WAIT_MS;
+	rc = cqctl_talk(&req, &tk);
+	strbuf_free(&req);
+	return rc;
+}
+
+static void
+cqctl_count_data(const char *text, void *arg)
+{
+	(void)text;
+	(*(unsigned long *)arg)++;
+}
+
+/* hold, release, remove, bounce, requeue: queue IDs, or a selection.
+ * A selection acted on from a terminal that picks more than one message
+ * needs --yes: a dry run counts first, and says how to go on. */
+static int
+cqctl_act(int argc, char **argv, const struct cqctl_command *self)
+{
+	struct strbuf req = STRBUF_INIT;
+	struct cqctl_talk tk = { 0 };
+	struct cqctl_sel sel = { .held = false };
+	const char *comment = NULL;
+	bool all = false, dry = false, yes = false;
+	int c, rc;
+
+	optind = 1;
+	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
+		switch (cqctl_sel_opt(&sel, c, optarg, self->name)) {
+		case 1:
+			continue;
+		case -1:
+			return CTL_EXIT_USAGE;
+		default:
+			break;
+		}
+		switch (c) {
+		case 'c':
+			comment = optarg;
+			break;
+		case 'a':
+			all = true;
+			break;
+		case 'n':
+			dry = true;
+			break;
+		case 'y':
+			yes = true;
+			break;
+		case 'h':
+			return cqctl_command_help(self);
+		default:
+			return cqctl_bad_option(self);
+		}
+	}
+	if (optind != argc && (sel.any || all))
+		return cqctl_usage_error("%s: queue IDs or selectors, not both", self->name);
+	if (optind == argc && !sel.any && !all)
+		return cqctl_usage_error("%s: which messages? Name queue IDs, select them, or say --all",
+		    self->name);
+	if (optind == argc && !dry && !yes && isatty(STDIN_FILENO)) {
+		unsigned long n = 0;
+		int dn = optind;
+
+		ctl_request_start(&req, self->name);
+		cqctl_sel_add(&sel, &req);
+		if (all)
+			ctl_request_add(&req, "all", NULL);
+		ctl_request_add(&req, "dryrun", NULL);
+		ctl_request_end(&req);
+		tk.quiet_ok = true;
+		tk.on_data = cqctl_count_data;
+		tk.arg = &n;
+		tk.timeout_ms = CTL_CHILD_WAIT_MS;
+		rc = cqctl_talk(&req, &tk);
+		strbuf_free(&req);
+		if (rc != CTL_EXIT_OK)
+			return rc;
+		if (n > 1) {
+			fprintf(stderr, "%s: %s would act on %lu messages; see them with --dry-run, "
+			    "then add --yes\n", cqctl_progname, self->name, n);
+			return CTL_EXIT_FAILED;
+		}
+		optind = dn;
+		memset(&tk, 0, sizeof tk);
+	}
+	ctl_request_start(&req, self->name);
+	if (!cqctl_add_ids(argc, argv, &req, self->name)) {
+		strbuf_free(&req);
+		return CTL_EXIT_USAGE;
+	}
+	cqctl_sel_add(&sel, &req);
+	if (all)
+		ctl_request_add(&req, "all", NULL);
+	if (comment != NULL)
+		ctl_request_add(&req, "comment", comment);
+	if (dry)
+		ctl_request_add(&req, "dryrun", NULL);
+	ctl_request_end(&req);
+	tk.timeout_ms = -1;	/* a child acts on each file: as long as that takes */
 	rc = cqctl_talk(&req, &tk);
 	strbuf_free(&req);
 	return rc;
@@ -712,8 +910,7 @@ cqctl_verify(int argc, char **argv, const struct cqctl_command *self)
 
 static const struct option cqctl_opts_none[] = { CTL_OPT_HELP, CTL_OPT_END };
 static const struct option cqctl_opts_flush[] = {
-	{ "recipient", required_argument, NULL, 'r' },
-	{ "sender", required_argument, NULL, 's' },
+	CQCTL_SEL_OPTS,
 	{ "wait", no_argument, NULL, 'w' },
 	CTL_OPT_HELP, CTL_OPT_END,
 };
@@ -722,6 +919,7 @@ static const struct option cqctl_opts_list[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "json-array", no_argument, NULL, 'J' },
 	{ "offline", no_argument, NULL, 'o' },
+	CQCTL_SEL_OPTS,
 	CTL_OPT_HELP, CTL_OPT_END,
 };
 static const struct option cqctl_opts_stats[] = {
@@ -735,20 +933,30 @@ static const struct option cqctl_opts_check[] = {
 	{ "age", required_argument, NULL, 'A' },
 	CTL_OPT_HELP, CTL_OPT_END,
 };
+#define CQCTL_ACT_OPTS \
+	CQCTL_SEL_OPTS, \
+	{ "all", no_argument, NULL, 'a' }, \
+	{ "dry-run", no_argument, NULL, 'n' }, \
+	{ "yes", no_argument, NULL, 'y' }
 static const struct option cqctl_opts_hold[] = {
-	{ "reason", required_argument, NULL, 'R' },
+	CQCTL_ACT_OPTS,
+	{ "comment", required_argument, NULL, 'c' },
+	CTL_OPT_HELP, CTL_OPT_END,
+};
+static const struct option cqctl_opts_act[] = {
+	CQCTL_ACT_OPTS,
 	CTL_OPT_HELP, CTL_OPT_END,
 };
 
 static const struct cqctl_command cqctl_commands[] = {
-	{ "flush", "flush [QID... | --recipient ADDR | --sender ADDR] [--wait]",
+	{ "flush", "flush [QID... | SELECTORS] [--wait]",
 	  "make messages due now and let the relay be tried at once (all of them,\n"
 	  "\t\tor those named or matching); --wait: report each one's outcome\n"
 	  "\t\tand return when all were tried (exit 0, or 75 if some were\n"
 	  "\t\tdeferred).  Anyone; one flush per 10 s for users other than\n"
 	  "\t\troot and the runner's user, who name or wait for their own messages",
 	  cqctl_opts_flush, cqctl_flush },
-	{ "list", "list [--all] [--json | --json-array] | "
+	{ "list", "list [--all] [SELECTORS] [--json | --json-array] | "
 	  "list --offline [-C submit.cf | -q DIR] [--json | --json-array]",
 	  "list the client queue as `mailq -Ac` does: your own messages (root and\n"
 	  "\t\tthe runner's user: all of them); --offline reads the queue\n"
@@ -786,14 +994,23 @@ static const struct cqctl_command cqctl_commands[] = {
 	  cqctl_opts_none, cqctl_no_args },
 	{ "reload", "reload", "re-read submit.cf, as SIGHUP; root and smmsp",
 	  cqctl_opts_none, cqctl_no_args },
-	{ "hold", "hold QID [--reason TEXT]",
-	  "set a message aside (hf, sendmail's quarantine); root and smmsp",
-	  cqctl_opts_hold, cqctl_one_id },
-	{ "release", "release QID", "queue a held message again; root and smmsp",
-	  cqctl_opts_none, cqctl_one_id },
-	{ "remove", "remove QID",
-	  "delete a message (logged with who asked); root and smmsp",
-	  cqctl_opts_none, cqctl_one_id },
+	{ "hold", "hold {QID... | SELECTORS | --all} [--comment TEXT] [--dry-run] [--yes]",
+	  "set messages aside (hf, sendmail's quarantine).  Anyone: their own\n"
+	  "\t\tmessages; root and the runner's user: any",
+	  cqctl_opts_hold, cqctl_act },
+	{ "release", "release {QID... | SELECTORS | --all} [--dry-run] [--yes]",
+	  "queue held messages again.  Anyone: their own; root and the runner's\n"
+	  "\t\tuser: any", cqctl_opts_act, cqctl_act },
+	{ "remove", "remove {QID... | SELECTORS | --all} [--dry-run] [--yes]",
+	  "delete messages, each logged with who asked.  Anyone: their own;\n"
+	  "\t\troot and the runner's user: any", cqctl_opts_act, cqctl_act },
+	{ "bounce", "bounce {QID... | SELECTORS | --all} [--dry-run] [--yes]",
+	  "return messages to their senders now, with the notification sendmail\n"
+	  "\t\tsends for an expired message (status 5.4.7).  Anyone: their own;\n"
+	  "\t\troot and the runner's user: any", cqctl_opts_act, cqctl_act },
+	{ "requeue", "requeue {QID... | SELECTORS | --all} [--dry-run] [--yes]",
+	  "forget the backoff: tries reset, due now, the relay tried at once;\n"
+	  "\t\troot and smmsp", cqctl_opts_act, cqctl_act },
 };
 
 #define CTL_NCOMMANDS (sizeof cqctl_commands / sizeof cqctl_commands[0])

@@ -207,17 +207,10 @@ daemon_control_closed(void *arg, control_token t)
 
 /* ------------------------------------------------------------ messages */
 
-/* What is known of a queued message for selection: its file's owner
- * and envelope (from the file, or from the job delivering it). */
-struct daemon_msg {
-	struct qlist_entry e;
-	struct qf_envelope *own;	/* env when we parsed it */
-};
-
-static bool
-daemon_msg_load(struct daemon *d, const char *id, struct daemon_msg *m)
+bool
+daemon_msg_load(struct daemon *d, const char *id, char prefix, struct daemon_msg *m)
 {
-	const struct deliver_job *j = daemon_active_job(d, id);
+	const struct deliver_job *j = prefix == 'q' ? daemon_active_job(d, id) : NULL;
 	struct spool_error err;
 	bool locked;
 	char *data;
@@ -225,6 +218,7 @@ daemon_msg_load(struct daemon *d, const char *id, struct daemon_msg *m)
 
 	memset(m, 0, sizeof *m);
 	snprintf(m->e.id, sizeof m->e.id, "%s", id);
+	m->e.held = prefix == 'h';
 	if (j != NULL) {
 		/* Its owner is not known without another descriptor of a
 		 * locked file (which an fcntl lock would not survive): the
@@ -233,7 +227,7 @@ daemon_msg_load(struct daemon *d, const char *id, struct daemon_msg *m)
 		m->e.env = (struct qf_envelope *)deliver_envelope(j);
 		return true;
 	}
-	m->e.sres = spool_peek(d->sp, 'q', id, &locked, &data, &len, &m->e.owner, &err);
+	m->e.sres = spool_peek(d->sp, prefix, id, &locked, &data, &len, &m->e.owner, &err);
 	if (m->e.sres != SPOOL_OK)
 		return false;
 	if (qf_parse(data, len, &m->own, NULL) != QF_OK)
@@ -243,59 +237,17 @@ daemon_msg_load(struct daemon *d, const char *id, struct daemon_msg *m)
 	return true;
 }
 
-static void
+void
 daemon_msg_free(struct daemon_msg *m)
 {
 	qf_free(m->own);
+	m->own = NULL;
 }
 
-static bool
+bool
 daemon_mine(const struct daemon *d, const struct daemon_peer *p, const struct qlist_entry *e)
 {
 	return p->admin || qlist_belongs(e, p->uid, p->name, d->cfg->helo);
-}
-
-/* Two addresses the same, <> and case aside, an unqualified one taken
- * as @$j. */
-static bool
-daemon_addr_match(const char *have, const char *want, const char *domain)
-{
-	char a[1024], b[1024];
-	const char *src[2] = { have, want };
-	char *dst[2] = { a, b };
-	int k;
-
-	for (k = 0; k < 2; k++) {
-		const char *s = src[k];
-		size_t n = strlen(s);
-
-		if (n >= 2 && s[0] == '<' && s[n - 1] == '>')
-			s++, n -= 2;
-		if (memchr(s, '@', n) != NULL)
-			snprintf(dst[k], sizeof a, "%.*s", (int)n, s);
-		else
-			snprintf(dst[k], sizeof a, "%.*s@%s", (int)n, s, domain);
-	}
-	return strcasecmp(a, b) == 0;
-}
-
-static bool
-daemon_msg_matches(const struct daemon *d, const struct qf_envelope *env,
-    const char *rcpt, const char *sender)
-{
-	size_t i;
-
-	if (env == NULL)
-		return false;
-	if (sender != NULL && (env->sender == NULL ||
-	    !daemon_addr_match(env->sender, sender, d->cfg->helo)))
-		return false;
-	if (rcpt == NULL)
-		return true;
-	for (i = 0; i < env->nrcpts; i++)
-		if (daemon_addr_match(env->rcpts[i].addr, rcpt, d->cfg->helo))
-			return true;
-	return false;
 }
 
 /* ------------------------------------------------------------ commands */
@@ -416,19 +368,6 @@ daemon_flush_wait_left(struct daemon *d, const struct daemon_peer *p)
  * the index at its few dozen bytes per message.
  */
 
-/* A flush whose selection a child makes. */
-struct daemon_flushq {
-	control_token token;
-	struct daemon_peer peer;	/* name: the child's (NSS off the loop) */
-	bool wait, select;
-	struct idmap *set;		/* the IDs made due */
-	struct daemon_waiter *w;	/* --wait: reports as outcomes come */
-	bool ended;			/* the child's last line came */
-	enum ctl_status st;
-	char text[300];
-	struct daemon_flushq *next;
-};
-
 static void
 daemon_flushq_forget_waiter(struct daemon *d, const struct daemon_waiter *w)
 {
@@ -450,7 +389,21 @@ daemon_flushq_find(struct daemon *d, control_token t)
 	return NULL;
 }
 
-static void
+struct daemon_flushq *
+daemon_flushq_new(struct daemon *d, control_token t, const struct daemon_peer *p,
+    enum daemon_act act)
+{
+	struct daemon_flushq *q = xcalloc(1, sizeof *q);
+
+	q->token = t;
+	q->peer = *p;
+	q->act = act;
+	q->next = d->flushqs;
+	d->flushqs = q;
+	return q;
+}
+
+void
 daemon_flushq_free(struct daemon *d, struct daemon_flushq *q)
 {
 	struct daemon_flushq **pp;
@@ -469,8 +422,10 @@ static void
 daemon_flushqs_stop(struct daemon *d)
 {
 	while (d->flushqs != NULL) {
-		control_end(d->ctl, d->flushqs->token, CTL_TRY,
-		    "the daemon stopped before the flush was made");
+		control_end(d->ctl, d->flushqs->token, CTL_TRY, "%s",
+		    d->flushqs->act == DAEMON_ACT_FLUSH ?
+		    "the daemon stopped before the flush was made" :
+		    "the daemon stopped before the results came; the log says what was done");
 		daemon_flushq_free(d, d->flushqs);
 	}
 }
@@ -565,15 +520,16 @@ daemon_child_select(void *arg, FILE *out)
 	const struct daemon_reader *r = arg;
 	struct daemon *d = r->d;
 	struct daemon_peer p = *r->peer;
-	const char *rcpt = ctl_get(r->rq, "recipient"), *sender = ctl_get(r->rq, "sender");
-	bool select = rcpt != NULL || sender != NULL;
 	struct spool_scan scan;
 	struct spool_error err;
 	struct passwd pw, *res = NULL;
-	char tmp[4096];
+	struct qsel sel;
+	char tmp[4096], why[300];
 	const char *id;
+	long long now = (long long)time(NULL);
 	size_t pos = 0, i;
 	int pass;
+	bool select;
 
 	/* NSS here, where waiting holds nobody up. */
 	if (getpwuid_r(p.uid, &pw, tmp, sizeof tmp, &res) == 0 && res != NULL)
@@ -591,14 +547,15 @@ daemon_child_select(void *arg, FILE *out)
 					fprintf(out, "I %s\n", id);
 					continue;
 				}
-				if (!daemon_indexed(d, id)) {
-					fprintf(out, "E %d %s: not in the queue\n", CTL_NO, id);
-					return;
-				}
-				mine = daemon_msg_load(d, id, &m) && daemon_mine(d, &p, &m.e);
+				mine = daemon_indexed(d, id) && daemon_msg_load(d, id, 'q', &m) &&
+				    daemon_mine(d, &p, &m.e);
 				daemon_msg_free(&m);
 				if (!mine) {
-					fprintf(out, "E %d %s: not your message\n", CTL_NO, id);
+					/* Not told apart for someone who may
+					 * not see it. */
+					fprintf(out, "E %d %s: %s\n", CTL_NO, id, p.admin ?
+					    "not in the queue" :
+					    "no message of yours has this queue ID");
 					return;
 				}
 			}
@@ -606,8 +563,14 @@ daemon_child_select(void *arg, FILE *out)
 		fprintf(out, "E %d\n", CTL_OK);
 		return;
 	}
+	if (!daemon_sel_make(r->rq, &sel, why, sizeof why)) {
+		fprintf(out, "E %d flush: %s\n", CTL_BAD, why);
+		return;
+	}
+	select = !qsel_empty(&sel);
 	if (!spool_scan(d->sp, 'q', &scan, &err)) {
 		fprintf(out, "E %d %s\n", CTL_TRY, err.reason);
+		qsel_free(&sel);
 		return;
 	}
 	for (i = 0; i < scan.nids; i++) {
@@ -619,12 +582,13 @@ daemon_child_select(void *arg, FILE *out)
 			fprintf(out, "I %s\n", scan.ids[i]);
 			continue;
 		}
-		if (daemon_msg_load(d, scan.ids[i], &m) && daemon_mine(d, &p, &m.e) &&
-		    (!select || daemon_msg_matches(d, m.e.env, rcpt, sender)))
+		if (daemon_msg_load(d, scan.ids[i], 'q', &m) && daemon_mine(d, &p, &m.e) &&
+		    qsel_match(&sel, &m.e, now, d->cfg->helo))
 			fprintf(out, "I %s\n", scan.ids[i]);
 		daemon_msg_free(&m);
 	}
 	spool_scan_free(&scan);
+	qsel_free(&sel);
 	fprintf(out, "E %d\n", CTL_OK);
 }
 
@@ -643,8 +607,14 @@ daemon_control_query_line(void *arg, control_token t, const char *line)
 		snprintf(q->peer.name, sizeof q->peer.name, "%s", line + 2);
 		break;
 	case 'I':
-		if (qid_valid(line + 2) && !d->stopping)
+		if (q->act != DAEMON_ACT_FLUSH)
+			daemon_act_line(d, q, 'I', line + 2);
+		else if (qid_valid(line + 2) && !d->stopping)
 			daemon_flush_one(d, q->set, q->w, line + 2);
+		break;
+	case 'S':
+		if (q->act != DAEMON_ACT_FLUSH)
+			daemon_act_line(d, q, 'S', line + 2);
 		break;
 	case 'E':
 		st = strtol(line + 2, &end, 10);
@@ -670,10 +640,13 @@ daemon_control_query_done(void *arg, control_token t)
 	if (!q->ended) {
 		q->st = CTL_TRY;
 		snprintf(q->text, sizeof q->text,
-		    "flush: the selection broke off (see the log); try again");
-		log_msg(LOG_LVL_ERR, "flush: the child selecting its messages ended without an answer");
+		    "%s: the selection broke off (see the log); try again", q->act ==
+		    DAEMON_ACT_FLUSH ? "flush" : "the action");
+		log_msg(LOG_LVL_ERR, "the child selecting a request's messages ended without an answer");
 	}
-	if (q->st != CTL_OK) {
+	if (q->act != DAEMON_ACT_FLUSH) {
+		daemon_act_answer(d, q);
+	} else if (q->st != CTL_OK) {
 		if (q->w != NULL)
 			daemon_waiter_free(d, q->w);
 		control_end(d->ctl, t, q->st, "%s", q->text);
@@ -687,22 +660,26 @@ static void
 daemon_cmd_flush(struct daemon *d, control_token t, const struct daemon_peer *p,
     const struct ctl_request *rq)
 {
-	const char *rcpt = ctl_get(rq, "recipient"), *sender = ctl_get(rq, "sender");
-	bool wait = ctl_get(rq, "wait") != NULL, select = rcpt || sender;
+	bool wait = ctl_get(rq, "wait") != NULL, select;
 	bool named = ctl_get(rq, "id") != NULL;
 	struct daemon_reader r = { d, p, rq };
 	struct daemon_flushq *q;
 	long long left;
 	const char *id;
 	size_t pos = 0;
-	char who[200];
+	char who[200], what[300], err[300];
 
 	if (d->stopping) {
 		control_end(d->ctl, t, CTL_TRY, "the daemon is stopping");
 		return;
 	}
+	if (!daemon_sel_check(rq, what, sizeof what, err, sizeof err)) {
+		control_end(d->ctl, t, CTL_BAD, "flush: %s", err);
+		return;
+	}
+	select = what[0] != '\0';
 	if (named && select) {
-		control_end(d->ctl, t, CTL_BAD, "flush: queue IDs or --recipient/--sender, not both");
+		control_end(d->ctl, t, CTL_BAD, "flush: queue IDs or selectors, not both");
 		return;
 	}
 	if (wait && d->paused) {
@@ -754,9 +731,7 @@ daemon_cmd_flush(struct daemon *d, control_token t, const struct daemon_peer *p,
 	}
 	if (!select && wait)
 		daemon_flush_all(d, monotime_ms());	/* the set follows */
-	q = xcalloc(1, sizeof *q);
-	q->token = t;
-	q->peer = *p;
+	q = daemon_flushq_new(d, t, p, DAEMON_ACT_FLUSH);
 	q->wait = wait;
 	q->select = select || named;
 	q->set = idmap_new();
@@ -764,161 +739,9 @@ daemon_cmd_flush(struct daemon *d, control_token t, const struct daemon_peer *p,
 	if (!control_query(d->ctl, t, daemon_child_select, &r)) {
 		if (q->w != NULL)
 			daemon_waiter_free(d, q->w);
-		idmap_free(q->set);
-		free(q);
+		daemon_flushq_free(d, q);
 		control_end(d->ctl, t, CTL_TRY, "busy: too many requests under way; try again");
-		return;
 	}
-	q->next = d->flushqs;
-	d->flushqs = q;
-}
-
-/* hold, release, remove: one message, under its lock. */
-static struct spool_job *
-daemon_admin_job(struct daemon *d, control_token t, const struct ctl_request *rq,
-    char prefix, const char **idp)
-{
-	const char *id = ctl_get(rq, "id");
-	struct spool_job *job = NULL;
-	struct spool_error err;
-	enum spool_result r;
-
-	*idp = id;
-	if (id == NULL || !qid_valid(id)) {
-		control_end(d->ctl, t, CTL_BAD, "%s", "a queue ID is needed");
-		return NULL;
-	}
-	if (daemon_active(d, id)) {
-		control_end(d->ctl, t, CTL_TRY, "%s: being delivered now; try again when this attempt ends", id);
-		return NULL;
-	}
-	r = prefix == 'h' ? spool_job_open_held(d->sp, id, &job, &err) :
-	    spool_job_open(d->sp, id, &job, &err);
-	switch (r) {
-	case SPOOL_OK:
-		return job;
-	case SPOOL_GONE:
-		control_end(d->ctl, t, CTL_NO, "%s: no such %smessage", id,
-		    prefix == 'h' ? "held " : "");
-		return NULL;
-	case SPOOL_LOCKED:
-		control_end(d->ctl, t, CTL_TRY, "%s: locked by another process (its submitter, or sendmail); try again", id);
-		return NULL;
-	default:
-		control_end(d->ctl, t, CTL_NO, "%s", err.reason);
-		return NULL;
-	}
-}
-
-/* A one-line reason for a q line: control characters as spaces. */
-static char *
-daemon_reason(const char *s)
-{
-	char *r = xstrdup(s != NULL && *s != '\0' ? s : "held by clientqctl");
-	char *p;
-
-	for (p = r; *p != '\0'; p++)
-		if ((unsigned char)*p < ' ' || *p == 0x7f)
-			*p = ' ';
-	return r;
-}
-
-static void
-daemon_cmd_hold(struct daemon *d, control_token t, const struct daemon_peer *p,
-    const struct ctl_request *rq)
-{
-	const char *id;
-	struct spool_job *job = daemon_admin_job(d, t, rq, 'q', &id);
-	struct qf_envelope *env;
-	struct qf_error qerr;
-	struct spool_error err;
-	struct strbuf sb = STRBUF_INIT;
-	char who[200];
-
-	if (job == NULL)
-		return;
-	if (spool_job_load(job, &env, &qerr) != QF_OK) {
-		control_end(d->ctl, t, CTL_NO, "%s: cannot read it: %s", id, qerr.reason);
-		spool_job_close(job);
-		return;
-	}
-	free(env->quarantine);
-	env->quarantine = daemon_reason(ctl_get(rq, "reason"));
-	qf_format(env, &sb);
-	daemon_who(p, who, sizeof who);
-	if (spool_job_move(job, 'h', sb.buf, sb.len, &err) != SPOOL_OK) {
-		control_end(d->ctl, t, CTL_NO, "%s", err.reason);
-	} else {
-		daemon_unschedule(d, id);
-		log_msg(LOG_LVL_NOTICE, "%s: held (hf%s) by %s: %s", id, id, who, env->quarantine);
-		daemon_tell_outcome(d, id, "held", env->quarantine);
-		control_end(d->ctl, t, CTL_OK, "%s: held; 'clientqctl release %s' lets it go", id, id);
-	}
-	strbuf_free(&sb);
-	qf_free(env);
-}
-
-static void
-daemon_cmd_release(struct daemon *d, control_token t, const struct daemon_peer *p,
-    const struct ctl_request *rq)
-{
-	const char *id;
-	struct spool_job *job = daemon_admin_job(d, t, rq, 'h', &id);
-	struct qf_envelope *env;
-	struct qf_error qerr;
-	struct spool_error err;
-	struct strbuf sb = STRBUF_INIT;
-	char who[200];
-
-	if (job == NULL)
-		return;
-	if (spool_job_load(job, &env, &qerr) != QF_OK) {
-		control_end(d->ctl, t, CTL_NO, "%s: cannot read it: %s", id, qerr.reason);
-		spool_job_close(job);
-		return;
-	}
-	free(env->quarantine);
-	env->quarantine = NULL;
-	qf_format(env, &sb);
-	daemon_who(p, who, sizeof who);
-	if (spool_job_move(job, 'q', sb.buf, sb.len, &err) != SPOOL_OK) {
-		control_end(d->ctl, t, CTL_NO, "%s", err.reason);
-	} else {
-		log_msg(LOG_LVL_NOTICE, "%s: released by %s", id, who);
-		daemon_schedule(d, id);
-		control_end(d->ctl, t, CTL_OK, "%s: released", id);
-	}
-	strbuf_free(&sb);
-	qf_free(env);
-}
-
-static void
-daemon_cmd_remove(struct daemon *d, control_token t, const struct daemon_peer *p,
-    const struct ctl_request *rq)
-{
-	const char *id = ctl_get(rq, "id");
-	struct spool_job *job;
-	struct spool_error err;
-	char who[200];
-	bool held = false;
-
-	if (id != NULL && qid_valid(id) && !spool_exists(d->sp, 'q', id) &&
-	    spool_exists(d->sp, 'h', id))
-		held = true;
-	job = daemon_admin_job(d, t, rq, held ? 'h' : 'q', &id);
-	if (job == NULL)
-		return;
-	daemon_who(p, who, sizeof who);
-	if (spool_job_remove(job, &err) != SPOOL_OK) {
-		control_end(d->ctl, t, CTL_NO, "%s", err.reason);
-		return;
-	}
-	daemon_unschedule(d, id);
-	/* Removal is the one deletion no relay asked for: the log keeps who
-	 * did it. */
-	log_msg(LOG_LVL_NOTICE, "%s: removed%s by %s", id, held ? " (held)" : "", who);
-	daemon_tell_outcome(d, id, "removed", who);
-	control_end(d->ctl, t, CTL_OK, "%s: removed", id);
 }
 
 /* ------------------------------------------------------------ readers */
@@ -1005,8 +828,31 @@ daemon_child_list(void *arg, FILE *out)
 	struct qlist ql;
 	size_t i;
 
-	if (!daemon_gather_from(r, out, &ql, true, jsonl))
+	bool held = ctl_get(r->rq, "held") != NULL;
+	struct qsel sel;
+	char why[300];
+	size_t k = 0;
+	long long now = (long long)time(NULL);
+
+	if (!daemon_sel_make(r->rq, &sel, why, sizeof why)) {
+		control_fprint_end(out, CTL_BAD, "list: %s", why);
 		return;
+	}
+	if (!daemon_gather_from(r, out, &ql, true, jsonl || held)) {
+		qsel_free(&sel);
+		return;
+	}
+	/* The selectors: what the listing keeps, in its order. */
+	for (i = 0; i < ql.n; i++) {
+		if ((!held || ql.v[i].held) && qsel_match(&sel, &ql.v[i], now, r->d->cfg->helo)) {
+			ql.v[k++] = ql.v[i];
+		} else {
+			qf_free(ql.v[i].env);
+			free(ql.v[i].problem);
+		}
+	}
+	ql.n = k;
+	qsel_free(&sel);
 	/* The child's snapshot of the jobs under way is the parent's at
 	 * the fork: close enough for a listing, as mailq's '*' is. */
 	for (i = 0; jsonl && i < ql.n; i++)
@@ -1050,7 +896,8 @@ daemon_child_show(void *arg, FILE *out)
 		e.sres = spool_peek(d->sp, 'h', id, &e.locked, &data, &len, &e.owner, &err);
 	}
 	if (e.sres == SPOOL_GONE) {
-		control_fprint_end(out, CTL_NO, "%s: no such message", id);
+		control_fprint_end(out, CTL_NO, r->peer->admin ? "%s: no such message" :
+		    "%s: no message of yours has this queue ID", id);
 		return;
 	}
 	if (e.sres != SPOOL_OK) {
@@ -1060,7 +907,7 @@ daemon_child_show(void *arg, FILE *out)
 	if (qf_parse(data, len, &e.env, &qerr) != QF_OK) {
 		free(data);
 		if (!r->peer->admin) {
-			control_fprint_end(out, CTL_NO, "%s: not your message", id);
+			control_fprint_end(out, CTL_NO, "%s: no message of yours has this queue ID", id);
 			return;
 		}
 		control_fprint_end(out, CTL_NO, "%s: unreadable: %s", id, qerr.reason);
@@ -1068,7 +915,8 @@ daemon_child_show(void *arg, FILE *out)
 	}
 	free(data);
 	if (!daemon_mine(d, r->peer, &e)) {
-		control_fprint_end(out, CTL_NO, "%s: not your message", id);
+		/* Told as of one that does not exist. */
+		control_fprint_end(out, CTL_NO, "%s: no message of yours has this queue ID", id);
 		qf_free(e.env);
 		return;
 	}
@@ -1290,7 +1138,12 @@ daemon_cmd_list(struct daemon *d, control_token t, const struct daemon_peer *p,
     const struct ctl_request *rq)
 {
 	const char *fmt = ctl_get(rq, "format");
+	char what[300], err[300];
 
+	if (!daemon_sel_check(rq, what, sizeof what, err, sizeof err)) {
+		control_end(d->ctl, t, CTL_BAD, "list: %s", err);
+		return;
+	}
 	if (ctl_get(rq, "all") != NULL && !p->admin) {
 		control_end(d->ctl, t, CTL_NO,
 		    "list --all: only root and the runner's user see every message; you see your own");
@@ -1347,8 +1200,8 @@ daemon_cmd_check(struct daemon *d, control_token t, const struct daemon_peer *p,
 
 static const struct daemon_cmd daemon_cmds[] = {
 	{ "status", false, "", daemon_cmd_status },
-	{ "flush", false, "id recipient sender wait", daemon_cmd_flush },
-	{ "list", false, "all format", daemon_cmd_list },
+	{ "flush", false, "id " DAEMON_SEL_KEYS " wait", daemon_cmd_flush },
+	{ "list", false, "all format " DAEMON_SEL_KEYS, daemon_cmd_list },
 	{ "show", false, "id", daemon_cmd_show },
 	{ "stats", false, "format", daemon_cmd_stats },
 	{ "check", false, "age", daemon_cmd_check },
@@ -1356,9 +1209,12 @@ static const struct daemon_cmd daemon_cmds[] = {
 	{ "pause", true, "", daemon_cmd_pause },
 	{ "resume", true, "", daemon_cmd_resume },
 	{ "reload", true, "", daemon_cmd_reload },
-	{ "hold", true, "id reason", daemon_cmd_hold },
-	{ "release", true, "id", daemon_cmd_release },
-	{ "remove", true, "id", daemon_cmd_remove },
+	/* Others act on their own messages (daemon-control-act.c). */
+	{ "hold", false, "id comment dryrun " DAEMON_SEL_KEYS, daemon_cmd_act },
+	{ "release", false, "id dryrun " DAEMON_SEL_KEYS, daemon_cmd_act },
+	{ "remove", false, "id dryrun " DAEMON_SEL_KEYS, daemon_cmd_act },
+	{ "bounce", false, "id dryrun " DAEMON_SEL_KEYS, daemon_cmd_act },
+	{ "requeue", true, "id dryrun " DAEMON_SEL_KEYS, daemon_cmd_act },
 };
 
 static bool

@@ -118,7 +118,9 @@ expect "alice shows her message: sender, tries, next try, recipients" 0 '^Sender
 grep -q '^Next try: ' "$W/out" && grep -Eq '^  x[12]@example\.test$' "$W/out" &&
     ok "show has the next try and the recipient" || fail "show's fields" "$(cat "$W/out")"
 as cqalice show "$b_id"
-expect "alice cannot show bob's message" 1 "$b_id: not your message" err
+expect "alice cannot show bob's message" 1 "$b_id: no message of yours has this queue ID" err
+as cqalice show 6AP6QvQA999999
+expect "alice is told the same of a queue ID that does not exist" 1 "6AP6QvQA999999: no message of yours has this queue ID" err
 as root show "$b_id"
 expect "root shows bob's message, owner cqbob" 0 '^File owner: +cqbob$'
 as root show 6AP6QvQA999999
@@ -143,7 +145,7 @@ wait_for logged 'reloaded .*submit\.cf'
 logged 'reload requested by uid 0 \(root\)' && logged 'reloaded ' &&
     ok "the reload is logged, requested and done" || fail "reload logged" "$(cat "$W/daemon.log")"
 
-as root hold "$r" --reason "look at it"
+as root hold "$r" --comment "look at it"
 expect "root holds a message" 0 "$r: held"
 if [ -f "$Q/hf$r" ] && [ ! -f "$Q/qf$r" ] && grep -qx 'qlook at it' "$Q/hf$r" &&
     [ -f "$Q/df$r" ]; then
@@ -170,19 +172,24 @@ as cqbob list --json
 grep -q "$r" "$W/out" && fail "bob sees root's held message" "$(cat "$W/out")" ||
     ok "bob's list --json leaves root's held message out"
 as cqalice release "$r"
-expect "alice cannot release" 1 'only root' err
+expect "alice cannot release root's held message, and is not told it exists" 1 "$r: no message of yours has this queue ID" err
 as root release "$r"
 expect "root releases it" 0 "$r: released"
 [ -f "$Q/qf$r" ] && [ ! -f "$Q/hf$r" ] && ! grep -q '^q' "$Q/qf$r" &&
     ok "released: qf again, no q line" || fail "released file" "$(ls -l "$Q")"
+as cqbob remove "$a1"
+expect "bob cannot remove alice's message" 1 "$a1: no message of yours has this queue ID" err
+[ -e "$Q/qf$a1" ] && ok "alice's message is still there" || fail "a1 removed by bob" "$(ls -l "$Q")"
+as cqbob requeue "$b_id"
+expect "bob cannot requeue, even his own" 1 'requeue: only root and smmsp' err
 as cqbob remove "$b_id"
-expect "bob cannot remove, even his own" 1 'only root' err
-as root remove "$b_id"
-expect "root removes bob's message" 0 "$b_id: removed"
+expect "bob removes his own message" 0 "$b_id: removed"
 [ ! -e "$Q/qf$b_id" ] && [ ! -e "$Q/df$b_id" ] && ok "its qf and df are gone" ||
     fail "removed files" "$(ls -l "$Q")"
-logged "$b_id: removed by uid 0 \\(root\\), pid [0-9]+" &&
+logged "$b_id: removed by uid [0-9]+ \\(cqbob\\), pid [0-9]+" &&
     ok "the removal is logged with who asked" || fail "removal logged" "$(cat "$W/daemon.log")"
+logged "remove of 1 message requested by uid [0-9]+ \\(cqbob\\), pid [0-9]+: 1 done, 0 left" &&
+    ok "the request is logged once, with the count" || fail "request logged" "$(cat "$W/daemon.log")"
 
 # ------------------------------------------------ stats and check
 as cqalice stats --prometheus
@@ -228,7 +235,7 @@ expect "check with --warn above --crit: UNKNOWN" 3 '^CLIENTQ UNKNOWN - usage'
 
 # ------------------------------------------------ flush
 as cqbob flush "$a1"
-expect "bob cannot flush alice's message" 1 "$a1: not your message" err
+expect "bob cannot flush alice's message" 1 "$a1: no message of yours has this queue ID" err
 as cqalice flush
 expect "alice flushes" 0 'due now'
 as cqalice flush

@@ -1,0 +1,658 @@
+/*
+ * daemon-control-act: the control commands that change messages -- hold,
+ * release, remove, bounce, requeue -- by queue ID or by selector, and the
+ * selector grammar every command that takes messages shares
+ * (clientqctl(8), SELECTING MESSAGES).
+ *
+ * Where it runs.  An action may touch every queued file (remove
+ * --older-than 7d on a flooded queue), so none of it runs on the loop: a
+ * child (control_query) selects, takes each file's lock, acts, logs the
+ * message's line, and writes "I id" (done) or "S id why" (left: locked,
+ * being delivered) back; the loop only takes each ID out of its index
+ * (hold, remove, bounce), makes it due (requeue), or lets inotify bring
+ * it back (release), and answers with the count.  --dry-run is a child
+ * (control_spawn) that answers the client itself and changes nothing.
+ * A file's lock is the arbiter: a message the loop is delivering is
+ * locked, so the child leaves it and says so; one the child holds is
+ * skipped by delivery until the child is done with it.
+ *
+ * Who may.  Root and the runner's user: anything.  Others: hold,
+ * release, remove and bounce of their own messages (daemon_mine), never
+ * requeue.  A queue ID that is not theirs is answered exactly as one that
+ * does not exist, so the answer does not tell whether it does.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon-control-private.h"
+#include "daemon-private.h"
+#include "delivery/deliver.h"
+#include "queue/idmap.h"
+#include "queue/log.h"
+#include "queue/qf.h"
+#include "queue/qsel.h"
+#include "util/monotime.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+
+/* The longest --sender, --recipient, --user and --reason taken. */
+#define DAEMON_SEL_MAX 256
+
+static const char *const daemon_act_names[] = {
+	"flush", "hold", "release", "remove", "bounce", "requeue",
+};
+static const char *const daemon_act_done_words[] = {
+	"made due", "held", "released", "removed", "returned to the sender", "requeued",
+};
+
+/* ------------------------------------------------------------ selectors */
+
+static bool
+daemon_sel_age(const char *v)
+{
+	char *end;
+
+	return v == NULL || (v[0] >= '0' && v[0] <= '9' && strtoll(v, &end, 10) >= 0 &&
+	    *end == '\0');
+}
+
+bool
+daemon_sel_check(const struct ctl_request *rq, char *what, size_t whatsize,
+    char *err, size_t errsize)
+{
+	static const char *const strs[] = { "sender", "recipient", "user", "reason" };
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+
+	if (!daemon_sel_age(ctl_get(rq, "older")) || !daemon_sel_age(ctl_get(rq, "newer"))) {
+		snprintf(err, errsize, "an age must be a number of seconds");
+		return false;
+	}
+	for (i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+		const char *v = ctl_get(rq, strs[i]);
+
+		if (v != NULL && (v[0] == '\0' || strlen(v) > DAEMON_SEL_MAX)) {
+			snprintf(err, errsize, "--%s: empty, or longer than %d characters",
+			    strs[i], DAEMON_SEL_MAX);
+			return false;
+		}
+	}
+	for (i = 0; i < rq->nargs; i++) {
+		const struct ctl_arg *a = &rq->args[i];
+
+		if (strcmp(a->key, "id") == 0 || strcmp(a->key, "comment") == 0 ||
+		    strcmp(a->key, "wait") == 0 || strcmp(a->key, "format") == 0)
+			continue;
+		strbuf_addf(&sb, "%s%s%s%s", sb.len ? " " : "", a->key,
+		    a->value != NULL ? "=" : "", a->value != NULL ? a->value : "");
+	}
+	snprintf(what, whatsize, "%s", sb.len ? strbuf_str(&sb) : "");
+	strbuf_free(&sb);
+	return true;
+}
+
+bool
+daemon_sel_make(const struct ctl_request *rq, struct qsel *s, char *err, size_t errsize)
+{
+	const char *v;
+
+	qsel_init(s);
+	if ((v = ctl_get(rq, "older")) != NULL)
+		s->older_than = strtoll(v, NULL, 10);
+	if ((v = ctl_get(rq, "newer")) != NULL)
+		s->newer_than = strtoll(v, NULL, 10);
+	s->sender = ctl_get(rq, "sender");
+	s->recipient = ctl_get(rq, "recipient");
+	if ((v = ctl_get(rq, "user")) != NULL) {
+		struct passwd pw, *res = NULL;
+		char tmp[4096];
+
+		/* NSS here, in the child, where waiting holds nobody up. */
+		if (getpwnam_r(v, &pw, tmp, sizeof tmp, &res) != 0 || res == NULL) {
+			snprintf(err, errsize, "--user: no such user '%.64s'", v);
+			return false;
+		}
+		s->by_uid = true;
+		s->uid = pw.pw_uid;
+	}
+	if ((v = ctl_get(rq, "reason")) != NULL) {
+		char why[200];
+
+		if (!qsel_set_reason(s, v, why, sizeof why)) {
+			snprintf(err, errsize, "--reason: not a regular expression: %s", why);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------ the child */
+
+struct daemon_actor {
+	struct daemon *d;
+	struct daemon_peer peer;
+	const struct ctl_request *rq;
+	enum daemon_act act;
+	char who[200];
+	FILE *out;
+};
+
+/* A one-line hold comment: control characters as spaces. */
+static char *
+daemon_comment(const char *s)
+{
+	char *r = xstrdup(s != NULL && *s != '\0' ? s : "held by clientqctl");
+	char *p;
+
+	for (p = r; *p != '\0'; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			*p = ' ';
+	return r;
+}
+
+/* The lock, or why not (in why). */
+static struct spool_job *
+daemon_act_lock(struct daemon *d, const char *id, char prefix, char *why, size_t size)
+{
+	struct spool_job *job = NULL;
+	struct spool_error err;
+	enum spool_result r;
+
+	r = prefix == 'h' ? spool_job_open_held(d->sp, id, &job, &err) :
+	    spool_job_open(d->sp, id, &job, &err);
+	switch (r) {
+	case SPOOL_OK:
+		return job;
+	case SPOOL_GONE:
+		snprintf(why, size, "gone meanwhile");
+		return NULL;
+	case SPOOL_LOCKED:
+		snprintf(why, size, "locked: being delivered, or by its submitter or sendmail; try again");
+		return NULL;
+	default:
+		snprintf(why, size, "%s", err.reason);
+		return NULL;
+	}
+}
+
+/* Rewrite a locked control file as fn makes it, then move it to prefix
+ * to (hold, release) or put it back (requeue). */
+static bool
+daemon_act_rewrite(struct daemon_actor *a, const char *id, char from, char to,
+    char *why, size_t size)
+{
+	struct spool_job *job = daemon_act_lock(a->d, id, from, why, size);
+	struct qf_envelope *env;
+	struct qf_error qerr;
+	struct spool_error err;
+	struct strbuf sb = STRBUF_INIT;
+	enum spool_result r;
+
+	if (job == NULL)
+		return false;
+	if (spool_job_load(job, &env, &qerr) != QF_OK) {
+		snprintf(why, size, "cannot read it: %s", qerr.reason);
+		spool_job_close(job);
+		return false;
+	}
+	switch (a->act) {
+	case DAEMON_ACT_HOLD:
+		free(env->quarantine);
+		env->quarantine = daemon_comment(ctl_get(a->rq, "comment"));
+		break;
+	case DAEMON_ACT_RELEASE:
+		free(env->quarantine);
+		env->quarantine = NULL;
+		break;
+	default:
+		/* requeue: as never tried, so the backoff starts again. */
+		env->ntries = 0;
+		env->dtime = 0;
+		break;
+	}
+	qf_format(env, &sb);
+	if (from == to) {
+		r = spool_job_commit(job, sb.buf, sb.len, &err);
+		spool_job_close(job);
+	} else {
+		r = spool_job_move(job, to, sb.buf, sb.len, &err);
+	}
+	if (r != SPOOL_OK)
+		snprintf(why, size, "%s", err.reason);
+	else if (a->act == DAEMON_ACT_HOLD)
+		log_msg(LOG_LVL_NOTICE, "%s: held (hf%s) by %s: %s", id, id, a->who,
+		    env->quarantine);
+	else if (a->act == DAEMON_ACT_RELEASE)
+		log_msg(LOG_LVL_NOTICE, "%s: released by %s", id, a->who);
+	else
+		log_msg(LOG_LVL_NOTICE, "%s: requeued by %s: tried again now, its backoff begun anew",
+		    id, a->who);
+	strbuf_free(&sb);
+	qf_free(env);
+	return r == SPOOL_OK;
+}
+
+/* Act on one message (its file is prefix<f>id); false and why when it
+ * was left. */
+static bool
+daemon_act_one(struct daemon_actor *a, const char *id, char prefix, char *why, size_t size)
+{
+	struct spool_job *job;
+	struct spool_error err;
+	enum deliver_result res;
+	struct deliver_job *j;
+
+	switch (a->act) {
+	case DAEMON_ACT_HOLD:
+		return daemon_act_rewrite(a, id, 'q', 'h', why, size);
+	case DAEMON_ACT_RELEASE:
+		return daemon_act_rewrite(a, id, 'h', 'q', why, size);
+	case DAEMON_ACT_REQUEUE:
+		return daemon_act_rewrite(a, id, 'q', 'q', why, size);
+	case DAEMON_ACT_REMOVE:
+		if ((job = daemon_act_lock(a->d, id, prefix, why, size)) == NULL)
+			return false;
+		if (spool_job_remove(job, &err) != SPOOL_OK) {
+			snprintf(why, size, "%s", err.reason);
+			return false;
+		}
+		/* The one deletion no relay asked for: the log keeps who. */
+		log_msg(LOG_LVL_NOTICE, "%s: removed%s by %s", id, prefix == 'h' ? " (held)" : "",
+		    a->who);
+		return true;
+	case DAEMON_ACT_BOUNCE:
+		if (prefix == 'h') {
+			snprintf(why, size, "held: release it first");
+			return false;
+		}
+		if (daemon_active(a->d, id)) {
+			snprintf(why, size, "being delivered now; try again when this attempt ends");
+			return false;
+		}
+		j = deliver_open(a->d->cfg->dc, id, &res);
+		if (j == NULL) {
+			snprintf(why, size, "%s", res == DELIVER_SKIPPED ?
+			    "locked: being delivered, or by its submitter or sendmail; try again" :
+			    "cannot be read as a message (see the log)");
+			return false;
+		}
+		deliver_return(j, a->who);
+		res = deliver_finish(j);
+		if (res != DELIVER_DELIVERED && res != DELIVER_PARTIAL) {
+			snprintf(why, size, "the notification could not be queued (see the log)");
+			return false;
+		}
+		return true;
+	case DAEMON_ACT_FLUSH:
+		break;
+	}
+	snprintf(why, size, "nothing to do");
+	return false;
+}
+
+/* One message's result, to the loop; one left is logged here with why
+ * (the answer names only the first). */
+static void
+daemon_act_report(struct daemon_actor *a, const char *id, bool done, const char *why)
+{
+	if (done) {
+		fprintf(a->out, "I %s\n", id);
+		return;
+	}
+	log_msg(LOG_LVL_INFO, "%s: not %s (%s asked): %s", id, daemon_act_done_words[a->act],
+	    a->who, why);
+	fprintf(a->out, "S %s %s\n", id, why);
+}
+
+/* The candidates named: every one exists and is the peer's, or the
+ * request fails before anything is done. */
+static bool
+daemon_act_named(struct daemon_actor *a, bool act)
+{
+	const char *id;
+	size_t pos = 0;
+	char why[300];
+
+	while ((id = ctl_get_next(a->rq, "id", &pos)) != NULL) {
+		struct daemon_msg m;
+		char prefix = a->act == DAEMON_ACT_RELEASE ? 'h' : 'q';
+		bool there, mine;
+
+		there = daemon_msg_load(a->d, id, prefix, &m);
+		if (!there && a->act == DAEMON_ACT_REMOVE) {
+			daemon_msg_free(&m);
+			prefix = 'h';
+			there = daemon_msg_load(a->d, id, prefix, &m);
+		}
+		mine = there && daemon_mine(a->d, &a->peer, &m.e);
+		daemon_msg_free(&m);
+		if (!act && !mine) {
+			/* Not told apart for someone who may not see it. */
+			if (!a->peer.admin)
+				fprintf(a->out, "E %d %s: no message of yours has this queue ID\n",
+				    CTL_NO, id);
+			else
+				fprintf(a->out, "E %d %s: no such %smessage\n", CTL_NO, id,
+				    a->act == DAEMON_ACT_RELEASE ? "held " : "");
+			return false;
+		}
+		if (!act)
+			continue;
+		daemon_act_report(a, id, daemon_act_one(a, id, prefix, why, sizeof why), why);
+	}
+	return true;
+}
+
+/* The dry run's line for a message. */
+static void
+daemon_act_describe(FILE *out, const struct daemon_msg *m, long long now)
+{
+	const struct qf_envelope *env = m->e.env;
+	char age[32];
+
+	if (env == NULL) {
+		fprintf(out, "D %s%s  (unreadable: %s)\n", m->e.id, m->e.held ? " (held)" : "",
+		    m->e.problem != NULL ? m->e.problem : "see the log");
+		return;
+	}
+	daemon_interval((now - env->ctime) * 1000, age, sizeof age);
+	fprintf(out, "D %s%s  %s old  from %s  to %s%s\n", m->e.id, m->e.held ? " (held)" : "",
+	    age, env->sender != NULL ? env->sender : "", env->nrcpts ? env->rcpts[0].addr : "",
+	    env->nrcpts > 1 ? " and more" : "");
+}
+
+/* Every message of prefix the selector picks: acted on, or (dry) shown. */
+static bool
+daemon_act_scan(struct daemon_actor *a, char prefix, const struct qsel *s, bool dry,
+    size_t *n)
+{
+	struct spool_scan scan;
+	struct spool_error err;
+	long long now = (long long)time(NULL);
+	size_t i;
+	char why[300];
+
+	if (!spool_scan(a->d->sp, prefix, &scan, &err)) {
+		fprintf(a->out, "E %d %s\n", CTL_TRY, err.reason);
+		return false;
+	}
+	for (i = 0; i < scan.nids; i++) {
+		struct daemon_msg m;
+		bool pick;
+
+		pick = daemon_msg_load(a->d, scan.ids[i], prefix, &m) &&
+		    daemon_mine(a->d, &a->peer, &m.e) &&
+		    qsel_match(s, &m.e, now, a->d->cfg->helo);
+		if (pick && dry)
+			daemon_act_describe(a->out, &m, now);
+		daemon_msg_free(&m);
+		if (!pick)
+			continue;
+		(*n)++;
+		if (dry)
+			continue;
+		daemon_act_report(a, scan.ids[i],
+		    daemon_act_one(a, scan.ids[i], prefix, why, sizeof why), why);
+	}
+	spool_scan_free(&scan);
+	return true;
+}
+
+/* Which files a selection looks at: held ones for release and --held,
+ * queued ones otherwise. */
+static char
+daemon_act_prefix(const struct daemon_actor *a)
+{
+	return a->act == DAEMON_ACT_RELEASE || ctl_get(a->rq, "held") != NULL ? 'h' : 'q';
+}
+
+static void
+daemon_act_start(struct daemon_actor *a, const struct daemon_reader *r, FILE *out)
+{
+	struct passwd pw, *res = NULL;
+	char tmp[4096];
+
+	memset(a, 0, sizeof *a);
+	a->d = r->d;
+	a->peer = *r->peer;
+	a->rq = r->rq;
+	a->out = out;
+	a->act = DAEMON_ACT_FLUSH;
+	for (size_t k = 0; k < sizeof daemon_act_names / sizeof daemon_act_names[0]; k++)
+		if (strcmp(r->rq->command, daemon_act_names[k]) == 0)
+			a->act = (enum daemon_act)k;
+	if (getpwuid_r(a->peer.uid, &pw, tmp, sizeof tmp, &res) == 0 && res != NULL)
+		snprintf(a->peer.name, sizeof a->peer.name, "%s", res->pw_name);
+	daemon_who(&a->peer, a->who, sizeof a->who);
+}
+
+/* The action's child (control_query): results to the loop. */
+static void
+daemon_child_act(void *arg, FILE *out)
+{
+	struct daemon_actor a;
+	struct qsel s;
+	char err[300];
+	size_t n = 0;
+
+	daemon_act_start(&a, arg, out);
+	fprintf(out, "N %s\n", a.peer.name);
+	if (ctl_get(a.rq, "id") != NULL) {
+		if (daemon_act_named(&a, false) && daemon_act_named(&a, true))
+			fprintf(out, "E %d\n", CTL_OK);
+		return;
+	}
+	if (!daemon_sel_make(a.rq, &s, err, sizeof err)) {
+		fprintf(out, "E %d %s\n", CTL_BAD, err);
+		return;
+	}
+	if (daemon_act_scan(&a, daemon_act_prefix(&a), &s, false, &n))
+		fprintf(out, "E %d\n", CTL_OK);
+	qsel_free(&s);
+}
+
+/* --dry-run's child (control_spawn): what would be acted on, to the
+ * client; nothing changes. */
+static void
+daemon_child_dry(void *arg, FILE *out)
+{
+	struct daemon_actor a;
+	struct qsel s;
+	char err[300];
+	size_t n = 0;
+	const char *id;
+	size_t pos = 0;
+	long long now = (long long)time(NULL);
+
+	daemon_act_start(&a, arg, out);
+	if (ctl_get(a.rq, "id") != NULL) {
+		while ((id = ctl_get_next(a.rq, "id", &pos)) != NULL) {
+			struct daemon_msg m;
+			char prefix = a.act == DAEMON_ACT_RELEASE ? 'h' : 'q';
+			bool there = daemon_msg_load(a.d, id, prefix, &m);
+
+			if (!there && a.act == DAEMON_ACT_REMOVE) {
+				daemon_msg_free(&m);
+				there = daemon_msg_load(a.d, id, prefix = 'h', &m);
+			}
+			if (!there || !daemon_mine(a.d, &a.peer, &m.e)) {
+				daemon_msg_free(&m);
+				control_fprint_end(out, CTL_NO, a.peer.admin ? "%s: no such message" :
+				    "%s: no message of yours has this queue ID", id);
+				return;
+			}
+			daemon_act_describe(out, &m, now);
+			daemon_msg_free(&m);
+			n++;
+		}
+	} else {
+		if (!daemon_sel_make(a.rq, &s, err, sizeof err)) {
+			control_fprint_end(out, CTL_BAD, "%s", err);
+			return;
+		}
+		if (!daemon_act_scan(&a, daemon_act_prefix(&a), &s, true, &n)) {
+			qsel_free(&s);
+			return;	/* its E line said why */
+		}
+		qsel_free(&s);
+	}
+	control_fprint_end(out, CTL_OK, "dry run: %zu message%s would be %s; nothing was changed",
+	    n, n == 1 ? "" : "s", daemon_act_done_words[a.act]);
+}
+
+/* ------------------------------------------------------------ the loop */
+
+void
+daemon_cmd_act(struct daemon *d, control_token t, const struct daemon_peer *p,
+    const struct ctl_request *rq)
+{
+	struct daemon_reader r = { d, p, rq };
+	struct daemon_flushq *q;
+	enum daemon_act act = DAEMON_ACT_HOLD;
+	char what[300], err[300];
+	const char *id;
+	size_t pos = 0, k;
+	bool named = ctl_get(rq, "id") != NULL;
+
+	for (k = 1; k < sizeof daemon_act_names / sizeof daemon_act_names[0]; k++)
+		if (strcmp(rq->command, daemon_act_names[k]) == 0)
+			act = (enum daemon_act)k;
+	if (d->stopping) {
+		control_end(d->ctl, t, CTL_TRY, "the daemon is stopping");
+		return;
+	}
+	while ((id = ctl_get_next(rq, "id", &pos)) != NULL)
+		if (!qid_valid(id)) {
+			control_end(d->ctl, t, CTL_BAD, "%s: '%.60s' is not a queue ID", rq->command, id);
+			return;
+		}
+	if (!daemon_sel_check(rq, what, sizeof what, err, sizeof err)) {
+		control_end(d->ctl, t, CTL_BAD, "%s: %s", rq->command, err);
+		return;
+	}
+	/* what: the selection, without dryrun (not a selector). */
+	{
+		char *dr = strstr(what, "dryrun");
+
+		if (dr != NULL)
+			memmove(dr, dr + 6 + (dr[6] == ' '), strlen(dr + 6 + (dr[6] == ' ')) + 1);
+		k = strlen(what);
+		if (k > 0 && what[k - 1] == ' ')
+			what[k - 1] = '\0';
+	}
+	if (named && what[0] != '\0' && strcmp(what, "held") != 0) {
+		control_end(d->ctl, t, CTL_BAD,
+		    "%s: queue IDs or selectors, not both (--dry-run shows what selectors pick)",
+		    rq->command);
+		return;
+	}
+	if (!named && what[0] == '\0') {
+		control_end(d->ctl, t, CTL_BAD,
+		    "%s: which messages? Name queue IDs, or select (--older-than, --newer-than, --sender, --recipient, --user, --reason, --held), or --all",
+		    rq->command);
+		return;
+	}
+	if (act == DAEMON_ACT_BOUNCE && ctl_get(rq, "held") != NULL) {
+		control_end(d->ctl, t, CTL_BAD, "bounce: held messages are not returned; release them first");
+		return;
+	}
+	if (ctl_get(rq, "dryrun") != NULL) {
+		if (!control_spawn(d->ctl, t, daemon_child_dry, &r))
+			control_end(d->ctl, t, CTL_TRY, "busy: too many requests under way; try again");
+		return;
+	}
+	q = daemon_flushq_new(d, t, p, act);
+	snprintf(q->what, sizeof q->what, "%s", named ? "" : what);
+	if (!control_query(d->ctl, t, daemon_child_act, &r)) {
+		daemon_flushq_free(d, q);
+		control_end(d->ctl, t, CTL_TRY, "busy: too many requests under way; try again");
+	}
+}
+
+void
+daemon_act_line(struct daemon *d, struct daemon_flushq *q, char kind, const char *rest)
+{
+	char id[QID_MAX_LEN + 1];
+	const char *sp = strchr(rest, ' ');
+	size_t n = sp != NULL ? (size_t)(sp - rest) : strlen(rest);
+	long long due;
+
+	if (n == 0 || n > QID_MAX_LEN)
+		return;
+	memcpy(id, rest, n);
+	id[n] = '\0';
+	if (!qid_valid(id))
+		return;
+	if (kind == 'S') {
+		if (q->nskipped++ == 0)
+			snprintf(q->skipped, sizeof q->skipped, "%s: %s", id, sp != NULL ? sp + 1 : "");
+		return;
+	}
+	q->nacted++;
+	snprintf(q->last, sizeof q->last, "%s", id);
+	switch (q->act) {
+	case DAEMON_ACT_HOLD:
+	case DAEMON_ACT_REMOVE:
+	case DAEMON_ACT_BOUNCE:
+		daemon_unschedule(d, id);
+		daemon_tell_outcome(d, id, q->act == DAEMON_ACT_HOLD ? "held" :
+		    q->act == DAEMON_ACT_REMOVE ? "removed" : "bounced", q->peer.name);
+		break;
+	case DAEMON_ACT_REQUEUE:
+		/* Due now; the rewrite's inotify event has it read again
+		 * (its tries now 0), due at once all the same. */
+		if (sched_due(d->sched, id, &due) && due > daemon_now_ms())
+			sched_set(d->sched, id, daemon_now_ms());
+		break;
+	case DAEMON_ACT_RELEASE:
+		/* Its qf appears: inotify brings it in. */
+	case DAEMON_ACT_FLUSH:
+		break;
+	}
+}
+
+void
+daemon_act_answer(struct daemon *d, struct daemon_flushq *q)
+{
+	const char *name = daemon_act_names[q->act], *done = daemon_act_done_words[q->act];
+	char who[200];
+
+	if (q->st != CTL_OK) {
+		control_end(d->ctl, q->token, q->st, "%s", q->text);
+		return;
+	}
+	daemon_who(&q->peer, who, sizeof who);
+	if (q->nacted + q->nskipped > 0)
+		log_msg(LOG_LVL_NOTICE, "%s of %zu message%s requested by %s%s%s: %zu done, %zu left",
+		    name, q->nacted + q->nskipped, q->nacted + q->nskipped == 1 ? "" : "s", who,
+		    q->what[0] ? "; selected by " : "", q->what, q->nacted, q->nskipped);
+	if (q->act == DAEMON_ACT_REQUEUE && q->nacted > 0)
+		retry_breaker_flush(&d->breaker, monotime_ms());
+	if (q->what[0] == '\0' && q->nacted + q->nskipped == 1) {
+		/* One message named: said of it. */
+		if (q->nskipped > 0)
+			control_end(d->ctl, q->token, CTL_TRY, "%s", q->skipped);
+		else if (q->act == DAEMON_ACT_HOLD)
+			control_end(d->ctl, q->token, CTL_OK,
+			    "%s: held; 'clientqctl release %s' lets it go", q->last, q->last);
+		else
+			control_end(d->ctl, q->token, CTL_OK, "%s: %s", q->last, done);
+	} else if (q->nacted == 0 && q->nskipped == 0) {
+		control_end(d->ctl, q->token, CTL_NO, "no queued message matches");
+	} else if (q->nskipped == 0) {
+		control_end(d->ctl, q->token, CTL_OK, "%zu message%s %s", q->nacted,
+		    q->nacted == 1 ? "" : "s", done);
+	} else {
+		control_end(d->ctl, q->token, q->nacted > 0 ? CTL_OK : CTL_TRY,
+		    "%zu message%s %s; %zu left as %s (%s%s)", q->nacted,
+		    q->nacted == 1 ? "" : "s", done, q->nskipped,
+		    q->nskipped == 1 ? "it was" : "they were", q->skipped,
+		    q->nskipped > 1 ? ", and others: see the log" : "");
+	}
+}
