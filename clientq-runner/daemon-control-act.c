@@ -83,14 +83,19 @@ daemon_sel_check(const struct ctl_request *rq, char *what, size_t whatsize,
 			return false;
 		}
 	}
+	/* The selection as clientqctl's options say it, for the log. */
 	for (i = 0; i < rq->nargs; i++) {
 		const struct ctl_arg *a = &rq->args[i];
+		const char *v = a->value != NULL ? a->value : "";
+		const char *sep = sb.len ? " " : "";
 
-		if (strcmp(a->key, "id") == 0 || strcmp(a->key, "comment") == 0 ||
-		    strcmp(a->key, "wait") == 0 || strcmp(a->key, "format") == 0)
-			continue;
-		strbuf_addf(&sb, "%s%s%s%s", sb.len ? " " : "", a->key,
-		    a->value != NULL ? "=" : "", a->value != NULL ? a->value : "");
+		if (strcmp(a->key, "older") == 0 || strcmp(a->key, "newer") == 0)
+			strbuf_addf(&sb, "%s--%s-than %ss", sep, a->key, v);
+		else if (strcmp(a->key, "held") == 0 || strcmp(a->key, "all") == 0)
+			strbuf_addf(&sb, "%s--%s", sep, a->key);
+		else if (strcmp(a->key, "sender") == 0 || strcmp(a->key, "recipient") == 0 ||
+		    strcmp(a->key, "user") == 0 || strcmp(a->key, "reason") == 0)
+			strbuf_addf(&sb, "%s--%s '%s'", sep, a->key, v);
 	}
 	snprintf(what, whatsize, "%s", sb.len ? strbuf_str(&sb) : "");
 	strbuf_free(&sb);
@@ -118,8 +123,9 @@ daemon_sel_make(const struct ctl_request *rq, struct qsel *s, char *err, size_t 
 			snprintf(err, errsize, "--user: no such user '%.64s'", v);
 			return false;
 		}
-		s->by_uid = true;
+		s->by_user = true;
 		s->uid = pw.pw_uid;
+		s->user = v;
 	}
 	if ((v = ctl_get(rq, "reason")) != NULL) {
 		char why[200];
@@ -536,17 +542,7 @@ daemon_cmd_act(struct daemon *d, control_token t, const struct daemon_peer *p,
 		control_end(d->ctl, t, CTL_BAD, "%s: %s", rq->command, err);
 		return;
 	}
-	/* what: the selection, without dryrun (not a selector). */
-	{
-		char *dr = strstr(what, "dryrun");
-
-		if (dr != NULL)
-			memmove(dr, dr + 6 + (dr[6] == ' '), strlen(dr + 6 + (dr[6] == ' ')) + 1);
-		k = strlen(what);
-		if (k > 0 && what[k - 1] == ' ')
-			what[k - 1] = '\0';
-	}
-	if (named && what[0] != '\0' && strcmp(what, "held") != 0) {
+	if (named && what[0] != '\0') {
 		control_end(d->ctl, t, CTL_BAD,
 		    "%s: queue IDs or selectors, not both (--dry-run shows what selectors pick)",
 		    rq->command);

@@ -2,6 +2,7 @@
 
 #include "delivery/deliver-private.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -790,8 +791,16 @@ deliver_return(struct deliver_job *j, const char *who)
 		/* The words an expiry would carry: the last deferral's. */
 		const char *text = r->status != NULL ? r->status :
 		    j->env->status != NULL ? j->env->status : "Deferred";
+		/* The relay's last reply for it, when its status kept one
+		 * ("Deferred: 451 4.3.0 ..."): the notification's
+		 * Diagnostic-Code, as in the expiry of a message last
+		 * deferred so.  No session is made up for the transcript. */
+		const char *reply = strncmp(text, "Deferred: ", 10) == 0 &&
+		    text[10] >= '2' && text[10] <= '5' && isdigit((unsigned char)text[11]) &&
+		    isdigit((unsigned char)text[12]) && text[13] == ' ' ? text + 10 : NULL;
 
-		deliver_set(&j->out[i], RS_FAILED, "5.4.7", NULL, NULL, text, stat);
+		deliver_set(&j->out[i], RS_FAILED, "5.4.7", reply, NULL,
+		    strncmp(text, "Deferred: ", 10) == 0 ? text + 10 : text, stat);
 		deliver_log(j, r->addr, "5.4.7", stat, NULL, false, NULL);
 	}
 }

@@ -346,7 +346,8 @@ dsn_transcript_made(const struct dsn_config *cfg, const struct dsn_rcpt *r, size
 		const char *a = r[i].rcpt->addr;
 		/* Its own RCPT's refusal ("DATA" with PIPELINING: a
 		 * recipient unknown), or the whole transaction's. */
-		bool deferred = r[i].action == DSN_ACT_DELAYED || r[i].status[0] == '4';
+		bool deferred = r[i].action == DSN_ACT_DELAYED || r[i].status[0] == '4' ||
+		    strcmp(r[i].status + 1, ".4.7") == 0;	/* X.4.7: deferred until expiry */
 		bool own = r[i].command != NULL && (strncmp(r[i].command, "RCPT", 4) == 0 ||
 		    (strcmp(r[i].command, "DATA") == 0 && r[i].text != NULL &&
 		    strcmp(r[i].text, "User unknown") == 0) || deferred);

@@ -51,7 +51,7 @@ bool
 qsel_empty(const struct qsel *s)
 {
 	return s->older_than < 0 && s->newer_than < 0 && s->sender == NULL &&
-	    s->recipient == NULL && !s->by_uid && !s->by_reason;
+	    s->recipient == NULL && !s->by_user && !s->by_reason;
 }
 
 /* s without its angle brackets into buf, qualified with domain when it
@@ -101,7 +101,7 @@ qsel_match(const struct qsel *s, const struct qlist_entry *e, long long now,
 	size_t i;
 	bool found;
 
-	if (s->by_uid && (e->sres != SPOOL_OK || e->owner != s->uid))
+	if (s->by_user && !qlist_belongs(e, s->uid, s->user, domain))
 		return false;
 	if (s->older_than < 0 && s->newer_than < 0 && s->sender == NULL &&
 	    s->recipient == NULL && !s->by_reason)

@@ -14,12 +14,14 @@
  *   minutes before now.
  * - sender, recipient: qsel_addr_match (exact, or "@domain").  recipient
  *   holds when any recipient still queued matches.
- * - uid: the control file's owner, when by_uid.
+ * - user (uid, name): the user's messages as qlist_belongs says: the
+ *   control file is theirs, or its envelope sender is (a runner's rewrite
+ *   makes the file the runner's, so the owner alone would lose them).
  * - reason: a POSIX extended regular expression, case-insensitive,
  *   searched in the last deferral text: the envelope's M line and each
  *   recipient's; a message never deferred has none and does not match.
  * A message whose control file could not be read (no envelope) matches
- * only a selector that tests nothing but its owner: anything else is not
+ * only a selector that tests nothing but its user: anything else is not
  * known of it, and a bulk action must never guess.
  * Nothing here reads a file or asks NSS: the caller gathers the entries
  * and resolves a user name to its uid (off the event loop).
@@ -39,8 +41,9 @@ struct qsel {
 	long long newer_than;	/* seconds, or -1 */
 	const char *sender;	/* or NULL */
 	const char *recipient;	/* or NULL */
-	bool by_uid;
+	bool by_user;
 	uid_t uid;
+	const char *user;	/* the login name of uid */
 	bool by_reason;
 	regex_t reason;		/* valid when by_reason */
 };

@@ -111,11 +111,18 @@ Test(qsel, each_test_alone_and_together)
 	cr_expect(qsel_match(&s, &new_alice, NOW, DOMAIN));
 	s.recipient = NULL;
 
-	s.by_uid = true;
+	s.by_user = true;
 	s.uid = 1001;
+	s.user = "alice";
 	cr_expect_not(qsel_match(&s, &old_root, NOW, DOMAIN));
 	cr_expect(qsel_match(&s, &new_alice, NOW, DOMAIN));
-	s.by_uid = false;
+	new_alice.owner = 998;
+	cr_expect(qsel_match(&s, &new_alice, NOW, DOMAIN),
+	    "rewritten by a runner (another owner): the sender still says whose");
+	s.uid = 0;
+	s.user = "root";
+	cr_expect(qsel_match(&s, &old_root, NOW, DOMAIN), "unqualified sender root");
+	s.by_user = false;
 
 	cr_assert(qsel_set_reason(&s, "refused", err, sizeof err));
 	cr_expect(qsel_match(&s, &old_root, NOW, DOMAIN));
@@ -151,9 +158,10 @@ Test(qsel, no_envelope)
 	e.owner = 1001;
 	qsel_init(&s);
 	cr_expect(qsel_match(&s, &e, NOW, DOMAIN), "everything includes it");
-	s.by_uid = true;
+	s.by_user = true;
 	s.uid = 1001;
-	cr_expect(qsel_match(&s, &e, NOW, DOMAIN));
+	s.user = "alice";
+	cr_expect(qsel_match(&s, &e, NOW, DOMAIN), "its owner");
 	s.older_than = 0;
 	cr_expect_not(qsel_match(&s, &e, NOW, DOMAIN), "its age is not known");
 	s.older_than = -1;
