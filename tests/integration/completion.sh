@@ -45,8 +45,8 @@ esac
 expect_words "the command word: every command and the global options" "$all" clientqctl ''
 expect_words "a prefix of a command" "stats status" clientqctl st
 expect_words "after --socket PATH, the command" "flush" clientqctl --socket /x fl
-expect_words "flush's options" "--recipient" clientqctl flush --r
-expect_words "list's options, all of them" "--all --help --json --json-array --offline" clientqctl list --
+expect_words "flush's options: the selectors" "--reason --recipient" clientqctl flush --re
+expect_words "list's options, all of them" "--all --held --help --json --json-array --newer-than --offline --older-than --reason --recipient --sender --user" clientqctl list --
 expect_words "check's options" "--crit --help --warn --age" clientqctl check --
 expect_words "stats' options" "--json" clientqctl stats --j
 expect_words "a file after -C" "$W/submit-a.cf $W/submit-b.cf" clientqctl list --offline -C "$W/sub"
