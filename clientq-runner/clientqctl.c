@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@
 #include "util/strbuf.h"
 #include "config/submitcf.h"
 #include "smtp/verify.h"
+#include "delivery/trace.h"
 
 /* Exit codes, documented in clientqctl(8); `check` has the monitoring
  * plugins' own (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). */
@@ -908,6 +910,107 @@ cqctl_verify(int argc, char **argv, const struct cqctl_command *self)
 	return CTL_EXIT_OK;
 }
 
+/*
+ * trace QID: the message's lines in the logs, the client queue's and the
+ * MTA's, in time order (trace.h).  Read with the caller's own rights,
+ * without the daemon: the journal, or the syslog files given with
+ * --file (the default where there is no journal).  Exit 0 lines found,
+ * 1 none (or a log that cannot be read), 2 usage.
+ */
+static int
+cqctl_trace(int argc, char **argv, const struct cqctl_command *self)
+{
+	static const char *const deflogs[] = { "/var/log/mail.log", "/var/log/maillog" };
+	const char *files[16];
+	char why[600], when[64];
+	struct trace t;
+	size_t nfiles = 0, i;
+	time_t now = time(NULL);
+	bool none = false, unreadable = false, journal = false;
+	int c, pass, err;
+
+	optind = 1;
+	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
+		switch (c) {
+		case 'f':
+			if (nfiles == sizeof files / sizeof files[0])
+				return cqctl_usage_error("trace: at most %zu --file", nfiles);
+			files[nfiles++] = optarg;
+			break;
+		case 'h':
+			return cqctl_command_help(self);
+		default:
+			return cqctl_bad_option(self);
+		}
+	}
+	if (optind + 1 != argc)
+		return cqctl_usage_error("trace: one queue ID, please");
+	if (!qid_valid(argv[optind]))
+		return cqctl_usage_error("trace: '%s' is not a queue ID", argv[optind]);
+	trace_init(&t, argv[optind]);
+	if (nfiles == 0) {
+		journal = trace_read_journal(&t, &none, why, sizeof why);
+		if (!journal && !none) {
+			fprintf(stderr, "%s: %s\n", cqctl_progname, why);
+			trace_free(&t);
+			return CTL_EXIT_FAILED;
+		}
+		/* No journal here: the syslog file, where one is. */
+		for (i = 0; !journal && i < sizeof deflogs / sizeof deflogs[0]; i++)
+			if (access(deflogs[i], F_OK) == 0) {
+				files[nfiles++] = deflogs[i];
+				break;
+			}
+		if (!journal && nfiles == 0) {
+			fprintf(stderr, "%s: trace: %s, and no %s or %s: name the mail log "
+			    "with --file\n", cqctl_progname, why, deflogs[0], deflogs[1]);
+			trace_free(&t);
+			return CTL_EXIT_FAILED;
+		}
+	}
+	for (pass = 1; pass <= 2; pass++)
+		for (i = 0; i < nfiles; i++)
+			if (!trace_read_file(&t, files[i], pass, now, &err, why, sizeof why)) {
+				if (err == EACCES) {
+					unreadable = true;
+					if (pass == 1)
+						fprintf(stderr, "%s: trace: %s (mail logs are read by "
+						    "root and group adm)\n", cqctl_progname, why);
+					continue;
+				}
+				fprintf(stderr, "%s: trace: %s\n", cqctl_progname, why);
+				trace_free(&t);
+				return CTL_EXIT_FAILED;
+			}
+	trace_sort(&t);
+	for (i = 0; i < t.n; i++) {
+		trace_format_time(t.lines[i].usec, t.lines[i].fine, when, sizeof when);
+		printf("%s %s: %s\n", when, t.lines[i].tag, t.lines[i].text);
+	}
+	if (t.dropped > 0)
+		fprintf(stderr, "%s: trace: %zu more lines left out\n", cqctl_progname, t.dropped);
+	if (t.n_client == 0)
+		fprintf(stderr, "%s: trace: no log lines for %s\n", cqctl_progname, t.qid);
+	else if (t.n_mta_ids == 0)
+		fprintf(stderr, "%s: trace: no MTA queue ID for %s in its lines (not "
+		    "delivered yet, or the relay's reply names none)\n", cqctl_progname, t.qid);
+	else if (t.n_mta == 0)
+		fprintf(stderr, "%s: trace: no lines of the MTA for its queue ID %s\n",
+		    cqctl_progname, t.mta_ids[0]);
+	/* What may hide the lines: the journal shows an ordinary user only
+	 * their own entries; the runner's and the MTA's are the system's. */
+	if ((t.n_client == 0 || (t.n_mta_ids > 0 && t.n_mta == 0)) && geteuid() != 0 &&
+	    (journal || none))
+		fprintf(stderr, "%s: trace: hint: the system journal is readable by root and "
+		    "the groups adm and systemd-journal only; you see your own entries\n",
+		    cqctl_progname);
+	i = t.n_client;
+	trace_free(&t);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return CTL_EXIT_FAILED;
+	return i > 0 && !unreadable ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+}
+
 static const struct option cqctl_opts_none[] = { CTL_OPT_HELP, CTL_OPT_END };
 static const struct option cqctl_opts_flush[] = {
 	CQCTL_SEL_OPTS,
@@ -931,6 +1034,10 @@ static const struct option cqctl_opts_check[] = {
 	{ "warn", required_argument, NULL, 'w' },
 	{ "crit", required_argument, NULL, 'c' },
 	{ "age", required_argument, NULL, 'A' },
+	CTL_OPT_HELP, CTL_OPT_END,
+};
+static const struct option cqctl_opts_trace[] = {
+	{ "file", required_argument, NULL, 'f' },
 	CTL_OPT_HELP, CTL_OPT_END,
 };
 #define CQCTL_ACT_OPTS \
@@ -968,6 +1075,14 @@ static const struct cqctl_command cqctl_commands[] = {
 	{ "show", "show QID",
 	  "one message: envelope, recipients, tries, last status, next try",
 	  cqctl_opts_none, cqctl_one_id },
+	{ "trace", "trace QID [--file LOG]...",
+	  "the message's log lines in time order: the client queue's and the\n"
+	  "\t\tMTA's (for the queue ID it gave the message), from the journal,\n"
+	  "\t\tor from syslog files (--file, repeatable; without a journal\n"
+	  "\t\t/var/log/mail.log).  Reads the logs with your own rights (the\n"
+	  "\t\tsystem's: root, group adm or systemd-journal); no daemon needed.\n"
+	  "\t\tExit 0 lines found, 1 none",
+	  cqctl_opts_trace, cqctl_trace },
 	{ "stats", "stats [--json | --prometheus]",
 	  "counts, counters since the start, relay state, oldest message, latency\n"
 	  "\t\thistogram (--prometheus: text format for node_exporter's textfile\n"
