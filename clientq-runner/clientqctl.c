@@ -970,7 +970,8 @@ cqctl_trace(int argc, char **argv, const struct cqctl_command *self)
 	}
 	for (pass = 1; pass <= 2; pass++)
 		for (i = 0; i < nfiles; i++)
-			if (!trace_read_file(&t, files[i], pass, now, &err, why, sizeof why)) {
+			if (!trace_read_file(&t, files[i], (unsigned)i, pass, now, &err, why,
+			    sizeof why)) {
 				if (err == EACCES) {
 					unreadable = true;
 					if (pass == 1)

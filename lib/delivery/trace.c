@@ -370,9 +370,11 @@ trace_format_time(long long usec, bool fine, char *buf, size_t size)
 /* ------------------------------------------------------------ files */
 
 bool
-trace_read_file(struct trace *t, const char *path, int pass, time_t now, int *err, char *why,
-    size_t whylen)
+trace_read_file(struct trace *t, const char *path, unsigned fileno, int pass, time_t now,
+    int *err, char *why, size_t whylen)
 {
+	unsigned long long lineno = 0;
+	size_t before;
 	FILE *fp = fopen(path, "re");
 	char *line = NULL;
 	size_t cap = 0;
@@ -387,6 +389,7 @@ trace_read_file(struct trace *t, const char *path, int pass, time_t now, int *er
 		struct trace_syslog s;
 		int side;
 
+		lineno++;
 		if (line[len - 1] == '\n')
 			line[--len] = '\0';
 		if (!trace_syslog_parse(line, now, &s))
@@ -395,7 +398,11 @@ trace_read_file(struct trace *t, const char *path, int pass, time_t now, int *er
 			continue;
 		if (pass == 1)
 			(void)trace_learn(t, s.text, NULL);
+		before = t->n;
 		trace_add(t, s.usec, s.fine, (enum trace_side)side, s.tag, s.taglen, s.text);
+		/* ties in time: the file's own order, whichever pass */
+		if (t->n > before)
+			t->lines[before].seq = (unsigned long long)fileno << 40 | lineno;
 	}
 	*err = ferror(fp) ? EIO : 0;
 	free(line);

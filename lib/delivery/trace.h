@@ -26,10 +26,13 @@
  *   puts it nearest before `now` (plus a day) is taken, in local time.
  * - Lines are kept in full (cut at TRACE_LINE_MAX), control characters
  *   shown as '?', and given back by trace_sort in time order; lines of
- *   the same time keep the order they were read in (files in the order
- *   given, each top to bottom).  A stamp with whole seconds only sorts
- *   as the start of that second: lines of one second from a coarse and a
- *   fine source may come out of their true order.
+ *   the same time keep the order of their source: a file's lines its own
+ *   order (a syslog file is written in the order lines come), files in
+ *   the order given, the journal's entries as it gives them (by time);
+ *   both sides of one file keep their places among each other, whichever
+ *   pass found them.  Most syslog files stamp whole seconds: lines of one
+ *   second from two files come out file by file, not in their true
+ *   order (one file holding both logs, or the journal, gives it).
  * - Bounded: at most TRACE_MAX_LINES lines are kept (the rest counted in
  *   dropped).  Errors go to why; nothing is logged; no state outside the
  *   struct.
@@ -54,7 +57,7 @@ struct trace_line {
 	long long usec;		/* since the epoch */
 	bool fine;		/* the stamp had a fraction of a second */
 	enum trace_side side;
-	size_t seq;		/* read order, for a stable sort */
+	unsigned long long seq;	/* where it was read, for ties */
 	char *tag;		/* "sm-msp-queue[1234]", "postfix/smtpd[7]" */
 	char *text;
 };
@@ -101,10 +104,11 @@ void trace_add(struct trace *t, long long usec, bool fine, enum trace_side side,
 /* trace_sort: the lines in time order (stable). */
 void trace_sort(struct trace *t);
 
-/* trace_read_file: one pass (1 or 2) over the syslog file path.  False
+/* trace_read_file: one pass (1 or 2) over the syslog file path, the
+ * fileno'th given (for the order of ties).  False
  * with errno-like *err set and why filled when it cannot be read. */
-bool trace_read_file(struct trace *t, const char *path, int pass, time_t now, int *err,
-    char *why, size_t whylen);
+bool trace_read_file(struct trace *t, const char *path, unsigned fileno, int pass, time_t now,
+    int *err, char *why, size_t whylen);
 
 /* trace_read_journal: both passes over the journal (local entries, what
  * the caller may read).  False and why when the build has no libsystemd

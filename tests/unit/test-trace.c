@@ -118,29 +118,35 @@ Test(trace, file_two_passes, .init = utc)
 	fputs("Dec  5 12:00:00.500000 h postfix/smtpd[7]: 4Xyz: client=localhost\n"
 	    "Dec  5 12:00:00.600000 h postfix/smtpd[7]: 5Other: client=localhost\n"
 	    "not a syslog line at all\n"
+	    "Dec  5 12:00:01 h postfix/cleanup[6]: 4Xyz: message-id=<m>\n"
 	    "<22>Dec  5 12:00:01 sm-msp-queue[1]: " QID ": to=a, stat=Sent (Ok: queued as 4Xyz)\n"
+	    "Dec  5 12:00:01 h postfix/qmgr[5]: 4Xyz: from=<a>\n"
 	    "2026-12-05T12:00:00.100000Z h sendmail[9]: " QID ": from=root\n"
 	    "Dec  5 12:00:02.000001 h postfix/local[8]: 4Xyz: to=<a>, status=sent\n", fp);
 	fclose(fp);
 	trace_init(&t, QID);
 	for (pass = 1; pass <= 2; pass++)
-		cr_assert(trace_read_file(&t, path, pass, NOW, &err, why, sizeof why), "%s", why);
+		cr_assert(trace_read_file(&t, path, 0, pass, NOW, &err, why, sizeof why), "%s", why);
 	trace_sort(&t);
-	cr_assert_eq(t.n, 4);
+	cr_assert_eq(t.n, 6);
 	cr_assert_eq(t.n_client, 2);
-	cr_assert_eq(t.n_mta, 2);
+	cr_assert_eq(t.n_mta, 4);
 	cr_assert_str_eq(t.lines[0].tag, "sendmail[9]");
 	cr_assert_str_eq(t.lines[1].text, "4Xyz: client=localhost");
-	cr_assert_str_eq(t.lines[2].tag, "sm-msp-queue[1]");
-	cr_assert_str_eq(t.lines[3].text, "4Xyz: to=<a>, status=sent");
+	/* one second: the file's order, though the passes found them
+	 * the other way round */
+	cr_assert_str_eq(t.lines[2].tag, "postfix/cleanup[6]");
+	cr_assert_str_eq(t.lines[3].tag, "sm-msp-queue[1]");
+	cr_assert_str_eq(t.lines[4].tag, "postfix/qmgr[5]");
+	cr_assert_str_eq(t.lines[5].text, "4Xyz: to=<a>, status=sent");
 	trace_format_time(t.lines[0].usec, t.lines[0].fine, when, sizeof when);
 	cr_assert_str_eq(when, "2026-12-05 12:00:00.100000");
-	trace_format_time(t.lines[2].usec, t.lines[2].fine, when, sizeof when);
+	trace_format_time(t.lines[3].usec, t.lines[3].fine, when, sizeof when);
 	cr_assert_str_eq(when, "2026-12-05 12:00:01");
 	trace_free(&t);
 	unlink(path);
 	trace_init(&t, QID);
-	cr_assert(!trace_read_file(&t, path, 1, NOW, &err, why, sizeof why));
+	cr_assert(!trace_read_file(&t, path, 0, 1, NOW, &err, why, sizeof why));
 	cr_assert_eq(err, ENOENT);
 	trace_free(&t);
 }
