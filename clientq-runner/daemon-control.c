@@ -875,6 +875,43 @@ daemon_ctime(long long t, char *buf, size_t size)
 		strftime(buf, size, "%Y-%m-%d %H:%M:%S %z", &tm);
 }
 
+/* show of a message no longer in the queue: what the daemon saw become
+ * of it lately (recent.h), to those who could see it while queued. */
+static void
+daemon_show_recent(const struct daemon_reader *r, const char *id, FILE *out)
+{
+	const struct recent_entry *re = recent_find(r->d->recent, id);
+	struct qf_envelope env;
+	struct qlist_entry e;
+	char when[64];
+
+	if (re == NULL) {
+		control_fprint_end(out, CTL_NO, r->peer->admin ? "%s: no such message" :
+		    "%s: no message of yours has this queue ID", id);
+		return;
+	}
+	memset(&env, 0, sizeof env);
+	memset(&e, 0, sizeof e);
+	env.sender = (char *)re->sender;
+	e.env = &env;
+	e.sres = re->owner != (uid_t)-1 ? SPOOL_OK : SPOOL_GONE;
+	e.owner = re->owner;
+	if (!daemon_mine(r->d, r->peer, &e)) {
+		/* as for a queued message not theirs: not even whether it
+		 * exists */
+		control_fprint_end(out, CTL_NO, "%s: no message of yours has this queue ID", id);
+		return;
+	}
+	daemon_ctime((long long)re->when, when, sizeof when);
+	fprintf(out, "D Queue ID:    %s (no longer in the queue)\n", id);
+	fprintf(out, "D Sender:      %s\n", re->sender);
+	fprintf(out, "D Outcome:     %s at %s to relay %s%s%s\n", re->outcome, when, re->relay,
+	    re->mta_qids[0] ? ", MTA queue ID " : "", re->mta_qids);
+	if (re->status[0] != '\0')
+		fprintf(out, "D Last status: %s\n", re->status);
+	control_fprint_end(out, CTL_OK, "%s", "");
+}
+
 static void
 daemon_child_show(void *arg, FILE *out)
 {
@@ -896,8 +933,7 @@ daemon_child_show(void *arg, FILE *out)
 		e.sres = spool_peek(d->sp, 'h', id, &e.locked, &data, &len, &e.owner, &err);
 	}
 	if (e.sres == SPOOL_GONE) {
-		control_fprint_end(out, CTL_NO, r->peer->admin ? "%s: no such message" :
-		    "%s: no message of yours has this queue ID", id);
+		daemon_show_recent(r, id, out);
 		return;
 	}
 	if (e.sres != SPOOL_OK) {

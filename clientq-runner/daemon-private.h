@@ -15,6 +15,7 @@
 #include "config/conf.h"
 #include "control.h"
 #include "daemon.h"
+#include "recent.h"
 #include "delivery/deliver.h"
 #include "delivery/engine.h"
 #include "util/evloop.h"
@@ -129,6 +130,8 @@ struct daemon {
 	 * with a fingerprint of its state then (a map, not a schedule): looked at again only when
 	 * it changed, so that each is logged once, not at every rescan. */
 	struct idmap *parked;
+	/* The messages that left the queue lately (recent.h), for show. */
+	struct recent *recent;
 	/* Control files whose read failed (DELIVER_UNREADABLE), each with
 	 * the interval to its next try: doubling, so that a disk that
 	 * stays bad is tried (and logged) ever more rarely. */

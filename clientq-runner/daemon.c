@@ -529,13 +529,26 @@ daemon_job_end(struct daemon *d, struct deliver_job *j)
 	char id[QID_MAX_LEN + 1];
 	struct deliver_outcome o;
 	enum deliver_result res;
+	const struct qf_envelope *env;
+	char sender[300], relay[160];
+	uid_t owner;
 
 	snprintf(id, sizeof id, "%s", deliver_id(j));
 	deliver_outcome(j, &o);
+	env = deliver_envelope(j);
+	snprintf(sender, sizeof sender, "%s", env != NULL && env->sender ? env->sender : "");
+	owner = deliver_owner(j);
 	res = deliver_finish(j);
 	deliver_tally_add(&d->tally, res);
 	if (res != DELIVER_SKIPPED && res != DELIVER_QUARANTINED && res != DELIVER_LEFT)
 		daemon_count(d, id, &o);
+	/* It left the queue (sent, or returned to its sender): show can
+	 * still tell what became of it. */
+	if (res == DELIVER_DELIVERED && (o.sent > 0 || o.failed > 0)) {
+		daemon_relay_name(d, relay, sizeof relay);
+		recent_record(d->recent, id, o.failed > 0 ? "bounced" : "delivered", time(NULL),
+		    owner, sender, relay, o.mta_qids, o.status);
+	}
 	daemon_schedule(d, id);
 }
 
@@ -1156,6 +1169,7 @@ daemon_run(struct daemon_config *cfg)
 	d->sched = sched_new();
 	d->unread = sched_new();
 	d->parked = idmap_new();
+	d->recent = recent_new();
 	d->unreadable = idmap_new();
 	d->ifd = d->sfd = -1;
 	d->due_at = -1;
@@ -1222,6 +1236,7 @@ out:
 	spool_cursor_close(d->cursor);
 	spool_scan_free(&d->rescan_found);
 	idmap_free(d->parked);
+	recent_free(d->recent);
 	idmap_free(d->unreadable);
 	free(d->skipped);
 	free(d);

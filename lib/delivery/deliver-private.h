@@ -81,6 +81,7 @@ struct deliver_job {
 	const struct deliver_config *cfg;
 	struct spool_job *sj;
 	struct qf_envelope *env;
+	uid_t owner;			/* the control file's, at open */
 	char id[64];
 	int dfd;
 	off_t dfoff;			/* read so far */

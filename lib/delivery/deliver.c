@@ -37,6 +37,12 @@ deliver_envelope(const struct deliver_job *j)
 	return j->env;
 }
 
+uid_t
+deliver_owner(const struct deliver_job *j)
+{
+	return j->owner;
+}
+
 void
 deliver_outcome(const struct deliver_job *j, struct deliver_outcome *o)
 {
@@ -378,6 +384,7 @@ deliver_open(const struct deliver_config *cfg, const char *id,
 	j->cfg = cfg;
 	j->sj = sj;
 	j->env = env;
+	j->owner = fstat(spool_job_fd(sj), &st) == 0 ? st.st_uid : (uid_t)-1;
 	j->dfd = -1;
 	j->xstart = time(NULL);
 	snprintf(j->id, sizeof j->id, "%s", id);

@@ -142,6 +142,9 @@ const char *deliver_id(const struct deliver_job *j);
 /* deliver_envelope: the message as it was read (for listings of a
  * message being delivered). */
 const struct qf_envelope *deliver_envelope(const struct deliver_job *j);
+/* deliver_owner: the control file's owner when the job opened it (who
+ * may see the message's outcome); (uid_t)-1 when it could not be told. */
+uid_t deliver_owner(const struct deliver_job *j);
 
 /* deliver_next: the next transaction, its commands made for the
  * extensions ext; NULL when every transaction has been run.  The
