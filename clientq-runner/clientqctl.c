@@ -910,6 +910,15 @@ cqctl_verify(int argc, char **argv, const struct cqctl_command *self)
 	return CTL_EXIT_OK;
 }
 
+/* What may hide the lines: the journal shows an ordinary user only
+ * their own entries; the runner's and the MTA's are the system's. */
+static void
+cqctl_trace_hint(void)
+{
+	fprintf(stderr, "%s: trace: hint: the system journal is readable by root and the "
+	    "groups adm and systemd-journal only; you see your own entries\n", cqctl_progname);
+}
+
 /*
  * trace QID: the message's lines in the logs, the client queue's and the
  * MTA's, in time order (trace.h).  Read with the caller's own rights,
@@ -964,6 +973,8 @@ cqctl_trace(int argc, char **argv, const struct cqctl_command *self)
 		if (!journal && nfiles == 0) {
 			fprintf(stderr, "%s: trace: %s, and no %s or %s: name the mail log "
 			    "with --file\n", cqctl_progname, why, deflogs[0], deflogs[1]);
+			if (geteuid() != 0)
+				cqctl_trace_hint();
 			trace_free(&t);
 			return CTL_EXIT_FAILED;
 		}
@@ -998,13 +1009,9 @@ cqctl_trace(int argc, char **argv, const struct cqctl_command *self)
 	else if (t.n_mta == 0)
 		fprintf(stderr, "%s: trace: no lines of the MTA for its queue ID %s\n",
 		    cqctl_progname, t.mta_ids[0]);
-	/* What may hide the lines: the journal shows an ordinary user only
-	 * their own entries; the runner's and the MTA's are the system's. */
 	if ((t.n_client == 0 || (t.n_mta_ids > 0 && t.n_mta == 0)) && geteuid() != 0 &&
 	    (journal || none))
-		fprintf(stderr, "%s: trace: hint: the system journal is readable by root and "
-		    "the groups adm and systemd-journal only; you see your own entries\n",
-		    cqctl_progname);
+		cqctl_trace_hint();
 	i = t.n_client;
 	trace_free(&t);
 	if (fflush(stdout) != 0 || ferror(stdout))
