@@ -11,7 +11,12 @@
 #   delivered, to which relay, and Postfix's queue ID: to its user and to
 #   root; another user is answered as for an ID that does not exist;
 # - trace of an ID that no log names says so (exit 1), an unreadable log
-#   is named (exit 1), and a bad ID is a usage error (exit 2).
+#   is named (exit 1), and a bad ID is a usage error (exit 2);
+# - the same from a real journal: systemd-journald alone in a private
+#   mount namespace, a second Postfix logging into it through syslog and
+#   the daemon through its native protocol; trace reads it with
+#   sd-journal, in true order (microseconds), and tells an ordinary user
+#   that the system journal is not theirs to read.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/postfix-lib.sh"
 it_need_root_sendmail
@@ -121,4 +126,95 @@ wait "$DPID" 2>/dev/null
 it_datagram_sink_stop "$W/runner.log"
 pf_stop "$PFD"
 check "no Postfix process is left" test -z "$(pgrep -f "$PFD" || true)"
+
+# ------------------------------------------------------------ the journal
+# A real systemd-journald (PID 1 is not systemd here: it runs alone) in a
+# private mount namespace: tmpfs on /run/systemd and /run/log, /dev/log
+# its syslog socket.  A second private Postfix, started in there and
+# logging through syslog (no maillog_file), and the daemon, its standard
+# error a journal stream (JOURNAL_STREAM), log into it; trace reads it
+# with sd-journal, every stamp to the microsecond.
+JOURNALD=/lib/systemd/systemd-journald
+if ! grep -q '^#define HAVE_LIBSYSTEMD 1' "$top_builddir/config.h" 2>/dev/null ||
+    [ ! -x "$JOURNALD" ] || ! command -v systemd-cat >/dev/null 2>&1; then
+	ok "trace from the journal # SKIP needs libsystemd in the build, $JOURNALD and systemd-cat"
+	it_finish
+fi
+mkdir "$W/olddev2"
+unshare -m --propagation private sh -c '
+mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/journal &&
+mount -t tmpfs tmpfs /run/log &&
+mount --bind "$1" /etc/hosts &&
+mount --rbind /dev "$2" && mount -t tmpfs none /dev &&
+for n in null zero random urandom tty; do
+	touch /dev/$n && mount --bind "$2/$n" /dev/$n || exit 1
+done &&
+ln -s /run/systemd/journal/dev-log /dev/log &&
+exec "$3"' sh "$W/hosts" "$W/olddev2" "$JOURNALD" >"$W/journald.out" 2>&1 &
+JPID=$!
+IT_PIDS="$IT_PIDS $JPID"
+jns() { nsenter -t "$JPID" -m "$@"; }
+check "journald runs in its namespace" \
+    wait_for test -S "/proc/$JPID/root/run/systemd/journal/dev-log"
+PFD2=$W/pf2
+PORT2=$(it_free_port)
+trap 'pf_stop "$PFD"; pf_stop "$PFD2"; it_cleanup' EXIT
+check "a second Postfix, logging through syslog, listens on 127.0.0.1:$PORT2" \
+    jns env PF_MAIN_EXTRA='maillog_file =' top_srcdir="$top_srcdir" sh -c \
+    '. "$top_srcdir/tests/integration/lib.sh"; . "$top_srcdir/tests/integration/postfix-lib.sh"; pf_start "$1" "$2"' \
+    sh "$PFD2" "$PORT2"
+it_make_cf "$Q" "$PORT2" "$W/submit2.cf"
+printf 'Subject: traced in the journal\n\nfollow me\n' | sm_as cqtrace -odq journal@example.test
+jid=$(grep -l '^Scqtrace$' "$Q"/qf* | sed 's|.*/qf||')
+jmid=$(grep -a -m1 -i '^H?[^?]*?Message-Id:' "$Q/qf$jid" | sed 's/.*<//; s/>.*//')
+check "a message queued ($jid)" test -n "$jid"
+S2=$W/run/control2
+# The shell that becomes the daemon writes its pid: nsenter and
+# systemd-cat stay between it and this one.
+rm -f "$W/jdaemon.pid"
+jns systemd-cat sh -c 'echo $$ >"$1"; shift
+JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) exec "$@"' sh "$W/jdaemon.pid" \
+    "$RUNNER" -C "$W/submit2.cf" --control "$S2" -L cq-jtrace &
+IT_PIDS="$IT_PIDS $!"
+wait_for test -s "$W/jdaemon.pid"
+DPID=$(cat "$W/jdaemon.pid")
+IT_PIDS="$IT_PIDS $DPID"
+check "the daemon delivers it: the queue is empty" \
+    wait_for_s 30 sh -c "[ -z \"\$(ls '$Q')\" ]"
+jtrace() { jns "$CLIENTQCTL" trace "$jid" >"$W/out" 2>"$W/err"; rc=$?; }
+# Postfix logs the delivery after it answered the runner.
+check "trace from the journal: exit 0, Postfix's delivery line there" \
+    wait_for sh -c "$(printf '%s ' nsenter -t "$JPID" -m "$CLIENTQCTL" trace "$jid") | grep -q ': to=<journal@example.test>.*status=sent'"
+jtrace
+cp "$W/out" "$W/jtrace.out"
+sed 's/^/# journal trace: /' "$W/jtrace.out"
+pfqid2=$(sed -n "s/.*\/cleanup\[[0-9]*\]: \([0-9A-Za-z]*\): message-id=<$jmid>.*/\1/p" "$W/jtrace.out")
+if [ "$rc" -eq 0 ] && [ -n "$pfqid2" ] &&
+    grep -q "^[0-9-]* [0-9:]*\.[0-9]\{6\} cq-jtrace\[[0-9]*\]: $jid: to=journal@example.test, .*stat=Sent (Ok: queued as $pfqid2)\$" "$W/jtrace.out" &&
+    grep -q "/smtpd\[[0-9]*\]: $pfqid2: client=" "$W/jtrace.out" &&
+    grep -q "/qmgr\[[0-9]*\]: $pfqid2: from=" "$W/jtrace.out" &&
+    ! grep -v -e " $jid: " -e " $pfqid2: " "$W/jtrace.out" | grep -q .; then
+	ok "trace from the journal: the runner's Sent line (QUEUE_ID=, MTA_QUEUE_ID=) and Postfix's syslog lines for $pfqid2, nothing else"
+else
+	fail "trace from the journal" "exit $rc" "$(cat "$W/jtrace.out" "$W/err")"
+fi
+# Microsecond stamps: the true order.  Postfix's smtpd logged the client
+# when the runner connected, before the Sent line.
+if LC_ALL=C awk '{ t = $1 " " $2; if (t < last) bad = 1; last = t } END { exit bad }' "$W/jtrace.out" &&
+    [ "$(grep -n "$pfqid2: client=" "$W/jtrace.out" | cut -d: -f1)" -lt \
+      "$(grep -n "stat=Sent" "$W/jtrace.out" | cut -d: -f1)" ]; then
+	ok "... in time order: Postfix's smtpd line before the Sent line"
+else
+	fail "trace from the journal: not in time order" "$(cat "$W/jtrace.out")"
+fi
+# An ordinary user reads only their own journal: not the system's.
+jns setpriv --reuid=cqtrace --regid="$(id -g cqtrace)" --clear-groups \
+    "$CLIENTQCTL" trace "$jid" >"$W/out" 2>"$W/err"
+rc=$?
+it_ctl_expect "trace as an ordinary user: nothing, exit 1, and the journal's groups named" 1 \
+    "hint: the system journal is readable by root and the groups adm and systemd-journal" err
+kill "$DPID" 2>/dev/null
+check "the daemon stops" wait_for sh -c "! kill -0 $DPID"
+pf_stop "$PFD2"
+check "no Postfix process of the second instance is left" test -z "$(pgrep -f "$PFD2" || true)"
 it_finish
