@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "util/kv.h"
+#include "util/monotime.h"
 #include "util/ctl.h"
 #include "queue/qid.h"
 #include "queue/qlist.h"
@@ -717,6 +719,194 @@ cqctl_stats(int argc, char **argv, const struct cqctl_command *self)
 	return rc;
 }
 
+/*
+ * metrics-http: a Prometheus scrape endpoint for one connection that
+ * systemd accepted (sendmail-clientq-metrics.socket, Accept=yes, the
+ * socket on standard input and output).  It reads one HTTP/1.x request,
+ * CQCTL_HTTP_MAX octets and CQCTL_HTTP_WAIT_MS at most (400 or 408
+ * beyond), and answers GET /metrics (HEAD too) with 200 and exactly what
+ * `stats --prometheus` prints, asked of the daemon as any user asks; 503
+ * when the daemon cannot be reached or answers "try again"; 404 for
+ * another path, 405 for another method.  The connection closes after
+ * the answer.  Exit 0 once an answer is written (a scraper's failure
+ * shows in its own `up`, not as failed units here), 1 when it could not
+ * be.
+ */
+#define CQCTL_HTTP_MAX 8192
+#define CQCTL_HTTP_WAIT_MS 10000
+/* Prometheus' default scrape timeout is 10 s; a daemon that takes longer
+ * than this to count its queue is not answering. */
+#define CQCTL_HTTP_STATS_MS 30000
+
+static void
+cqctl_http_data(const char *text, void *arg)
+{
+	strbuf_addstr(arg, text);
+	strbuf_addch(arg, '\n');
+}
+
+static bool
+cqctl_http_write(const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(STDOUT_FILENO, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+static int
+cqctl_http_answer(int code, const char *reason, const char *type, const char *extra,
+    const char *body, size_t len, bool head)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char drain[4096];
+	long long end;
+	bool written;
+
+	strbuf_addf(&sb, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	    "%sConnection: close\r\n\r\n", code, reason, type, len, extra);
+	if (!head)
+		strbuf_append(&sb, body, len);
+	written = cqctl_http_write(sb.buf, sb.len);
+	strbuf_free(&sb);
+	/* Close gently: what the client still sends (a body we did not
+	 * read) would make the kernel reset the connection and could take
+	 * the answer with it.  Bounded, as the request was. */
+	if (written && shutdown(STDOUT_FILENO, SHUT_WR) == 0) {
+		end = monotime_ms() + 1000;
+		for (;;) {
+			struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
+			long long left = end - monotime_ms();
+
+			if (left <= 0 || poll(&pfd, 1, (int)left) <= 0 ||
+			    read(STDIN_FILENO, drain, sizeof drain) <= 0)
+				break;
+		}
+	}
+	return written ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+}
+
+static int
+cqctl_http_plain(int code, const char *reason, const char *extra, bool head)
+{
+	char body[64];
+	int n = snprintf(body, sizeof body, "%d %s\n", code, reason);
+
+	return cqctl_http_answer(code, reason, "text/plain; charset=utf-8", extra, body,
+	    (size_t)n, head);
+}
+
+/* The request, up to the end of its header; false (and *code) when it
+ * does not come whole in time, or is too long. */
+static bool
+cqctl_http_read(char *buf, size_t size, size_t *len, int *code)
+{
+	long long end = monotime_ms() + CQCTL_HTTP_WAIT_MS;
+
+	*len = 0;
+	for (;;) {
+		struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
+		long long left = end - monotime_ms();
+		ssize_t n;
+		int pr;
+
+		buf[*len] = '\0';
+		if (strstr(buf, "\r\n\r\n") != NULL || strstr(buf, "\n\n") != NULL)
+			return true;
+		if (*len + 1 >= size) {
+			*code = 400;
+			return false;
+		}
+		if (left <= 0) {
+			*code = 408;
+			return false;
+		}
+		pr = poll(&pfd, 1, (int)left);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0) {
+			*code = 408;
+			return false;
+		}
+		n = pr < 0 ? -1 : read(STDIN_FILENO, buf + *len, size - 1 - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* The client stopped sending: what came may
+			 * still be a whole request line. */
+			return strchr(buf, '\n') != NULL;
+		}
+		if (memchr(buf + *len, '\0', (size_t)n) != NULL) {
+			*code = 400;
+			return false;
+		}
+		*len += (size_t)n;
+	}
+}
+
+static int
+cqctl_metrics_http(int argc, char **argv, const struct cqctl_command *self)
+{
+	struct strbuf req = STRBUF_INIT, text = STRBUF_INIT;
+	struct cqctl_talk tk = { 0 };
+	char buf[CQCTL_HTTP_MAX], *method, *target, *version, *save, *q;
+	size_t len;
+	int c, code = 400, rc;
+	bool head;
+
+	optind = 1;
+	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
+		if (c == 'h')
+			return cqctl_command_help(self);
+		return cqctl_bad_option(self);
+	}
+	if (optind != argc)
+		return cqctl_usage_error("metrics-http: unexpected argument '%s'", argv[optind]);
+	signal(SIGPIPE, SIG_IGN);
+	if (!cqctl_http_read(buf, sizeof buf, &len, &code))
+		return cqctl_http_plain(code, code == 408 ? "Request Timeout" : "Bad Request", "",
+		    false);
+	buf[strcspn(buf, "\r\n")] = '\0';
+	method = strtok_r(buf, " ", &save);
+	target = strtok_r(NULL, " ", &save);
+	version = strtok_r(NULL, " ", &save);
+	if (method == NULL || target == NULL || version == NULL ||
+	    strtok_r(NULL, " ", &save) != NULL || strncmp(version, "HTTP/1.", 7) != 0)
+		return cqctl_http_plain(400, "Bad Request", "", false);
+	head = strcmp(method, "HEAD") == 0;
+	if ((q = strchr(target, '?')) != NULL)
+		*q = '\0';
+	if (strcmp(target, "/metrics") != 0)
+		return cqctl_http_plain(404, "Not Found", "", head);
+	if (!head && strcmp(method, "GET") != 0)
+		return cqctl_http_plain(405, "Method Not Allowed", "Allow: GET, HEAD\r\n", false);
+	ctl_request_start(&req, "stats");
+	ctl_request_add(&req, "format", "prometheus");
+	ctl_request_end(&req);
+	tk.quiet_ok = true;
+	tk.timeout_ms = CQCTL_HTTP_STATS_MS;
+	tk.on_data = cqctl_http_data;
+	tk.arg = &text;
+	rc = cqctl_talk(&req, &tk);
+	strbuf_free(&req);
+	if (rc == CTL_EXIT_OK)
+		rc = cqctl_http_answer(200, "OK", "text/plain; version=0.0.4; charset=utf-8", "",
+		    text.buf ? text.buf : "", text.len, head);
+	else if (rc == CTL_EXIT_UNAVAILABLE || rc == CTL_EXIT_TEMPFAIL)
+		rc = cqctl_http_plain(503, "Service Unavailable", "", head);
+	else
+		rc = cqctl_http_plain(500, "Internal Server Error", "", head);
+	strbuf_free(&text);
+	return rc;
+}
+
 struct cqctl_check {
 	unsigned long queued, older;
 	long long oldest;
@@ -1095,6 +1285,11 @@ static const struct cqctl_command cqctl_commands[] = {
 	  "counts, counters since the start, relay state, oldest message, latency\n"
 	  "\t\thistogram (--prometheus: text format for node_exporter's textfile\n"
 	  "\t\tcollector)", cqctl_opts_stats, cqctl_stats },
+	{ "metrics-http", "metrics-http",
+	  "answer one HTTP request on standard input and output with stats\n"
+	  "\t\t--prometheus (GET /metrics): the scrape endpoint that\n"
+	  "\t\tsendmail-clientq-metrics.socket runs for each connection",
+	  cqctl_opts_none, cqctl_metrics_http },
 	{ "status", "status",
 	  "one line: running, paused, reloading or stopping; queue and relay",
 	  cqctl_opts_none, cqctl_no_args },

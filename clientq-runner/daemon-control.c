@@ -50,6 +50,7 @@
 #include "queue/qf.h"
 #include "queue/qlist.h"
 #include "util/monotime.h"
+#include "util/promhist.h"
 #include "util/pwcache.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
@@ -1069,17 +1070,50 @@ daemon_child_stats(void *arg, FILE *out)
 	const struct daemon *d = r->d;
 	const struct daemon_stats *s = &d->stats;
 	const char *fmt = ctl_get(r->rq, "format");
+	static const double age_bounds[] = PROMHIST_SHOWQ_AGE_BOUNDS;
+	static const double size_bounds[] = PROMHIST_SHOWQ_SIZE_BOUNDS;
+	static const char *const queues[] = { "active", "deferred", "hold", "incoming" };
+	struct promhist age_h, size_h;
+	struct spool_error err;
 	struct daemon_qstats q;
 	struct qlist ql;
 	unsigned long cum = 0;
+	long long now = daemon_now_ms() / 1000;
+	size_t i;
 	int b;
 	bool up = d->breaker.state == RETRY_UP;
+	bool prom = fmt != NULL && strcmp(fmt, "prometheus") == 0;
 
 	if (!daemon_gather(r, out, &ql, false))
 		return;
 	daemon_qstats(d, &ql, -1, &q);
+	/* The queue histograms (postfix_exporter's showq ones, by
+	 * queue_name as list --json names it) count the held messages too,
+	 * as hold; the gauges stay the queue the runner works on.  A file
+	 * without an envelope has no age: it is in the gauges only. */
+	promhist_init(&age_h, "clientq_showq_message_age_seconds",
+	    "Age of the messages in the client queue, in seconds.", "queue", age_bounds,
+	    PROMHIST_SHOWQ_AGE_NBOUNDS, queues, 4);
+	promhist_init(&size_h, "clientq_showq_message_size_bytes",
+	    "Size of the messages in the client queue, in bytes.", "queue", size_bounds,
+	    PROMHIST_SHOWQ_SIZE_NBOUNDS, queues, 4);
+	if (prom && !qlist_gather_held(d->sp, &ql, &err)) {
+		control_fprint_end(out, CTL_TRY, "%s", err.reason);
+		qlist_free(&ql);
+		return;
+	}
+	for (i = 0; prom && i < ql.n; i++) {
+		struct qlist_entry *e = &ql.v[i];
+
+		if (e->env == NULL)
+			continue;
+		e->active = !e->held && daemon_active(d, e->id);
+		promhist_observe(&age_h, qlist_queue_name(e),
+		    (double)(now > e->env->ctime ? now - e->env->ctime : 0));
+		promhist_observe(&size_h, qlist_queue_name(e), (double)qlist_message_size(e));
+	}
 	qlist_free(&ql);
-	if (fmt != NULL && strcmp(fmt, "prometheus") == 0) {
+	if (prom) {
 		fprintf(out, "D # HELP clientq_queued_messages Messages in the client queue.\n"
 		    "D # TYPE clientq_queued_messages gauge\n"
 		    "D clientq_queued_messages %zu\n", q.queued);
@@ -1119,6 +1153,8 @@ daemon_child_stats(void *arg, FILE *out)
 		fprintf(out, "D # HELP clientq_start_time_seconds When the daemon started.\n"
 		    "D # TYPE clientq_start_time_seconds gauge\n"
 		    "D clientq_start_time_seconds %lld\n", s->started);
+		promhist_print(&age_h, "D ", out);
+		promhist_print(&size_h, "D ", out);
 	} else if (fmt != NULL && strcmp(fmt, "json") == 0) {
 		fprintf(out, "D {\"queued\":%zu,\"deferred\":%zu,\"oldest_age\":%lld,"
 		    "\"delivered_total\":%lu,\"deferred_total\":%lu,\"bounced_total\":%lu,"

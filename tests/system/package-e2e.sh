@@ -6,7 +6,7 @@
 #  1. apt install ./clientq-runner_<v>.deb (its dependencies resolved from
 #     Debian's package index; the postinst shows --check's warnings);
 #  2. the service is active, the service, socket and timer enabled, the
-#     per-MTA template not;
+#     per-MTA template not, nor the metrics socket (opt-in);
 #  3. a user's message submitted while the MTA is stopped waits, is listed
 #     by clientqctl list as that user, and is out of the client queue
 #     within 2 s of `systemctl start sendmail` (sendmail-clientq-mta@sendmail
@@ -143,6 +143,10 @@ st=$(ct systemctl is-active sendmail-clientq.socket sendmail-clientq.timer | tr 
 st=$(ct systemctl is-enabled sendmail-clientq-mta@sendmail.service 2>&1)
 [ "$st" = disabled ] && ok "   sendmail-clientq-mta@sendmail is not enabled by the package" ||
     fail "mta@ template" "$st"
+st=$(ct systemctl is-enabled sendmail-clientq-metrics.socket 2>&1; ct systemctl is-active sendmail-clientq-metrics.socket 2>&1)
+[ "$(echo $st)" = "disabled inactive" ] &&
+    ok "   sendmail-clientq-metrics.socket is installed, neither enabled nor listening (opt-in)" ||
+    fail "metrics socket" "$st"
 ct journalctl -u sendmail-clientq --no-pager | grep -q 'control socket passed by the service manager' &&
     ok "   the daemon took the socket unit's socket" || fail "socket passed"
 

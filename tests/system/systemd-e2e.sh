@@ -12,6 +12,8 @@
 # - the timer is listed, fires the flush, and the flush starts the
 #   stopped daemon through the socket; so does a user's clientqctl call;
 # - clientq-runner --check warns that sendmail's own runner is scheduled;
+# - the metrics socket, once enabled, answers GET /metrics on 127.0.0.1 and
+#   [::1] port 9734 through its hardened per-connection service;
 # - systemctl stop is clean; systemd-analyze security's score is printed.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 . "$top_srcdir/tests/system/container.sh"
@@ -140,6 +142,37 @@ grep -q 'Total requests: 1' "$W/bob.list" && grep -q "^$bob_id" "$W/bob.list" &&
 ct setpriv --reuid=cqbob --regid=cqbob --init-groups clientqctl pause >"$W/out" 2>&1
 [ $? -eq 1 ] && grep -q 'only root and smmsp' "$W/out" && ok "cqbob may not pause" ||
     fail "bob pause" "$(cat "$W/out")"
+
+# ------------------------------------------------ the metrics endpoint
+# Opt-in: enabled here as an administrator enables it.  Each connection
+# starts one sendmail-clientq-metrics@ instance as a user made for it
+# (DynamicUser=), with no socket family but AF_UNIX and IPAddressDeny=any:
+# it must still answer on the TCP connection it was handed, and reach the
+# control socket.
+scrape() { # ADDRESS REQUEST-LINE: the answer, without CRs
+	ct bash -c 'exec 3<>"/dev/tcp/$1/9734" && printf "%s\r\nHost: e2e\r\n\r\n" "$2" >&3 &&
+	    timeout 60 cat <&3' sh "$1" "$2" | tr -d '\r'
+}
+ct systemctl enable --now sendmail-clientq-metrics.socket >"$W/metrics-enable.out" 2>&1
+[ "$(ct systemctl is-active sendmail-clientq-metrics.socket)" = active ] &&
+    ok "sendmail-clientq-metrics.socket enabled and listening" ||
+    fail "metrics socket" "$(cat "$W/metrics-enable.out")" \
+    "$(ct systemctl status sendmail-clientq-metrics.socket --no-pager 2>&1)"
+scrape 127.0.0.1 'GET /metrics HTTP/1.1' >"$W/metrics.v4"
+grep -qx 'HTTP/1.1 200 OK' "$W/metrics.v4" && grep -qx 'clientq_queued_messages 3' "$W/metrics.v4" &&
+    [ "$(grep -c '^clientq_showq_message_age_seconds_count{queue=' "$W/metrics.v4")" -eq 4 ] &&
+    ok "GET http://127.0.0.1:9734/metrics: 200, 3 queued, the age histogram by queue" ||
+    fail "scrape on 127.0.0.1" "$(cat "$W/metrics.v4")" \
+    "$(ct journalctl --no-pager -n 20 -u 'sendmail-clientq-metrics@*')"
+scrape ::1 'GET /metrics HTTP/1.0' >"$W/metrics.v6"
+grep -qx 'HTTP/1.1 200 OK' "$W/metrics.v6" && grep -qx 'clientq_queued_messages 3' "$W/metrics.v6" &&
+    ok "and on [::1]:9734" || fail "scrape on ::1" "$(cat "$W/metrics.v6")"
+scrape 127.0.0.1 'GET /other HTTP/1.1' >"$W/metrics.404"
+grep -qx 'HTTP/1.1 404 Not Found' "$W/metrics.404" && ok "another path: 404" ||
+    fail "metrics 404" "$(cat "$W/metrics.404")"
+wait_until 10 '[ -z "$(ct systemctl list-units --all --no-legend "sendmail-clientq-metrics@*")" ]' &&
+    ok "no instance is left behind after the scrapes" ||
+    fail "metrics instances left" "$(ct systemctl list-units --all --no-legend 'sendmail-clientq-metrics@*')"
 
 # ------------------------------------------------ the MTA starts
 ct systemctl enable sendmail-clientq-mta@sendmail.service >/dev/null 2>&1

@@ -60,7 +60,8 @@ score() {
 	systemd-analyze security --offline=yes "$1" 2>/dev/null |
 	    sed -n 's/^.* Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p'
 }
-for u in sendmail-clientq.service sendmail-clientq-flush.service sendmail-clientq-mta@.service; do
+for u in sendmail-clientq.service sendmail-clientq-flush.service sendmail-clientq-mta@.service \
+    sendmail-clientq-metrics@.service; do
 	s=$(cd "$W/units" && score "$W/units/$u")
 	echo "# systemd-analyze security $u: exposure $s"
 	if [ -n "$s" ] && awk -v s="$s" 'BEGIN { exit !(s <= 1.5) }'; then

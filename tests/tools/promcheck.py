@@ -9,7 +9,8 @@ sample belongs to a family declared by one # TYPE line (and at most one
 label values are quoted strings; values are floats; a counter's samples
 end in _total; a histogram has cumulative _bucket samples with
 increasing le bounds ending in +Inf, whose count equals _count, and a
-_sum.  Exit 0 when all hold, else 1 with the reason.
+_sum, for each set of its other labels (a histogram by queue is one per
+queue).  Exit 0 when all hold, else 1 with the reason.
 """
 import math
 import re
@@ -80,17 +81,36 @@ def main():
     for f, t in types.items():
         if t != "histogram":
             continue
-        buckets = [(float(l["le"]), v) for k, (v, l, fam) in samples.items()
-                   if fam == f and k.startswith(f + "_bucket")]
-        if not buckets or not math.isinf(buckets[-1][0]):
-            fail("%s: no +Inf bucket last" % f)
-        for (a, x), (b, y) in zip(buckets, buckets[1:]):
-            if not (b > a and y >= x):
-                fail("%s: buckets not increasing and cumulative" % f)
-        if samples.get(f + "_count", (None,))[0] != buckets[-1][1]:
-            fail("%s: _count is not the +Inf bucket" % f)
-        if f + "_sum" not in samples:
-            fail("%s: no _sum" % f)
+        # One histogram per set of labels other than le (a labelled
+        # histogram, queue="hold", is one family of several).
+        series = {}
+        for k, (v, l, fam) in samples.items():
+            if fam != f:
+                continue
+            rest = tuple(sorted((a, b) for a, b in l.items() if a != "le"))
+            s = series.setdefault(rest, {"buckets": [], "count": None, "sum": None})
+            if k.startswith(f + "_bucket"):
+                if "le" not in l:
+                    fail("%s: a bucket without le" % k)
+                s["buckets"].append((float(l["le"]), v))
+            elif k.startswith(f + "_count"):
+                s["count"] = v
+            elif k.startswith(f + "_sum"):
+                s["sum"] = v
+        if not series:
+            fail("%s: no samples" % f)
+        for rest, s in series.items():
+            what = f + ("{%s}" % ",".join('%s="%s"' % p for p in rest) if rest else "")
+            buckets = s["buckets"]
+            if not buckets or not math.isinf(buckets[-1][0]):
+                fail("%s: no +Inf bucket last" % what)
+            for (a, x), (b, y) in zip(buckets, buckets[1:]):
+                if not (b > a and y >= x):
+                    fail("%s: buckets not increasing and cumulative" % what)
+            if s["count"] != buckets[-1][1]:
+                fail("%s: _count is not the +Inf bucket" % what)
+            if s["sum"] is None:
+                fail("%s: no _sum" % what)
     for want in sys.argv[2:]:
         key, value = want.rsplit("=", 1)
         if key not in samples:
