@@ -553,29 +553,50 @@ cqctl_list(int argc, char **argv, const struct cqctl_command *self)
 	return rc;
 }
 
-/* show: one queue ID. */
+/* show: one queue ID, or the messages selectors pick. */
 static int
-cqctl_one_id(int argc, char **argv, const struct cqctl_command *self)
+cqctl_show(int argc, char **argv, const struct cqctl_command *self)
 {
 	struct strbuf req = STRBUF_INIT;
 	struct cqctl_talk tk = { 0 };
+	struct cqctl_sel sel = { .held = false };
+	bool all = false;
 	int c, rc;
 
 	optind = 1;
 	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
+		switch (cqctl_sel_opt(&sel, c, optarg, self->name)) {
+		case 1:
+			continue;
+		case -1:
+			return CTL_EXIT_USAGE;
+		default:
+			break;
+		}
 		switch (c) {
+		case 'a':
+			all = true;
+			break;
 		case 'h':
 			return cqctl_command_help(self);
 		default:
 			return cqctl_bad_option(self);
 		}
 	}
-	if (optind + 1 != argc)
-		return cqctl_usage_error("%s: one queue ID, please", self->name);
-	if (!qid_valid(argv[optind]))
+	if (sel.any || all) {
+		if (optind != argc)
+			return cqctl_usage_error("%s", "show: a queue ID or selectors, not both");
+	} else if (optind + 1 != argc) {
+		return cqctl_usage_error("%s: one queue ID, or selectors, please", self->name);
+	} else if (!qid_valid(argv[optind])) {
 		return cqctl_usage_error("%s: '%s' is not a queue ID", self->name, argv[optind]);
+	}
 	ctl_request_start(&req, self->name);
-	ctl_request_add(&req, "id", argv[optind]);
+	if (optind < argc)
+		ctl_request_add(&req, "id", argv[optind]);
+	cqctl_sel_add(&sel, &req);
+	if (all)
+		ctl_request_add(&req, "all", NULL);
 	ctl_request_end(&req);
 	tk.quiet_ok = true;
 	tk.timeout_ms = CTL_CHILD_WAIT_MS;
@@ -1223,6 +1244,11 @@ static const struct option cqctl_opts_list[] = {
 	CQCTL_SEL_OPTS,
 	CTL_OPT_HELP, CTL_OPT_END,
 };
+static const struct option cqctl_opts_show[] = {
+	CQCTL_SEL_OPTS,
+	{ "all", no_argument, NULL, 'a' },
+	CTL_OPT_HELP, CTL_OPT_END,
+};
 static const struct option cqctl_opts_stats[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "prometheus", no_argument, NULL, 'p' },
@@ -1270,9 +1296,10 @@ static const struct cqctl_command cqctl_commands[] = {
 	  "\t\tincluded; --json-array: the old JSON array (deprecated: goes in\n"
 	  "\t\tthe next release)",
 	  cqctl_opts_list, cqctl_list },
-	{ "show", "show QID",
-	  "one message: envelope, recipients, tries, last status, next try",
-	  cqctl_opts_none, cqctl_one_id },
+	{ "show", "show QID | show {SELECTORS | --all}",
+	  "one message: envelope, recipients, tries, last status, next try;\n"
+	  "\t\twith selectors, each message they pick",
+	  cqctl_opts_show, cqctl_show },
 	{ "trace", "trace QID [--file LOG]...",
 	  "the message's log lines in time order: the client queue's and the\n"
 	  "\t\tMTA's (for the queue ID it gave the message), from the journal,\n"

@@ -373,41 +373,69 @@ daemon_act_describe(FILE *out, const struct daemon_msg *m, long long now)
 	    env->nrcpts > 1 ? " and more" : "");
 }
 
+bool
+daemon_select(struct daemon *d, const struct daemon_peer *p, char prefix, const struct qsel *s,
+    bool (*fn)(void *arg, const struct daemon_msg *m), void *arg, char *err, size_t errsize)
+{
+	struct spool_scan scan;
+	struct spool_error serr;
+	long long now = (long long)time(NULL);
+	bool go = true;
+	size_t i;
+
+	if (!spool_scan(d->sp, prefix, &scan, &serr)) {
+		snprintf(err, errsize, "%s", serr.reason);
+		return false;
+	}
+	for (i = 0; go && i < scan.nids; i++) {
+		struct daemon_msg m;
+
+		if (daemon_msg_load(d, scan.ids[i], prefix, &m) && daemon_mine(d, p, &m.e) &&
+		    qsel_match(s, &m.e, now, d->cfg->helo))
+			go = fn(arg, &m);
+		daemon_msg_free(&m);
+	}
+	spool_scan_free(&scan);
+	return true;
+}
+
+/* daemon_select's callback for an action: acted on, or (dry) shown. */
+struct daemon_act_scan {
+	struct daemon_actor *a;
+	char prefix;
+	bool dry;
+	size_t n;
+};
+
+static bool
+daemon_act_picked(void *arg, const struct daemon_msg *m)
+{
+	struct daemon_act_scan *sc = arg;
+	char why[300];
+
+	sc->n++;
+	if (sc->dry)
+		daemon_act_describe(sc->a->out, m, (long long)time(NULL));
+	else
+		daemon_act_report(sc->a, m->e.id,
+		    daemon_act_one(sc->a, m->e.id, sc->prefix, why, sizeof why), why);
+	return true;
+}
+
 /* Every message of prefix the selector picks: acted on, or (dry) shown. */
 static bool
 daemon_act_scan(struct daemon_actor *a, char prefix, const struct qsel *s, bool dry,
     size_t *n)
 {
-	struct spool_scan scan;
-	struct spool_error err;
-	long long now = (long long)time(NULL);
-	size_t i;
-	char why[300];
+	struct daemon_act_scan sc = { a, prefix, dry, 0 };
+	char err[300];
+	bool ok = daemon_select(a->d, &a->peer, prefix, s, daemon_act_picked, &sc, err,
+	    sizeof err);
 
-	if (!spool_scan(a->d->sp, prefix, &scan, &err)) {
-		fprintf(a->out, "E %d %s\n", CTL_TRY, err.reason);
-		return false;
-	}
-	for (i = 0; i < scan.nids; i++) {
-		struct daemon_msg m;
-		bool pick;
-
-		pick = daemon_msg_load(a->d, scan.ids[i], prefix, &m) &&
-		    daemon_mine(a->d, &a->peer, &m.e) &&
-		    qsel_match(s, &m.e, now, a->d->cfg->helo);
-		if (pick && dry)
-			daemon_act_describe(a->out, &m, now);
-		daemon_msg_free(&m);
-		if (!pick)
-			continue;
-		(*n)++;
-		if (dry)
-			continue;
-		daemon_act_report(a, scan.ids[i],
-		    daemon_act_one(a, scan.ids[i], prefix, why, sizeof why), why);
-	}
-	spool_scan_free(&scan);
-	return true;
+	if (!ok)
+		fprintf(a->out, "E %d %s\n", CTL_TRY, err);
+	*n += sc.n;
+	return ok;
 }
 
 /* Which files a selection looks at: held ones for release and --held,

@@ -89,6 +89,14 @@ void daemon_msg_free(struct daemon_msg *m);
 bool daemon_mine(const struct daemon *d, const struct daemon_peer *p,
     const struct qlist_entry *e);
 
+/* daemon_select: in a child, every message of prefix ('q' queued, 'h'
+ * held) that the peer may see and s picks, in directory order: fn(arg, m)
+ * for each, until it returns false.  False, and why in err, when the
+ * queue cannot be read. */
+bool daemon_select(struct daemon *d, const struct daemon_peer *p, char prefix,
+    const struct qsel *s, bool (*fn)(void *arg, const struct daemon_msg *m), void *arg,
+    char *err, size_t errsize);
+
 /* daemon_sel_check: on the loop, without NSS or a regex: the request's
  * selectors are well formed (false, and why in err), and what they say
  * for the log in what.  daemon_sel_make: in a child, the selector they

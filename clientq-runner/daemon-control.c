@@ -913,12 +913,12 @@ daemon_show_recent(const struct daemon_reader *r, const char *id, FILE *out)
 	control_fprint_end(out, CTL_OK, "%s", "");
 }
 
+/* One message shown, its status line last (NO when it is not there, or
+ * not the peer's). */
 static void
-daemon_child_show(void *arg, FILE *out)
+daemon_show_one(const struct daemon_reader *r, const char *id, FILE *out)
 {
-	const struct daemon_reader *r = arg;
 	struct daemon *d = r->d;
-	const char *id = ctl_get(r->rq, "id");
 	struct qlist_entry e;
 	struct spool_error err;
 	struct qf_error qerr;
@@ -1009,6 +1009,69 @@ daemon_child_show(void *arg, FILE *out)
 		    e.env->rcpts[i].status ? e.env->rcpts[i].status : "");
 	control_fprint_end(out, CTL_OK, "%s", "");
 	qf_free(e.env);
+}
+
+/* show with selectors: each message picked, as show shows one. */
+struct daemon_show_scan {
+	const struct daemon_reader *r;
+	FILE *out;
+	size_t n;
+};
+
+static bool
+daemon_show_picked(void *arg, const struct daemon_msg *m)
+{
+	struct daemon_show_scan *sc = arg;
+	char *buf = NULL, *line, *save = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&buf, &len);
+
+	if (mem == NULL)
+		return false;
+	daemon_show_one(sc->r, m->e.id, mem);
+	fclose(mem);
+	/* Its D lines; a message gone since it was picked has none. */
+	for (line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "D ", 2) != 0)
+			continue;
+		if (line == buf && sc->n++ > 0)
+			fputs("D \n", sc->out);
+		fprintf(sc->out, "%s\n", line);
+	}
+	free(buf);
+	return true;
+}
+
+static void
+daemon_child_show(void *arg, FILE *out)
+{
+	const struct daemon_reader *r = arg;
+	const char *id = ctl_get(r->rq, "id");
+	struct daemon_show_scan sc = { r, out, 0 };
+	struct daemon_peer p = *r->peer;
+	struct passwd pw, *res = NULL;
+	struct qsel sel;
+	char tmp[4096], err[300];
+
+	if (id != NULL) {
+		daemon_show_one(r, id, out);
+		return;
+	}
+	/* The peer's name from NSS, here where waiting holds nobody up. */
+	if (getpwuid_r(p.uid, &pw, tmp, sizeof tmp, &res) == 0 && res != NULL)
+		snprintf(p.name, sizeof p.name, "%s", res->pw_name);
+	if (!daemon_sel_make(r->rq, &sel, err, sizeof err)) {
+		control_fprint_end(out, CTL_BAD, "show: %s", err);
+		return;
+	}
+	if (!daemon_select(r->d, &p, ctl_get(r->rq, "held") != NULL ? 'h' : 'q', &sel,
+	    daemon_show_picked, &sc, err, sizeof err))
+		control_fprint_end(out, CTL_TRY, "%s", err);
+	else if (sc.n == 0)
+		control_fprint_end(out, CTL_NO, "no queued message matches");
+	else
+		control_fprint_end(out, CTL_OK, "%zu message%s", sc.n, sc.n == 1 ? "" : "s");
+	qsel_free(&sel);
 }
 
 /* The queue's numbers, from the child's reading of it. */
@@ -1234,9 +1297,14 @@ daemon_cmd_show(struct daemon *d, control_token t, const struct daemon_peer *p,
     const struct ctl_request *rq)
 {
 	const char *id = ctl_get(rq, "id");
+	char what[300], err[300];
 
-	if (id == NULL || !qid_valid(id)) {
-		control_end(d->ctl, t, CTL_BAD, "show: a queue ID is needed");
+	if (!daemon_sel_check(rq, what, sizeof what, err, sizeof err)) {
+		control_end(d->ctl, t, CTL_BAD, "show: %s", err);
+		return;
+	}
+	if (id != NULL ? !qid_valid(id) || what[0] != '\0' : what[0] == '\0') {
+		control_end(d->ctl, t, CTL_BAD, "show: a queue ID, or selectors");
 		return;
 	}
 	daemon_spawn(d, t, p, rq, daemon_child_show);
@@ -1274,7 +1342,7 @@ static const struct daemon_cmd daemon_cmds[] = {
 	{ "status", false, "", daemon_cmd_status },
 	{ "flush", false, "id " DAEMON_SEL_KEYS " wait", daemon_cmd_flush },
 	{ "list", false, "all format " DAEMON_SEL_KEYS, daemon_cmd_list },
-	{ "show", false, "id", daemon_cmd_show },
+	{ "show", false, "id " DAEMON_SEL_KEYS, daemon_cmd_show },
 	{ "stats", false, "format", daemon_cmd_stats },
 	{ "check", false, "age", daemon_cmd_check },
 	{ "verify", false, "address", daemon_cmd_verify },

@@ -114,6 +114,13 @@ picks "the reason, case aside" "$a_new $r_mid" --reason '^deferred: 451 4\.3\.0 
 picks "older than a week AND from root" "$r_old" --older-than 7d --sender root
 picks "to the dead domain AND newer than a day" "$b_mid" --recipient @dead.test --newer-than 1d
 picks "nothing held yet" "" --held
+as root show --recipient @dead.test --older-than 1d
+[ "$rc" -eq 0 ] && [ "$(grep -c '^Queue ID:' "$W/out")" -eq 2 ] && grep -q "^Queue ID: *$a_old" "$W/out" &&
+    grep -q "^Queue ID: *$r_old" "$W/out" && ok "show by selectors: each message picked, in full" ||
+    fail "show by selectors" "$(cat "$W/out" "$W/err")"
+as cqqops1 show --all
+[ "$rc" -eq 0 ] && [ "$(grep -c '^Queue ID:' "$W/out")" -eq 2 ] && ! grep -q "$r_old\|$b_mid" "$W/out" &&
+    ok "a user's show --all: their own two" || fail "user's show --all" "$(cat "$W/out" "$W/err")"
 as root list --user nosuchuser-cq
 expect "an unknown --user is refused, named" 2 "no such user 'nosuchuser-cq'" err
 as root list --reason '(unclosed'
