@@ -302,18 +302,24 @@ daemon_act_one(struct daemon_actor *a, const char *id, char prefix, char *why, s
 	return false;
 }
 
-/* One message's result, to the loop; one left is logged here with why
- * (the answer names only the first). */
+/* One message's result, to the loop: "I id owner sender" (what decides
+ * who may see it in the daemon's list of recent ones), or "S id why"; one
+ * left is logged here with why (the answer names only the first). */
 static void
-daemon_act_report(struct daemon_actor *a, const char *id, bool done, const char *why)
+daemon_act_report(struct daemon_actor *a, const struct daemon_msg *m, bool done,
+    const char *why)
 {
+	const char *sender = m->e.env != NULL && m->e.env->sender != NULL ? m->e.env->sender : "";
+
 	if (done) {
-		fprintf(a->out, "I %s\n", id);
+		fprintf(a->out, "I %s %ld %s\n", m->e.id,
+		    m->e.sres == SPOOL_OK ? (long)m->e.owner : -1L,
+		    strpbrk(sender, "\r\n") == NULL ? sender : "");
 		return;
 	}
-	log_msg(LOG_LVL_INFO, "%s: not %s (%s asked): %s", id, daemon_act_done_words[a->act],
+	log_msg(LOG_LVL_INFO, "%s: not %s (%s asked): %s", m->e.id, daemon_act_done_words[a->act],
 	    a->who, why);
-	fprintf(a->out, "S %s %s\n", id, why);
+	fprintf(a->out, "S %s %s\n", m->e.id, why);
 }
 
 /* The candidates named: every one exists and is the peer's, or the
@@ -337,8 +343,8 @@ daemon_act_named(struct daemon_actor *a, bool act)
 			there = daemon_msg_load(a->d, id, prefix, &m);
 		}
 		mine = there && daemon_mine(a->d, &a->peer, &m.e);
-		daemon_msg_free(&m);
 		if (!act && !mine) {
+			daemon_msg_free(&m);
 			/* Not told apart for someone who may not see it. */
 			if (!a->peer.admin)
 				fprintf(a->out, "E %d %s: no message of yours has this queue ID\n",
@@ -348,9 +354,9 @@ daemon_act_named(struct daemon_actor *a, bool act)
 				    a->act == DAEMON_ACT_RELEASE ? "held " : "");
 			return false;
 		}
-		if (!act)
-			continue;
-		daemon_act_report(a, id, daemon_act_one(a, id, prefix, why, sizeof why), why);
+		if (act)
+			daemon_act_report(a, &m, daemon_act_one(a, id, prefix, why, sizeof why), why);
+		daemon_msg_free(&m);
 	}
 	return true;
 }
@@ -417,8 +423,8 @@ daemon_act_picked(void *arg, const struct daemon_msg *m)
 	if (sc->dry)
 		daemon_act_describe(sc->a->out, m, (long long)time(NULL));
 	else
-		daemon_act_report(sc->a, m->e.id,
-		    daemon_act_one(sc->a, m->e.id, sc->prefix, why, sizeof why), why);
+		daemon_act_report(sc->a, m, daemon_act_one(sc->a, m->e.id, sc->prefix, why,
+		    sizeof why), why);
 	return true;
 }
 
@@ -620,6 +626,19 @@ daemon_act_line(struct daemon *d, struct daemon_flushq *q, char kind, const char
 	}
 	q->nacted++;
 	snprintf(q->last, sizeof q->last, "%s", id);
+	if (q->act == DAEMON_ACT_REMOVE || q->act == DAEMON_ACT_BOUNCE) {
+		/* show of it says what became of it, and who asked. */
+		char *end;
+		long owner = sp != NULL ? strtol(sp + 1, &end, 10) : -1;
+		const char *sender = sp != NULL && *end == ' ' ? end + 1 : "";
+		char status[200];
+
+		snprintf(status, sizeof status, "%s by uid %lu (%s)",
+		    q->act == DAEMON_ACT_REMOVE ? "removed" : "returned to the sender",
+		    (unsigned long)q->peer.uid, q->peer.name);
+		recent_record(d->recent, id, q->act == DAEMON_ACT_REMOVE ? "removed" : "bounced",
+		    time(NULL), owner >= 0 ? (uid_t)owner : (uid_t)-1, sender, NULL, NULL, status);
+	}
 	switch (q->act) {
 	case DAEMON_ACT_HOLD:
 	case DAEMON_ACT_REMOVE:

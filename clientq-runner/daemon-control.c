@@ -906,7 +906,8 @@ daemon_show_recent(const struct daemon_reader *r, const char *id, FILE *out)
 	daemon_ctime((long long)re->when, when, sizeof when);
 	fprintf(out, "D Queue ID:    %s (no longer in the queue)\n", id);
 	fprintf(out, "D Sender:      %s\n", re->sender);
-	fprintf(out, "D Outcome:     %s at %s to relay %s%s%s\n", re->outcome, when, re->relay,
+	fprintf(out, "D Outcome:     %s at %s%s%s%s%s\n", re->outcome, when,
+	    re->relay[0] ? " to relay " : "", re->relay,
 	    re->mta_qids[0] ? ", MTA queue ID " : "", re->mta_qids);
 	if (re->status[0] != '\0')
 		fprintf(out, "D Last status: %s\n", re->status);

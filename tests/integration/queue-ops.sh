@@ -190,6 +190,13 @@ logged "$b_mid: removed by uid [0-9]+ \\(cqqops2\\)" &&
     ok "logged: the message, and the request once with who and how many" ||
     fail "remove logged" "$(grep remove "$W/daemon.log")"
 
+as cqqops2 show "$b_mid"
+expect "show of the removed message tells its user what became of it, and who asked" 0 '^Outcome: +removed at '
+grep -q '^Last status: removed by uid [0-9]* (cqqops2)' "$W/out" && ok "... removed by whom" ||
+    fail "show of a removed message" "$(cat "$W/out")"
+as cqqops1 show "$b_mid"
+expect "... and nobody else" 1 "$b_mid: no message of yours has this queue ID" err
+
 # ------------------------------------------------ bounce
 mkdir "$W/keep" && cp -p "$Q/qf$a_new" "$Q/df$a_new" "$W/keep/"
 as cqqops1 bounce "$a_new"
@@ -198,6 +205,8 @@ check "the original is gone" test ! -e "$Q/qf$a_new" -a ! -e "$Q/df$a_new"
 logged "$a_new: to=<?u2@live.test>?,.* dsn=5\\.4\\.7, stat=Returned on request of uid [0-9]+ \\(cqqops1\\)" &&
     ok "logged as sendmail logs a recipient: dsn=5.4.7, stat= who asked" ||
     fail "bounce logged" "$(grep "$a_new" "$W/daemon.log")"
+as cqqops1 show "$a_new"
+expect "show of the returned message: bounced, on whose request" 0 '^Last status: returned to the sender by uid [0-9]+ \(cqqops1\)'
 wait_for_s 30 sh -c 'grep -qi "^MAIL FROM: *<>" "$1"/session-*.txt' sh "$W/rec"
 grep -qi '^MAIL FROM: *<>' "$W/rec"/session-*.txt &&
     ok "the notification went to the relay" || fail "no notification on the wire"
