@@ -1134,7 +1134,7 @@ cqctl_trace_hint(void)
  * trace QID: the message's lines in the logs, the client queue's and the
  * MTA's, in time order (trace.h).  Read with the caller's own rights,
  * without the daemon: the journal, or the syslog files given with
- * --file (the default where there is no journal).  Exit 0 lines found,
+ * --log (the default where there is no journal).  Exit 0 lines found,
  * 1 none (or a log that cannot be read), 2 usage.
  */
 static int
@@ -1154,7 +1154,7 @@ cqctl_trace(int argc, char **argv, const struct cqctl_command *self)
 		switch (c) {
 		case 'f':
 			if (nfiles == sizeof files / sizeof files[0])
-				return cqctl_usage_error("trace: at most %zu --file", nfiles);
+				return cqctl_usage_error("trace: at most %zu --log", nfiles);
 			files[nfiles++] = optarg;
 			break;
 		case 'h':
@@ -1183,7 +1183,7 @@ cqctl_trace(int argc, char **argv, const struct cqctl_command *self)
 			}
 		if (!journal && nfiles == 0) {
 			fprintf(stderr, "%s: trace: %s, and no %s or %s: name the mail log "
-			    "with --file\n", cqctl_progname, why, deflogs[0], deflogs[1]);
+			    "with --log\n", cqctl_progname, why, deflogs[0], deflogs[1]);
 			if (geteuid() != 0)
 				cqctl_trace_hint();
 			trace_free(&t);
@@ -1224,6 +1224,26 @@ cqctl_trace(int argc, char **argv, const struct cqctl_command *self)
 	    (journal || none))
 		cqctl_trace_hint();
 	i = t.n_client;
+	if ((i == 0 || unreadable) && geteuid() != 0) {
+		/* The logs hide it from an ordinary user: what the daemon
+		 * itself knows of their own message instead (show: queued,
+		 * or among the last to leave, with the relay's queue ID). */
+		struct strbuf req = STRBUF_INIT;
+		struct cqctl_talk tk = { 0 };
+
+		fprintf(stderr, "%s: trace: what clientq-runner knows of %s:\n", cqctl_progname,
+		    t.qid);
+		fflush(stderr);
+		ctl_request_start(&req, "show");
+		ctl_request_add(&req, "id", t.qid);
+		ctl_request_end(&req);
+		tk.quiet_ok = true;
+		tk.timeout_ms = CTL_CHILD_WAIT_MS;
+		pass = cqctl_talk(&req, &tk);
+		strbuf_free(&req);
+		trace_free(&t);
+		return pass;
+	}
 	trace_free(&t);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return CTL_EXIT_FAILED;
@@ -1261,7 +1281,8 @@ static const struct option cqctl_opts_check[] = {
 	CTL_OPT_HELP, CTL_OPT_END,
 };
 static const struct option cqctl_opts_trace[] = {
-	{ "file", required_argument, NULL, 'f' },
+	{ "log", required_argument, NULL, 'f' },
+	{ "file", required_argument, NULL, 'f' },	/* the same, as first named */
 	CTL_OPT_HELP, CTL_OPT_END,
 };
 #define CQCTL_ACT_OPTS \
@@ -1300,10 +1321,10 @@ static const struct cqctl_command cqctl_commands[] = {
 	  "one message: envelope, recipients, tries, last status, next try;\n"
 	  "\t\twith selectors, each message they pick",
 	  cqctl_opts_show, cqctl_show },
-	{ "trace", "trace QID [--file LOG]...",
+	{ "trace", "trace QID [--log FILE]...",
 	  "the message's log lines in time order: the client queue's and the\n"
 	  "\t\tMTA's (for the queue ID it gave the message), from the journal,\n"
-	  "\t\tor from syslog files (--file, repeatable; without a journal\n"
+	  "\t\tor from syslog files (--log, repeatable; without a journal\n"
 	  "\t\t/var/log/mail.log).  Reads the logs with your own rights (the\n"
 	  "\t\tsystem's: root, group adm or systemd-journal); no daemon needed.\n"
 	  "\t\tExit 0 lines found, 1 none",

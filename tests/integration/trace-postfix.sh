@@ -91,20 +91,24 @@ fi
 # One file with both (a mail.log): the same lines; where their stamps
 # tie (whole seconds here), in the file's order.
 cat "$PFD/maillog" "$W/runner.log" >"$W/mail.log"
-it_ctl root trace "$id" --file "$W/mail.log"
+it_ctl root trace "$id" --log "$W/mail.log"
 if [ "$rc" -eq 0 ] && [ "$(sort "$W/out")" = "$(sort "$W/trace.out")" ]; then
 	ok "trace of one file holding both logs: the same lines"
 else
 	fail "trace of one file" "exit $rc" "$(diff "$W/trace.out" "$W/out")"
 fi
 
-it_ctl root trace 6B5C01aB000123 --file "$W/mail.log"
+it_ctl root trace 6B5C01aB000123 --log "$W/mail.log"
 it_ctl_expect "trace of an ID no log names: exit 1, said" 1 "no log lines for 6B5C01aB000123" err
 chmod 0600 "$W/mail.log"
-it_ctl cqtrace trace "$id" --file "$W/mail.log"
-it_ctl_expect "trace of a log the user may not read: exit 1, named" 1 \
+it_ctl cqtrace trace "$id" --log "$W/mail.log"
+it_ctl_expect "trace of a log the user may not read: the log named" 0 \
     "mail.log: Permission denied" err
-it_ctl root trace not-a-qid --file "$W/mail.log"
+it_ctl_expect "... and what the daemon knows of their message instead: delivered, Postfix's queue ID" 0 \
+    "^Outcome: +delivered at .*, MTA queue ID $pfqid\$"
+it_ctl cqtrace2 trace "$id" --log "$W/mail.log"
+it_ctl_expect "... but not of another user's" 1 "no message of yours has this queue ID" err
+it_ctl root trace not-a-qid --log "$W/mail.log"
 it_ctl_expect "trace of a bad ID: usage, exit 2" 2 "is not a queue ID" err
 
 # ------------------------------------------------------------ show
