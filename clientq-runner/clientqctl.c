@@ -488,7 +488,7 @@ cqctl_list(int argc, char **argv, const struct cqctl_command *self)
 	struct strbuf req = STRBUF_INIT;
 	struct cqctl_talk tk = { 0 };
 	const char *cfpath = NULL, *qdir = NULL;
-	bool offline = false, all = false;
+	bool offline = false, all = false, recent = false;
 	struct cqctl_sel sel = { .held = false };
 	enum cqctl_list_format fmt = CTL_LIST_MAILQ;
 	int c, rc;
@@ -522,6 +522,9 @@ cqctl_list(int argc, char **argv, const struct cqctl_command *self)
 		case 'a':
 			all = true;
 			break;
+		case 'E':
+			recent = true;
+			break;
 		case 'h':
 			return cqctl_command_help(self);
 		default:
@@ -530,6 +533,8 @@ cqctl_list(int argc, char **argv, const struct cqctl_command *self)
 	}
 	if (optind != argc)
 		return cqctl_usage_error("list: unexpected argument '%s'", argv[optind]);
+	if (recent && (sel.any || offline || all || fmt == CTL_LIST_ARRAY))
+		return cqctl_usage_error("%s", "list --recent: alone, or with --json");
 	if (cfpath != NULL && qdir != NULL)
 		return cqctl_usage_error("%s", "list: -C and -q exclude each other");
 	if (!offline && (cfpath != NULL || qdir != NULL))
@@ -541,6 +546,8 @@ cqctl_list(int argc, char **argv, const struct cqctl_command *self)
 	ctl_request_start(&req, "list");
 	if (all)
 		ctl_request_add(&req, "all", NULL);
+	if (recent)
+		ctl_request_add(&req, "recent", NULL);
 	cqctl_sel_add(&sel, &req);
 	if (fmt != CTL_LIST_MAILQ)
 		ctl_request_add(&req, "format", fmt == CTL_LIST_JSONL ? "jsonl" : "json");
@@ -1261,6 +1268,7 @@ static const struct option cqctl_opts_list[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "json-array", no_argument, NULL, 'J' },
 	{ "offline", no_argument, NULL, 'o' },
+	{ "recent", no_argument, NULL, 'E' },
 	CQCTL_SEL_OPTS,
 	CTL_OPT_HELP, CTL_OPT_END,
 };
@@ -1308,14 +1316,15 @@ static const struct cqctl_command cqctl_commands[] = {
 	  "\t\tdeferred).  Anyone; one flush per 10 s for users other than\n"
 	  "\t\troot and the runner's user, who name or wait for their own messages",
 	  cqctl_opts_flush, cqctl_flush },
-	{ "list", "list [--all] [SELECTORS] [--json | --json-array] | "
+	{ "list", "list [--all] [SELECTORS] [--json | --json-array] | list --recent [--json] | "
 	  "list --offline [-C submit.cf | -q DIR] [--json | --json-array]",
 	  "list the client queue as `mailq -Ac` does: your own messages (root and\n"
 	  "\t\tthe runner's user: all of them); --offline reads the queue\n"
 	  "\t\tdirectory directly (root or group smmsp) without the daemon;\n"
 	  "\t\t--json: JSON Lines as `postqueue -j` writes them, held messages\n"
 	  "\t\tincluded; --json-array: the old JSON array (deprecated: goes in\n"
-	  "\t\tthe next release)",
+	  "\t\tthe next release); --recent: the last 1024 that left the queue\n"
+	  "\t\t(delivered, bounced, removed), yours, with the relay's queue IDs",
 	  cqctl_opts_list, cqctl_list },
 	{ "show", "show QID | show {SELECTORS | --all}",
 	  "one message: envelope, recipients, tries, last status, next try;\n"

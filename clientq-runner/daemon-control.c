@@ -49,6 +49,7 @@
 #include "queue/log.h"
 #include "queue/qf.h"
 #include "queue/qlist.h"
+#include "util/json.h"
 #include "util/monotime.h"
 #include "util/promhist.h"
 #include "util/pwcache.h"
@@ -817,6 +818,82 @@ daemon_print_jsonl(const struct qlist *ql, const char *dir, FILE *fp)
 	qlist_print_jsonl(ql, fp);
 }
 
+static void daemon_ctime(long long t, char *buf, size_t size);
+
+/* list --recent: the messages that left the queue lately (recent.h),
+ * newest first, those the peer may see: a line each, or with --json one
+ * JSON object a line with our own member names (Postfix's queue has no
+ * such list: none of postqueue -j's names would fit). */
+static void
+daemon_child_recent(const struct daemon_reader *r, FILE *out, bool json)
+{
+	const struct recent_entry *re;
+	char *buf = NULL, when[64];
+	size_t len = 0, k, n = 0;
+	FILE *mem = open_memstream(&buf, &len);
+
+	if (mem == NULL) {
+		control_fprint_end(out, CTL_TRY, "out of memory");
+		return;
+	}
+	for (k = 0; (re = recent_at(r->d->recent, k)) != NULL; k++) {
+		struct qf_envelope env;
+		struct qlist_entry e;
+
+		memset(&env, 0, sizeof env);
+		memset(&e, 0, sizeof e);
+		env.sender = (char *)re->sender;
+		e.env = &env;
+		e.sres = re->owner != (uid_t)-1 ? SPOOL_OK : SPOOL_GONE;
+		e.owner = re->owner;
+		if (!daemon_mine(r->d, r->peer, &e))
+			continue;
+		n++;
+		if (!json) {
+			daemon_ctime((long long)re->when, when, sizeof when);
+			fprintf(mem, "%s  %s  %s  %s%s%s%s%s\n", re->id, when, re->outcome,
+			    re->sender, re->relay[0] ? "  relay " : "", re->relay,
+			    re->mta_qids[0] ? "  MTA queue ID " : "", re->mta_qids);
+			continue;
+		}
+		fputs("{\"clientq_queue_id\": ", mem);
+		json_string(mem, re->id);
+		fprintf(mem, ", \"clientq_left_at\": %lld, \"clientq_outcome\": ", (long long)re->when);
+		json_string(mem, re->outcome);
+		fputs(", \"clientq_sender\": ", mem);
+		json_string(mem, re->sender);
+		fputs(", \"clientq_relay\": ", mem);
+		json_string(mem, re->relay);
+		fputs(", \"clientq_mta_queue_ids\": [", mem);
+		{
+			/* ", " between them (deliver_outcome's). */
+			const char *p = re->mta_qids;
+			bool first = true;
+
+			while (*p != '\0') {
+				size_t m = strcspn(p, ", ");
+				char one[200];
+
+				if (m > 0) {
+					snprintf(one, sizeof one, "%.*s", (int)m, p);
+					fputs(first ? "" : ", ", mem);
+					json_string(mem, one);
+					first = false;
+				}
+				p += m;
+				p += strspn(p, ", ");
+			}
+		}
+		fputs("], \"clientq_status\": ", mem);
+		json_string(mem, re->status);
+		fputs("}\n", mem);
+	}
+	fclose(mem);
+	control_fprint_data(out, buf, len);
+	free(buf);
+	control_fprint_end(out, CTL_OK, "%s", json ? "" : n == 0 ? "nothing left the queue lately" : "");
+}
+
 /* list: format mailq (the default), jsonl (postqueue -j's JSON Lines,
  * held messages included, and what is being delivered is "active"), or
  * json (the old array, for one release). */
@@ -831,6 +908,11 @@ daemon_child_list(void *arg, FILE *out)
 
 	bool held = ctl_get(r->rq, "held") != NULL;
 	struct qsel sel;
+
+	if (ctl_get(r->rq, "recent") != NULL) {
+		daemon_child_recent(r, out, jsonl);
+		return;
+	}
 	char why[300];
 	size_t k = 0;
 	long long now = (long long)time(NULL);
@@ -1342,7 +1424,7 @@ daemon_cmd_check(struct daemon *d, control_token t, const struct daemon_peer *p,
 static const struct daemon_cmd daemon_cmds[] = {
 	{ "status", false, "", daemon_cmd_status },
 	{ "flush", false, "id " DAEMON_SEL_KEYS " wait", daemon_cmd_flush },
-	{ "list", false, "all format " DAEMON_SEL_KEYS, daemon_cmd_list },
+	{ "list", false, "all recent format " DAEMON_SEL_KEYS, daemon_cmd_list },
 	{ "show", false, "id " DAEMON_SEL_KEYS, daemon_cmd_show },
 	{ "stats", false, "format", daemon_cmd_stats },
 	{ "check", false, "age", daemon_cmd_check },

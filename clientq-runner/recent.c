@@ -55,6 +55,14 @@ recent_record(struct recent *r, const char *id, const char *outcome, time_t when
 }
 
 const struct recent_entry *
+recent_at(const struct recent *r, size_t k)
+{
+	if (k >= r->used)
+		return NULL;
+	return &r->ring[(r->next + RECENT_MAX - 1 - k) % RECENT_MAX];
+}
+
+const struct recent_entry *
 recent_find(const struct recent *r, const char *id)
 {
 	size_t k, i;

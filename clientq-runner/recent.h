@@ -52,4 +52,7 @@ void recent_record(struct recent *r, const char *id, const char *outcome, time_t
 
 const struct recent_entry *recent_find(const struct recent *r, const char *id);
 
+/* recent_at: the k-th newest entry (0 the newest), NULL past the last. */
+const struct recent_entry *recent_at(const struct recent *r, size_t k);
+
 #endif

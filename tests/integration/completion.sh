@@ -46,7 +46,7 @@ expect_words "the command word: every command and the global options" "$all" cli
 expect_words "a prefix of a command" "stats status" clientqctl st
 expect_words "after --socket PATH, the command" "flush" clientqctl --socket /x fl
 expect_words "flush's options: the selectors" "--reason --recipient" clientqctl flush --re
-expect_words "list's options, all of them" "--all --held --help --json --json-array --newer-than --offline --older-than --reason --recipient --sender --user" clientqctl list --
+expect_words "list's options, all of them" "--all --held --help --json --json-array --newer-than --offline --older-than --reason --recent --recipient --sender --user" clientqctl list --
 expect_words "check's options" "--crit --help --warn --age" clientqctl check --
 expect_words "stats' options" "--json" clientqctl stats --j
 expect_words "a file after -C" "$W/submit-a.cf $W/submit-b.cf" clientqctl list --offline -C "$W/sub"

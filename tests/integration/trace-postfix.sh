@@ -122,6 +122,22 @@ it_ctl_expect "show to root: the same" 0 "MTA queue ID $pfqid\$"
 it_ctl cqtrace2 show "$id"
 it_ctl_expect "show to another user: answered as for an ID that does not exist" 1 \
     "no message of yours has this queue ID" err
+it_ctl cqtrace list --recent --json
+if [ "$rc" -eq 0 ] && python3 -c '
+import json, sys
+v = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+e = [x for x in v if x["clientq_queue_id"] == sys.argv[2]]
+assert len(e) == 1 and e[0]["clientq_outcome"] == "delivered", v
+assert e[0]["clientq_mta_queue_ids"] == [sys.argv[3]], e
+assert isinstance(e[0]["clientq_left_at"], int), e
+' "$W/out" "$id" "$pfqid"; then
+	ok "list --recent --json: the delivered message with Postfix's queue ID"
+else
+	fail "list --recent --json" "$(cat "$W/out" "$W/err")"
+fi
+it_ctl cqtrace2 list --recent --json
+[ "$rc" -eq 0 ] && ! grep -q "$id" "$W/out" && ok "... which another user's listing leaves out" ||
+    fail "another user's list --recent" "$(cat "$W/out")"
 it_ctl root show 6B5C01aB000123
 it_ctl_expect "show of an ID never seen: no such message" 1 "no such message" err
 
