@@ -410,6 +410,27 @@ cqctl_sel_add(const struct cqctl_sel *sel, struct strbuf *req)
 		ctl_request_add(req, "held", NULL);
 }
 
+/* cqctl_getopt_sel: cqctl_getopt with the selector options taken into
+ * sel: the next other option, -1 at the end, -2 after a bad selector
+ * value (said). */
+static int
+cqctl_getopt_sel(int argc, char **argv, const struct cqctl_command *self, struct cqctl_sel *sel)
+{
+	int c;
+
+	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
+		switch (cqctl_sel_opt(sel, c, optarg, self->name)) {
+		case 0:
+			return c;
+		case -1:
+			return -2;
+		default:
+			break;
+		}
+	}
+	return -1;
+}
+
 /* Queue IDs from argv[optind..] into req; false (said) on one that is
  * not. */
 static bool
@@ -435,15 +456,7 @@ cqctl_flush(int argc, char **argv, const struct cqctl_command *self)
 	int c, rc;
 
 	optind = 1;
-	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
-		switch (cqctl_sel_opt(&sel, c, optarg, self->name)) {
-		case 1:
-			continue;
-		case -1:
-			return CTL_EXIT_USAGE;
-		default:
-			break;
-		}
+	while ((c = cqctl_getopt_sel(argc, argv, self, &sel)) >= 0) {
 		switch (c) {
 		case 'w':
 			wait = true;
@@ -454,6 +467,8 @@ cqctl_flush(int argc, char **argv, const struct cqctl_command *self)
 			return cqctl_bad_option(self);
 		}
 	}
+	if (c == -2)
+		return CTL_EXIT_USAGE;
 	if (sel.held)
 		return cqctl_usage_error("%s", "flush: a held message is not delivered; release it");
 	if (sel.any && optind != argc)
@@ -494,15 +509,7 @@ cqctl_list(int argc, char **argv, const struct cqctl_command *self)
 	int c, rc;
 
 	optind = 1;
-	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
-		switch (cqctl_sel_opt(&sel, c, optarg, self->name)) {
-		case 1:
-			continue;
-		case -1:
-			return CTL_EXIT_USAGE;
-		default:
-			break;
-		}
+	while ((c = cqctl_getopt_sel(argc, argv, self, &sel)) >= 0) {
 		switch (c) {
 		case 'C':
 			cfpath = optarg;
@@ -531,6 +538,8 @@ cqctl_list(int argc, char **argv, const struct cqctl_command *self)
 			return cqctl_bad_option(self);
 		}
 	}
+	if (c == -2)
+		return CTL_EXIT_USAGE;
 	if (optind != argc)
 		return cqctl_usage_error("list: unexpected argument '%s'", argv[optind]);
 	if (recent && (sel.any || offline || all || fmt == CTL_LIST_ARRAY))
@@ -571,15 +580,7 @@ cqctl_show(int argc, char **argv, const struct cqctl_command *self)
 	int c, rc;
 
 	optind = 1;
-	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
-		switch (cqctl_sel_opt(&sel, c, optarg, self->name)) {
-		case 1:
-			continue;
-		case -1:
-			return CTL_EXIT_USAGE;
-		default:
-			break;
-		}
+	while ((c = cqctl_getopt_sel(argc, argv, self, &sel)) >= 0) {
 		switch (c) {
 		case 'a':
 			all = true;
@@ -590,6 +591,8 @@ cqctl_show(int argc, char **argv, const struct cqctl_command *self)
 			return cqctl_bad_option(self);
 		}
 	}
+	if (c == -2)
+		return CTL_EXIT_USAGE;
 	if (sel.any || all) {
 		if (optind != argc)
 			return cqctl_usage_error("%s", "show: a queue ID or selectors, not both");
@@ -633,15 +636,7 @@ cqctl_act(int argc, char **argv, const struct cqctl_command *self)
 	int c, rc;
 
 	optind = 1;
-	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
-		switch (cqctl_sel_opt(&sel, c, optarg, self->name)) {
-		case 1:
-			continue;
-		case -1:
-			return CTL_EXIT_USAGE;
-		default:
-			break;
-		}
+	while ((c = cqctl_getopt_sel(argc, argv, self, &sel)) >= 0) {
 		switch (c) {
 		case 'c':
 			comment = optarg;
@@ -661,6 +656,8 @@ cqctl_act(int argc, char **argv, const struct cqctl_command *self)
 			return cqctl_bad_option(self);
 		}
 	}
+	if (c == -2)
+		return CTL_EXIT_USAGE;
 	if (optind != argc && (sel.any || all))
 		return cqctl_usage_error("%s: queue IDs or selectors, not both", self->name);
 	if (optind == argc && !sel.any && !all)

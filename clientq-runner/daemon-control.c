@@ -820,6 +820,24 @@ daemon_print_jsonl(const struct qlist *ql, const char *dir, FILE *fp)
 
 static void daemon_ctime(long long t, char *buf, size_t size);
 
+/* The peer may see re: as for a queued message, by the owner and the
+ * sender kept with it. */
+static bool
+daemon_recent_mine(const struct daemon_reader *r, const struct recent_entry *re)
+{
+	struct qf_envelope env;
+	struct qlist_entry e;
+
+	memset(&env, 0, sizeof env);
+	memset(&e, 0, sizeof e);
+	env.sender = (char *)re->sender;
+	e.env = &env;
+	e.sres = re->owner != (uid_t)-1 ? SPOOL_OK : SPOOL_GONE;
+	e.owner = re->owner;
+	return daemon_mine(r->d, r->peer, &e);
+}
+
+
 /* list --recent: the messages that left the queue lately (recent.h),
  * newest first, those the peer may see: a line each, or with --json one
  * JSON object a line with our own member names (Postfix's queue has no
@@ -837,16 +855,7 @@ daemon_child_recent(const struct daemon_reader *r, FILE *out, bool json)
 		return;
 	}
 	for (k = 0; (re = recent_at(r->d->recent, k)) != NULL; k++) {
-		struct qf_envelope env;
-		struct qlist_entry e;
-
-		memset(&env, 0, sizeof env);
-		memset(&e, 0, sizeof e);
-		env.sender = (char *)re->sender;
-		e.env = &env;
-		e.sres = re->owner != (uid_t)-1 ? SPOOL_OK : SPOOL_GONE;
-		e.owner = re->owner;
-		if (!daemon_mine(r->d, r->peer, &e))
+		if (!daemon_recent_mine(r, re))
 			continue;
 		n++;
 		if (!json) {
@@ -964,8 +973,6 @@ static void
 daemon_show_recent(const struct daemon_reader *r, const char *id, FILE *out)
 {
 	const struct recent_entry *re = recent_find(r->d->recent, id);
-	struct qf_envelope env;
-	struct qlist_entry e;
 	char when[64];
 
 	if (re == NULL) {
@@ -973,13 +980,7 @@ daemon_show_recent(const struct daemon_reader *r, const char *id, FILE *out)
 		    "%s: no message of yours has this queue ID", id);
 		return;
 	}
-	memset(&env, 0, sizeof env);
-	memset(&e, 0, sizeof e);
-	env.sender = (char *)re->sender;
-	e.env = &env;
-	e.sres = re->owner != (uid_t)-1 ? SPOOL_OK : SPOOL_GONE;
-	e.owner = re->owner;
-	if (!daemon_mine(r->d, r->peer, &e)) {
+	if (!daemon_recent_mine(r, re)) {
 		/* as for a queued message not theirs: not even whether it
 		 * exists */
 		control_fprint_end(out, CTL_NO, "%s: no message of yours has this queue ID", id);
