@@ -19,8 +19,8 @@
 #   ID, in time order; `clientqctl show` names the MTA's queue ID;
 # - under a journal (tests/tools/log-sink.py), the Sent entry's
 #   MTA_QUEUE_ID field is the MTA's queue ID.
-# Nothing of the system's sendmail is used but its binary: no /etc/mail
-# file, no /var/spool/mqueue; the MTA is stopped by its PID.
+# Nothing of the system's sendmail is used but its binary and m4 files: no
+# /etc/mail file, no /var/spool/mqueue; the MTA is stopped by its PID.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 it_need_root_sendmail
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
