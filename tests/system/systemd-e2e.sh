@@ -8,6 +8,8 @@
 # - the MTA starts (with sendmail-clientq-mta@sendmail enabled): the mail
 #   is out of the client queue within 2 s, and in the recipient's mailbox;
 # - journalctl -o json has the structured fields of the delivery;
+# - clientqctl trace prints the Sent line and the MTA's lines for the
+#   queue ID it gave the message, from the journal;
 # - a stalled loop is killed by the watchdog and the service restarted;
 # - the timer is listed, fires the flush, and the flush starts the
 #   stopped daemon through the socket; so does a user's clientqctl call;
@@ -222,6 +224,31 @@ EOF
 else
 	fail "structured fields of $a1 (alice: $alice_ids)" "$(grep "$a1" "$W/journal.json" | head -n 5)" \
 	    "$(ct journalctl -u sendmail-clientq --no-pager | tail -n 20)"
+fi
+# clientqctl trace (issue 21), as root, from the container's journal:
+# the Sent line of $a1 (its QUEUE_ID= field, with MTA_QUEUE_ID=) and the
+# lines Debian's sendmail MTA logged through syslog for the queue ID it
+# gave the message (its reply in our line's text).
+trace_ok() {
+	ct clientqctl trace "$a1" >"$W/trace.out" 2>"$W/trace.err" || return 1
+	mqid=$(sed -n "s/.* sm-msp-queue\[[0-9]*\]: $a1: to=cqbob, .*stat=Sent (\([0-9A-Za-z]*\) Message accepted for delivery)\$/\1/p" \
+	    "$W/trace.out" | head -n 1)
+	[ -n "$mqid" ] && grep -q " sm-mta\[[0-9]*\]: $mqid: from=" "$W/trace.out" &&
+	    grep -q " sm-mta\[[0-9]*\]: $mqid: to=.*stat=Sent" "$W/trace.out"
+}
+if wait_until 10 trace_ok; then
+	sed 's/^/# trace: /' "$W/trace.out"
+	if ! grep -v -e " $a1: " -e " $mqid: " "$W/trace.out" | grep -q . &&
+	    LC_ALL=C awk '{ t = $1 " " $2; if (t < last) bad = 1; last = t } END { exit bad }' "$W/trace.out" &&
+	    grep -q "\"MTA_QUEUE_ID\" *: *\"$mqid\"" "$W/journal.json"; then
+		ok "clientqctl trace $a1 from the journal: the Sent line and sendmail's lines for $mqid, in time order; MTA_QUEUE_ID=$mqid"
+	else
+		fail "trace from the journal: lines, order or MTA_QUEUE_ID" "$(cat "$W/trace.out")" \
+		    "$(grep "$a1" "$W/journal.json" | head -n 5)"
+	fi
+else
+	fail "clientqctl trace $a1 from the journal" "$(cat "$W/trace.out" "$W/trace.err")" \
+	    "$(ct journalctl --no-pager -n 30)"
 fi
 ct journalctl -x -u sendmail-clientq --no-pager >"$W/journal.x" 2>&1
 grep -q 'Subject: Relay .* is unreachable' "$W/journal.x" &&
