@@ -17,6 +17,8 @@
  *                           (qf_format) with the ID replaced in its headers
  *                           (Message-Id, Received), owner, group and mode as
  *                           the original's: a backlog for the scale tests.
+ *                           Names already in DIR (another original's clones
+ *                           from the same second) are passed over.
  *                           No fsync (a test's scratch queue).
  *   qftool age DIR ID SECONDS
  *                           make the message ID SECONDS older: its control
@@ -110,6 +112,25 @@ write_new(const char *path, const void *data, size_t len, const struct stat *lik
 	}
 }
 
+/* Whether any file of the message NID is already in DIR: two originals
+ * queued in the same second share the date digits, so the clones of the
+ * second would otherwise meet the first's (O_EXCL then fails). */
+static int
+taken(const char *dir, const char *nid)
+{
+	static const char *const kinds[] = { "qf", "df", "hf", "Qf", "tf", "xf" };
+	char path[4096];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s%s", dir, kinds[i], nid);
+		if (lstat(path, &st) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static int
 clone_message(const char *dir, const char *id, long n)
 {
@@ -143,7 +164,7 @@ clone_message(const char *dir, const char *id, long n)
 		/* the date digits and two sequence digits, then the number */
 		snprintf(base, sizeof base, "%.8s%06ld", id, 900000 + k / 3600);
 		qid_with_seq(nid, base, (unsigned)(k % 3600));
-		if (strcmp(nid, id) == 0 || !qid_valid(nid))
+		if (strcmp(nid, id) == 0 || !qid_valid(nid) || taken(dir, nid))
 			continue;
 		for (i = 0; i < env->nheaders; i++)
 			env->headers[i].value = replace_all(saved[i], id, nid);
