@@ -598,9 +598,6 @@ deliver_commit_plan(struct deliver_job *j)
 	time_t now;
 
 	j->plan = p;
-	/* The rewrite changes the envelope the lines are made from: log
-	 * them first. */
-	deliver_log_txn(j);
 	now = time(NULL);
 	deliver_plan(j, now, p);
 	j->cresult = deliver_remaining(j) == 0 ? DELIVER_DELIVERED :
@@ -661,11 +658,11 @@ deliver_commit_plan(struct deliver_job *j)
 	j->cstage = COMMIT_INTENT;
 }
 
+/* deliver_commit (deliver.c) once the job is done and its lines are
+ * logged. */
 void
-deliver_commit(struct deliver_job *j)
+deliver_commit_disk(struct deliver_job *j)
 {
-	if (j->committed || j->running || j->batch < j->nbatches)
-		return;
 	if (j->cstage == COMMIT_NONE)
 		deliver_commit_plan(j);
 	if (deliver_commit_steps(j)) {

@@ -1,5 +1,5 @@
 /*
- * deliver-private: what the two files of the deliver module share
+ * deliver-private: what the three files of the deliver module share
  * (deliver.h is its contract; nothing outside lib/delivery/deliver*.c
  * includes this).
  *
@@ -7,7 +7,8 @@
  * sendmail's transactions, the body, the log lines.  deliver-commit.c
  * puts the outcome on disk, as the commit/notification machine deliver.h
  * describes (requeue, intent, notification, final rewrite), resumable
- * after a failed write or a crash.  The job, below, is both files'.
+ * after a failed write or a crash.  deliver-rcpt.c holds a recipient's
+ * outcome and its mark.  The job, below, is theirs.
  */
 #ifndef CQ_DELIVER_PRIVATE_H
 #define CQ_DELIVER_PRIVATE_H
@@ -133,14 +134,17 @@ struct deliver_job {
 	char *rdbuf;
 };
 
-/* Each is described where it is defined.  deliver.c: */
-void deliver_log_txn(struct deliver_job *j);
-char *deliver_mark(const struct deliver_rcpt *o);
+/* The calls go one way: deliver.c calls deliver-commit.c, and both call
+ * deliver-rcpt.c, which calls neither.  Each is described where it is
+ * defined.  deliver-rcpt.c: */
+void deliver_rcpt_clear(struct deliver_rcpt *o);
 void deliver_set(struct deliver_rcpt *o, enum deliver_state st, const char *dsn,
     const char *reply, const char *command, const char *text, const char *status);
+char *deliver_mark(const struct deliver_rcpt *o);
 bool deliver_unmark(const char *m, struct deliver_rcpt *o);
 
 /* deliver-commit.c: */
+void deliver_commit_disk(struct deliver_job *j);
 bool deliver_recover(struct deliver_job *j, const char *intent);
 bool deliver_remove(struct deliver_job *j);
 void deliver_xscript_txn(struct deliver_job *j);

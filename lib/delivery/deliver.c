@@ -143,105 +143,7 @@ deliver_log(struct deliver_job *j, const char *to, const char *dsn,
 	}
 }
 
-static void
-deliver_rcpt_clear(struct deliver_rcpt *o)
-{
-	free(o->reply);
-	free(o->command);
-	free(o->text);
-	free(o->status);
-	memset(o, 0, sizeof *o);
-}
-
-static char *
-deliver_dup(const char *s)
-{
-	return s != NULL && *s != '\0' ? xstrdup(s) : NULL;
-}
-
-void
-deliver_set(struct deliver_rcpt *o, enum deliver_state st, const char *dsn,
-    const char *reply, const char *command, const char *text, const char *status)
-{
-	deliver_rcpt_clear(o);
-	o->state = st;
-	snprintf(o->dsn, sizeof o->dsn, "%s", dsn != NULL ? dsn : "");
-	o->reply = deliver_dup(reply);
-	o->command = deliver_dup(command);
-	o->text = deliver_dup(text);
-	o->status = deliver_dup(status);
-}
-
-/* --------------------------------------------- the intent in the qf */
-
-static const char *const deliver_action_names[] = { "failed", "delayed", "relayed" };
-
-/* A field of a mark: tabs would split it, newlines the line. */
-static void
-deliver_mark_field(struct strbuf *sb, const char *s)
-{
-	strbuf_addch(sb, '\t');
-	for (; s != NULL && *s != '\0'; s++)
-		strbuf_addch(sb, *s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s);
-}
-
-/* The M line of a reported recipient: "DSN", action, status, command,
- * text, reply, tab-separated.  sendmail ignores M lines on reading. */
-char *
-deliver_mark(const struct deliver_rcpt *o)
-{
-	struct strbuf sb = STRBUF_INIT;
-
-	strbuf_addstr(&sb, "DSN");
-	deliver_mark_field(&sb, deliver_action_names[o->action]);
-	deliver_mark_field(&sb, o->dsn);
-	deliver_mark_field(&sb, o->command);
-	deliver_mark_field(&sb, o->text);
-	deliver_mark_field(&sb, o->reply);
-	return strbuf_detach(&sb, NULL);
-}
-
-bool
-deliver_unmark(const char *m, struct deliver_rcpt *o)
-{
-	char *copy, *f[6], *p;
-	size_t n = 0, a;
-
-	if (m == NULL || strncmp(m, DELIVER_MARK, strlen(DELIVER_MARK)) != 0)
-		return false;
-	copy = xstrdup(m);
-	for (p = copy; n < 6; n++) {
-		f[n] = p;
-		if (n == 5)
-			break;
-		if ((p = strchr(p, '\t')) == NULL)
-			break;
-		*p++ = '\0';
-	}
-	if (n != 5) {
-		free(copy);
-		return false;
-	}
-	for (a = 0; a < 3 && strcmp(f[1], deliver_action_names[a]) != 0; a++)
-		;
-	if (a == 3) {
-		free(copy);
-		return false;
-	}
-	deliver_set(o, a == DSN_ACT_RELAYED ? RS_SENT : a == DSN_ACT_DELAYED ?
-	    RS_DEFERRED : RS_FAILED, f[2], f[5], f[3], f[4], NULL);
-	o->report = true;
-	o->action = (enum dsn_action)a;
-	if (o->state == RS_DEFERRED) {
-		struct strbuf st = STRBUF_INIT;
-
-		strbuf_addf(&st, "Deferred: %s", o->reply != NULL ? o->reply :
-		    o->text != NULL ? o->text : "");
-		o->status = strbuf_detach(&st, NULL);
-	}
-	free(copy);
-	return true;
-}
+static void deliver_log_txn(struct deliver_job *j);
 
 /* --------------------------------------------------------- opening */
 
@@ -682,7 +584,7 @@ deliver_txn_done(struct deliver_job *j)
  * for the accepted recipients together, one per recipient its own RCPT
  * reply refused, one for those the transaction's end (MAIL, DATA, the
  * final dot, a lost connection) decided together. */
-void
+static void
 deliver_log_txn(struct deliver_job *j)
 {
 	struct strbuf to = STRBUF_INIT, rest = STRBUF_INIT;
@@ -810,6 +712,17 @@ deliver_return(struct deliver_job *j, const char *who)
 		    strncmp(text, "Deferred: ", 10) == 0 ? text + 10 : text, stat);
 		deliver_log(j, r->addr, "5.4.7", stat, NULL, false, NULL);
 	}
+}
+
+void
+deliver_commit(struct deliver_job *j)
+{
+	if (j->committed || j->running || j->batch < j->nbatches)
+		return;
+	/* The rewrite changes the envelope the lines are made from: log
+	 * them first (once: a commit tried again finds them logged). */
+	deliver_log_txn(j);
+	deliver_commit_disk(j);
 }
 
 bool
