@@ -1,8 +1,7 @@
 /*
  * daemon-control-act: the control commands that change messages -- hold,
- * release, remove, bounce, requeue -- by queue ID or by selector, and the
- * selector grammar every command that takes messages shares
- * (clientqctl(8), SELECTING MESSAGES).
+ * release, remove, bounce, requeue -- by queue ID or by selector (the
+ * grammar is daemon-control-sel.c's; clientqctl(8), SELECTING MESSAGES).
  *
  * Where it runs.  An action may touch every queued file (remove
  * --older-than 7d on a flooded queue), so none of it runs on the loop: a
@@ -24,7 +23,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +39,6 @@
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 
-/* The longest --sender, --recipient, --user and --reason taken. */
-#define DAEMON_SEL_MAX 256
 
 static const char *const daemon_act_names[] = {
 	"flush", "hold", "release", "remove", "bounce", "requeue",
@@ -50,93 +46,6 @@ static const char *const daemon_act_names[] = {
 static const char *const daemon_act_done_words[] = {
 	"made due", "held", "released", "removed", "returned to the sender", "requeued",
 };
-
-/* ------------------------------------------------------------ selectors */
-
-static bool
-daemon_sel_age(const char *v)
-{
-	char *end;
-
-	return v == NULL || (v[0] >= '0' && v[0] <= '9' && strtoll(v, &end, 10) >= 0 &&
-	    *end == '\0');
-}
-
-bool
-daemon_sel_check(const struct ctl_request *rq, char *what, size_t whatsize,
-    char *err, size_t errsize)
-{
-	static const char *const strs[] = { "sender", "recipient", "user", "reason" };
-	struct strbuf sb = STRBUF_INIT;
-	size_t i;
-
-	if (!daemon_sel_age(ctl_get(rq, "older")) || !daemon_sel_age(ctl_get(rq, "newer"))) {
-		snprintf(err, errsize, "an age must be a number of seconds");
-		return false;
-	}
-	for (i = 0; i < sizeof strs / sizeof strs[0]; i++) {
-		const char *v = ctl_get(rq, strs[i]);
-
-		if (v != NULL && (v[0] == '\0' || strlen(v) > DAEMON_SEL_MAX)) {
-			snprintf(err, errsize, "--%s: empty, or longer than %d characters",
-			    strs[i], DAEMON_SEL_MAX);
-			return false;
-		}
-	}
-	/* The selection as clientqctl's options say it, for the log. */
-	for (i = 0; i < rq->nargs; i++) {
-		const struct ctl_arg *a = &rq->args[i];
-		const char *v = a->value != NULL ? a->value : "";
-		const char *sep = sb.len ? " " : "";
-
-		if (strcmp(a->key, "older") == 0 || strcmp(a->key, "newer") == 0)
-			strbuf_addf(&sb, "%s--%s-than %ss", sep, a->key, v);
-		else if (strcmp(a->key, "held") == 0 || strcmp(a->key, "all") == 0)
-			strbuf_addf(&sb, "%s--%s", sep, a->key);
-		else if (strcmp(a->key, "sender") == 0 || strcmp(a->key, "recipient") == 0 ||
-		    strcmp(a->key, "user") == 0 || strcmp(a->key, "reason") == 0)
-			strbuf_addf(&sb, "%s--%s '%s'", sep, a->key, v);
-	}
-	snprintf(what, whatsize, "%s", sb.len ? strbuf_str(&sb) : "");
-	strbuf_free(&sb);
-	return true;
-}
-
-bool
-daemon_sel_make(const struct ctl_request *rq, struct qsel *s, char *err, size_t errsize)
-{
-	const char *v;
-
-	qsel_init(s);
-	if ((v = ctl_get(rq, "older")) != NULL)
-		s->older_than = strtoll(v, NULL, 10);
-	if ((v = ctl_get(rq, "newer")) != NULL)
-		s->newer_than = strtoll(v, NULL, 10);
-	s->sender = ctl_get(rq, "sender");
-	s->recipient = ctl_get(rq, "recipient");
-	if ((v = ctl_get(rq, "user")) != NULL) {
-		struct passwd pw, *res = NULL;
-		char tmp[4096];
-
-		/* NSS here, in the child, where waiting holds nobody up. */
-		if (getpwnam_r(v, &pw, tmp, sizeof tmp, &res) != 0 || res == NULL) {
-			snprintf(err, errsize, "--user: no such user '%.64s'", v);
-			return false;
-		}
-		s->by_user = true;
-		s->uid = pw.pw_uid;
-		s->user = v;
-	}
-	if ((v = ctl_get(rq, "reason")) != NULL) {
-		char why[200];
-
-		if (!qsel_set_reason(s, v, why, sizeof why)) {
-			snprintf(err, errsize, "--reason: not a regular expression: %s", why);
-			return false;
-		}
-	}
-	return true;
-}
 
 /* ------------------------------------------------------------ the child */
 
@@ -322,45 +231,6 @@ daemon_act_report(struct daemon_actor *a, const struct daemon_msg *m, bool done,
 	fprintf(a->out, "S %s %s\n", m->e.id, why);
 }
 
-/* The candidates named: every one exists and is the peer's, or the
- * request fails before anything is done. */
-static bool
-daemon_act_named(struct daemon_actor *a, bool act)
-{
-	const char *id;
-	size_t pos = 0;
-	char why[300];
-
-	while ((id = ctl_get_next(a->rq, "id", &pos)) != NULL) {
-		struct daemon_msg m;
-		char prefix = a->act == DAEMON_ACT_RELEASE ? 'h' : 'q';
-		bool there, mine;
-
-		there = daemon_msg_load(a->d, id, prefix, &m);
-		if (!there && a->act == DAEMON_ACT_REMOVE) {
-			daemon_msg_free(&m);
-			prefix = 'h';
-			there = daemon_msg_load(a->d, id, prefix, &m);
-		}
-		mine = there && daemon_mine(a->d, &a->peer, &m.e);
-		if (!act && !mine) {
-			daemon_msg_free(&m);
-			/* Not told apart for someone who may not see it. */
-			if (!a->peer.admin)
-				fprintf(a->out, "E %d %s: no message of yours has this queue ID\n",
-				    CTL_NO, id);
-			else
-				fprintf(a->out, "E %d %s: no such %smessage\n", CTL_NO, id,
-				    a->act == DAEMON_ACT_RELEASE ? "held " : "");
-			return false;
-		}
-		if (act)
-			daemon_act_report(a, &m, daemon_act_one(a, id, prefix, why, sizeof why), why);
-		daemon_msg_free(&m);
-	}
-	return true;
-}
-
 /* The dry run's line for a message. */
 static void
 daemon_act_describe(FILE *out, const struct daemon_msg *m, long long now)
@@ -379,29 +249,54 @@ daemon_act_describe(FILE *out, const struct daemon_msg *m, long long now)
 	    env->nrcpts > 1 ? " and more" : "");
 }
 
-bool
-daemon_select(struct daemon *d, const struct daemon_peer *p, char prefix, const struct qsel *s,
-    bool (*fn)(void *arg, const struct daemon_msg *m), void *arg, char *err, size_t errsize)
+/* What a pass over the queue IDs named does with them. */
+enum daemon_named_pass {
+	DAEMON_NAMED_CHECK,	/* each exists and is the peer's */
+	DAEMON_NAMED_ACT,	/* acted on, each result to the loop */
+	DAEMON_NAMED_DESCRIBE,	/* the dry run's line for each */
+};
+
+/* The messages named, one pass: the check comes first, so the request
+ * fails before anything is done (false, and the refusal in err) unless
+ * every one exists and is the peer's.  *n counts those described. */
+static bool
+daemon_act_named(struct daemon_actor *a, enum daemon_named_pass pass, size_t *n,
+    char *err, size_t errsize)
 {
-	struct spool_scan scan;
-	struct spool_error serr;
 	long long now = (long long)time(NULL);
-	bool go = true;
-	size_t i;
+	const char *id;
+	size_t pos = 0;
+	char why[300];
 
-	if (!spool_scan(d->sp, prefix, &scan, &serr)) {
-		snprintf(err, errsize, "%s", serr.reason);
-		return false;
-	}
-	for (i = 0; go && i < scan.nids; i++) {
+	while ((id = ctl_get_next(a->rq, "id", &pos)) != NULL) {
 		struct daemon_msg m;
+		char prefix = a->act == DAEMON_ACT_RELEASE ? 'h' : 'q';
+		bool there;
 
-		if (daemon_msg_load(d, scan.ids[i], prefix, &m) && daemon_mine(d, p, &m.e) &&
-		    qsel_match(s, &m.e, now, d->cfg->helo))
-			go = fn(arg, &m);
+		there = daemon_msg_load(a->d, id, prefix, &m);
+		if (!there && a->act == DAEMON_ACT_REMOVE) {
+			daemon_msg_free(&m);
+			prefix = 'h';
+			there = daemon_msg_load(a->d, id, prefix, &m);
+		}
+		if (pass == DAEMON_NAMED_CHECK && !(there && daemon_mine(a->d, &a->peer, &m.e))) {
+			daemon_msg_free(&m);
+			/* Not told apart for someone who may not see it. */
+			if (!a->peer.admin)
+				snprintf(err, errsize, "%s: no message of yours has this queue ID", id);
+			else
+				snprintf(err, errsize, "%s: no such %smessage", id,
+				    a->act == DAEMON_ACT_RELEASE ? "held " : "");
+			return false;
+		}
+		if (pass == DAEMON_NAMED_ACT)
+			daemon_act_report(a, &m, daemon_act_one(a, id, prefix, why, sizeof why), why);
+		else if (pass == DAEMON_NAMED_DESCRIBE) {
+			daemon_act_describe(a->out, &m, now);
+			(*n)++;
+		}
 		daemon_msg_free(&m);
 	}
-	spool_scan_free(&scan);
 	return true;
 }
 
@@ -455,9 +350,6 @@ daemon_act_prefix(const struct daemon_actor *a)
 static void
 daemon_act_start(struct daemon_actor *a, const struct daemon_reader *r, FILE *out)
 {
-	struct passwd pw, *res = NULL;
-	char tmp[4096];
-
 	memset(a, 0, sizeof *a);
 	a->d = r->d;
 	a->peer = *r->peer;
@@ -467,8 +359,7 @@ daemon_act_start(struct daemon_actor *a, const struct daemon_reader *r, FILE *ou
 	for (size_t k = 0; k < sizeof daemon_act_names / sizeof daemon_act_names[0]; k++)
 		if (strcmp(r->rq->command, daemon_act_names[k]) == 0)
 			a->act = (enum daemon_act)k;
-	if (getpwuid_r(a->peer.uid, &pw, tmp, sizeof tmp, &res) == 0 && res != NULL)
-		snprintf(a->peer.name, sizeof a->peer.name, "%s", res->pw_name);
+	(void)daemon_peer_named(&a->peer);
 	daemon_who(&a->peer, a->who, sizeof a->who);
 }
 
@@ -484,7 +375,9 @@ daemon_child_act(void *arg, FILE *out)
 	daemon_act_start(&a, arg, out);
 	fprintf(out, "N %s\n", a.peer.name);
 	if (ctl_get(a.rq, "id") != NULL) {
-		if (daemon_act_named(&a, false) && daemon_act_named(&a, true))
+		if (!daemon_act_named(&a, DAEMON_NAMED_CHECK, &n, err, sizeof err))
+			fprintf(out, "E %d %s\n", CTL_NO, err);
+		else if (daemon_act_named(&a, DAEMON_NAMED_ACT, &n, err, sizeof err))
 			fprintf(out, "E %d\n", CTL_OK);
 		return;
 	}
@@ -506,30 +399,13 @@ daemon_child_dry(void *arg, FILE *out)
 	struct qsel s;
 	char err[300];
 	size_t n = 0;
-	const char *id;
-	size_t pos = 0;
-	long long now = (long long)time(NULL);
 
 	daemon_act_start(&a, arg, out);
 	if (ctl_get(a.rq, "id") != NULL) {
-		while ((id = ctl_get_next(a.rq, "id", &pos)) != NULL) {
-			struct daemon_msg m;
-			char prefix = a.act == DAEMON_ACT_RELEASE ? 'h' : 'q';
-			bool there = daemon_msg_load(a.d, id, prefix, &m);
-
-			if (!there && a.act == DAEMON_ACT_REMOVE) {
-				daemon_msg_free(&m);
-				there = daemon_msg_load(a.d, id, prefix = 'h', &m);
-			}
-			if (!there || !daemon_mine(a.d, &a.peer, &m.e)) {
-				daemon_msg_free(&m);
-				control_fprint_end(out, CTL_NO, a.peer.admin ? "%s: no such message" :
-				    "%s: no message of yours has this queue ID", id);
-				return;
-			}
-			daemon_act_describe(out, &m, now);
-			daemon_msg_free(&m);
-			n++;
+		if (!daemon_act_named(&a, DAEMON_NAMED_CHECK, &n, err, sizeof err) ||
+		    !daemon_act_named(&a, DAEMON_NAMED_DESCRIBE, &n, err, sizeof err)) {
+			control_fprint_end(out, CTL_NO, "%s", err);
+			return;
 		}
 	} else {
 		if (!daemon_sel_make(a.rq, &s, err, sizeof err)) {

@@ -1,6 +1,11 @@
 /*
- * daemon-control-private: what the files of the control commands share
- * (daemon-control.c, daemon-control-verify.c); nothing else includes it.
+ * daemon-control-private: what the files of the control commands share;
+ * nothing else includes it.  The calls between them go one way:
+ * daemon-control.c (dispatch, status, flush, list, show) calls
+ * daemon-control-act.c (hold, release, remove, bounce, requeue) and
+ * daemon-control-verify.c (verify); all three call daemon-control-sel.c
+ * (who asked, a message as a selection sees it, the selectors), which
+ * calls none of them.
  */
 #ifndef CQ_DAEMON_CONTROL_PRIVATE_H
 #define CQ_DAEMON_CONTROL_PRIVATE_H
@@ -78,6 +83,16 @@ struct daemon_msg {
 	struct qf_envelope *own;	/* env when we parsed it */
 };
 
+/* ---------------------------------------------- daemon-control-sel.c */
+
+/* daemon_peer_named: in a child, the peer's name from NSS (the loop's
+ * came from the bounded cache, or is the uid); false, the name left as
+ * it was, when NSS has none that fits. */
+bool daemon_peer_named(struct daemon_peer *p);
+
+/* daemon_who: "uid 1000 (alice), pid 4242": who asked, for the log. */
+void daemon_who(const struct daemon_peer *p, char *buf, size_t size);
+
 /* daemon_msg_load: id's control file (prefix 'q', or 'h' for a held
  * one) read into m; false when it is not there or cannot be opened.
  * Free with daemon_msg_free either way. */
@@ -113,6 +128,8 @@ struct daemon_flushq *daemon_flushq_new(struct daemon *d, control_token t,
     const struct daemon_peer *p, enum daemon_act act);
 void daemon_flushq_free(struct daemon *d, struct daemon_flushq *q);
 
+/* ---------------------------------------------- the commands' files */
+
 /* daemon_cmd_act: hold, release, remove, bounce, requeue
  * (daemon-control-act.c). */
 void daemon_cmd_act(struct daemon *d, control_token t, const struct daemon_peer *p,
@@ -121,9 +138,6 @@ void daemon_cmd_act(struct daemon *d, control_token t, const struct daemon_peer 
  * loop; daemon_act_answer: its end, answered. */
 void daemon_act_line(struct daemon *d, struct daemon_flushq *q, char kind, const char *rest);
 void daemon_act_answer(struct daemon *d, struct daemon_flushq *q);
-
-/* daemon_who: "uid 1000 (alice), pid 4242": who asked, for the log. */
-void daemon_who(const struct daemon_peer *p, char *buf, size_t size);
 
 /* daemon_cmd_verify: the verify command (daemon-control-verify.c). */
 void daemon_cmd_verify(struct daemon *d, control_token t, const struct daemon_peer *p,

@@ -8,7 +8,6 @@
 #include "daemon-control-private.h"
 #include "daemon-private.h"
 
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,17 +88,16 @@ daemon_child_verify(void *arg, FILE *out)
 	struct strbuf mail = STRBUF_INIT, addr = STRBUF_INIT;
 	char **cmds, err[300], name[256];
 	const char *a;
-	struct passwd pw, *pwp = NULL;
-	char pwbuf[4096];
+	struct daemon_peer peer = *r->peer;
 	size_t n = 0, i, pos = 0;
 	enum smtp_event ev;
 
-	if (getpwuid_r(r->peer->uid, &pw, pwbuf, sizeof pwbuf, &pwp) != 0 || pwp == NULL) {
+	if (!daemon_peer_named(&peer)) {
 		control_fprint_end(out, CTL_NO, "verify: uid %lu has no user name to send from",
 		    (unsigned long)r->peer->uid);
 		return;
 	}
-	snprintf(name, sizeof name, "%s", pw.pw_name);
+	snprintf(name, sizeof name, "%s", peer.name);
 	/* The sender as delivery qualifies it: @$j, or masqueraded when
 	 * submit.cf masquerades the envelope. */
 	strbuf_addstr(&mail, "MAIL From:<");

@@ -35,7 +35,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,16 +72,6 @@ daemon_user_name(uid_t uid, char *buf, size_t size)
 	(void)pwcache_name(uid, buf, size, time(NULL));
 }
 
-/* "uid 1000 (alice), pid 4242": who asked, for the log. */
-void
-daemon_who(const struct daemon_peer *p, char *buf, size_t size)
-{
-	if (p->pid > 0)
-		snprintf(buf, size, "uid %lu (%s), pid %ld", (unsigned long)p->uid, p->name,
-		    (long)p->pid);
-	else
-		snprintf(buf, size, "uid %lu (%s)", (unsigned long)p->uid, p->name);
-}
 
 /* ------------------------------------------------------------ waiters */
 
@@ -205,51 +194,6 @@ daemon_control_closed(void *arg, control_token t)
 			daemon_waiter_free(d, w);
 			return;
 		}
-}
-
-/* ------------------------------------------------------------ messages */
-
-bool
-daemon_msg_load(struct daemon *d, const char *id, char prefix, struct daemon_msg *m)
-{
-	const struct deliver_job *j = prefix == 'q' ? daemon_active_job(d, id) : NULL;
-	struct spool_error err;
-	bool locked;
-	char *data;
-	size_t len;
-
-	memset(m, 0, sizeof *m);
-	snprintf(m->e.id, sizeof m->e.id, "%s", id);
-	m->e.held = prefix == 'h';
-	if (j != NULL) {
-		/* Its owner is not known without another descriptor of a
-		 * locked file (which an fcntl lock would not survive): the
-		 * sender alone decides. */
-		m->e.sres = SPOOL_LOCKED;
-		m->e.env = (struct qf_envelope *)deliver_envelope(j);
-		return true;
-	}
-	m->e.sres = spool_peek(d->sp, prefix, id, &locked, &data, &len, &m->e.owner, &err);
-	if (m->e.sres != SPOOL_OK)
-		return false;
-	if (qf_parse(data, len, &m->own, NULL) != QF_OK)
-		m->own = NULL;
-	free(data);
-	m->e.env = m->own;
-	return true;
-}
-
-void
-daemon_msg_free(struct daemon_msg *m)
-{
-	qf_free(m->own);
-	m->own = NULL;
-}
-
-bool
-daemon_mine(const struct daemon *d, const struct daemon_peer *p, const struct qlist_entry *e)
-{
-	return p->admin || qlist_belongs(e, p->uid, p->name, d->cfg->helo);
 }
 
 /* ------------------------------------------------------------ commands */
@@ -391,34 +335,6 @@ daemon_flushq_find(struct daemon *d, control_token t)
 	return NULL;
 }
 
-struct daemon_flushq *
-daemon_flushq_new(struct daemon *d, control_token t, const struct daemon_peer *p,
-    enum daemon_act act)
-{
-	struct daemon_flushq *q = xcalloc(1, sizeof *q);
-
-	q->token = t;
-	q->peer = *p;
-	q->act = act;
-	q->next = d->flushqs;
-	d->flushqs = q;
-	return q;
-}
-
-void
-daemon_flushq_free(struct daemon *d, struct daemon_flushq *q)
-{
-	struct daemon_flushq **pp;
-
-	for (pp = &d->flushqs; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == q) {
-			*pp = q->next;
-			break;
-		}
-	idmap_free(q->set);
-	free(q);
-}
-
 /* Stopping: every flush whose selection is still coming is answered. */
 static void
 daemon_flushqs_stop(struct daemon *d)
@@ -524,18 +440,15 @@ daemon_child_select(void *arg, FILE *out)
 	struct daemon_peer p = *r->peer;
 	struct spool_scan scan;
 	struct spool_error err;
-	struct passwd pw, *res = NULL;
 	struct qsel sel;
-	char tmp[4096], why[300];
+	char why[300];
 	const char *id;
 	long long now = (long long)time(NULL);
 	size_t pos = 0, i;
 	int pass;
 	bool select;
 
-	/* NSS here, where waiting holds nobody up. */
-	if (getpwuid_r(p.uid, &pw, tmp, sizeof tmp, &res) == 0 && res != NULL)
-		snprintf(p.name, sizeof p.name, "%s", res->pw_name);
+	(void)daemon_peer_named(&p);
 	fprintf(out, "N %s\n", p.name);
 	if (ctl_get(r->rq, "id") != NULL) {
 		/* All of them checked before any is flushed. */
@@ -1133,17 +1046,14 @@ daemon_child_show(void *arg, FILE *out)
 	const char *id = ctl_get(r->rq, "id");
 	struct daemon_show_scan sc = { r, out, 0 };
 	struct daemon_peer p = *r->peer;
-	struct passwd pw, *res = NULL;
 	struct qsel sel;
-	char tmp[4096], err[300];
+	char err[300];
 
 	if (id != NULL) {
 		daemon_show_one(r, id, out);
 		return;
 	}
-	/* The peer's name from NSS, here where waiting holds nobody up. */
-	if (getpwuid_r(p.uid, &pw, tmp, sizeof tmp, &res) == 0 && res != NULL)
-		snprintf(p.name, sizeof p.name, "%s", res->pw_name);
+	(void)daemon_peer_named(&p);
 	if (!daemon_sel_make(r->rq, &sel, err, sizeof err)) {
 		control_fprint_end(out, CTL_BAD, "show: %s", err);
 		return;

@@ -144,6 +144,14 @@ as root hold --all --dry-run
 as root bounce "$a_old" "$r_old" --dry-run
 [ "$rc" -eq 0 ] && [ "$(grep -c ' old  from ' "$W/out")" -eq 2 ] &&
     ok "bounce of two named IDs --dry-run: both" || fail "bounce --dry-run" "$(cat "$W/out" "$W/err")"
+as cqqops1 remove "$a_old" "$r_old" --dry-run
+expect "a user's dry run naming someone else's message is refused as the action would be" 1 \
+    "$r_old: no message of yours has this queue ID" err
+! grep -q ' old  from ' "$W/out" && ok "... and lists none of the named, not even their own" ||
+    fail "refused dry run listed" "$(cat "$W/out")"
+as root release "$a_old" --dry-run
+expect "a dry release of a message that is not held: no such held message" 1 \
+    "$a_old: no such held message" err
 snapshot "$W/after"
 cmp -s "$W/before" "$W/after" && ok "after the dry runs the queue is byte-identical (names, owners, modes, times, contents)" ||
     fail "dry runs changed the queue" "$(diff "$W/before" "$W/after")"
