@@ -2,16 +2,19 @@
  * check-private: what the files of the check module share (check.h is
  * its contract; nothing outside lib/check*.c includes this).
  *
- * The module is cut by concern: check.c holds the report and the table
- * of checks; check-parse.c the parsers of cron lines, command lines and
- * shell assignments (sendmail.conf); check-sysroot.c paths under --root,
- * bounded file reads and passwd/group lookups; check-sendmail.c the
- * checks of sendmail's own parts (submit.cf, smmsp, the binary, the
- * client and MTA queues); check-runners.c those of the other runners
- * (cron, Debian's sendmail.conf, systemd, rc.conf, running processes);
- * check-relay.c the relay's greeting.  A check adds its results with
- * ck_add and its repairs with ck_fix; what several checks need is kept in
- * struct check_ctx, filled by the checks that come first in the table.
+ * The module is cut by concern: check.c holds the table of checks and
+ * runs it; check-report.c the report the checks fill; check-parse.c the
+ * parsers of cron lines, command lines and shell assignments
+ * (sendmail.conf); check-sysroot.c paths under --root, bounded file reads
+ * and passwd/group lookups; check-sendmail.c the checks of sendmail's own
+ * parts (submit.cf, smmsp, the binary, the client and MTA queues);
+ * check-runners.c those of the other runners (cron, Debian's
+ * sendmail.conf, systemd, rc.conf, running processes); check-relay.c the
+ * relay's greeting.  A check adds its results with ck_add and its repairs
+ * with ck_fix; what several checks need is kept in struct check_ctx,
+ * filled by the checks that come first in the table.  The calls go one
+ * way: check.c calls the checks, the checks call check-report.c,
+ * check-parse.c and check-sysroot.c, and those call no check.
  */
 #ifndef CQ_CHECK_PRIVATE_H
 #define CQ_CHECK_PRIVATE_H
@@ -63,7 +66,7 @@ struct check_ctx {
 	gid_t smmsp_gid;
 };
 
-/* Each is described where it is defined.  check.c: */
+/* Each is described where it is defined.  check-report.c: */
 void ck_add(struct check_ctx *c, const char *check, enum check_status st,
     const char *path, const char *found, const char *expected, const char *advice);
 char *ck_dup(const char *s);
