@@ -19,6 +19,7 @@
 #include "queue/idmap.h"
 #include "queue/log.h"
 #include "util/monotime.h"
+#include "util/pwcache.h"
 #include "queue/qf.h"
 #include "delivery/sched.h"
 #include "util/sdnotify.h"
@@ -924,6 +925,10 @@ daemon_reload(struct daemon *d, long long mono)
 		 * does not hold. */
 		retry_breaker_init(&d->breaker, d->cfg->probe_cap_ms);
 	}
+	/* A reload is how an admin says the system changed: users added,
+	 * renamed or removed are asked of NSS again, not served from the
+	 * cache for up to PWCACHE_TTL_S. */
+	pwcache_flush();
 	(void)mono;
 	(void)daemon_rescan_start(d);	/* a slice per turn, from here */
 	daemon_arm_work(d);

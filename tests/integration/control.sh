@@ -137,6 +137,14 @@ logged 'delivery paused by uid [0-9]+ \(smmsp\), pid [0-9]+' &&
     ok "the pause is logged with who asked" || fail "pause logged" "$(cat "$W/daemon.log")"
 as root resume
 expect "root resumes" 0 '^delivery resumed; 4 queued'
+# A user renamed: the loop names users from a cache (ten minutes), which
+# a reload empties.
+it_user cqren || { echo "SKIP: cannot add users"; exit 77; }
+as cqren pause
+expect "a user's name comes from NSS" 1 '\(you are cqren\)' err
+usermod -l cqren2 cqren && groupmod -n cqren2 cqren && IT_USERS="$IT_USERS cqren2"
+as cqren2 pause
+expect "renamed, the user is still named from the cache" 1 '\(you are cqren\)' err
 as cqbob reload
 expect "bob cannot reload" 1 'only root' err
 as root reload
@@ -144,6 +152,8 @@ expect "root reloads" 0 'reloading'
 wait_for logged 'reloaded .*submit\.cf'
 logged 'reload requested by uid 0 \(root\)' && logged 'reloaded ' &&
     ok "the reload is logged, requested and done" || fail "reload logged" "$(cat "$W/daemon.log")"
+as cqren2 pause
+expect "after the reload the user's new name is asked of NSS" 1 '\(you are cqren2\)' err
 
 as root hold "$r" --comment "look at it"
 expect "root holds a message" 0 "$r: held"
