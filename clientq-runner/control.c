@@ -247,12 +247,6 @@ control_ready(void *arg, int fd, short revents)
 	control_io(arg, monotime_ms());
 }
 
-int
-control_fd(const struct control *ctl)
-{
-	return ctl->epfd;
-}
-
 static void
 control_close(struct control *ctl, int i, bool tell)
 {

@@ -8,8 +8,8 @@
  *   credentials) or control_inherited() takes it from systemd
  *   (LISTEN_PID/LISTEN_FDS).
  * - Everything is non-blocking and runs in the daemon's loop (evloop.h)
- *   through one descriptor (control_fd, an epoll set of its own) and one
- *   timeout, which control_new registers: a client that sends
+ *   through one descriptor (an epoll set of its own) and one timeout,
+ *   which control_new registers: a client that sends
  *   nothing is dropped after CONTROL_REQUEST_MS, one that sends more than
  *   CTL_REQUEST_MAX octets without a line end gets BAD and is dropped, one
  *   that does not read its reply is dropped once CONTROL_OUT_MAX octets
@@ -91,8 +91,6 @@ struct control *control_new(struct evloop *loop, int listen_fd, const struct con
  * listening socket; children are left to finish. */
 void control_free(struct control *ctl);
 
-/* The descriptor the daemon polls for input. */
-int control_fd(const struct control *ctl);
 /* control_io: accept, read, write, time out; mono is the loop's clock. */
 void control_io(struct control *ctl, long long mono);
 /* control_deadline: the earliest timeout (mono ms), or -1. */
