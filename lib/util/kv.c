@@ -25,6 +25,8 @@ kv_fail(struct kv_error *err, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* All of it set: a caller may pass one it never initialised. */
+	memset(err, 0, sizeof *err);
 	va_start(ap, fmt);
 	vsnprintf(err->reason, sizeof err->reason, fmt, ap);
 	va_end(ap);

@@ -229,13 +229,14 @@ static void
 drive(struct drv *d, enum engine_setup setup, int port, const char *const *ids, size_t n,
     int starts_max)
 {
-	const struct engine_ops ops = {
-		d_next, NULL, d_unopened, d_ended, d_returned, d_ready, d_failed, d_closed, d,
-	};
+	struct engine_ops ops;
 	struct engine_config ec;
 	size_t k;
 
 	memset(d, 0, sizeof *d);
+	ops = (struct engine_ops){
+		d_next, NULL, d_unopened, d_ended, d_returned, d_ready, d_failed, d_closed, d,
+	};
 	for (k = 0; k < n; k++)
 		d->ids[k] = ids[k];
 	d->n = n;

@@ -30,7 +30,7 @@ Test(retry, jitter_is_bounded_stable_and_spread)
 	char id[] = "6AP1bfLb018400";
 	long long lo = 1000000, hi = 0, first = retry_delay(&p, 1, id);
 	int i, distinct = 0;
-	long long seen[10];
+	long long seen[10] = { 0 };
 
 	cr_expect_eq(retry_delay(&p, 1, id), first, "the same ID, the same delay");
 	for (i = 0; i < 10; i++) {
