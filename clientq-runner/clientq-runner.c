@@ -293,7 +293,7 @@ static bool
 run_dsn_config(struct run *r)
 {
 	static const char *const cls[3] = { "normal", "urgent", "non-urgent" };
-	struct submitcf_error err;
+	struct error err;
 	struct deliver_config *dc = &r->dc;
 	const char *pm = submitcf_option(r->cf, "DoubleBounceAddress");
 	size_t i;
@@ -365,7 +365,7 @@ static int
 run_control(struct run *r, const char *path, bool explicit, int *fd, uid_t *runner,
     bool *made)
 {
-	struct submitcf_error cerr;
+	struct error cerr;
 	char err[600], dir[4096], *slash;
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
@@ -402,7 +402,7 @@ run_control(struct run *r, const char *path, bool explicit, int *fd, uid_t *runn
 static bool
 run_drop_privileges(struct run *r)
 {
-	struct submitcf_error err;
+	struct error err;
 	uid_t uid;
 	gid_t gid;
 
@@ -602,7 +602,7 @@ run_all(struct run *r, const struct qlist *ql)
 static int
 run_once(struct run *r)
 {
-	struct spool_error serr;
+	struct error serr;
 	struct spool_scan left;
 	struct qlist ql;
 	size_t i;
@@ -703,8 +703,8 @@ run_tunables(struct run *r, const struct run_opts *o, int *rc)
 static bool
 run_conf(struct run *r, const struct run_opts *o, int *rc)
 {
-	struct submitcf_error cferr;
-	struct conf_error err;
+	struct error cferr;
+	struct error err;
 	size_t i;
 
 	conf_init(&r->conf);
@@ -769,7 +769,7 @@ static struct run *
 run_configure(const struct run_opts *o, int *rc)
 {
 	struct run *r = xcalloc(1, sizeof *r);
-	struct submitcf_error cferr;
+	struct error cferr;
 
 	*rc = RUN_EXIT_CONFIG;
 	r->cf = submitcf_load(o->cfpath, &cferr);
@@ -855,7 +855,7 @@ run_reload(void *arg, struct daemon_config *dcfg)
 	struct run *old = rd->cur, *r;
 	uid_t uid, nuid;
 	gid_t gid, ngid;
-	struct submitcf_error err;
+	struct error err;
 	int rc;
 
 	if ((r = run_configure(rd->opts, &rc)) == NULL) {
@@ -986,7 +986,7 @@ main(int argc, char **argv)
 	bool control_made = false;
 	uid_t runner_uid = 0;
 	struct spool_policy pol;
-	struct spool_error serr;
+	struct error serr;
 	struct run *r = NULL;
 	bool once = false, use_syslog = false, background = false, parent = false, retry_bad;
 	int c, rc, ready_fd = -1, control_fd = -1;

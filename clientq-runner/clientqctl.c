@@ -1431,9 +1431,9 @@ static int
 cqctl_list_offline(const char *cfpath, const char *qdir, enum cqctl_list_format fmt)
 {
 	struct submitcf *cf = NULL;
-	struct submitcf_error cferr;
+	struct error cferr;
 	struct spool_policy pol;
-	struct spool_error serr;
+	struct error serr;
 	struct spool *sp;
 	struct qlist ql;
 	size_t i;
@@ -1516,7 +1516,7 @@ cqctl_conf_line(void *arg, const char *key, const char *value, unsigned line, ch
 static char *
 cqctl_conf_socket(void)
 {
-	struct kv_error err;
+	struct error err;
 	char *text = NULL, *control = NULL;
 	size_t len;
 	bool missing = false;

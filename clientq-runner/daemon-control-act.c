@@ -73,26 +73,24 @@ daemon_comment(const char *s)
 
 /* The lock, or why not (in why). */
 static struct spool_job *
-daemon_act_lock(struct daemon *d, const char *id, char prefix, char *why, size_t size)
+daemon_act_lock(struct daemon *d, const char *id, char prefix, struct error *why)
 {
 	struct spool_job *job = NULL;
-	struct spool_error err;
 	enum spool_result r;
 
-	r = prefix == 'h' ? spool_job_open_held(d->sp, id, &job, &err) :
-	    spool_job_open(d->sp, id, &job, &err);
+	r = prefix == 'h' ? spool_job_open_held(d->sp, id, &job, why) :
+	    spool_job_open(d->sp, id, &job, why);
 	switch (r) {
 	case SPOOL_OK:
 		return job;
 	case SPOOL_GONE:
-		snprintf(why, size, "gone meanwhile");
+		error_set(why, 0, "gone meanwhile");
 		return NULL;
 	case SPOOL_LOCKED:
-		snprintf(why, size, "locked: being delivered, or by its submitter or sendmail; try again");
+		error_set(why, 0, "locked: being delivered, or by its submitter or sendmail; try again");
 		return NULL;
 	default:
-		snprintf(why, size, "%s", err.reason);
-		return NULL;
+		return NULL;	/* why: the spool's words */
 	}
 }
 
@@ -100,19 +98,18 @@ daemon_act_lock(struct daemon *d, const char *id, char prefix, char *why, size_t
  * to (hold, release) or put it back (requeue). */
 static bool
 daemon_act_rewrite(struct daemon_actor *a, const char *id, char from, char to,
-    char *why, size_t size)
+    struct error *why)
 {
-	struct spool_job *job = daemon_act_lock(a->d, id, from, why, size);
+	struct spool_job *job = daemon_act_lock(a->d, id, from, why);
 	struct qf_envelope *env;
-	struct qf_error qerr;
-	struct spool_error err;
+	struct error qerr;
 	struct strbuf sb = STRBUF_INIT;
 	enum spool_result r;
 
 	if (job == NULL)
 		return false;
 	if (spool_job_load(job, &env, &qerr) != QF_OK) {
-		snprintf(why, size, "cannot read it: %s", qerr.reason);
+		error_set(why, 0, "cannot read it: %s", qerr.reason);
 		spool_job_close(job);
 		return false;
 	}
@@ -133,14 +130,15 @@ daemon_act_rewrite(struct daemon_actor *a, const char *id, char from, char to,
 	}
 	qf_format(env, &sb);
 	if (from == to) {
-		r = spool_job_commit(job, sb.buf, sb.len, &err);
+		r = spool_job_commit(job, sb.buf, sb.len, why);
 		spool_job_close(job);
 	} else {
-		r = spool_job_move(job, to, sb.buf, sb.len, &err);
+		r = spool_job_move(job, to, sb.buf, sb.len, why);
 	}
+	/* Not done: why has the spool's words. */
 	if (r != SPOOL_OK)
-		snprintf(why, size, "%s", err.reason);
-	else if (a->act == DAEMON_ACT_HOLD)
+		goto out;
+	if (a->act == DAEMON_ACT_HOLD)
 		log_msg(LOG_LVL_NOTICE, "%s: held (hf%s) by %s: %s", id, id, a->who,
 		    env->quarantine);
 	else if (a->act == DAEMON_ACT_RELEASE)
@@ -148,6 +146,7 @@ daemon_act_rewrite(struct daemon_actor *a, const char *id, char from, char to,
 	else
 		log_msg(LOG_LVL_NOTICE, "%s: requeued by %s: tried again now, its backoff begun anew",
 		    id, a->who);
+out:
 	strbuf_free(&sb);
 	qf_free(env);
 	return r == SPOOL_OK;
@@ -156,43 +155,40 @@ daemon_act_rewrite(struct daemon_actor *a, const char *id, char from, char to,
 /* Act on one message (its file is prefix<f>id); false and why when it
  * was left. */
 static bool
-daemon_act_one(struct daemon_actor *a, const char *id, char prefix, char *why, size_t size)
+daemon_act_one(struct daemon_actor *a, const char *id, char prefix, struct error *why)
 {
 	struct spool_job *job;
-	struct spool_error err;
 	enum deliver_result res;
 	struct deliver_job *j;
 
 	switch (a->act) {
 	case DAEMON_ACT_HOLD:
-		return daemon_act_rewrite(a, id, 'q', 'h', why, size);
+		return daemon_act_rewrite(a, id, 'q', 'h', why);
 	case DAEMON_ACT_RELEASE:
-		return daemon_act_rewrite(a, id, 'h', 'q', why, size);
+		return daemon_act_rewrite(a, id, 'h', 'q', why);
 	case DAEMON_ACT_REQUEUE:
-		return daemon_act_rewrite(a, id, 'q', 'q', why, size);
+		return daemon_act_rewrite(a, id, 'q', 'q', why);
 	case DAEMON_ACT_REMOVE:
-		if ((job = daemon_act_lock(a->d, id, prefix, why, size)) == NULL)
+		if ((job = daemon_act_lock(a->d, id, prefix, why)) == NULL)
 			return false;
-		if (spool_job_remove(job, &err) != SPOOL_OK) {
-			snprintf(why, size, "%s", err.reason);
+		if (spool_job_remove(job, why) != SPOOL_OK)
 			return false;
-		}
 		/* The one deletion no relay asked for: the log keeps who. */
 		log_msg(LOG_LVL_NOTICE, "%s: removed%s by %s", id, prefix == 'h' ? " (held)" : "",
 		    a->who);
 		return true;
 	case DAEMON_ACT_BOUNCE:
 		if (prefix == 'h') {
-			snprintf(why, size, "held: release it first");
+			error_set(why, 0, "held: release it first");
 			return false;
 		}
 		if (daemon_active(a->d, id)) {
-			snprintf(why, size, "being delivered now; try again when this attempt ends");
+			error_set(why, 0, "being delivered now; try again when this attempt ends");
 			return false;
 		}
 		j = deliver_open(a->d->cfg->dc, id, &res);
 		if (j == NULL) {
-			snprintf(why, size, "%s", res == DELIVER_SKIPPED ?
+			error_set(why, 0, "%s", res == DELIVER_SKIPPED ?
 			    "locked: being delivered, or by its submitter or sendmail; try again" :
 			    "cannot be read as a message (see the log)");
 			return false;
@@ -200,14 +196,14 @@ daemon_act_one(struct daemon_actor *a, const char *id, char prefix, char *why, s
 		deliver_return(j, a->who);
 		res = deliver_finish(j);
 		if (res != DELIVER_DELIVERED && res != DELIVER_PARTIAL) {
-			snprintf(why, size, "the notification could not be queued (see the log)");
+			error_set(why, 0, "the notification could not be queued (see the log)");
 			return false;
 		}
 		return true;
 	case DAEMON_ACT_FLUSH:
 		break;
 	}
-	snprintf(why, size, "nothing to do");
+	error_set(why, 0, "nothing to do");
 	return false;
 }
 
@@ -266,7 +262,7 @@ daemon_act_named(struct daemon_actor *a, enum daemon_named_pass pass, size_t *n,
 	long long now = (long long)time(NULL);
 	const char *id;
 	size_t pos = 0;
-	char why[300];
+	struct error why;
 
 	while ((id = ctl_get_next(a->rq, "id", &pos)) != NULL) {
 		struct daemon_msg m;
@@ -290,7 +286,7 @@ daemon_act_named(struct daemon_actor *a, enum daemon_named_pass pass, size_t *n,
 			return false;
 		}
 		if (pass == DAEMON_NAMED_ACT)
-			daemon_act_report(a, &m, daemon_act_one(a, id, prefix, why, sizeof why), why);
+			daemon_act_report(a, &m, daemon_act_one(a, id, prefix, &why), why.reason);
 		else if (pass == DAEMON_NAMED_DESCRIBE) {
 			daemon_act_describe(a->out, &m, now);
 			(*n)++;
@@ -312,14 +308,14 @@ static bool
 daemon_act_picked(void *arg, const struct daemon_msg *m)
 {
 	struct daemon_act_scan *sc = arg;
-	char why[300];
+	struct error why;
 
 	sc->n++;
 	if (sc->dry)
 		daemon_act_describe(sc->a->out, m, (long long)time(NULL));
 	else
-		daemon_act_report(sc->a, m, daemon_act_one(sc->a, m->e.id, sc->prefix, why,
-		    sizeof why), why);
+		daemon_act_report(sc->a, m, daemon_act_one(sc->a, m->e.id, sc->prefix, &why),
+		    why.reason);
 	return true;
 }
 

@@ -65,7 +65,7 @@ bool
 daemon_msg_load(struct daemon *d, const char *id, char prefix, struct daemon_msg *m)
 {
 	const struct deliver_job *j = prefix == 'q' ? daemon_active_job(d, id) : NULL;
-	struct spool_error err;
+	struct error err;
 	bool locked;
 	char *data;
 	size_t len;
@@ -196,7 +196,7 @@ daemon_select(struct daemon *d, const struct daemon_peer *p, char prefix, const 
     bool (*fn)(void *arg, const struct daemon_msg *m), void *arg, char *err, size_t errsize)
 {
 	struct spool_scan scan;
-	struct spool_error serr;
+	struct error serr;
 	long long now = (long long)time(NULL);
 	bool go = true;
 	size_t i;

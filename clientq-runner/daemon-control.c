@@ -439,7 +439,7 @@ daemon_child_select(void *arg, FILE *out)
 	struct daemon *d = r->d;
 	struct daemon_peer p = *r->peer;
 	struct spool_scan scan;
-	struct spool_error err;
+	struct error err;
 	struct qsel sel;
 	char why[300];
 	const char *id;
@@ -667,7 +667,7 @@ static bool
 daemon_gather_from(const struct daemon_reader *r, FILE *out, struct qlist *ql, bool mine,
     bool held)
 {
-	struct spool_error err;
+	struct error err;
 	size_t i, k = 0;
 
 	if (!qlist_gather(r->d->sp, ql, true, &err)) {
@@ -917,8 +917,8 @@ daemon_show_one(const struct daemon_reader *r, const char *id, FILE *out)
 {
 	struct daemon *d = r->d;
 	struct qlist_entry e;
-	struct spool_error err;
-	struct qf_error qerr;
+	struct error err;
+	struct error qerr;
 	char *data, when[64], ago[32], owner[64];
 	char prefix = 'q';
 	long long due, now = daemon_now_ms();
@@ -1131,7 +1131,7 @@ daemon_child_stats(void *arg, FILE *out)
 	static const double size_bounds[] = PROMHIST_SHOWQ_SIZE_BOUNDS;
 	static const char *const queues[] = { "active", "deferred", "hold", "incoming" };
 	struct promhist age_h, size_h;
-	struct spool_error err;
+	struct error err;
 	struct daemon_qstats q;
 	struct qlist ql;
 	unsigned long cum = 0;

@@ -145,7 +145,7 @@ daemon_still_parked(struct daemon *d, const char *id)
 void
 daemon_schedule(struct daemon *d, const char *id)
 {
-	struct spool_error err;
+	struct error err;
 	struct qf_envelope *env;
 	enum spool_result r;
 	enum qf_status qs;
@@ -311,7 +311,7 @@ daemon_verify_some(struct daemon *d)
 static bool
 daemon_rescan_start(struct daemon *d)
 {
-	struct spool_error err;
+	struct error err;
 
 	d->rescan = false;
 	if (d->cursor != NULL) {
@@ -332,7 +332,7 @@ daemon_rescan_step(struct daemon *d)
 {
 	struct spool_scan *found = &d->rescan_found;
 	enum spool_cursor_result r;
-	struct spool_error err;
+	struct error err;
 	size_t i;
 
 	if (d->cursor == NULL)

@@ -119,7 +119,7 @@ ck_relay(struct check_ctx *c)
 	    "mail waits in the client queue until the relay answers: start the MTA, or point "
 	    "submit.cf's relay (FEATURE(msp), D{MTAHost}) at one that runs";
 	struct submitcf_mailer m;
-	struct submitcf_error err;
+	struct error err;
 	struct addrinfo hints, *ai = NULL, *a;
 	char name[300], host[300], where[400], port[16], greet[300], found[700];
 	long long deadline;

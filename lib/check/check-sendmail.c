@@ -32,7 +32,7 @@ void
 ck_submit_cf(struct check_ctx *c)
 {
 	const char *name = "submit.cf";
-	struct submitcf_error err;
+	struct error err;
 	struct stat st;
 	char found[600], mode[8], owner[160];
 	size_t i;
@@ -129,7 +129,7 @@ void
 ck_cf_queuedir(struct check_ctx *c)
 {
 	const char *name = "submit.cf-queuedir";
-	struct submitcf_error err;
+	struct error err;
 	const char *q;
 	char found[PATH_MAX + 300];
 
@@ -692,7 +692,7 @@ ck_mta_queue(struct check_ctx *c)
 	char *cfpath = c->cfg->sendmail_cf ? xstrdup(c->cfg->sendmail_cf)
 	    : ck_rooted(c, "/etc/mail/sendmail.cf");
 	struct submitcf *mcf = NULL;
-	struct submitcf_error err;
+	struct error err;
 	char *dir;
 
 	if (access(cfpath, F_OK) == 0 && (mcf = submitcf_load(cfpath, &err)) == NULL) {

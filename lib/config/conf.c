@@ -18,15 +18,15 @@
 #include "util/xalloc.h"
 
 static void
-conf_fail(struct conf_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+conf_fail(struct error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
-conf_fail(struct conf_error *err, const char *fmt, ...)
+conf_fail(struct error *err, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(err->reason, sizeof err->reason, fmt, ap);
+	error_setv(err, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -330,28 +330,23 @@ conf_file_line(void *arg, const char *key, const char *value, unsigned line, cha
 }
 
 bool
-conf_load(struct conf *c, const char *path, bool required, struct conf_error *err)
+conf_load(struct conf *c, const char *path, bool required, struct error *err)
 {
-	struct kv_error kerr;
 	char *text;
 	size_t len;
 	bool missing, ok;
 
-	if (!kv_read(path, (uid_t)-1, &text, &len, &missing, &kerr)) {
-		snprintf(err->reason, sizeof err->reason, "%s", kerr.reason);
+	if (!kv_read(path, (uid_t)-1, &text, &len, &missing, err))
 		return missing && !required;
-	}
 	free(c->path);
 	c->path = xstrdup(path);
-	ok = kv_parse(text, len, path, conf_file_line, c, &kerr);
-	if (!ok)
-		snprintf(err->reason, sizeof err->reason, "%s", kerr.reason);
+	ok = kv_parse(text, len, path, conf_file_line, c, err);
 	free(text);
 	return ok;
 }
 
 bool
-conf_set(struct conf *c, const char *arg, struct conf_error *err)
+conf_set(struct conf *c, const char *arg, struct error *err)
 {
 	const char *eq = strchr(arg, '=');
 	char key[200], why[400];
@@ -388,11 +383,11 @@ conf_where(const struct conf *c, enum conf_key k, char *buf, size_t size)
 }
 
 static bool
-conf_contradiction(struct conf *c, enum conf_key k, struct conf_error *err, const char *fmt,
+conf_contradiction(struct conf *c, enum conf_key k, struct error *err, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));
 
 static bool
-conf_contradiction(struct conf *c, enum conf_key k, struct conf_error *err, const char *fmt,
+conf_contradiction(struct conf *c, enum conf_key k, struct error *err, const char *fmt,
     ...)
 {
 	char where[400], what[400];
@@ -407,7 +402,7 @@ conf_contradiction(struct conf *c, enum conf_key k, struct conf_error *err, cons
 }
 
 bool
-conf_finish(struct conf *c, struct conf_error *err)
+conf_finish(struct conf *c, struct error *err)
 {
 	struct tls_config *t = &c->tls;
 	struct auth_config *a = &c->auth;

@@ -35,12 +35,11 @@
 
 #include "smtp/auth.h"
 #include "smtp/tls.h"
+#include "util/error.h"
 
 #define CONF_NKEYS 18		/* the keys of clientq.conf(5) */
 
-struct conf_error {
-	char reason[600];	/* "FILE:LINE: problem" */
-};
+/* Errors (util/error.h): reason "FILE:LINE: problem". */
 
 /* conf_seconds: "90" (seconds), or a sendmail interval with units
  * ("90s", "5m", "1h30m", "2d"); false for anything else. */
@@ -80,10 +79,10 @@ bool conf_is_key(const char *name);
 
 /* conf_load: path; required: the file was named (a missing one is an
  * error). */
-bool conf_load(struct conf *c, const char *path, bool required, struct conf_error *err);
+bool conf_load(struct conf *c, const char *path, bool required, struct error *err);
 /* conf_set: a -O "key=value". */
-bool conf_set(struct conf *c, const char *arg, struct conf_error *err);
+bool conf_set(struct conf *c, const char *arg, struct error *err);
 /* conf_finish: the settings checked together. */
-bool conf_finish(struct conf *c, struct conf_error *err);
+bool conf_finish(struct conf *c, struct error *err);
 
 #endif

@@ -39,20 +39,20 @@ struct submitcf {
 };
 
 static void
-submitcf_fail(struct submitcf_error *err, unsigned line, const char *fmt, ...)
+submitcf_fail(struct error *err, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
-submitcf_fail(struct submitcf_error *err, unsigned line, const char *fmt, ...)
+submitcf_fail(struct error *err, unsigned line, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (err == NULL)
 		return;
-	err->line = line;
 	va_start(ap, fmt);
-	vsnprintf(err->reason, sizeof err->reason, fmt, ap);
+	error_setv(err, 0, fmt, ap);
 	va_end(ap);
+	err->line = line;
 }
 
 static void
@@ -99,7 +99,7 @@ submitcf_parse_option(struct submitcf *cf, const char *s)
 
 /* The file's lines, read from fp (closed here); path names it. */
 static struct submitcf *
-submitcf_read(FILE *fp, const char *path, struct submitcf_error *err)
+submitcf_read(FILE *fp, const char *path, struct error *err)
 {
 	struct submitcf *cf;
 	char *line = NULL;
@@ -248,7 +248,7 @@ fail:
 }
 
 struct submitcf *
-submitcf_load(const char *path, struct submitcf_error *err)
+submitcf_load(const char *path, struct error *err)
 {
 	FILE *fp = fopen(path, "re");
 
@@ -261,7 +261,7 @@ submitcf_load(const char *path, struct submitcf_error *err)
 
 struct submitcf *
 submitcf_parse(const char *data, size_t len, const char *name,
-    struct submitcf_error *err)
+    struct error *err)
 {
 	struct submitcf *cf;
 	FILE *fp;
@@ -349,7 +349,7 @@ submitcf_relay(const struct submitcf *cf, char *name, size_t namesz, char *host,
 
 bool
 submitcf_set_option(struct submitcf *cf, const char *arg,
-    struct submitcf_error *err)
+    struct error *err)
 {
 	if (strchr(arg, '=') == NULL || !submitcf_parse_option(cf, arg)) {
 		submitcf_fail(err, 0, "-O %s: expected Option=value", arg);
@@ -392,7 +392,7 @@ submitcf_macro(const struct submitcf *cf, const char *name)
 }
 
 const char *
-submitcf_queue_dir(const struct submitcf *cf, struct submitcf_error *err)
+submitcf_queue_dir(const struct submitcf *cf, struct error *err)
 {
 	const char *q = submitcf_option(cf, "QueueDirectory");
 
@@ -458,7 +458,7 @@ submitcf_mailer_types(struct submitcf_mailer *m, const char *v, size_t len)
 
 bool
 submitcf_mailer(const struct submitcf *cf, const char *name,
-    struct submitcf_mailer *m, struct submitcf_error *err)
+    struct submitcf_mailer *m, struct error *err)
 {
 	const char *def = NULL, *p;
 	unsigned line = 0;
@@ -597,7 +597,7 @@ submitcf_interval(const char *s, long long *secs)
 
 bool
 submitcf_timeout(const struct submitcf *cf, const char *kind, const char *cls,
-    long long *secs, struct submitcf_error *err)
+    long long *secs, struct error *err)
 {
 	char base[64], star[64], one[96];
 	const char *val = NULL;
@@ -694,7 +694,7 @@ submitcf_run_as_value(const char *v, const struct submitcf_accounts *acc,
 
 bool
 submitcf_run_as(const struct submitcf *cf, uid_t *uid, gid_t *gid,
-    struct submitcf_error *err)
+    struct error *err)
 {
 	const char *v = submitcf_option(cf, "RunAsUser");
 	char why[64];

@@ -19,23 +19,23 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "util/error.h"
+
 #define SUBMITCF_LINE_MAX 8192
 /* The longest L= a mailer may have (sendmail's own relay has 2040). */
 #define SUBMITCF_LINELIMIT_MAX 1000000
 
 struct submitcf;
 
-struct submitcf_error {
-	unsigned line;		/* 0 when not about a line */
-	char reason[512];	/* "FILE:LINE: problem" or "FILE: problem" */
-};
+/* Errors (util/error.h): reason "FILE:LINE: problem" or "FILE:
+ * problem", line 0 when not about a line. */
 
-struct submitcf *submitcf_load(const char *path, struct submitcf_error *err);
+struct submitcf *submitcf_load(const char *path, struct error *err);
 /* submitcf_parse: the same from len bytes at data (the file's contents;
  * name stands for its path in errors and submitcf_path), for tests and
  * the fuzzer. */
 struct submitcf *submitcf_parse(const char *data, size_t len, const char *name,
-    struct submitcf_error *err);
+    struct error *err);
 void submitcf_free(struct submitcf *cf);
 const char *submitcf_path(const struct submitcf *cf);
 
@@ -53,7 +53,7 @@ void submitcf_relay(const struct submitcf *cf, char *name, size_t namesz,
 /* submitcf_set_option: apply a -O "Name=value" override.  False (and err)
  * when the argument has no '=' or no name. */
 bool submitcf_set_option(struct submitcf *cf, const char *arg,
-    struct submitcf_error *err);
+    struct error *err);
 
 /* submitcf_option: the value of an option, or NULL when not set. */
 const char *submitcf_option(const struct submitcf *cf, const char *name);
@@ -68,7 +68,7 @@ const char *submitcf_macro(const struct submitcf *cf, const char *name);
  * wildcard (several client queues are not supported, as sendmail's own
  * cf/README says of the MSP).  NULL and err otherwise. */
 const char *submitcf_queue_dir(const struct submitcf *cf,
-    struct submitcf_error *err);
+    struct error *err);
 
 /* submitcf_class_has: whether word is in class name ("w", "{VirtHost}")
  * as the cf's C lines define it (case-insensitive, as sendmail's classes;
@@ -100,7 +100,7 @@ struct submitcf_mailer {
  * A= is not "TCP $h [port]" (the client queue only ever talks SMTP over
  * TCP). */
 bool submitcf_mailer(const struct submitcf *cf, const char *name,
-    struct submitcf_mailer *m, struct submitcf_error *err);
+    struct submitcf_mailer *m, struct error *err);
 
 /* submitcf_interval: a sendmail time interval ("4h", "5d", "1h30m", "90";
  * the default unit is minutes, as for every Timeout option) in seconds.
@@ -113,12 +113,12 @@ bool submitcf_interval(const char *s, long long *secs);
  * none is set (the caller applies sendmail's default); false with err set
  * when the value is not an interval. */
 bool submitcf_timeout(const struct submitcf *cf, const char *kind,
-    const char *cls, long long *secs, struct submitcf_error *err);
+    const char *cls, long long *secs, struct error *err);
 
 /* submitcf_run_as: O RunAsUser ("user", "user:group", "uid:gid") resolved
  * to ids.  False and err when unset or unknown. */
 bool submitcf_run_as(const struct submitcf *cf, uid_t *uid, gid_t *gid,
-    struct submitcf_error *err);
+    struct error *err);
 
 /* Where submitcf_run_as_value looks users and groups up: user by name
  * (name != NULL) or by id, giving its uid and group; group by name. */

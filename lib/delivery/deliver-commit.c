@@ -72,7 +72,7 @@ deliver_write(struct deliver_job *j, const char *intent)
 	struct qf_macro *mc = xcalloc(j->env->nmacros + 1, sizeof *mc);
 	char **marks = xcalloc(j->env->nrcpts + 1, sizeof *marks);
 	struct strbuf out = STRBUF_INIT;
-	struct spool_error err;
+	struct error err;
 	size_t i, k = 0, m = 0;
 	bool ok;
 
@@ -115,7 +115,7 @@ deliver_write(struct deliver_job *j, const char *intent)
 bool
 deliver_remove(struct deliver_job *j)
 {
-	struct spool_error serr;
+	struct error serr;
 	bool ok = spool_job_remove(j->sj, &serr) == SPOOL_OK;
 
 	if (!ok)
@@ -247,7 +247,7 @@ static bool
 deliver_new_id(struct deliver_job *j, char id[QID_MAX_LEN + 1])
 {
 	struct qid_info qi;
-	struct spool_error err;
+	struct error err;
 	unsigned base;
 	int k;
 
@@ -401,7 +401,7 @@ deliver_make_dsn(struct deliver_job *j, const char *newid, const struct deliver_
 	struct dsn_rcpt *r = xcalloc(env->nrcpts + 1, sizeof *r);
 	struct dsn_message m;
 	struct strbuf qf = STRBUF_INIT;
-	struct spool_error err;
+	struct error err;
 	struct stat st;
 	const char *why = "write failed";
 	unsigned saved_flags = j->env->flags;
@@ -594,7 +594,7 @@ static void
 deliver_commit_plan(struct deliver_job *j)
 {
 	struct deliver_plan *p = xcalloc(1, sizeof *p);
-	struct spool_error serr;
+	struct error serr;
 	time_t now;
 
 	j->plan = p;

@@ -179,7 +179,7 @@ deliver_envelope_clean(const struct qf_envelope *env, char *why, size_t size)
  * catalog knows), or why not. */
 static void
 deliver_quarantine_log(const char *id, enum spool_result qr, const char *why,
-    const struct spool_error *qerr)
+    const struct error *qerr)
 {
 	static const struct log_field f[] = {
 		{ "MESSAGE_ID", LOG_MID_QUARANTINED },
@@ -196,11 +196,11 @@ struct deliver_job *
 deliver_open(const struct deliver_config *cfg, const char *id,
     enum deliver_result *res)
 {
-	struct spool_error serr, serr2;
+	struct error serr, serr2;
 	struct spool_job *sj;
 	struct qf_envelope *env;
-	struct qf_error qerr;
-	char where[300], why[300];
+	struct error qerr;
+	char where[300], why[ERROR_REASON_MAX + 32];
 	struct deliver_job *j;
 	struct stat st;
 	enum spool_result sr;
@@ -210,7 +210,7 @@ deliver_open(const struct deliver_config *cfg, const char *id,
 
 	*res = DELIVER_SKIPPED;
 	sr = spool_job_open(cfg->sp, id, &sj, &serr);
-	if (sr == SPOOL_UNSAFE && serr.unsafe == SPOOL_UNSAFE_BOGUS) {
+	if (sr == SPOOL_UNSAFE && serr.code == SPOOL_UNSAFE_BOGUS) {
 		/* readqf()'s "bogus queue file" (an owner, group or mode
 		 * the MSP never writes): lost to Qf, as sendmail loses it.
 		 * Renamed without its lock, which a file the runner may

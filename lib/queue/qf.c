@@ -35,7 +35,7 @@ static const struct {
 /* Parser state for one file. */
 struct qf_parser {
 	struct qf_envelope *env;
-	struct qf_error *err;
+	struct error *err;
 	unsigned line;		/* first physical line of the current record */
 	bool seen_version;
 	bool seen_sender;
@@ -57,10 +57,10 @@ qf_refuse(struct qf_parser *p, const char *fmt, ...)
 	va_list ap;
 
 	if (p->err != NULL) {
-		p->err->line = p->line;
 		va_start(ap, fmt);
-		vsnprintf(p->err->reason, sizeof p->err->reason, fmt, ap);
+		error_setv(p->err, 0, fmt, ap);
 		va_end(ap);
+		p->err->line = p->line;
 	}
 	return QF_REFUSED;
 }
@@ -372,7 +372,7 @@ qf_parser_free(struct qf_parser *p)
 
 enum qf_status
 qf_parse(const char *data, size_t len, struct qf_envelope **out,
-    struct qf_error *err)
+    struct error *err)
 {
 	struct qf_parser p;
 	struct strbuf logical = STRBUF_INIT;

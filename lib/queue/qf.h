@@ -10,7 +10,7 @@
  *   QF_INCOMPLETE (no final "." line: still being written, or cut short;
  *   skipped, never quarantined), or QF_REFUSED (the file is not something
  *   sendmail wrote: quarantine it).  Every non-OK result carries a reason
- *   and the line number in struct qf_error.
+ *   and the line number in struct error.
  * - A control file is hostile input.  The reader refuses everything
  *   sendmail's readqf() refuses (a version above 8, an unknown record,
  *   data after ".", an F line beginning "From ", AUTH that is not xtext,
@@ -38,6 +38,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util/error.h"
 #include "util/strbuf.h"
 
 /* Limits.  sendmail writes header text of at most MaxHeadersLength (32 KiB
@@ -134,18 +135,15 @@ enum qf_status {
 	QF_REFUSED,	/* not a file sendmail would accept: quarantine */
 };
 
-struct qf_error {
-	unsigned line;		/* 1-based physical line, 0 if not about a line */
-	char reason[200];	/* English, one line, for the log */
-	int errnum;		/* the errno of a read that failed (the file
-				 * could not be read: spool_job_load), else 0 */
-};
+/* Errors (util/error.h): line the 1-based physical line (0 if not about
+ * a line), reason English on one line for the log, errnum the errno of
+ * a read that failed (the file could not be read: spool_job_load). */
 
 /* qf_parse: parse len bytes at data.  On QF_OK *out is a new envelope
  * (free with qf_free); otherwise *out is NULL and err says why.
  * err may be NULL. */
 enum qf_status qf_parse(const char *data, size_t len,
-    struct qf_envelope **out, struct qf_error *err);
+    struct qf_envelope **out, struct error *err);
 
 /* qf_format: append the control file for env to out, in sendmail's record
  * order.  Newlines in envelope values become spaces; in header values a

@@ -39,8 +39,8 @@ static bool
 qlist_read(struct spool *sp, char prefix, const char *id, size_t seq, bool keep_env,
     struct qlist_entry *e)
 {
-	struct spool_error serr;
-	struct qf_error qerr;
+	struct error serr;
+	struct error qerr;
 	char *data;
 	size_t len;
 
@@ -79,7 +79,7 @@ qlist_read(struct spool *sp, char prefix, const char *id, size_t seq, bool keep_
 
 bool
 qlist_gather(struct spool *sp, struct qlist *out, bool keep_env,
-    struct spool_error *err)
+    struct error *err)
 {
 	size_t i, n = 0;
 
@@ -99,7 +99,7 @@ qlist_gather(struct spool *sp, struct qlist *out, bool keep_env,
 }
 
 bool
-qlist_gather_held(struct spool *sp, struct qlist *ql, struct spool_error *err)
+qlist_gather_held(struct spool *sp, struct qlist *ql, struct error *err)
 {
 	struct spool_scan scan;
 	size_t i, n = ql->n;

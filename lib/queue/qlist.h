@@ -52,14 +52,14 @@ struct qlist {
  * needs is kept (the runner's case: memory stays small whatever the size
  * of the backlog); the listing keeps the envelopes and data file sizes. */
 bool qlist_gather(struct spool *sp, struct qlist *out, bool keep_env,
-    struct spool_error *err);
+    struct error *err);
 void qlist_free(struct qlist *ql);
 
 /* qlist_gather_held: append the held messages (hf files, sendmail's
  * quarantine, which mailq leaves out) to ql, in directory order, with
  * their envelopes; each has .held set.  Names that are not hf files are
  * not reported. */
-bool qlist_gather_held(struct spool *sp, struct qlist *ql, struct spool_error *err);
+bool qlist_gather_held(struct spool *sp, struct qlist *ql, struct error *err);
 
 /* qlist_belongs: the entry is the message of the user uid (login name
  * user) in a queue whose $j is domain: the control file is theirs

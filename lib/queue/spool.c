@@ -44,29 +44,28 @@ struct spool_job {
 };
 
 static void
-spool_fail(struct spool_error *err, int errnum, const char *fmt, ...)
+spool_fail(struct error *err, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
-spool_fail(struct spool_error *err, int errnum, const char *fmt, ...)
+spool_fail(struct error *err, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (err == NULL)
 		return;
-	err->errnum = errnum;
-	err->unsafe = SPOOL_UNSAFE_NONE;
 	va_start(ap, fmt);
-	vsnprintf(err->reason, sizeof err->reason, fmt, ap);
+	error_setv(err, errnum, fmt, ap);
 	va_end(ap);
+	err->code = SPOOL_UNSAFE_NONE;
 }
 
 /* SPOOL_UNSAFE of the given kind (after spool_fail said why). */
 static enum spool_result
-spool_unsafe(struct spool_error *err, enum spool_unsafe kind)
+spool_unsafe(struct error *err, enum spool_unsafe kind)
 {
 	if (err != NULL)
-		err->unsafe = kind;
+		err->code = kind;
 	return SPOOL_UNSAFE;
 }
 
@@ -97,7 +96,7 @@ spool_subdir(int dirfd, const char *name)
 
 struct spool *
 spool_open(const char *path, const struct spool_policy *pol,
-    struct spool_error *err)
+    struct error *err)
 {
 	struct spool *sp;
 	struct stat st;
@@ -197,7 +196,7 @@ spool_ftype(mode_t m)
  * kind. */
 static enum spool_result
 spool_check_stat(const struct spool *sp, const struct stat *st,
-    const char *name, struct spool_error *err)
+    const char *name, struct error *err)
 {
 	const char *p = sp->path;
 
@@ -253,7 +252,7 @@ spool_check_stat(const struct spool *sp, const struct stat *st,
  * blocking.  Returns SPOOL_OK, SPOOL_LOCKED or SPOOL_ERROR. */
 static enum spool_result
 spool_lock(const struct spool *sp, int fd, bool exclusive, const char *name,
-    struct spool_error *err)
+    struct error *err)
 {
 	if (sp->lockmode & SPOOL_LOCK_FLOCK) {
 		while (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
@@ -297,7 +296,7 @@ spool_lock(const struct spool *sp, int fd, bool exclusive, const char *name,
  * and apply the file policy. */
 static enum spool_result
 spool_open_checked(struct spool *sp, int dirfd, const char *name, int flags,
-    int *fdp, struct stat *st, struct spool_error *err)
+    int *fdp, struct stat *st, struct error *err)
 {
 	struct stat lst;
 	int fd;
@@ -424,7 +423,7 @@ struct spool_cursor {
 };
 
 struct spool_cursor *
-spool_cursor_open(struct spool *sp, char prefix, struct spool_error *err)
+spool_cursor_open(struct spool *sp, char prefix, struct error *err)
 {
 	struct spool_cursor *c;
 	DIR *d;
@@ -448,7 +447,7 @@ spool_cursor_open(struct spool *sp, char prefix, struct spool_error *err)
 
 enum spool_cursor_result
 spool_cursor_next(struct spool_cursor *c, size_t max, struct spool_scan *out,
-    struct spool_error *err)
+    struct error *err)
 {
 	struct spool *sp = c->sp;
 	struct dirent *de;
@@ -519,7 +518,7 @@ spool_cursor_close(struct spool_cursor *c)
 
 bool
 spool_scan(struct spool *sp, char prefix, struct spool_scan *out,
-    struct spool_error *err)
+    struct error *err)
 {
 	struct spool_cursor *c;
 	enum spool_cursor_result r;
@@ -554,7 +553,7 @@ spool_scan_free(struct spool_scan *scan)
 
 enum spool_result
 spool_peek(struct spool *sp, char prefix, const char *id, bool *locked,
-    char **data, size_t *len, uid_t *owner, struct spool_error *err)
+    char **data, size_t *len, uid_t *owner, struct error *err)
 {
 	char name[SPOOL_NAME_MAX + 8];
 	struct stat st;
@@ -652,7 +651,7 @@ spool_df_elsewhere(struct spool *sp, const char *id, char *where, size_t size)
 
 static enum spool_result
 spool_job_open_as(struct spool *sp, char prefix, const char *id,
-    struct spool_job **out, struct spool_error *err)
+    struct spool_job **out, struct error *err)
 {
 	char name[SPOOL_NAME_MAX + 8];
 	struct stat st, lst;
@@ -709,14 +708,14 @@ spool_job_open_as(struct spool *sp, char prefix, const char *id,
 
 enum spool_result
 spool_job_open(struct spool *sp, const char *id, struct spool_job **out,
-    struct spool_error *err)
+    struct error *err)
 {
 	return spool_job_open_as(sp, 'q', id, out, err);
 }
 
 enum spool_result
 spool_job_open_held(struct spool *sp, const char *id, struct spool_job **out,
-    struct spool_error *err)
+    struct error *err)
 {
 	return spool_job_open_as(sp, 'h', id, out, err);
 }
@@ -729,7 +728,7 @@ spool_job_fd(const struct spool_job *job)
 
 enum qf_status
 spool_job_load(struct spool_job *job, struct qf_envelope **env,
-    struct qf_error *err)
+    struct error *err)
 {
 	enum qf_status st;
 	char *data;
@@ -767,7 +766,7 @@ spool_job_load(struct spool_job *job, struct qf_envelope **env,
 
 enum spool_result
 spool_job_open_df(struct spool_job *job, int *fd, struct stat *st,
-    struct spool_error *err)
+    struct error *err)
 {
 	char name[SPOOL_NAME_MAX + 8];
 
@@ -806,7 +805,7 @@ spool_rename_noreplace(int dirfd, const char *from, const char *to)
  * new message); the new tf replaces it, so it is removed.  (sendmail
  * moves such a file aside to Tf; that leaves debris for every crash.) */
 static enum spool_result
-spool_remove_stale_tf(struct spool *sp, const char *tf, struct spool_error *err)
+spool_remove_stale_tf(struct spool *sp, const char *tf, struct error *err)
 {
 	enum spool_result r;
 	int fd;
@@ -858,7 +857,7 @@ spool_write_all(int fd, const void *data, size_t len)
 /* A file we create: QueueFileMode whatever our umask, and the queue's
  * group (the directory may not be setgid). */
 static bool
-spool_set_mode(struct spool *sp, int fd, const char *name, struct spool_error *err)
+spool_set_mode(struct spool *sp, int fd, const char *name, struct error *err)
 {
 	struct stat st;
 
@@ -877,7 +876,7 @@ spool_set_mode(struct spool *sp, int fd, const char *name, struct spool_error *e
  * holds it locked; on failure nothing of it is left. */
 static enum spool_result
 spool_write_tf(struct spool *sp, const char *id, const void *data, size_t len,
-    int *fdp, struct spool_error *err)
+    int *fdp, struct error *err)
 {
 	char tf[SPOOL_NAME_MAX + 8];
 	enum spool_result r;
@@ -939,7 +938,7 @@ fail_r:
 /* fsync a queue directory: a rename or a new file must survive a crash
  * (Linux needs this; sendmail's REQUIRES_DIR_FSYNC). */
 static bool
-spool_sync_dir(struct spool *sp, int dirfd, struct spool_error *err)
+spool_sync_dir(struct spool *sp, int dirfd, struct error *err)
 {
 	if (fsync(dirfd) < 0 && errno != EINVAL) {
 		spool_fail(err, errno, "%s: fsync of the directory failed: %s",
@@ -951,7 +950,7 @@ spool_sync_dir(struct spool *sp, int dirfd, struct spool_error *err)
 
 enum spool_result
 spool_job_commit(struct spool_job *job, const void *data, size_t len,
-    struct spool_error *err)
+    struct error *err)
 {
 	struct spool *sp = job->sp;
 	char tf[SPOOL_NAME_MAX + 8], qf[SPOOL_NAME_MAX + 8];
@@ -1001,7 +1000,7 @@ spool_exists(struct spool *sp, char prefix, const char *id)
 static bool
 spool_reclaim(struct spool *sp, const char *name)
 {
-	struct spool_error err;
+	struct error err;
 	struct stat st;
 	bool ours;
 	int fd;
@@ -1018,7 +1017,7 @@ spool_reclaim(struct spool *sp, const char *name)
 }
 
 enum spool_result
-spool_reserve(struct spool *sp, const char *id, struct spool_error *err)
+spool_reserve(struct spool *sp, const char *id, struct error *err)
 {
 	char name[SPOOL_NAME_MAX + 8];
 	int fd;
@@ -1060,7 +1059,7 @@ spool_reserve(struct spool *sp, const char *id, struct spool_error *err)
 
 enum spool_result
 spool_open_reserved(struct spool *sp, const char *id, int *fdp,
-    struct spool_error *err)
+    struct error *err)
 {
 	char name[SPOOL_NAME_MAX + 8];
 	struct stat st;
@@ -1100,7 +1099,7 @@ spool_open_reserved(struct spool *sp, const char *id, int *fdp,
 
 enum spool_result
 spool_create_qf(struct spool *sp, const char *id, int dffd, const void *data,
-    size_t len, struct spool_error *err)
+    size_t len, struct error *err)
 {
 	char tf[SPOOL_NAME_MAX + 8], qf[SPOOL_NAME_MAX + 8];
 	enum spool_result r;
@@ -1136,7 +1135,7 @@ spool_create_qf(struct spool *sp, const char *id, int dffd, const void *data,
 
 enum spool_result
 spool_job_move(struct spool_job *job, char to, const void *data, size_t len,
-    struct spool_error *err)
+    struct error *err)
 {
 	struct spool *sp = job->sp;
 	char tf[SPOOL_NAME_MAX + 8], from[SPOOL_NAME_MAX + 8], dest[SPOOL_NAME_MAX + 8];
@@ -1180,7 +1179,7 @@ out:
 }
 
 enum spool_result
-spool_job_remove(struct spool_job *job, struct spool_error *err)
+spool_job_remove(struct spool_job *job, struct error *err)
 {
 	struct spool *sp = job->sp;
 	char name[SPOOL_NAME_MAX + 8];
@@ -1213,7 +1212,7 @@ spool_job_remove(struct spool_job *job, struct spool_error *err)
 	 * process is left alone. */
 	snprintf(name, sizeof name, "tf%s", job->id);
 	if (r == SPOOL_OK && faccessat(sp->qfdirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-		struct spool_error terr;
+		struct error terr;
 
 		(void)spool_remove_stale_tf(sp, name, &terr);
 	}
@@ -1222,7 +1221,7 @@ spool_job_remove(struct spool_job *job, struct spool_error *err)
 }
 
 static enum spool_result
-spool_quarantine_in(struct spool *sp, const char *id, struct spool_error *err)
+spool_quarantine_in(struct spool *sp, const char *id, struct error *err)
 {
 	char qf[SPOOL_NAME_MAX + 8], Qf[SPOOL_NAME_MAX + 8];
 
@@ -1244,7 +1243,7 @@ spool_quarantine_in(struct spool *sp, const char *id, struct spool_error *err)
 }
 
 enum spool_result
-spool_job_quarantine(struct spool_job *job, struct spool_error *err)
+spool_job_quarantine(struct spool_job *job, struct error *err)
 {
 	enum spool_result r = spool_quarantine_in(job->sp, job->id, err);
 
@@ -1253,7 +1252,7 @@ spool_job_quarantine(struct spool_job *job, struct spool_error *err)
 }
 
 enum spool_result
-spool_quarantine_name(struct spool *sp, const char *id, struct spool_error *err)
+spool_quarantine_name(struct spool *sp, const char *id, struct error *err)
 {
 	return spool_quarantine_in(sp, id, err);
 }

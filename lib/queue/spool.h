@@ -48,6 +48,7 @@
 
 #include "queue/qf.h"
 #include "queue/qid.h"
+#include "util/error.h"
 
 /* How sendmail locks queue files: flock (Debian, Fedora and the BSDs build
  * with HASFLOCK) or fcntl (upstream's Linux default).  On Linux the two do
@@ -90,11 +91,9 @@ enum spool_unsafe {
 				 * file" and loses to Qf */
 };
 
-struct spool_error {
-	int errnum;		/* errno of the failing call, or 0 */
-	enum spool_unsafe unsafe;	/* why, when the result is SPOOL_UNSAFE */
-	char reason[256];	/* names the file and the problem */
-};
+/* Errors (util/error.h): reason names the file and the problem, errnum
+ * the failing call's errno; code is an enum spool_unsafe, why, when the
+ * result is SPOOL_UNSAFE (SPOOL_UNSAFE_NONE otherwise). */
 
 struct spool;
 struct spool_job;
@@ -105,7 +104,7 @@ void spool_policy_default(struct spool_policy *pol);
 
 /* spool_open: open the queue directory at path.  NULL (and err) on failure. */
 struct spool *spool_open(const char *path, const struct spool_policy *pol,
-    struct spool_error *err);
+    struct error *err);
 void spool_free(struct spool *sp);
 const char *spool_path(const struct spool *sp);
 /* spool_dirfds: the directory descriptors the spool reads through (the
@@ -135,7 +134,7 @@ struct spool_scan {
  * skipped instead.  Returns false (and err) if the directory cannot be
  * read. */
 bool spool_scan(struct spool *sp, char prefix, struct spool_scan *out,
-    struct spool_error *err);
+    struct error *err);
 void spool_scan_free(struct spool_scan *scan);
 
 /* The same scan a slice at a time (a daemon rescanning a large queue
@@ -151,9 +150,9 @@ enum spool_cursor_result {
 	SPOOL_CURSOR_ERROR,	/* err says why */
 };
 struct spool_cursor *spool_cursor_open(struct spool *sp, char prefix,
-    struct spool_error *err);
+    struct error *err);
 enum spool_cursor_result spool_cursor_next(struct spool_cursor *c, size_t max,
-    struct spool_scan *out, struct spool_error *err);
+    struct spool_scan *out, struct error *err);
 void spool_cursor_close(struct spool_cursor *c);
 
 /* ------------------------------------------------------------- peeking */
@@ -166,7 +165,7 @@ void spool_cursor_close(struct spool_cursor *c);
  * Must not be used by a process that holds a job lock on the same file. */
 enum spool_result spool_peek(struct spool *sp, char prefix, const char *id,
     bool *locked, char **data, size_t *len, uid_t *owner,
-    struct spool_error *err);
+    struct error *err);
 
 /* spool_df_size: the size of the data file of id (lstat-style, without
  * opening it), or -1 if there is none. */
@@ -189,7 +188,7 @@ bool spool_df_elsewhere(struct spool *sp, const char *id, char *where,
 /* spool_job_open: open and exclusively lock qf<id>.  SPOOL_OK gives a job;
  * any other result gives none (and says why in err). */
 enum spool_result spool_job_open(struct spool *sp, const char *id,
-    struct spool_job **out, struct spool_error *err);
+    struct spool_job **out, struct error *err);
 
 int spool_job_fd(const struct spool_job *job);
 
@@ -199,18 +198,18 @@ int spool_job_fd(const struct spool_job *job);
  * refused (the client queue has one directory; a d line could point the
  * data file at another one). */
 enum qf_status spool_job_load(struct spool_job *job, struct qf_envelope **env,
-    struct qf_error *err);
+    struct error *err);
 
 /* spool_job_open_df: open the job's data file read-only with the same
  * checks as a control file.  SPOOL_GONE when it does not exist. */
 enum spool_result spool_job_open_df(struct spool_job *job, int *fd,
-    struct stat *st, struct spool_error *err);
+    struct stat *st, struct error *err);
 
 /* spool_job_commit: replace the control file with len bytes at data (see
  * the contract above).  On failure the old file is untouched and still
  * locked. */
 enum spool_result spool_job_commit(struct spool_job *job, const void *data,
-    size_t len, struct spool_error *err);
+    size_t len, struct error *err);
 
 /* spool_job_remove: after the relay accepted every recipient (or an admin
  * asked: clientqctl remove): unlink the data file, then the control file
@@ -218,12 +217,12 @@ enum spool_result spool_job_commit(struct spool_job *job, const void *data,
  * that nobody holds (a rewrite a crash cut short), under the lock; then
  * close the job.  The job is freed whatever the result. */
 enum spool_result spool_job_remove(struct spool_job *job,
-    struct spool_error *err);
+    struct error *err);
 
 /* spool_job_open_held: the same for hf<id>, a message held (sendmail's
  * quarantine: `sendmail -Q`), for release or removal. */
 enum spool_result spool_job_open_held(struct spool *sp, const char *id,
-    struct spool_job **out, struct spool_error *err);
+    struct spool_job **out, struct error *err);
 
 /* spool_job_move: hold or release: len bytes at data (the control file
  * with its q line added or dropped) written as tf, renamed to
@@ -232,18 +231,18 @@ enum spool_result spool_job_open_held(struct spool *sp, const char *id,
  * does.  The job is closed whatever the result; on failure the old file
  * is as it was. */
 enum spool_result spool_job_move(struct spool_job *job, char to,
-    const void *data, size_t len, struct spool_error *err);
+    const void *data, size_t len, struct error *err);
 
 /* spool_job_quarantine: rename qf<id> to Qf<id> (refusing to replace an
  * existing Qf) and close the job.  The job is freed whatever the result. */
 enum spool_result spool_job_quarantine(struct spool_job *job,
-    struct spool_error *err);
+    struct error *err);
 
 /* spool_quarantine_name: the same for a queue file that could not be
  * opened as a job (wrong owner, links, mode): renames the directory entry
  * itself, without following it. */
 enum spool_result spool_quarantine_name(struct spool *sp, const char *id,
-    struct spool_error *err);
+    struct error *err);
 
 /* ------------------------------------------------------ new messages */
 
@@ -263,11 +262,11 @@ enum spool_result spool_quarantine_name(struct spool *sp, const char *id,
  *    the directory.  The new message is then any runner's.
  * The caller closes the data file descriptor. */
 enum spool_result spool_reserve(struct spool *sp, const char *id,
-    struct spool_error *err);
+    struct error *err);
 enum spool_result spool_open_reserved(struct spool *sp, const char *id,
-    int *fd, struct spool_error *err);
+    int *fd, struct error *err);
 enum spool_result spool_create_qf(struct spool *sp, const char *id, int dffd,
-    const void *data, size_t len, struct spool_error *err);
+    const void *data, size_t len, struct error *err);
 
 /* spool_write_all: write len bytes to fd (a new message's data file),
  * through short writes and EINTR; false (errno set) on failure. */

@@ -126,7 +126,7 @@ struct auth_client *
 auth_client_new(const struct auth_config *cfg, uid_t owner, char *why, size_t whylen)
 {
 	struct auth_client *a;
-	struct kv_error err;
+	struct error err;
 	bool secret = false;
 	size_t i, len;
 	char *text;

@@ -18,17 +18,15 @@
 #include "util/xalloc.h"
 
 static void
-kv_fail(struct kv_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+kv_fail(struct error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
-kv_fail(struct kv_error *err, const char *fmt, ...)
+kv_fail(struct error *err, const char *fmt, ...)
 {
 	va_list ap;
 
-	/* All of it set: a caller may pass one it never initialised. */
-	memset(err, 0, sizeof *err);
 	va_start(ap, fmt);
-	vsnprintf(err->reason, sizeof err->reason, fmt, ap);
+	error_setv(err, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -40,7 +38,7 @@ kv_blank(int c)
 
 bool
 kv_parse(const char *text, size_t len, const char *path, kv_line_fn fn, void *arg,
-    struct kv_error *err)
+    struct error *err)
 {
 	const char *p = text, *end = text + len;
 	unsigned line = 0;
@@ -114,7 +112,7 @@ kv_user(uid_t uid, char *buf, size_t size)
 
 bool
 kv_read(const char *path, uid_t secret_owner, char **text, size_t *len, bool *missing,
-    struct kv_error *err)
+    struct error *err)
 {
 	bool secret = secret_owner != (uid_t)-1;
 	struct stat st;

@@ -26,12 +26,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "util/error.h"
+
 #define KV_LINE_MAX 4096
 #define KV_FILE_MAX (256 * 1024)
-
-struct kv_error {
-	char reason[600];
-};
 
 /* Called for each "key = value": false, and why, for a line it refuses
  * (kv_parse adds the file and line). */
@@ -41,7 +39,7 @@ typedef bool (*kv_line_fn)(void *arg, const char *key, const char *value,
 /* kv_parse: each line of text (len octets, from the file path, which
  * only names it in errors), in order; false at the first line refused. */
 bool kv_parse(const char *text, size_t len, const char *path, kv_line_fn fn,
-    void *arg, struct kv_error *err);
+    void *arg, struct error *err);
 
 /* kv_read: a whole file.  *missing (when not NULL) is set for a file
  * that does not exist (then false, err set too).  With secret_owner not
@@ -50,6 +48,6 @@ bool kv_parse(const char *text, size_t len, const char *path, kv_line_fn fn,
  * writable by other users.  The text is NUL-terminated; the caller
  * frees it (wiping a secret's). */
 bool kv_read(const char *path, uid_t secret_owner, char **text, size_t *len,
-    bool *missing, struct kv_error *err);
+    bool *missing, struct error *err);
 
 #endif

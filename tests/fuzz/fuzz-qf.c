@@ -21,7 +21,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct qf_envelope *env, *env2;
 	struct strbuf out = STRBUF_INIT, out2 = STRBUF_INIT;
-	struct qf_error err;
+	struct error err;
 
 	if (qf_parse((const char *)data, size, &env, &err) != QF_OK)
 		return 0;

@@ -24,7 +24,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const classes[] = { "normal", "urgent", "non-urgent" };
 	static const char *const kinds[] = { "queuewarn", "queuereturn" };
-	struct submitcf_error err;
+	struct error err;
 	struct submitcf_mailer m;
 	struct submitcf *cf;
 	const char *v;

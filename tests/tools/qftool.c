@@ -52,7 +52,7 @@ static struct spool *
 open_dir(const char *dir)
 {
 	struct spool_policy pol;
-	struct spool_error err;
+	struct error err;
 	struct spool *sp;
 
 	spool_policy_default(&pol);
@@ -136,7 +136,7 @@ clone_message(const char *dir, const char *id, long n)
 {
 	char path[4096], nid[QID_MAX_LEN + 1];
 	struct qf_envelope *env;
-	struct qf_error qerr;
+	struct error qerr;
 	struct strbuf out = STRBUF_INIT;
 	struct stat st;
 	size_t qlen, dlen, i;
@@ -195,7 +195,7 @@ age_message(const char *dir, const char *id, long long secs)
 {
 	char path[4096], tmp[4096];
 	struct qf_envelope *env;
-	struct qf_error qerr;
+	struct error qerr;
 	struct strbuf out = STRBUF_INIT;
 	struct stat st;
 	size_t len;
@@ -276,7 +276,7 @@ probe_locks(const char *dir)
 int
 main(int argc, char **argv)
 {
-	struct spool_error err;
+	struct error err;
 	struct spool_job *job;
 	struct spool *sp;
 	enum spool_result r;
@@ -304,7 +304,7 @@ main(int argc, char **argv)
 	if (argc == 3 && (strcmp(argv[1], "parse") == 0 || strcmp(argv[1], "roundtrip") == 0)) {
 		struct strbuf out = STRBUF_INIT;
 		struct qf_envelope *env;
-		struct qf_error qerr;
+		struct error qerr;
 		enum qf_status st;
 		size_t len;
 		char *data = slurp(argv[2], &len);
@@ -332,7 +332,7 @@ main(int argc, char **argv)
 		struct render_opts o = { "mDFMuXa8k", 2040, argv[4], NULL, NULL, NULL, NULL, NULL };
 		struct strbuf out = STRBUF_INIT;
 		struct qf_envelope *env;
-		struct qf_error qerr;
+		struct error qerr;
 		struct render_body rb;
 		struct stat st;
 		char buf[65536];

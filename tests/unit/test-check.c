@@ -317,7 +317,7 @@ Test(check, tree_startup_scope, .init = tree_setup, .fini = tree_teardown)
  * and still say what the file itself gave. */
 Test(check, startup_checks_the_loaded_object, .init = tree_setup, .fini = tree_teardown)
 {
-	struct submitcf_error err;
+	struct error err;
 	struct submitcf *cf;
 	struct check_config cfg;
 	struct check_report *rep;

@@ -20,7 +20,7 @@ TestSuite(conf, .init = setup, .fini = teardown);
 
 /* clientq.conf with text, loaded (and finished when that worked). */
 static bool
-load(struct conf *c, const char *text, struct conf_error *err)
+load(struct conf *c, const char *text, struct error *err)
 {
 	tu_write(dir, "clientq.conf", text, strlen(text), 0644);
 	conf_init(c);
@@ -30,7 +30,7 @@ load(struct conf *c, const char *text, struct conf_error *err)
 Test(conf, every_key)
 {
 	struct conf c;
-	struct conf_error err;
+	struct error err;
 	bool ok = load(&c,
 	    "# the runner's own settings\n"
 	    "\n"
@@ -78,7 +78,7 @@ Test(conf, every_key)
 Test(conf, defaults_and_a_missing_default_file)
 {
 	struct conf c;
-	struct conf_error err;
+	struct error err;
 
 	conf_init(&c);
 	cr_assert(conf_load(&c, tu_path(dir, "none.conf"), false, &err),
@@ -146,7 +146,7 @@ Test(conf, errors_name_the_file_and_line)
 
 	for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
 		struct conf c;
-		struct conf_error err;
+		struct error err;
 		char want[400];
 
 		snprintf(want, sizeof want, "%s%s", tu_path(dir, "clientq.conf"), cases[k].why);
@@ -160,7 +160,7 @@ Test(conf, errors_name_the_file_and_line)
 Test(conf, command_line_overrides_the_file)
 {
 	struct conf c;
-	struct conf_error err;
+	struct error err;
 
 	cr_assert(load(&c, "tls.policy = verify\ndaemon.connections = 3\n", &err), "%s",
 	    err.reason);
@@ -193,7 +193,7 @@ Test(conf, command_line_overrides_the_file)
 Test(conf, auth_file_alone_means_plain_and_login)
 {
 	struct conf c;
-	struct conf_error err;
+	struct error err;
 
 	cr_assert(load(&c, "auth.file = /etc/mail/clientq-auth\n", &err), "%s", err.reason);
 	cr_expect_eq(c.auth.nmechs, 2);
@@ -205,7 +205,7 @@ Test(conf, auth_file_alone_means_plain_and_login)
 Test(conf, hash_is_a_comment_only_at_the_start)
 {
 	struct conf c;
-	struct conf_error err;
+	struct error err;
 
 	cr_assert(load(&c, "   # an indented comment\ntls.ciphers = HIGH:#x\n", &err), "%s",
 	    err.reason);
@@ -216,7 +216,7 @@ Test(conf, hash_is_a_comment_only_at_the_start)
 Test(conf, a_file_others_may_change_is_refused)
 {
 	struct conf c;
-	struct conf_error err;
+	struct error err;
 
 	tu_write(dir, "clientq.conf", "tls.policy = none\n", 18, 0646);
 	conf_init(&c);

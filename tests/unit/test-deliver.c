@@ -34,7 +34,7 @@ static void
 open_queue(void)
 {
 	struct spool_policy pol;
-	struct spool_error err;
+	struct error err;
 
 	spool_policy_default(&pol);
 	sp = spool_open(dir, &pol, &err);

@@ -26,7 +26,7 @@ static struct dsn_config cfg;
 static void
 setup(void)
 {
-	struct qf_error err;
+	struct error err;
 
 	setenv("TZ", "UTC", 1);
 	tzset();
@@ -163,7 +163,7 @@ Test(dsn, the_sessions_transcript_and_the_headers_as_queued)
 	    "H?P?Return-Path: <\201g>\nH?F?From: Root <root>\nH??To: a, b@example.test\n"
 	    "H??Subject: test\n.\n";
 	struct qf_envelope *q;
-	struct qf_error err;
+	struct error err;
 	struct dsn_rcpt r[2] = {
 		{ NULL, DSN_ACT_FAILED, "5.0.0", "550 5.7.1 sender refused",
 		  "MAIL From:<root@host.test>", "Service unavailable", false, 1795570700 },

@@ -51,7 +51,7 @@ static void
 setup(void)
 {
 	struct spool_policy pol;
-	struct spool_error err;
+	struct error err;
 
 	dir = tu_tempdir();
 	spool_policy_default(&pol);

@@ -13,7 +13,7 @@ static struct qf_envelope *
 env_of(const char *qf)
 {
 	struct qf_envelope *env;
-	struct qf_error err;
+	struct error err;
 
 	cr_assert_eq(qf_parse(qf, strlen(qf), &env, &err), QF_OK, "%s", err.reason);
 	return env;

@@ -100,7 +100,7 @@ check_round_trip(const char *queue, const char *file, const char *data, size_t l
 {
 	struct strbuf out = STRBUF_INIT;
 	struct qf_envelope *env;
-	struct qf_error err;
+	struct error err;
 	enum qf_status st = qf_parse(data, len, &env, &err);
 
 	cr_expect_eq(st, QF_OK, "%s/%s: %s: line %u: %s", queue, file,
@@ -121,7 +121,7 @@ static void
 check_refused(const char *queue, const char *file, const char *data, size_t len)
 {
 	struct qf_envelope *env;
-	struct qf_error err;
+	struct error err;
 
 	cr_expect_eq(qf_parse(data, len, &env, &err), QF_REFUSED, "%s/%s", queue, file);
 	cr_expect(strstr(err.reason, "unrecognized line type 'X'") != NULL,
@@ -153,7 +153,7 @@ Test(fixtures, offline_listing_equals_mailq)
 		char *want = tu_read2(src, "mailq.out", NULL);
 		char *qdir = tu_fixture_copy(names[i]);
 		struct spool_policy pol;
-		struct spool_error err;
+		struct error err;
 		struct spool *sp;
 		struct qlist ql;
 		char *got = NULL;

@@ -34,7 +34,7 @@ collect(void *arg, const char *key, const char *value, unsigned line, char *why,
 }
 
 static bool
-parse(const char *text, char *out, struct kv_error *err)
+parse(const char *text, char *out, struct error *err)
 {
 	out[0] = '\0';
 	return kv_parse(text, strlen(text), "/etc/x.conf", collect, out, err);
@@ -44,7 +44,7 @@ parse(const char *text, char *out, struct kv_error *err)
  * a CR before the newline goes, '#' inside a value stays. */
 Test(kv, parses_key_value_lines)
 {
-	struct kv_error err;
+	struct error err;
 	char out[512];
 
 	cr_assert(parse("# comment\n\n  a = 1 \r\nb=two words\n\tpass = x#y\nlast=z", out, &err),
@@ -64,7 +64,7 @@ Test(kv, refuses_with_the_file_and_line)
 		{ "a =   \n", "/etc/x.conf:1: no value for 'a'" },
 		{ "a = 1\nrefused = v\n", "/etc/x.conf:2: 'v' is not wanted here" },
 	};
-	struct kv_error err;
+	struct error err;
 	char out[512];
 	size_t k;
 
@@ -77,7 +77,7 @@ Test(kv, refuses_with_the_file_and_line)
 /* A NUL, or a line of KV_LINE_MAX octets: not a configuration file. */
 Test(kv, refuses_a_nul_and_a_line_too_long)
 {
-	struct kv_error err;
+	struct error err;
 	char out[512];
 	char *big = malloc(KV_LINE_MAX + 8);
 
@@ -94,7 +94,7 @@ Test(kv, refuses_a_nul_and_a_line_too_long)
 /* An ordinary file: missing is said apart; other users may not write it. */
 Test(kv, reads_an_ordinary_file)
 {
-	struct kv_error err;
+	struct error err;
 	char *text;
 	size_t len;
 	bool missing;
@@ -116,7 +116,7 @@ Test(kv, reads_an_ordinary_file)
 /* The secrets' file: its owner, its mode, no symbolic link. */
 Test(kv, a_secret_file_must_be_the_owners_alone)
 {
-	struct kv_error err;
+	struct error err;
 	char *text;
 	size_t len;
 

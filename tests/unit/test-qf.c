@@ -41,7 +41,7 @@ static struct qf_envelope *
 parse_ok(const char *s)
 {
 	struct qf_envelope *env;
-	struct qf_error err;
+	struct error err;
 	enum qf_status st = qf_parse(s, strlen(s), &env, &err);
 
 	cr_assert_eq(st, QF_OK, "parse: %s (line %u: %s)", qf_status_str(st),
@@ -54,7 +54,7 @@ expect_status(const char *s, enum qf_status want, unsigned line,
     const char *reason_part)
 {
 	struct qf_envelope *env = (struct qf_envelope *)1;
-	struct qf_error err;
+	struct error err;
 	enum qf_status st = qf_parse(s, strlen(s), &env, &err);
 
 	cr_expect_eq(st, want, "status %s, want %s (%s)", qf_status_str(st),
@@ -259,7 +259,7 @@ Test(qf, nul_bytes_are_refused)
 {
 	static const char s[] = "V8\nT1\nSro\0ot\nRPFD:a@b\n.\n";
 	struct qf_envelope *env;
-	struct qf_error err;
+	struct error err;
 
 	cr_assert_eq(qf_parse(s, sizeof s - 1, &env, &err), QF_REFUSED);
 	cr_assert_eq(err.line, 3);
@@ -270,7 +270,7 @@ Test(qf, size_limits)
 {
 	struct strbuf sb = STRBUF_INIT;
 	struct qf_envelope *env;
-	struct qf_error err;
+	struct error err;
 	size_t i;
 
 	/* One header line just over the limit. */

@@ -19,7 +19,7 @@ static void
 setup(void)
 {
 	struct spool_policy pol;
-	struct spool_error err;
+	struct error err;
 
 	setenv("TZ", "UTC", 1);
 	tzset();
@@ -43,7 +43,7 @@ TestSuite(qlist, .init = setup, .fini = teardown);
 static char *
 listing(bool json)
 {
-	struct spool_error err;
+	struct error err;
 	struct qlist ql;
 	char *buf = NULL;
 	size_t len = 0;
@@ -129,7 +129,7 @@ Test(qlist, json)
 
 Test(qlist, sorted_by_priority_ties_in_directory_order)
 {
-	struct spool_error err;
+	struct error err;
 	struct qlist ql;
 	const char *ids[] = { "6AOMct2T000001", "6AOMct2T000002", "6AOMct2T000003", "6AOMct2T000004" };
 	const long pri[] = { 300, 100, 300, -5 };
@@ -215,7 +215,7 @@ Test(qlist, belongs_by_owner_or_sender)
 static char *
 jsonl(void)
 {
-	struct spool_error err;
+	struct error err;
 	struct qlist ql;
 	char *buf = NULL;
 	size_t len = 0;

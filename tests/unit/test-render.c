@@ -127,7 +127,7 @@ static char *
 headers(const char *qf)
 {
 	struct qf_envelope *env;
-	struct qf_error err;
+	struct error err;
 	struct strbuf out = STRBUF_INIT;
 
 	cr_assert_eq(qf_parse(qf, strlen(qf), &env, &err), QF_OK, "%s", err.reason);
@@ -194,7 +194,7 @@ Test(render, long_header_is_cut_where_sendmail_cuts_it)
 {
 	char *v = repeat('y', 3000), *qf = xasprintf("V8\nT1\nSroot\nRPFD:a@b\nH??X-Long: %s\n.\n", v);
 	struct qf_envelope *env;
-	struct qf_error err;
+	struct error err;
 	struct strbuf out = STRBUF_INIT;
 
 	cr_assert_eq(qf_parse(qf, strlen(qf), &env, &err), QF_OK);
@@ -233,7 +233,7 @@ Test(render, envelope_addresses)
 Test(render, message_size_estimate)
 {
 	struct qf_envelope *env;
-	struct qf_error err;
+	struct error err;
 	static const char qf[] = "V8\nT1\nSroot\nRPFD:a@b\nH??Subject: s\nH?D?Date: d\n\tx\n.\n";
 
 	cr_assert_eq(qf_parse(qf, strlen(qf), &env, &err), QF_OK);
@@ -257,7 +257,7 @@ Test(render, local_names_and_masquerading)
 	    "H??To: bob@localhost, carol, dave@example.test\n.\n";
 	struct render_opts o = relay;
 	struct qf_envelope *env;
-	struct qf_error err;
+	struct error err;
 	struct strbuf out = STRBUF_INIT;
 
 	o.is_local = local_names;

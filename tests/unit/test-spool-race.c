@@ -20,7 +20,7 @@ static void
 setup(void)
 {
 	struct spool_policy pol;
-	struct spool_error err;
+	struct error err;
 	char *qf = tu_simple_qf("root", "alice@example.test");
 
 	dir = tu_tempdir();
@@ -74,7 +74,7 @@ TestSuite(race, .init = setup, .fini = teardown);
 Test(race, replaced_between_open_and_lock_is_changed)
 {
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 	char *now;
 
 	spool_race_hook = replace_by_rename;
@@ -94,7 +94,7 @@ Test(race, replaced_between_open_and_lock_is_changed)
 Test(race, removed_between_open_and_lock_is_gone)
 {
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 
 	spool_race_hook = remove_it;
 	cr_assert_eq(spool_job_open(sp, ID, &job, &err), SPOOL_GONE, "%s", err.reason);
@@ -104,7 +104,7 @@ Test(race, removed_between_open_and_lock_is_gone)
 Test(race, grown_between_open_and_lock_still_matches)
 {
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 
 	/* The same inode, written to: both stats see the new size, so this
 	 * is not a replacement (sendmail's check compares the two stats
@@ -138,7 +138,7 @@ replace_by_fifo(int dirfd, const char *name)
 Test(race, replaced_by_a_symlink_between_open_and_lock_is_changed)
 {
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 
 	spool_race_hook = replace_by_symlink;
 	cr_assert_eq(spool_job_open(sp, ID, &job, &err), SPOOL_CHANGED, "%s", err.reason);
@@ -146,14 +146,14 @@ Test(race, replaced_by_a_symlink_between_open_and_lock_is_changed)
 	spool_race_hook = NULL;
 	/* Next time the name is looked at first: a link, never opened. */
 	cr_assert_eq(spool_job_open(sp, ID, &job, &err), SPOOL_UNSAFE, "%s", err.reason);
-	cr_assert_eq(err.unsafe, SPOOL_UNSAFE_TYPE);
+	cr_assert_eq(err.code, SPOOL_UNSAFE_TYPE);
 	cr_assert(tu_exists(dir, "df" ID));
 }
 
 Test(race, replaced_by_a_fifo_between_open_and_lock_is_changed)
 {
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 
 	spool_race_hook = replace_by_fifo;
 	cr_assert_eq(spool_job_open(sp, ID, &job, &err), SPOOL_CHANGED, "%s", err.reason);

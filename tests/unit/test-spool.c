@@ -26,7 +26,7 @@ static struct spool *
 open_spool(enum spool_lockmode mode)
 {
 	struct spool_policy pol;
-	struct spool_error err;
+	struct error err;
 	struct spool *s;
 
 	spool_policy_default(&pol);
@@ -125,12 +125,12 @@ static void
 expect_unsafe_kind(const char *reason_part, enum spool_unsafe kind)
 {
 	struct spool_job *job = NULL;
-	struct spool_error err;
+	struct error err;
 	int before = tu_count(dir);
 
 	cr_assert_eq(spool_job_open(sp, ID, &job, &err), SPOOL_UNSAFE,
 	    "got: %s", err.reason);
-	cr_assert_eq(err.unsafe, kind, "kind %d, not %d: %s", (int)err.unsafe,
+	cr_assert_eq(err.code, kind, "kind %d, not %d: %s", (int)err.code,
 	    (int)kind, err.reason);
 	cr_assert_null(job);
 	cr_assert(strstr(err.reason, reason_part) != NULL, "reason '%s' lacks '%s'",
@@ -152,7 +152,7 @@ static void
 reopen_for_another_group(void)
 {
 	struct spool_policy pol;
-	struct spool_error err;
+	struct error err;
 
 	spool_free(sp);
 	spool_policy_default(&pol);
@@ -166,9 +166,9 @@ TestSuite(spool, .init = setup, .fini = teardown);
 Test(spool, opens_locks_and_loads_a_good_file)
 {
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 	struct qf_envelope *env;
-	struct qf_error qerr;
+	struct error qerr;
 	struct stat st;
 	int dfd;
 
@@ -199,7 +199,7 @@ Test(spool, symlink_is_unsafe_and_not_followed)
 Test(spool, symlinked_df_is_unsafe)
 {
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 	struct stat st;
 	int dfd;
 
@@ -208,7 +208,7 @@ Test(spool, symlinked_df_is_unsafe)
 	cr_assert_eq(spool_job_open(sp, ID, &job, &err), SPOOL_OK, "%s", err.reason);
 	cr_assert_eq(spool_job_open_df(job, &dfd, &st, &err), SPOOL_UNSAFE);
 	cr_assert(strstr(err.reason, "df" ID ": is a symbolic link") != NULL, "%s", err.reason);
-	cr_assert_eq(err.unsafe, SPOOL_UNSAFE_TYPE);
+	cr_assert_eq(err.code, SPOOL_UNSAFE_TYPE);
 	cr_assert_eq(dfd, -1);
 	spool_job_close(job);
 }
@@ -254,7 +254,7 @@ Test(spool, wrong_group_is_unsafe)
 Test(spool, foreign_owner_needs_a_group_writable_directory)
 {
 	struct spool_policy pol;
-	struct spool_error err;
+	struct error err;
 	struct spool_job *job;
 	struct stat st;
 
@@ -281,7 +281,7 @@ Test(spool, foreign_owner_needs_a_group_writable_directory)
 Test(spool, missing_df_is_gone_not_deleted)
 {
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 	struct stat st;
 	int dfd;
 
@@ -297,9 +297,9 @@ static void
 expect_load(const char *text, size_t len, enum qf_status want, const char *reason_part)
 {
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 	struct qf_envelope *env;
-	struct qf_error qerr;
+	struct error qerr;
 
 	tu_write(dir, "qf" ID, text, len, 0660);
 	cr_assert_eq(spool_job_open(sp, ID, &job, &err), SPOOL_OK, "%s", err.reason);
@@ -333,7 +333,7 @@ Test(spool, load_refusals_delete_nothing)
 Test(spool, flock_held_by_another_process_is_locked)
 {
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 	pid_t holder = hold_lock("qf" ID, 'f');
 
 	cr_assert_eq(spool_job_open(sp, ID, &job, &err), SPOOL_LOCKED);
@@ -347,7 +347,7 @@ Test(spool, flock_held_by_another_process_is_locked)
 Test(spool, fcntl_lock_is_seen_unless_flock_only)
 {
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 	pid_t holder = hold_lock("qf" ID, 'p');
 	struct spool *flock_only;
 
@@ -368,7 +368,7 @@ Test(spool, fcntl_lock_is_seen_unless_flock_only)
 
 Test(spool, peek_reports_the_lock_as_mailq_star)
 {
-	struct spool_error err;
+	struct error err;
 	bool locked;
 	char *data;
 	size_t len;
@@ -389,7 +389,7 @@ Test(spool, commit_replaces_under_the_lock)
 {
 	static const char next[] = "V8\nT1\nK2\nN1\nP90001\nSroot\nRPFD:a@b\n.\n";
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 	struct stat st;
 	char *got;
 	size_t len;
@@ -409,7 +409,7 @@ Test(spool, commit_replaces_under_the_lock)
 	/* The job reads what it wrote. */
 	{
 		struct qf_envelope *env;
-		struct qf_error qerr;
+		struct error qerr;
 
 		cr_assert_eq(spool_job_load(job, &env, &qerr), QF_OK);
 		cr_assert_eq(env->ntries, 1);
@@ -425,7 +425,7 @@ Test(spool, commit_writes_queue_file_mode)
 	static const char next[] = "V8\nT1\nK2\nN1\nP90001\nSroot\nRPFD:a@b\n.\n";
 	struct spool_policy pol;
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 	struct spool *s;
 	struct stat st;
 
@@ -456,7 +456,7 @@ Test(spool, commit_replaces_a_stale_tf)
 {
 	static const char next[] = "V8\nT1\nSroot\n.\n";
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 	struct stat st;
 	char *got;
 
@@ -475,7 +475,7 @@ Test(spool, commit_with_a_held_tf_changes_nothing)
 {
 	static const char next[] = "V8\nT1\nSroot\n.\n";
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 	char *before = tu_read2(dir, "qf" ID, NULL), *after;
 	pid_t holder;
 
@@ -495,7 +495,7 @@ Test(spool, commit_with_a_held_tf_changes_nothing)
 Test(spool, remove_deletes_df_qf_and_xf_only)
 {
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 
 	tu_write_str(dir, "xf" ID, "transcript");
 	tu_write_str(dir, "qf6AOMct2T003761", "V8\n");
@@ -510,7 +510,7 @@ Test(spool, remove_deletes_df_qf_and_xf_only)
 Test(spool, remove_takes_a_stale_tf_with_it)
 {
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 
 	/* A rewrite killed before its rename, then the message delivered:
 	 * nothing else would ever remove the tf. */
@@ -525,7 +525,7 @@ Test(spool, remove_takes_a_stale_tf_with_it)
 Test(spool, remove_leaves_a_held_tf)
 {
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 	pid_t holder;
 
 	tu_write_str(dir, "tf" ID, "being written");
@@ -540,7 +540,7 @@ Test(spool, remove_leaves_a_held_tf)
 Test(spool, quarantine_renames_and_never_replaces)
 {
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 	char *got;
 
 	cr_assert_eq(spool_job_open(sp, ID, &job, &err), SPOOL_OK);
@@ -562,7 +562,7 @@ Test(spool, quarantine_renames_and_never_replaces)
 
 Test(spool, quarantine_by_name_moves_a_symlink_itself)
 {
-	struct spool_error err;
+	struct error err;
 	struct stat st;
 
 	tu_write_str(dir, "secret", "x");
@@ -577,7 +577,7 @@ Test(spool, quarantine_by_name_moves_a_symlink_itself)
 Test(spool, scan_lists_queue_files_and_skips_the_rest)
 {
 	struct spool_scan scan;
-	struct spool_error err;
+	struct error err;
 	size_t i;
 	bool saw_long = false, saw_bad = false, saw_dir = false, saw_link = false;
 
@@ -620,7 +620,7 @@ Test(spool, cursor_reads_in_slices_what_scan_reads_whole)
 {
 	struct spool_scan whole, part;
 	struct spool_cursor *c;
-	struct spool_error err;
+	struct error err;
 	enum spool_cursor_result r;
 	size_t i, k, nids = 0, slices = 0;
 	char name[32], (*seen)[QID_MAX_LEN + 1];
@@ -667,7 +667,7 @@ Test(spool, cursor_reads_in_slices_what_scan_reads_whole)
 Test(spool, subdirectories_qf_df_xf)
 {
 	struct spool_scan scan;
-	struct spool_error err;
+	struct error err;
 	struct spool_job *job;
 	struct stat st;
 	char *qfdir = xstrdup(tu_path(dir, "qf")), *dfdir = xstrdup(tu_path(dir, "df"));
@@ -697,7 +697,7 @@ Test(spool, subdirectories_qf_df_xf)
 Test(spool, bad_ids_are_never_paths)
 {
 	struct spool_job *job;
-	struct spool_error err;
+	struct error err;
 
 	cr_assert_eq(spool_job_open(sp, "../../etc/pass", &job, &err), SPOOL_UNSAFE);
 	cr_assert(strstr(err.reason, "bad queue ID") != NULL);

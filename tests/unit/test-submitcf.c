@@ -18,7 +18,7 @@ static void teardown(void) { tu_rmtree(dir); free(dir); }
 TestSuite(submitcf, .init = setup, .fini = teardown);
 
 static struct submitcf *
-load(const char *text, struct submitcf_error *err)
+load(const char *text, struct error *err)
 {
 	tu_write_str(dir, "submit.cf", text);
 	return submitcf_load(tu_path(dir, "submit.cf"), err);
@@ -26,7 +26,7 @@ load(const char *text, struct submitcf_error *err)
 
 Test(submitcf, reads_options_and_macros)
 {
-	struct submitcf_error err;
+	struct error err;
 	struct submitcf *cf = load(
 	    "# comment\nV10/Berkeley\nDjhost.test\nD{MTAHost}[127.0.0.1]\n"
 	    "O QueueDirectory=/var/spool/mqueue-client\nO RunAsUser=smmsp\n"
@@ -49,7 +49,7 @@ Test(submitcf, reads_options_and_macros)
 
 Test(submitcf, command_line_overrides)
 {
-	struct submitcf_error err;
+	struct error err;
 	struct submitcf *cf = load("O QueueDirectory=/a\n", &err);
 
 	cr_assert(submitcf_set_option(cf, "QueueDirectory=/b", &err));
@@ -62,7 +62,7 @@ Test(submitcf, command_line_overrides)
 
 Test(submitcf, errors_name_the_file_and_line)
 {
-	struct submitcf_error err;
+	struct error err;
 	char *want;
 
 	cr_assert_null(load("V10\nO QueueDirectory=/a\nOX\n", &err));
@@ -79,7 +79,7 @@ Test(submitcf, errors_name_the_file_and_line)
 
 Test(submitcf, queue_directory_checks)
 {
-	struct submitcf_error err;
+	struct error err;
 	struct submitcf *cf;
 
 	cf = load("V10\n", &err);
@@ -98,7 +98,7 @@ Test(submitcf, queue_directory_checks)
 
 Test(submitcf, reads_the_system_submit_cf_when_present)
 {
-	struct submitcf_error err;
+	struct error err;
 	struct submitcf *cf = submitcf_load("/etc/mail/submit.cf", &err);
 
 	if (cf == NULL)
@@ -110,7 +110,7 @@ Test(submitcf, reads_the_system_submit_cf_when_present)
 
 Test(submitcf, relay_mailer)
 {
-	struct submitcf_error err;
+	struct error err;
 	struct submitcf_mailer m;
 	struct submitcf *cf = load(
 	    "Mrelay,\t\tP=[IPC], F=mDFMuXa8k, S=EnvFromSMTP/HdrFromSMTP, R=MasqSMTP, E=\\r\\n, L=2040,\n"
@@ -163,7 +163,7 @@ Test(submitcf, intervals)
 
 Test(submitcf, queue_timeouts_by_precedence)
 {
-	struct submitcf_error err;
+	struct error err;
 	long long v;
 	struct submitcf *cf = load(
 	    "O Timeout.queuereturn=5d\nO Timeout.queuewarn=4h\n"
@@ -191,7 +191,7 @@ Test(submitcf, queue_timeouts_by_precedence)
 
 Test(submitcf, run_as_user)
 {
-	struct submitcf_error err;
+	struct error err;
 	struct submitcf *cf;
 	uid_t uid;
 	gid_t gid;
@@ -214,7 +214,7 @@ Test(submitcf, run_as_user)
 
 Test(submitcf, the_debian_submit_cf)
 {
-	struct submitcf_error err;
+	struct error err;
 	struct submitcf_mailer m;
 	struct submitcf *cf = submitcf_load("/etc/mail/submit.cf", &err);
 	long long v;
@@ -249,7 +249,7 @@ Test(submitcf, parse_from_memory_is_load)
 	for (i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
 		char *path = seeds[i][0] == '/' ? xstrdup(seeds[i]) :
 		    xasprintf("%s/tests/fuzz/seeds-submitcf/%s", CQ_SRCDIR, seeds[i]);
-		struct submitcf_error e1, e2;
+		struct error e1, e2;
 		struct submitcf_mailer m1, m2;
 		struct submitcf *a, *b;
 		size_t len;
@@ -301,7 +301,7 @@ Test(submitcf, parse_from_memory_is_load)
 Test(submitcf, relay_line_limit_is_checked)
 {
 	static const char *const bad[] = { "1", "2", "-5", "9x", "", "99999999999999999999" };
-	struct submitcf_error err;
+	struct error err;
 	struct submitcf_mailer m;
 	size_t i;
 
