@@ -737,16 +737,17 @@ run_conf(struct run *r, const struct run_opts *o, int *rc)
 static bool
 run_secure(struct run *r)
 {
-	char why[700];
+	struct error why;
 
-	r->tls = tls_client_new(&r->conf.tls, why, sizeof why);
-	if (r->tls == NULL && why[0] != '\0') {
-		log_msg(LOG_LVL_ERR, "%s: %s", run_conf_source(&r->conf), why);
+	/* NULL with no reason: no TLS, or no AUTH, is configured. */
+	r->tls = tls_client_new(&r->conf.tls, &why);
+	if (r->tls == NULL && why.reason[0] != '\0') {
+		log_msg(LOG_LVL_ERR, "%s: %s", run_conf_source(&r->conf), why.reason);
 		return false;
 	}
-	r->auth = auth_client_new(&r->conf.auth, geteuid(), why, sizeof why);
-	if (r->auth == NULL && why[0] != '\0') {
-		log_msg(LOG_LVL_ERR, "%s: %s", run_conf_source(&r->conf), why);
+	r->auth = auth_client_new(&r->conf.auth, geteuid(), &why);
+	if (r->auth == NULL && why.reason[0] != '\0') {
+		log_msg(LOG_LVL_ERR, "%s: %s", run_conf_source(&r->conf), why.reason);
 		return false;
 	}
 	r->sec.tls = r->tls;

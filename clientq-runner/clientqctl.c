@@ -1494,14 +1494,12 @@ cqctl_list_offline(const char *cfpath, const char *qdir, enum cqctl_list_format 
 /* clientq.conf's daemon.control, the socket the daemon was told to make
  * there; nothing else of the file matters here. */
 static bool
-cqctl_conf_line(void *arg, const char *key, const char *value, unsigned line, char *why,
-    size_t whylen)
+cqctl_conf_line(void *arg, const char *key, const char *value, unsigned line, struct error *why)
 {
 	char **control = arg;
 
 	(void)line;
 	(void)why;
-	(void)whylen;
 	if (strcasecmp(key, "daemon.control") == 0) {
 		free(*control);
 		*control = strdup(value);

@@ -86,7 +86,8 @@ daemon_child_verify(void *arg, FILE *out)
 	struct smtp_txn t;
 	struct smtp_rcpt_result *res;
 	struct strbuf mail = STRBUF_INIT, addr = STRBUF_INIT;
-	char **cmds, err[300], name[256];
+	char **cmds, name[256];
+	struct error err;
 	const char *a;
 	struct daemon_peer peer = *r->peer;
 	size_t n = 0, i, pos = 0;
@@ -119,11 +120,10 @@ daemon_child_verify(void *arg, FILE *out)
 		strbuf_addch(&cmd, '>');
 		cmds[i] = strbuf_detach(&cmd, NULL);
 	}
-	c = smtp_open(d->cfg->relay_ip, d->cfg->port, d->cfg->helo, d->cfg->timeouts, err,
-	    sizeof err);
+	c = smtp_open(d->cfg->relay_ip, d->cfg->port, d->cfg->helo, d->cfg->timeouts, &err);
 	if (c == NULL) {
 		fprintf(out, "D %s\n", DAEMON_VERIFY_UNAVAILABLE);
-		control_fprint_end(out, CTL_TRY, "relay unavailable: %s", err);
+		control_fprint_end(out, CTL_TRY, "relay unavailable: %s", err.reason);
 		goto out;
 	}
 	if (d->cfg->security != NULL)

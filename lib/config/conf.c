@@ -154,22 +154,22 @@ conf_str(struct conf *c, size_t i, const char **slot, const char *v)
 }
 
 static bool
-conf_path(const char *v, char *why, size_t whylen)
+conf_path(const char *v, struct error *why)
 {
 	if (v[0] != '/') {
-		snprintf(why, whylen, "'%s' is not an absolute path", v);
+		error_set(why, 0, "'%s' is not an absolute path", v);
 		return false;
 	}
 	return true;
 }
 
 static bool
-conf_interval(const char *key, const char *v, long long *out, char *why, size_t whylen)
+conf_interval(const char *key, const char *v, long long *out, struct error *why)
 {
 	long long s;
 
 	if (!conf_seconds(v, &s) || s < 1 || s > CONF_INTERVAL_MAX) {
-		snprintf(why, whylen,
+		error_set(why, 0,
 		    "%s = %s: not a time from 1 s to 1 day (seconds, or with units: 90s, 5m, 1h)",
 		    key, v);
 		return false;
@@ -180,7 +180,7 @@ conf_interval(const char *key, const char *v, long long *out, char *why, size_t 
 
 /* One key's value, checked and stored. */
 static bool
-conf_apply(struct conf *c, enum conf_key k, const char *v, char *why, size_t whylen)
+conf_apply(struct conf *c, enum conf_key k, const char *v, struct error *why)
 {
 	const char *name = conf_names[k];
 	struct tls_config *t = &c->tls;
@@ -192,63 +192,63 @@ conf_apply(struct conf *c, enum conf_key k, const char *v, char *why, size_t why
 		errno = 0;
 		n = strtoll(v, &end, 10);
 		if (errno != 0 || end == v || *end != '\0' || n < 1 || n > CONF_CONNECTIONS_MAX) {
-			snprintf(why, whylen, "%s = %s: not a number from 1 to %d", name, v,
+			error_set(why, 0, "%s = %s: not a number from 1 to %d", name, v,
 			    CONF_CONNECTIONS_MAX);
 			return false;
 		}
 		c->connections = n;
 		return true;
 	case K_RETRY_MIN:
-		return conf_interval(name, v, &c->retry_min, why, whylen);
+		return conf_interval(name, v, &c->retry_min, why);
 	case K_RETRY_MAX:
-		return conf_interval(name, v, &c->retry_max, why, whylen);
+		return conf_interval(name, v, &c->retry_max, why);
 	case K_PROBE_MAX:
-		return conf_interval(name, v, &c->probe_max, why, whylen);
+		return conf_interval(name, v, &c->probe_max, why);
 	case K_CONTROL:
-		if (strcmp(v, "none") != 0 && !conf_path(v, why, whylen))
+		if (strcmp(v, "none") != 0 && !conf_path(v, why))
 			return false;
 		free(c->control);
 		c->control = xstrdup(v);
 		return true;
 	case K_TLS_POLICY:
 		if (!tls_policy_parse(v, &t->policy)) {
-			snprintf(why, whylen,
+			error_set(why, 0,
 			    "%s = %s: not a policy (none, may, encrypt, verify, fingerprint)", name, v);
 			return false;
 		}
 		return true;
 	case K_TLS_CAFILE:
-		if (!conf_path(v, why, whylen))
+		if (!conf_path(v, why))
 			return false;
 		conf_str(c, k, &t->cafile, v);
 		return true;
 	case K_TLS_CAPATH:
-		if (!conf_path(v, why, whylen))
+		if (!conf_path(v, why))
 			return false;
 		conf_str(c, k, &t->capath, v);
 		return true;
 	case K_TLS_CERT:
-		if (!conf_path(v, why, whylen))
+		if (!conf_path(v, why))
 			return false;
 		conf_str(c, k, &t->cert, v);
 		return true;
 	case K_TLS_KEY:
-		if (!conf_path(v, why, whylen))
+		if (!conf_path(v, why))
 			return false;
 		conf_str(c, k, &t->key, v);
 		return true;
 	case K_TLS_NAME:
 		if (strpbrk(v, " \t[]/") != NULL) {
-			snprintf(why, whylen, "%s = %s: not a host name or address", name, v);
+			error_set(why, 0, "%s = %s: not a host name or address", name, v);
 			return false;
 		}
 		conf_str(c, k, &t->name, v);
 		return true;
 	case K_TLS_FINGERPRINT: {
-		char w[300];
+		struct error w;
 
-		if (!tls_pins_parse(v, t->pins, TLS_PINS_MAX, &t->npins, w, sizeof w)) {
-			snprintf(why, whylen, "%s: %s", name, w);
+		if (!tls_pins_parse(v, t->pins, TLS_PINS_MAX, &t->npins, &w)) {
+			error_set(why, 0, "%s: %s", name, w.reason);
 			return false;
 		}
 		return true;
@@ -261,29 +261,28 @@ conf_apply(struct conf *c, enum conf_key k, const char *v, char *why, size_t why
 		return true;
 	case K_TLS_MIN_VERSION:
 		if (!tls_version_parse(v, &t->min_version)) {
-			snprintf(why, whylen, "%s = %s: TLSv1.2 or TLSv1.3 (TLS 1.2 is the floor)",
+			error_set(why, 0, "%s = %s: TLSv1.2 or TLSv1.3 (TLS 1.2 is the floor)",
 			    name, v);
 			return false;
 		}
 		return true;
 	case K_AUTH_FILE:
-		if (!conf_path(v, why, whylen))
+		if (!conf_path(v, why))
 			return false;
 		conf_str(c, k, &c->auth.file, v);
 		return true;
 	case K_AUTH_MECHANISMS: {
-		char w[300];
+		struct error w;
 
-		if (!auth_mechs_parse(v, c->auth.mechs, AUTH_MECHS_MAX, &c->auth.nmechs, w,
-		    sizeof w)) {
-			snprintf(why, whylen, "%s: %s", name, w);
+		if (!auth_mechs_parse(v, c->auth.mechs, AUTH_MECHS_MAX, &c->auth.nmechs, &w)) {
+			error_set(why, 0, "%s: %s", name, w.reason);
 			return false;
 		}
 		return true;
 	}
 	case K_AUTH_CLEARTEXT:
 		if (!conf_bool(v, &c->auth.cleartext)) {
-			snprintf(why, whylen, "%s = %s: yes or no", name, v);
+			error_set(why, 0, "%s = %s: yes or no", name, v);
 			return false;
 		}
 		return true;
@@ -307,22 +306,21 @@ conf_lookup(const char *key, enum conf_key *k)
 }
 
 static bool
-conf_file_line(void *arg, const char *key, const char *value, unsigned line, char *why,
-    size_t whylen)
+conf_file_line(void *arg, const char *key, const char *value, unsigned line, struct error *why)
 {
 	struct conf *c = arg;
 	enum conf_key k;
 
 	if (!conf_lookup(key, &k)) {
-		snprintf(why, whylen, "unknown key '%s'", key);
+		error_set(why, 0, "unknown key '%s'", key);
 		return false;
 	}
 	if (c->set[k]) {
-		snprintf(why, whylen, "'%s' is given twice (first on line %u)", conf_names[k],
+		error_set(why, 0, "'%s' is given twice (first on line %u)", conf_names[k],
 		    c->where[k]);
 		return false;
 	}
-	if (!conf_apply(c, k, value, why, whylen))
+	if (!conf_apply(c, k, value, why))
 		return false;
 	c->set[k] = true;
 	c->where[k] = line;
@@ -349,7 +347,8 @@ bool
 conf_set(struct conf *c, const char *arg, struct error *err)
 {
 	const char *eq = strchr(arg, '=');
-	char key[200], why[400];
+	char key[200];
+	struct error why;
 	enum conf_key k;
 
 	if (eq == NULL || eq == arg || (size_t)(eq - arg) >= sizeof key) {
@@ -362,9 +361,12 @@ conf_set(struct conf *c, const char *arg, struct error *err)
 		conf_fail(err, "-O %s: unknown key '%s' (see clientq.conf(5))", arg, key);
 		return false;
 	}
-	why[0] = '\0';
-	if (eq[1] == '\0' || !conf_apply(c, k, eq + 1, why, sizeof why)) {
-		conf_fail(err, "-O %s: %s", arg, why[0] ? why : "no value");
+	if (eq[1] == '\0') {
+		conf_fail(err, "-O %s: no value", arg);
+		return false;
+	}
+	if (!conf_apply(c, k, eq + 1, &why)) {
+		conf_fail(err, "-O %s: %s", arg, why.reason);
 		return false;
 	}
 	c->set[k] = true;

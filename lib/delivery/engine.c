@@ -501,7 +501,7 @@ struct engine_slot *
 engine_start(struct engine *e, struct deliver_job *first, unsigned tag)
 {
 	struct engine_slot *s;
-	char err[300];
+	struct error err;
 
 	if (e->stopping) {
 		if (first != NULL)
@@ -527,10 +527,9 @@ engine_start(struct engine *e, struct deliver_job *first, unsigned tag)
 	e->slots = s;
 	s->connecting = true;
 	s->busy++;
-	s->c = smtp_open(e->cfg.relay_ip, e->cfg.port, e->cfg.helo, e->cfg.timeouts, err,
-	    sizeof err);
+	s->c = smtp_open(e->cfg.relay_ip, e->cfg.port, e->cfg.helo, e->cfg.timeouts, &err);
 	if (s->c == NULL) {
-		engine_setup_failed(s, err);
+		engine_setup_failed(s, err.reason);
 	} else {
 		if (e->cfg.security != NULL)
 			smtp_secure(s->c, e->cfg.security);
@@ -540,8 +539,7 @@ engine_start(struct engine *e, struct deliver_job *first, unsigned tag)
 			/* Cannot be watched: as a connection that failed. */
 			smtp_free(s->c);
 			s->c = NULL;
-			snprintf(err, sizeof err, "cannot watch the connection");
-			engine_setup_failed(s, err);
+			engine_setup_failed(s, "cannot watch the connection");
 		} else {
 			engine_slot_arm(s);
 		}

@@ -47,8 +47,8 @@ auth_needs_secret(enum auth_mech m)
 }
 
 bool
-auth_mechs_parse(const char *s, enum auth_mech *mechs, size_t max, size_t *n, char *why,
-    size_t whylen)
+auth_mechs_parse(const char *s, enum auth_mech *mechs, size_t max, size_t *n,
+    struct error *why)
 {
 	*n = 0;
 	for (;;) {
@@ -63,24 +63,24 @@ auth_mechs_parse(const char *s, enum auth_mech *mechs, size_t max, size_t *n, ch
 			if (strlen(auth_names[i]) == len && strncasecmp(s, auth_names[i], len) == 0)
 				m = (enum auth_mech)i;
 		if (m == AUTH_MECH_NONE) {
-			snprintf(why, whylen, "unknown mechanism \"%.*s\" (PLAIN, LOGIN, EXTERNAL)",
+			error_set(why, 0, "unknown mechanism \"%.*s\" (PLAIN, LOGIN, EXTERNAL)",
 			    (int)(len > 64 ? 64 : len), s);
 			return false;
 		}
 		for (k = 0; k < *n; k++)
 			if (mechs[k] == m) {
-				snprintf(why, whylen, "%s is named twice", auth_names[m]);
+				error_set(why, 0, "%s is named twice", auth_names[m]);
 				return false;
 			}
 		if (*n == max) {
-			snprintf(why, whylen, "more than %zu mechanisms", max);
+			error_set(why, 0, "more than %zu mechanisms", max);
 			return false;
 		}
 		mechs[(*n)++] = m;
 		s += len;
 	}
 	if (*n == 0) {
-		snprintf(why, whylen, "no mechanism given");
+		error_set(why, 0, "no mechanism given");
 		return false;
 	}
 	return true;
@@ -88,8 +88,7 @@ auth_mechs_parse(const char *s, enum auth_mech *mechs, size_t max, size_t *n, ch
 
 /* The credentials file's lines. */
 static bool
-auth_file_line(void *arg, const char *key, const char *value, unsigned line, char *why,
-    size_t whylen)
+auth_file_line(void *arg, const char *key, const char *value, unsigned line, struct error *why)
 {
 	struct auth_client *a = arg;
 	char *field;
@@ -105,15 +104,15 @@ auth_file_line(void *arg, const char *key, const char *value, unsigned line, cha
 		field = a->authzid;
 	} else {
 		/* The key only: the line may hold a secret. */
-		snprintf(why, whylen, "unknown key '%.64s' (user, password, authzid)", key);
+		error_set(why, 0, "unknown key '%.64s' (user, password, authzid)", key);
 		return false;
 	}
 	if (strlen(value) >= AUTH_FIELD_MAX) {
-		snprintf(why, whylen, "%s is longer than %d octets", key, AUTH_FIELD_MAX - 1);
+		error_set(why, 0, "%s is longer than %d octets", key, AUTH_FIELD_MAX - 1);
 		return false;
 	}
 	if (field[0] != '\0') {
-		snprintf(why, whylen, "%s is given twice", key);
+		error_set(why, 0, "%s is given twice", key);
 		return false;
 	}
 	snprintf(field, AUTH_FIELD_MAX, "%s", value);
@@ -123,15 +122,15 @@ auth_file_line(void *arg, const char *key, const char *value, unsigned line, cha
 }
 
 struct auth_client *
-auth_client_new(const struct auth_config *cfg, uid_t owner, char *why, size_t whylen)
+auth_client_new(const struct auth_config *cfg, uid_t owner, struct error *why)
 {
 	struct auth_client *a;
 	struct error err;
-	bool secret = false;
+	bool secret = false, ok;
 	size_t i, len;
 	char *text;
 
-	why[0] = '\0';
+	error_clear(why);
 	if (cfg->nmechs == 0)
 		return NULL;
 	a = xcalloc(1, sizeof *a);
@@ -146,21 +145,22 @@ auth_client_new(const struct auth_config *cfg, uid_t owner, char *why, size_t wh
 	if (!secret)
 		return a;
 	if (cfg->file == NULL) {
-		snprintf(why, whylen, "AUTH %s needs auth.file", a->names);
+		error_set(why, 0, "AUTH %s needs auth.file", a->names);
 		goto fail;
 	}
 	if (!kv_read(cfg->file, owner, &text, &len, NULL, &err)) {
-		snprintf(why, whylen, "auth.file %s", err.reason);
+		error_set(why, err.errnum, "auth.file %s", err.reason);
 		goto fail;
 	}
-	if (!kv_parse(text, len, cfg->file, auth_file_line, a, &err))
-		snprintf(why, whylen, "auth.file %s", err.reason);
+	ok = kv_parse(text, len, cfg->file, auth_file_line, a, &err);
+	if (!ok)
+		error_set(why, 0, "auth.file %s", err.reason);
 	else if (!a->have_user || !a->have_password)
-		snprintf(why, whylen, "auth.file %s: no %s in it", cfg->file,
+		error_set(why, 0, "auth.file %s: no %s in it", cfg->file,
 		    a->have_user ? "password" : "user");
 	OPENSSL_cleanse(text, len);
 	free(text);
-	if (why[0] == '\0')
+	if (ok && a->have_user && a->have_password)
 		return a;
 fail:
 	auth_client_free(a);

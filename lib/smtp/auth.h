@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "util/error.h"
 #include "util/strbuf.h"
 
 enum auth_mech {
@@ -51,18 +52,19 @@ struct auth_config {
 /* auth_mechs_parse: "PLAIN LOGIN" (blanks or commas, any case, each at
  * most once); false and why otherwise. */
 bool auth_mechs_parse(const char *s, enum auth_mech *mechs, size_t max, size_t *n,
-    char *why, size_t whylen);
+    struct error *why);
 const char *auth_mech_str(enum auth_mech m);
 /* auth_needs_secret: PLAIN and LOGIN need a user and a password. */
 bool auth_needs_secret(enum auth_mech m);
 
 struct auth_client;
 
-/* auth_client_new: cfg with no mechanism is no client (NULL, why "").
+/* auth_client_new: cfg with no mechanism is no client (NULL, why
+ * cleared: reason "").
  * A mechanism that needs a secret reads cfg->file, which must belong to
  * owner (see above). */
 struct auth_client *auth_client_new(const struct auth_config *cfg, uid_t owner,
-    char *why, size_t whylen);
+    struct error *why);
 void auth_client_free(struct auth_client *a);
 bool auth_client_cleartext(const struct auth_client *a);
 /* auth_client_mechs: "PLAIN LOGIN", for messages. */

@@ -91,7 +91,7 @@ struct smtp_conn {
 	struct smtp_reply setup_reply;
 	enum smtp_setup_kind kind;
 	char err[400];
-	char io_why[200];		/* the last read or write error */
+	struct error io_err;		/* the last read or write error */
 
 	/* STARTTLS and AUTH (smtp_secure). */
 	struct smtp_security sec;
@@ -449,14 +449,14 @@ smtp_put(struct smtp_conn *c, const char *cmd)
 }
 
 /* One write, through TLS once it is up: octets written, 0 when the
- * socket takes nothing now, -1 broken (io_why says why). */
+ * socket takes nothing now, -1 broken (io_err says why). */
 static ssize_t
 smtp_send(struct smtp_conn *c, const char *buf, size_t len)
 {
 	if (c->tls_up) {
 		size_t n;
 
-		switch (tls_write(c->tls, buf, len, &n, c->io_why, sizeof c->io_why)) {
+		switch (tls_write(c->tls, buf, len, &n, &c->io_err)) {
 		case TLS_OK:
 			return (ssize_t)n;
 		case TLS_WANT_READ:	/* POLLIN is always asked for */
@@ -477,13 +477,13 @@ smtp_send(struct smtp_conn *c, const char *buf, size_t len)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return 0;
-		snprintf(c->io_why, sizeof c->io_why, "%s", strerror(errno));
+		error_set(&c->io_err, errno, "%s", strerror(errno));
 		return -1;
 	}
 }
 
 /* One read into rbuf, through TLS once it is up: octets, 0 at the end,
- * -1 nothing now, -2 broken (io_why says why). */
+ * -1 nothing now, -2 broken (io_err says why). */
 static ssize_t
 smtp_recv(struct smtp_conn *c)
 {
@@ -492,8 +492,7 @@ smtp_recv(struct smtp_conn *c)
 	if (c->tls_up) {
 		size_t n;
 
-		switch (tls_read(c->tls, c->rbuf + c->rlen, room, &n, c->io_why,
-		    sizeof c->io_why)) {
+		switch (tls_read(c->tls, c->rbuf + c->rlen, room, &n, &c->io_err)) {
 		case TLS_OK:
 			c->tls_want = 0;
 			return (ssize_t)n;
@@ -519,13 +518,13 @@ smtp_recv(struct smtp_conn *c)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return -1;
-		snprintf(c->io_why, sizeof c->io_why, "%s", strerror(errno));
+		error_set(&c->io_err, errno, "%s", strerror(errno));
 		return -2;
 	}
 }
 
 /* Write what is queued: 1 all written, 0 some left (the socket is full),
- * -1 broken (io_why). */
+ * -1 broken (io_err). */
 static int
 smtp_write(struct smtp_conn *c)
 {
@@ -660,9 +659,9 @@ smtp_log_tls(struct smtp_conn *c)
 static enum smtp_event
 smtp_handshake(struct smtp_conn *c)
 {
-	char why[400];
+	struct error why;
 
-	switch (tls_handshake(c->tls, why, sizeof why)) {
+	switch (tls_handshake(c->tls, &why)) {
 	case TLS_OK:
 		break;
 	case TLS_WANT_READ:
@@ -675,8 +674,8 @@ smtp_handshake(struct smtp_conn *c)
 	case TLS_FAILED:
 	default:
 		if (tls_policy_refused(c->tls))
-			return smtp_refuse(c, SMTP_SETUP_TLS, "%s", why);
-		smtp_log_tls_error(c, "TLS handshake failed: %s", why);
+			return smtp_refuse(c, SMTP_SETUP_TLS, "%s", why.reason);
+		smtp_log_tls_error(c, "TLS handshake failed: %s", why.reason);
 		return smtp_refuse(c, SMTP_SETUP_TLS, "%s", SMTP_TLS_FAILED);
 	}
 	c->tls_up = true;
@@ -688,7 +687,7 @@ smtp_handshake(struct smtp_conn *c)
 	smtp_hello(c, X_EHLO);
 	if (smtp_write(c) < 0)
 		return smtp_die(c, SMTP_IOERR, "connection with [%s] lost during client EHLO: %s",
-		    c->ip, c->io_why);
+		    c->ip, c->io_err.reason);
 	return SMTP_EV_NONE;
 }
 
@@ -697,7 +696,7 @@ static enum smtp_event
 smtp_starttls_reply(struct smtp_conn *c, const struct smtp_reply *r, enum smtp_status st)
 {
 	enum tls_policy pol = tls_client_policy(c->sec.tls);
-	char why[400];
+	struct error why;
 
 	if (r->code == 220) {
 		/* Whatever came with the 220 came in clear, and would be
@@ -708,9 +707,9 @@ smtp_starttls_reply(struct smtp_conn *c, const struct smtp_reply *r, enum smtp_s
 			return smtp_refuse(c, SMTP_SETUP_TLS, "%s", SMTP_STARTTLS_FAILED);
 		}
 		c->tls = tls_session_new(c->sec.tls, c->fd,
-		    c->sec.tls_name != NULL ? c->sec.tls_name : c->ip, why, sizeof why);
+		    c->sec.tls_name != NULL ? c->sec.tls_name : c->ip, &why);
 		if (c->tls == NULL) {
-			smtp_log_tls_error(c, "%s", why);
+			smtp_log_tls_error(c, "%s", why.reason);
 			return smtp_refuse(c, SMTP_SETUP_TLS, "%s", SMTP_TLS_FAILED);
 		}
 		c->state = ST_HANDSHAKE;
@@ -1082,7 +1081,7 @@ smtp_parse_input(struct smtp_conn *c)
 		 * next; what was queued goes out now. */
 		if (c->wbuf.len > c->woff && smtp_write(c) < 0)
 			return smtp_die(c, SMTP_IOERR, "connection with [%s] lost during %s: %s",
-			    c->ip, smtp_phase_str(smtp_expect_phase(c)), c->io_why);
+			    c->ip, smtp_phase_str(smtp_expect_phase(c)), c->io_err.reason);
 	}
 }
 
@@ -1125,7 +1124,7 @@ smtp_body_pump(struct smtp_conn *c)
 		w = smtp_write(c);
 		if (w < 0)
 			return smtp_die(c, SMTP_IOERR, "connection with [%s] lost during client DATA: %s",
-			    c->ip, c->io_why);
+			    c->ip, c->io_err.reason);
 		if (w == 0)
 			return SMTP_EV_NONE;	/* wait for POLLOUT */
 		if (c->dot_queued) {
@@ -1192,7 +1191,7 @@ smtp_io(struct smtp_conn *c, short revents)
 				return ev;
 		} else if (smtp_write(c) < 0) {
 			return smtp_die(c, SMTP_IOERR, "connection with [%s] lost during %s: %s",
-			    c->ip, smtp_phase_str(smtp_expect_phase(c)), c->io_why);
+			    c->ip, smtp_phase_str(smtp_expect_phase(c)), c->io_err.reason);
 		}
 	}
 	/* TLS may hold decrypted octets that no poll announces (a reply
@@ -1219,7 +1218,7 @@ smtp_io(struct smtp_conn *c, short revents)
 				return smtp_die(c, SMTP_TEMPFAIL, "[%s] closed the connection", c->ip);
 			return smtp_die(c, SMTP_IOERR, "connection with [%s] lost during %s%s%s",
 			    c->ip, smtp_phase_str(smtp_expect_phase(c)),
-			    n < 0 ? ": " : "", n < 0 ? c->io_why : "");
+			    n < 0 ? ": " : "", n < 0 ? c->io_err.reason : "");
 		}
 	}
 	if (c->deadline >= 0 && monotime_ms() >= c->deadline)
@@ -1262,7 +1261,7 @@ smtp_wait_with(struct smtp_conn *c, void (*before_poll)(void *arg,
 
 struct smtp_conn *
 smtp_open(const char *ip, int port, const char *helo_name,
-    const struct smtp_timeouts *t, char *err, size_t errlen)
+    const struct smtp_timeouts *t, struct error *err)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
@@ -1279,12 +1278,12 @@ smtp_open(const char *ip, int port, const char *helo_name,
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons((unsigned short)port);
 		sslen = sizeof(struct sockaddr_in6);
 	} else {
-		snprintf(err, errlen, "relay address '%s' is not numeric", ip);
+		error_set(err, 0, "relay address '%s' is not numeric", ip);
 		return NULL;
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
+		error_set(err, errno, "socket: %s", strerror(errno));
 		return NULL;
 	}
 	/* The final dot and each pipelined group go out at once. */
@@ -1449,7 +1448,7 @@ smtp_submit(struct smtp_conn *c, struct smtp_txn *t)
 	if (smtp_write(c) < 0) {
 		/* The transaction has ended; the next smtp_io() says so. */
 		(void)smtp_die(c, SMTP_IOERR, "connection with [%s] lost: %s", c->ip,
-		    c->io_why);
+		    c->io_err.reason);
 		smtp_report_later(c, SMTP_EV_TXN_DONE);
 		return true;
 	}

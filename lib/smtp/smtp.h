@@ -59,8 +59,9 @@
 #include <stddef.h>
 
 #include "smtp/auth.h"
-#include "util/strbuf.h"
 #include "smtp/tls.h"
+#include "util/error.h"
+#include "util/strbuf.h"
 
 #define SMTP_LINE_MAX 4096
 #define SMTP_REPLY_LINES 1000
@@ -208,7 +209,7 @@ struct smtp_conn;
  * when no socket could be made (err says why); connection failures are
  * reported by smtp_io() as SMTP_EV_FAILED. */
 struct smtp_conn *smtp_open(const char *ip, int port, const char *helo_name,
-    const struct smtp_timeouts *t, char *err, size_t errlen);
+    const struct smtp_timeouts *t, struct error *err);
 
 /*
  * smtp_secure: STARTTLS and AUTH for this connection, before the first

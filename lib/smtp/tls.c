@@ -136,7 +136,7 @@ tls_pin_parse1(const char *s, size_t len, struct tls_pin *pin)
 
 bool
 tls_pins_parse(const char *s, struct tls_pin *pins, size_t max, size_t *n,
-    char *why, size_t whylen)
+    struct error *why)
 {
 	*n = 0;
 	for (;;) {
@@ -147,11 +147,11 @@ tls_pins_parse(const char *s, struct tls_pin *pins, size_t max, size_t *n,
 			break;
 		len = strcspn(s, " \t,");
 		if (*n == max) {
-			snprintf(why, whylen, "more than %zu fingerprints", max);
+			error_set(why, 0, "more than %zu fingerprints", max);
 			return false;
 		}
 		if (!tls_pin_parse1(s, len, &pins[*n])) {
-			snprintf(why, whylen,
+			error_set(why, 0,
 			    "\"%.*s\" is not a SHA-256 fingerprint (64 hex digits, colons allowed)",
 			    (int)(len > 120 ? 120 : len), s);
 			return false;
@@ -160,7 +160,7 @@ tls_pins_parse(const char *s, struct tls_pin *pins, size_t max, size_t *n,
 		s += len;
 	}
 	if (*n == 0) {
-		snprintf(why, whylen, "no fingerprint given");
+		error_set(why, 0, "no fingerprint given");
 		return false;
 	}
 	return true;
@@ -407,7 +407,7 @@ tls_no_passphrase(char *buf, int size, int rwflag, void *u)
  * is how such keys are kept), read as the runner's user.
  */
 static EVP_PKEY *
-tls_load_key(const char *path, char *why, size_t whylen)
+tls_load_key(const char *path, struct error *why)
 {
 	struct stat st;
 	EVP_PKEY *pk = NULL;
@@ -418,33 +418,33 @@ tls_load_key(const char *path, char *why, size_t whylen)
 
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(why, whylen, "tls.key %s: %s", path,
+		error_set(why, 0, "tls.key %s: %s", path,
 		    errno == ELOOP ? "is a symbolic link" : strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(why, whylen, "tls.key %s: not a regular file", path);
+		error_set(why, 0, "tls.key %s: not a regular file", path);
 		goto out;
 	}
 	if (st.st_mode & (S_IRWXO | S_IWGRP)) {
-		snprintf(why, whylen,
+		error_set(why, 0,
 		    "tls.key %s: mode %04o lets other users read or change the key; refused (0600 or 0640)",
 		    path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	if (st.st_size > TLS_KEY_MAX) {
-		snprintf(why, whylen, "tls.key %s: too large for a key", path);
+		error_set(why, 0, "tls.key %s: too large for a key", path);
 		goto out;
 	}
 	buf = xmalloc((size_t)st.st_size + 1);
 	n = read(fd, buf, (size_t)st.st_size);
 	if (n < 0) {
-		snprintf(why, whylen, "tls.key %s: %s", path, strerror(errno));
+		error_set(why, 0, "tls.key %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if ((b = BIO_new_mem_buf(buf, (int)n)) == NULL ||
 	    (pk = PEM_read_bio_PrivateKey(b, NULL, tls_no_passphrase, NULL)) == NULL)
-		snprintf(why, whylen,
+		error_set(why, 0,
 		    "tls.key %s: no private key in it (PEM; a key with a passphrase cannot be used): %s",
 		    path, tls_ossl_reason());
 out:
@@ -459,35 +459,35 @@ out:
 
 /* A path for OpenSSL: say "No such file" ourselves, in our words. */
 static bool
-tls_path_ok(const char *what, const char *path, bool dir, char *why, size_t whylen)
+tls_path_ok(const char *what, const char *path, bool dir, struct error *why)
 {
 	struct stat st;
 
 	if (stat(path, &st) < 0) {
-		snprintf(why, whylen, "%s %s: %s", what, path, strerror(errno));
+		error_set(why, 0, "%s %s: %s", what, path, strerror(errno));
 		return false;
 	}
 	if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
-		snprintf(why, whylen, "%s %s: not a %s", what, path, dir ? "directory" : "file");
+		error_set(why, 0, "%s %s: not a %s", what, path, dir ? "directory" : "file");
 		return false;
 	}
 	return true;
 }
 
 static bool
-tls_ctx_make(struct tls_client *t, char *why, size_t whylen)
+tls_ctx_make(struct tls_client *t, struct error *why)
 {
 	const struct tls_config *cfg = t->cfg;
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
 	if (ctx == NULL) {
-		snprintf(why, whylen, "cannot make a TLS context: %s", tls_ossl_reason());
+		error_set(why, 0, "cannot make a TLS context: %s", tls_ossl_reason());
 		return false;
 	}
 	t->ctx = ctx;
 	if (!SSL_CTX_set_min_proto_version(ctx, cfg->min_version ? cfg->min_version :
 	    TLS1_2_VERSION)) {
-		snprintf(why, whylen, "tls.min-version: %s", tls_ossl_reason());
+		error_set(why, 0, "tls.min-version: %s", tls_ossl_reason());
 		return false;
 	}
 	/* SMTP frames itself (replies are lines, the message ends with a
@@ -502,11 +502,11 @@ tls_ctx_make(struct tls_client *t, char *why, size_t whylen)
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	if (cfg->ciphers != NULL && SSL_CTX_set_cipher_list(ctx, cfg->ciphers) != 1) {
-		snprintf(why, whylen, "tls.ciphers \"%s\": %s", cfg->ciphers, tls_ossl_reason());
+		error_set(why, 0, "tls.ciphers \"%s\": %s", cfg->ciphers, tls_ossl_reason());
 		return false;
 	}
 	if (cfg->ciphersuites != NULL && SSL_CTX_set_ciphersuites(ctx, cfg->ciphersuites) != 1) {
-		snprintf(why, whylen, "tls.ciphersuites \"%s\": %s", cfg->ciphersuites,
+		error_set(why, 0, "tls.ciphersuites \"%s\": %s", cfg->ciphersuites,
 		    tls_ossl_reason());
 		return false;
 	}
@@ -514,17 +514,17 @@ tls_ctx_make(struct tls_client *t, char *why, size_t whylen)
 		const char *kp = cfg->key != NULL ? cfg->key : cfg->cert;
 		EVP_PKEY *pk;
 
-		if (!tls_path_ok("tls.cert", cfg->cert, false, why, whylen))
+		if (!tls_path_ok("tls.cert", cfg->cert, false, why))
 			return false;
 		if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1) {
-			snprintf(why, whylen, "tls.cert %s: %s", cfg->cert, tls_ossl_reason());
+			error_set(why, 0, "tls.cert %s: %s", cfg->cert, tls_ossl_reason());
 			return false;
 		}
-		if ((pk = tls_load_key(kp, why, whylen)) == NULL)
+		if ((pk = tls_load_key(kp, why)) == NULL)
 			return false;
 		if (SSL_CTX_use_PrivateKey(ctx, pk) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
 			EVP_PKEY_free(pk);
-			snprintf(why, whylen, "tls.key %s does not go with tls.cert %s: %s", kp,
+			error_set(why, 0, "tls.key %s does not go with tls.cert %s: %s", kp,
 			    cfg->cert, tls_ossl_reason());
 			return false;
 		}
@@ -532,12 +532,12 @@ tls_ctx_make(struct tls_client *t, char *why, size_t whylen)
 	}
 	if (cfg->cafile != NULL || cfg->capath != NULL) {
 		if ((cfg->cafile != NULL &&
-		    !tls_path_ok("tls.cafile", cfg->cafile, false, why, whylen)) ||
+		    !tls_path_ok("tls.cafile", cfg->cafile, false, why)) ||
 		    (cfg->capath != NULL &&
-		    !tls_path_ok("tls.capath", cfg->capath, true, why, whylen)))
+		    !tls_path_ok("tls.capath", cfg->capath, true, why)))
 			return false;
 		if (SSL_CTX_load_verify_locations(ctx, cfg->cafile, cfg->capath) != 1) {
-			snprintf(why, whylen, "%s %s: no CA certificate could be loaded: %s",
+			error_set(why, 0, "%s %s: no CA certificate could be loaded: %s",
 			    cfg->cafile != NULL ? "tls.cafile" : "tls.capath",
 			    cfg->cafile != NULL ? cfg->cafile : cfg->capath, tls_ossl_reason());
 			return false;
@@ -561,11 +561,11 @@ tls_ctx_make(struct tls_client *t, char *why, size_t whylen)
 }
 
 struct tls_client *
-tls_client_new(const struct tls_config *cfg, char *why, size_t whylen)
+tls_client_new(const struct tls_config *cfg, struct error *why)
 {
 	struct tls_client *t;
 
-	why[0] = '\0';
+	error_clear(why);
 	if (cfg->policy == TLS_POLICY_NONE)
 		return NULL;
 	t = xcalloc(1, sizeof *t);
@@ -574,7 +574,7 @@ tls_client_new(const struct tls_config *cfg, char *why, size_t whylen)
 	 * see tls.h.) */
 	if ((cfg->cafile || cfg->capath || cfg->ciphers || cfg->ciphersuites || cfg->cert ||
 	    cfg->key || cfg->min_version || cfg->policy != TLS_POLICY_MAY) &&
-	    !tls_ctx_make(t, why, whylen)) {
+	    !tls_ctx_make(t, why)) {
 		tls_client_free(t);
 		return NULL;
 	}
@@ -619,12 +619,12 @@ tls_is_address(const char *s)
 }
 
 struct tls_session *
-tls_session_new(struct tls_client *t, int fd, const char *name, char *why, size_t whylen)
+tls_session_new(struct tls_client *t, int fd, const char *name, struct error *why)
 {
 	const struct tls_config *cfg = t->cfg;
 	struct tls_session *s;
 
-	if (t->ctx == NULL && !tls_ctx_make(t, why, whylen)) {
+	if (t->ctx == NULL && !tls_ctx_make(t, why)) {
 		SSL_CTX_free(t->ctx);
 		t->ctx = NULL;
 		return NULL;
@@ -644,7 +644,7 @@ tls_session_new(struct tls_client *t, int fd, const char *name, char *why, size_
 	snprintf(s->name, sizeof s->name, "%s", cfg->name != NULL ? cfg->name : name);
 	ERR_clear_error();
 	if ((s->ssl = SSL_new(t->ctx)) == NULL || SSL_set_fd(s->ssl, fd) != 1) {
-		snprintf(why, whylen, "cannot start TLS: %s", tls_ossl_reason());
+		error_set(why, 0, "cannot start TLS: %s", tls_ossl_reason());
 		tls_session_free(s);
 		return NULL;
 	}
@@ -652,7 +652,7 @@ tls_session_new(struct tls_client *t, int fd, const char *name, char *why, size_
 	/* SNI names a host, never an address (RFC 6066 section 3). */
 	if (!tls_is_address(s->name) && s->name[0] != '\0' &&
 	    SSL_set_tlsext_host_name(s->ssl, s->name) != 1) {
-		snprintf(why, whylen, "cannot send the name %s: %s", s->name, tls_ossl_reason());
+		error_set(why, 0, "cannot send the name %s: %s", s->name, tls_ossl_reason());
 		tls_session_free(s);
 		return NULL;
 	}
@@ -666,7 +666,7 @@ tls_session_new(struct tls_client *t, int fd, const char *name, char *why, size_
 			ok = SSL_set1_host(s->ssl, s->name) == 1;
 		}
 		if (!ok) {
-			snprintf(why, whylen, "cannot check the name %s: %s", s->name,
+			error_set(why, 0, "cannot check the name %s: %s", s->name,
 			    tls_ossl_reason());
 			tls_session_free(s);
 			return NULL;
@@ -679,22 +679,22 @@ tls_session_new(struct tls_client *t, int fd, const char *name, char *why, size_
 /* A broken session: why, in words (e from SSL_get_error, saved the
  * errno right after the call). */
 static enum tls_result
-tls_broken(struct tls_session *s, int ret, int e, int saved, char *why, size_t whylen)
+tls_broken(struct tls_session *s, int ret, int e, int saved, struct error *why)
 {
 	s->broken = true;
 	if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
-		snprintf(why, whylen, "%s", ret == 0 || saved == 0 ? "connection closed" :
+		error_set(why, 0, "%s", ret == 0 || saved == 0 ? "connection closed" :
 		    strerror(saved));
 	else if (e == SSL_ERROR_ZERO_RETURN)
-		snprintf(why, whylen, "connection closed");
+		error_set(why, 0, "connection closed");
 	else
-		snprintf(why, whylen, "%s", tls_ossl_reason());
+		error_set(why, 0, "%s", tls_ossl_reason());
 	ERR_clear_error();
 	return TLS_FAILED;
 }
 
 enum tls_result
-tls_handshake(struct tls_session *s, char *why, size_t whylen)
+tls_handshake(struct tls_session *s, struct error *why)
 {
 	const struct tls_config *cfg = s->t->cfg;
 	int r, e, saved;
@@ -717,7 +717,7 @@ tls_handshake(struct tls_session *s, char *why, size_t whylen)
 	if (cfg->policy == TLS_POLICY_FINGERPRINT && s->pin_mismatch) {
 		s->refused = s->broken = true;
 		ERR_clear_error();
-		snprintf(why, whylen,
+		error_set(why, 0,
 		    "certificate fingerprint mismatch (certificate %s, public key %s; neither is pinned)",
 		    s->got_cert, s->got_key);
 		return TLS_FAILED;
@@ -725,10 +725,10 @@ tls_handshake(struct tls_session *s, char *why, size_t whylen)
 	if (cfg->policy == TLS_POLICY_VERIFY && s->verr != 0) {
 		s->refused = s->broken = true;
 		ERR_clear_error();
-		snprintf(why, whylen, "certificate verify failed: %s", s->vwhy);
+		error_set(why, 0, "certificate verify failed: %s", s->vwhy);
 		return TLS_FAILED;
 	}
-	return tls_broken(s, r, e, saved, why, whylen);
+	return tls_broken(s, r, e, saved, why);
 }
 
 bool
@@ -739,8 +739,7 @@ tls_policy_refused(const struct tls_session *s)
 
 /* One SSL_read (into rbuf) or SSL_write (of wbuf), in tls.h's words. */
 static enum tls_result
-tls_rw(struct tls_session *s, void *rbuf, const void *wbuf, size_t len, size_t *n, char *why,
-    size_t whylen)
+tls_rw(struct tls_session *s, void *rbuf, const void *wbuf, size_t len, size_t *n, struct error *why)
 {
 	int want = len > 1 << 30 ? 1 << 30 : (int)len, r, e, saved;
 
@@ -763,20 +762,19 @@ tls_rw(struct tls_session *s, void *rbuf, const void *wbuf, size_t len, size_t *
 		s->broken = true;	/* no close_notify back either */
 		return TLS_EOF;
 	}
-	return tls_broken(s, r, e, saved, why, whylen);
+	return tls_broken(s, r, e, saved, why);
 }
 
 enum tls_result
-tls_read(struct tls_session *s, void *buf, size_t len, size_t *n, char *why, size_t whylen)
+tls_read(struct tls_session *s, void *buf, size_t len, size_t *n, struct error *why)
 {
-	return tls_rw(s, buf, NULL, len, n, why, whylen);
+	return tls_rw(s, buf, NULL, len, n, why);
 }
 
 enum tls_result
-tls_write(struct tls_session *s, const void *buf, size_t len, size_t *n, char *why,
-    size_t whylen)
+tls_write(struct tls_session *s, const void *buf, size_t len, size_t *n, struct error *why)
 {
-	return tls_rw(s, NULL, buf, len, n, why, whylen);
+	return tls_rw(s, NULL, buf, len, n, why);
 }
 
 bool

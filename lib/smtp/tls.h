@@ -36,7 +36,7 @@
  *   caller keeps the deadline (smtp.h's Timeout.starttls).  OpenSSL
  *   writes with write(2): the program ignores SIGPIPE.
  * - The policy's verdict is the handshake's: tls_handshake returns
- *   TLS_FAILED, and why in the caller's buffer, for a chain that does
+ *   TLS_FAILED, and why in the caller's struct error, for a chain that does
  *   not verify, a name that does not match ("certificate verify failed:
  *   hostname mismatch (wanted mailhub.example, got mx.example.net)") or a
  *   fingerprint that is not pinned, so that nothing is said over a
@@ -48,6 +48,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "util/error.h"
 
 enum tls_policy {
 	TLS_POLICY_NONE,
@@ -94,7 +96,7 @@ bool tls_version_parse(const char *s, int *version);
  * digits, colons between the octets allowed, an optional "sha256:"
  * prefix; false and why (naming the bad one) otherwise. */
 bool tls_pins_parse(const char *s, struct tls_pin *pins, size_t max, size_t *n,
-    char *why, size_t whylen);
+    struct error *why);
 /* tls_pin_match: is digest one of the pins? */
 bool tls_pin_match(const struct tls_pin *pins, size_t n,
     const unsigned char digest[TLS_PIN_LEN]);
@@ -105,8 +107,8 @@ struct tls_client;
 
 /* tls_client_new: the context for cfg (which must outlive it); NULL and
  * why (naming the file or setting) when it cannot be made.  Policy none
- * is not a client: NULL with why empty. */
-struct tls_client *tls_client_new(const struct tls_config *cfg, char *why, size_t whylen);
+ * is not a client: NULL with why cleared (reason ""). */
+struct tls_client *tls_client_new(const struct tls_config *cfg, struct error *why);
 void tls_client_free(struct tls_client *t);
 enum tls_policy tls_client_policy(const struct tls_client *t);
 /* tls_client_has_cert: a client certificate is configured (AUTH
@@ -128,17 +130,17 @@ struct tls_session;
  * configuration's tls.name wins).  NULL and why when OpenSSL cannot make
  * it. */
 struct tls_session *tls_session_new(struct tls_client *t, int fd, const char *name,
-    char *why, size_t whylen);
+    struct error *why);
 /* tls_handshake: drive the handshake; TLS_OK once it is done and the
  * policy is met. */
-enum tls_result tls_handshake(struct tls_session *s, char *why, size_t whylen);
+enum tls_result tls_handshake(struct tls_session *s, struct error *why);
 /* tls_policy_refused: the last TLS_FAILED of tls_handshake was the
  * policy's verdict on the certificate (not a broken handshake). */
 bool tls_policy_refused(const struct tls_session *s);
 enum tls_result tls_read(struct tls_session *s, void *buf, size_t len, size_t *n,
-    char *why, size_t whylen);
+    struct error *why);
 enum tls_result tls_write(struct tls_session *s, const void *buf, size_t len,
-    size_t *n, char *why, size_t whylen);
+    size_t *n, struct error *why);
 
 /* tls_pending: decrypted octets wait to be read (no poll says so). */
 bool tls_pending(const struct tls_session *s);

@@ -6,6 +6,7 @@
 #include "util/error.h"
 
 #include <stdio.h>
+#include <string.h>
 
 void
 error_setv(struct error *e, int errnum, const char *fmt, va_list ap)
@@ -26,4 +27,11 @@ error_set(struct error *e, int errnum, const char *fmt, ...)
 	va_start(ap, fmt);
 	error_setv(e, errnum, fmt, ap);
 	va_end(ap);
+}
+
+void
+error_clear(struct error *e)
+{
+	if (e != NULL)
+		memset(e, 0, sizeof *e);
 }

@@ -14,6 +14,9 @@
  *   errnum as given (0: none), code and line 0.  A NULL e is allowed and
  *   ignored (a caller that does not want to know).
  * - error_setv: the same with a va_list.
+ * - error_clear(e): nothing failed (everything 0, reason ""), for a
+ *   result that is not a failure though it looks like one (tls.h's NULL
+ *   client under policy none).
  * - A function fills its struct error only when it fails; the caller's
  *   need not be initialised before.
  */
@@ -37,5 +40,6 @@ void error_set(struct error *e, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void error_setv(struct error *e, int errnum, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
+void error_clear(struct error *e);
 
 #endif

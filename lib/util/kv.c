@@ -50,7 +50,8 @@ kv_parse(const char *text, size_t len, const char *path, kv_line_fn fn, void *ar
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *e = nl != NULL ? nl : end, *k, *ke, *v, *ve, *eq;
-		char key[KV_LINE_MAX], val[KV_LINE_MAX], why[400];
+		char key[KV_LINE_MAX], val[KV_LINE_MAX];
+		struct error why;
 
 		line++;
 		if ((size_t)(e - p) >= KV_LINE_MAX) {
@@ -88,9 +89,9 @@ kv_parse(const char *text, size_t len, const char *path, kv_line_fn fn, void *ar
 		}
 		memcpy(val, v, (size_t)(ve - v));
 		val[ve - v] = '\0';
-		why[0] = '\0';
-		if (!fn(arg, key, val, line, why, sizeof why)) {
-			kv_fail(err, "%s:%u: %s", path, line, why);
+		if (!fn(arg, key, val, line, &why)) {
+			kv_fail(err, "%s:%u: %s", path, line, why.reason);
+			err->line = line;
 			return false;
 		}
 	}

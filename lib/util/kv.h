@@ -34,7 +34,7 @@
 /* Called for each "key = value": false, and why, for a line it refuses
  * (kv_parse adds the file and line). */
 typedef bool (*kv_line_fn)(void *arg, const char *key, const char *value,
-    unsigned line, char *why, size_t whylen);
+    unsigned line, struct error *why);
 
 /* kv_parse: each line of text (len octets, from the file path, which
  * only names it in errors), in order; false at the first line refused. */

@@ -20,13 +20,12 @@ TestSuite(kv, .init = setup, .fini = teardown);
 
 /* What the callback saw, "key=value@line;" each. */
 static bool
-collect(void *arg, const char *key, const char *value, unsigned line, char *why,
-    size_t whylen)
+collect(void *arg, const char *key, const char *value, unsigned line, struct error *why)
 {
 	char *out = arg;
 
 	if (strcmp(key, "refused") == 0) {
-		snprintf(why, whylen, "'%s' is not wanted here", value);
+		error_set(why, 0, "'%s' is not wanted here", value);
 		return false;
 	}
 	snprintf(out + strlen(out), 512 - strlen(out), "%s=%s@%u;", key, value, line);

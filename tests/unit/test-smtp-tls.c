@@ -200,14 +200,14 @@ static struct smtp_security sec;
 static void
 policy(enum tls_policy p, const char *name)
 {
-	char why[700];
+	struct error why;
 
 	tls_config_default(&tcfg);
 	tcfg.policy = p;
 	if (p == TLS_POLICY_VERIFY || p == TLS_POLICY_MAY)
 		tcfg.cafile = ca;
-	tcl = tls_client_new(&tcfg, why, sizeof why);
-	cr_assert(tcl != NULL || p == TLS_POLICY_NONE, "%s", why);
+	tcl = tls_client_new(&tcfg, &why);
+	cr_assert(tcl != NULL || p == TLS_POLICY_NONE, "%s", why.reason);
 	memset(&sec, 0, sizeof sec);
 	sec.tls = tcl;
 	sec.tls_name = name;
@@ -219,15 +219,15 @@ static void
 with_auth(const char *mechs, bool cleartext)
 {
 	struct auth_config cfg;
-	char why[600];
+	struct error why;
 
 	memset(&cfg, 0, sizeof cfg);
-	cr_assert(auth_mechs_parse(mechs, cfg.mechs, AUTH_MECHS_MAX, &cfg.nmechs, why, sizeof why));
+	cr_assert(auth_mechs_parse(mechs, cfg.mechs, AUTH_MECHS_MAX, &cfg.nmechs, &why));
 	cfg.cleartext = cleartext;
 	tu_write(dir, "auth", "user = u\npassword = p\n", 22, 0600);
 	cfg.file = tu_path(dir, "auth");
-	acl = auth_client_new(&cfg, geteuid(), why, sizeof why);
-	cr_assert_not_null(acl, "%s", why);
+	acl = auth_client_new(&cfg, geteuid(), &why);
+	cr_assert_not_null(acl, "%s", why.reason);
 	sec.auth = acl;
 }
 
@@ -236,14 +236,14 @@ start(const char *const *script, enum smtp_event *ev, int starttls_timeout)
 {
 	struct smtp_timeouts t;
 	struct smtp_conn *c;
-	char err[300];
+	struct error err;
 
 	peer(script);
 	smtp_timeouts_default(&t);
 	t.initial = t.helo = t.mail = t.rcpt = t.datainit = t.datafinal = t.auth = 5;
 	t.starttls = starttls_timeout;
-	c = smtp_open("127.0.0.1", peer_port, "host.test", &t, err, sizeof err);
-	cr_assert_not_null(c, "%s", err);
+	c = smtp_open("127.0.0.1", peer_port, "host.test", &t, &err);
+	cr_assert_not_null(c, "%s", err.reason);
 	smtp_secure(c, &sec);
 	*ev = smtp_wait(c);
 	return c;
@@ -405,13 +405,13 @@ Test(smtp_tls, verify_refuses_a_chain_it_cannot_verify)
 	static const char *const script[] = { GREET_TLS, "t", NULL };
 	enum smtp_event ev;
 	struct smtp_conn *c;
-	char why[700];
+	struct error why;
 
 	tls_config_default(&tcfg);
 	tcfg.policy = TLS_POLICY_VERIFY;
 	tcfg.cafile = srvcert;	/* not the CA */
-	tcl = tls_client_new(&tcfg, why, sizeof why);
-	cr_assert_not_null(tcl, "%s", why);
+	tcl = tls_client_new(&tcfg, &why);
+	cr_assert_not_null(tcl, "%s", why.reason);
 	memset(&sec, 0, sizeof sec);
 	sec.tls = tcl;
 	sec.tls_name = "mx.test";
@@ -447,7 +447,7 @@ digest(bool key, unsigned char d[TLS_PIN_LEN])
 static void
 pinned(bool key, bool right)
 {
-	char why[700];
+	struct error why;
 
 	tls_config_default(&tcfg);
 	tcfg.policy = TLS_POLICY_FINGERPRINT;
@@ -455,8 +455,8 @@ pinned(bool key, bool right)
 	if (!right)
 		tcfg.pins[0].sha256[5] ^= 0x40;
 	tcfg.npins = 1;
-	tcl = tls_client_new(&tcfg, why, sizeof why);
-	cr_assert_not_null(tcl, "%s", why);
+	tcl = tls_client_new(&tcfg, &why);
+	cr_assert_not_null(tcl, "%s", why.reason);
 	memset(&sec, 0, sizeof sec);
 	sec.tls = tcl;
 	sec.tls_name = "anything.example";	/* names are not looked at */

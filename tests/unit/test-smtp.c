@@ -78,12 +78,12 @@ connect_peer(enum smtp_event *ev)
 {
 	struct smtp_timeouts t;
 	struct smtp_conn *c;
-	char err[300];
+	struct error err;
 
 	smtp_timeouts_default(&t);
 	t.initial = t.helo = t.mail = t.rcpt = t.datainit = t.datafinal = 1;
-	c = smtp_open("127.0.0.1", peer_port, "host.test", &t, err, sizeof err);
-	cr_assert_not_null(c, "%s", err);
+	c = smtp_open("127.0.0.1", peer_port, "host.test", &t, &err);
+	cr_assert_not_null(c, "%s", err.reason);
 	*ev = smtp_wait(c);
 	return c;
 }
