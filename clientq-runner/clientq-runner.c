@@ -366,7 +366,8 @@ run_control(struct run *r, const char *path, bool explicit, int *fd, uid_t *runn
     bool *made)
 {
 	struct error cerr;
-	char err[600], dir[4096], *slash;
+	struct error err;
+	char dir[4096], *slash;
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
 
@@ -385,16 +386,17 @@ run_control(struct run *r, const char *path, bool explicit, int *fd, uid_t *runn
 		if (mkdir(dir, 0755) == 0 && geteuid() == 0)
 			(void)!chown(dir, uid, gid);
 	}
-	*fd = control_listen(path, uid, gid, err, sizeof err);
+	*fd = control_listen(path, uid, gid, &err);
 	if (*fd >= 0) {
 		*made = true;
 		return RUN_EXIT_OK;
 	}
 	if (explicit) {
-		log_msg(LOG_LVL_ERR, "control socket: %s", err);
+		log_msg(LOG_LVL_ERR, "control socket: %s", err.reason);
 		return RUN_EXIT_OSERR;
 	}
-	log_msg(LOG_LVL_WARNING, "control socket: %s; clientqctl cannot reach this daemon", err);
+	log_msg(LOG_LVL_WARNING, "control socket: %s; clientqctl cannot reach this daemon",
+	    err.reason);
 	return RUN_EXIT_OK;
 }
 

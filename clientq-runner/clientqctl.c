@@ -99,7 +99,7 @@ struct cqctl_talk {
 };
 
 static int
-cqctl_connect(char *err, size_t errsize)
+cqctl_connect(struct error *err)
 {
 	struct sockaddr_un sa;
 	int fd;
@@ -107,17 +107,17 @@ cqctl_connect(char *err, size_t errsize)
 	memset(&sa, 0, sizeof sa);
 	sa.sun_family = AF_UNIX;
 	if (strlen(cqctl_socket) >= sizeof sa.sun_path) {
-		snprintf(err, errsize, "%s: path too long for a socket", cqctl_socket);
+		error_set(err, 0, "%s: path too long for a socket", cqctl_socket);
 		return -1;
 	}
 	strcpy(sa.sun_path, cqctl_socket);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		snprintf(err, errsize, "socket: %s", strerror(errno));
+		error_set(err, errno, "socket: %s", strerror(errno));
 		return -1;
 	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		snprintf(err, errsize, "cannot reach clientq-runner at %s: %s", cqctl_socket,
+		error_set(err, errno, "cannot reach clientq-runner at %s: %s", cqctl_socket,
 		    strerror(errno));
 		close(fd);
 		return -1;
@@ -166,16 +166,17 @@ static int
 cqctl_talk(const struct strbuf *req, struct cqctl_talk *tk)
 {
 	struct strbuf in = STRBUF_INIT;
-	char err[600], buf[8192];
+	struct error err;
+	char buf[8192];
 	size_t off = 0;
 	int fd, rc = CTL_EXIT_TEMPFAIL;
 	bool tty = isatty(STDERR_FILENO);
 
 	tk->status_text[0] = '\0';
-	if ((fd = cqctl_connect(err, sizeof err)) < 0) {
-		snprintf(tk->status_text, sizeof tk->status_text, "%s", err);
+	if ((fd = cqctl_connect(&err)) < 0) {
+		snprintf(tk->status_text, sizeof tk->status_text, "%s", err.reason);
 		if (!tk->plugin) {
-			fprintf(stderr, "%s: %s\n", cqctl_progname, err);
+			fprintf(stderr, "%s: %s\n", cqctl_progname, err.reason);
 			if (tk->unavailable_hint)
 				fprintf(stderr, "The daemon is not running, or its socket is elsewhere "
 				    "(--socket).  Use '%s list --offline' to read\n"
@@ -1075,7 +1076,8 @@ cqctl_verify(int argc, char **argv, const struct cqctl_command *self)
 	struct strbuf req = STRBUF_INIT;
 	struct cqctl_talk tk = { 0 };
 	struct cqctl_verify v = { 0, 0, 0, false };
-	char out[VERIFY_ADDR_MAX + 1], why[128];
+	char out[VERIFY_ADDR_MAX + 1];
+	struct error why;
 	int c, i, rc;
 
 	optind = 1;
@@ -1093,9 +1095,9 @@ cqctl_verify(int argc, char **argv, const struct cqctl_command *self)
 	}
 	ctl_request_start(&req, "verify");
 	for (i = optind; i < argc; i++) {
-		if (!verify_address(argv[i], out, sizeof out, why, sizeof why)) {
+		if (!verify_address(argv[i], out, sizeof out, &why)) {
 			fprintf(stderr, "%s: verify: address %d refused: %s; nothing was sent\n",
-			    cqctl_progname, i - optind + 1, why);
+			    cqctl_progname, i - optind + 1, why.reason);
 			strbuf_free(&req);
 			return CTL_EXIT_USAGE;
 		}
@@ -1146,12 +1148,13 @@ cqctl_trace(int argc, char **argv, const struct cqctl_command *self)
 {
 	static const char *const deflogs[] = { "/var/log/mail.log", "/var/log/maillog" };
 	const char *files[16];
-	char why[600], when[64];
+	struct error why;
+	char when[64];
 	struct trace t;
 	size_t nfiles = 0, i;
 	time_t now = time(NULL);
 	bool none = false, unreadable = false, journal = false;
-	int c, pass, err;
+	int c, pass;
 
 	optind = 1;
 	while ((c = cqctl_getopt(argc, argv, self)) != -1) {
@@ -1173,9 +1176,9 @@ cqctl_trace(int argc, char **argv, const struct cqctl_command *self)
 		return cqctl_usage_error("trace: '%s' is not a queue ID", argv[optind]);
 	trace_init(&t, argv[optind]);
 	if (nfiles == 0) {
-		journal = trace_read_journal(&t, &none, why, sizeof why);
+		journal = trace_read_journal(&t, &none, &why);
 		if (!journal && !none) {
-			fprintf(stderr, "%s: %s\n", cqctl_progname, why);
+			fprintf(stderr, "%s: %s\n", cqctl_progname, why.reason);
 			trace_free(&t);
 			return CTL_EXIT_FAILED;
 		}
@@ -1187,7 +1190,7 @@ cqctl_trace(int argc, char **argv, const struct cqctl_command *self)
 			}
 		if (!journal && nfiles == 0) {
 			fprintf(stderr, "%s: trace: %s, and no %s or %s: name the mail log "
-			    "with --log\n", cqctl_progname, why, deflogs[0], deflogs[1]);
+			    "with --log\n", cqctl_progname, why.reason, deflogs[0], deflogs[1]);
 			if (geteuid() != 0)
 				cqctl_trace_hint();
 			trace_free(&t);
@@ -1196,16 +1199,15 @@ cqctl_trace(int argc, char **argv, const struct cqctl_command *self)
 	}
 	for (pass = 1; pass <= 2; pass++)
 		for (i = 0; i < nfiles; i++)
-			if (!trace_read_file(&t, files[i], (unsigned)i, pass, now, &err, why,
-			    sizeof why)) {
-				if (err == EACCES) {
+			if (!trace_read_file(&t, files[i], (unsigned)i, pass, now, &why)) {
+				if (why.errnum == EACCES) {
 					unreadable = true;
 					if (pass == 1)
 						fprintf(stderr, "%s: trace: %s (mail logs are read by "
-						    "root and group adm)\n", cqctl_progname, why);
+						    "root and group adm)\n", cqctl_progname, why.reason);
 					continue;
 				}
-				fprintf(stderr, "%s: trace: %s\n", cqctl_progname, why);
+				fprintf(stderr, "%s: trace: %s\n", cqctl_progname, why.reason);
 				trace_free(&t);
 				return CTL_EXIT_FAILED;
 			}

@@ -77,7 +77,7 @@ struct control {
 /* ------------------------------------------------------------ the socket */
 
 int
-control_listen(const char *path, uid_t owner, gid_t group, char *err, size_t errsize)
+control_listen(const char *path, uid_t owner, gid_t group, struct error *err)
 {
 	struct sockaddr_un sa;
 	int fd;
@@ -85,13 +85,13 @@ control_listen(const char *path, uid_t owner, gid_t group, char *err, size_t err
 	memset(&sa, 0, sizeof sa);
 	sa.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof sa.sun_path) {
-		snprintf(err, errsize, "%s: path too long for a socket", path);
+		error_set(err, 0, "%s: path too long for a socket", path);
 		return -1;
 	}
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		snprintf(err, errsize, "socket: %s", strerror(errno));
+		error_set(err, errno, "socket: %s", strerror(errno));
 		return -1;
 	}
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
@@ -101,7 +101,7 @@ control_listen(const char *path, uid_t owner, gid_t group, char *err, size_t err
 		struct stat st;
 
 		if (e != EADDRINUSE) {
-			snprintf(err, errsize, "%s: cannot bind: %s", path, strerror(e));
+			error_set(err, 0, "%s: cannot bind: %s", path, strerror(e));
 			close(fd);
 			return -1;
 		}
@@ -109,19 +109,19 @@ control_listen(const char *path, uid_t owner, gid_t group, char *err, size_t err
 		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0) {
 			close(probe);
 			close(fd);
-			snprintf(err, errsize, "%s: another clientq-runner answers there", path);
+			error_set(err, 0, "%s: another clientq-runner answers there", path);
 			return -1;
 		}
 		if (probe >= 0)
 			close(probe);
 		if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
 			close(fd);
-			snprintf(err, errsize, "%s: exists and is not a socket", path);
+			error_set(err, 0, "%s: exists and is not a socket", path);
 			return -1;
 		}
 		(void)unlink(path);
 		if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-			snprintf(err, errsize, "%s: cannot bind: %s", path, strerror(errno));
+			error_set(err, errno, "%s: cannot bind: %s", path, strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -130,7 +130,7 @@ control_listen(const char *path, uid_t owner, gid_t group, char *err, size_t err
 	 * credentials (clientqctl(8)). */
 	if (chmod(path, 0666) < 0 || (geteuid() == 0 && chown(path, owner, group) < 0) ||
 	    listen(fd, 64) < 0) {
-		snprintf(err, errsize, "%s: %s", path, strerror(errno));
+		error_set(err, errno, "%s: %s", path, strerror(errno));
 		close(fd);
 		(void)unlink(path);
 		return -1;

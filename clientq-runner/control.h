@@ -35,6 +35,7 @@
 #include <sys/types.h>
 
 #include "util/ctl.h"
+#include "util/error.h"
 #include "util/evloop.h"
 
 #define CONTROL_MAX_CONN 256
@@ -77,8 +78,7 @@ struct control;
 /* control_listen: a new socket at path (a stale socket nobody answers
  * on is replaced; a live one is an error), owned by owner:group; -1 and
  * err on failure. */
-int control_listen(const char *path, uid_t owner, gid_t group, char *err,
-    size_t errsize);
+int control_listen(const char *path, uid_t owner, gid_t group, struct error *err);
 /* control_inherited: the listening socket systemd passed, or -1.
  * Unsets LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES. */
 int control_inherited(void);

@@ -257,7 +257,7 @@ enum daemon_named_pass {
  * every one exists and is the peer's.  *n counts those described. */
 static bool
 daemon_act_named(struct daemon_actor *a, enum daemon_named_pass pass, size_t *n,
-    char *err, size_t errsize)
+    struct error *err)
 {
 	long long now = (long long)time(NULL);
 	const char *id;
@@ -279,9 +279,9 @@ daemon_act_named(struct daemon_actor *a, enum daemon_named_pass pass, size_t *n,
 			daemon_msg_free(&m);
 			/* Not told apart for someone who may not see it. */
 			if (!a->peer.admin)
-				snprintf(err, errsize, "%s: no message of yours has this queue ID", id);
+				error_set(err, 0, "%s: no message of yours has this queue ID", id);
 			else
-				snprintf(err, errsize, "%s: no such %smessage", id,
+				error_set(err, 0, "%s: no such %smessage", id,
 				    a->act == DAEMON_ACT_RELEASE ? "held " : "");
 			return false;
 		}
@@ -325,12 +325,11 @@ daemon_act_scan(struct daemon_actor *a, char prefix, const struct qsel *s, bool 
     size_t *n)
 {
 	struct daemon_act_scan sc = { a, prefix, dry, 0 };
-	char err[300];
-	bool ok = daemon_select(a->d, &a->peer, prefix, s, daemon_act_picked, &sc, err,
-	    sizeof err);
+	struct error err;
+	bool ok = daemon_select(a->d, &a->peer, prefix, s, daemon_act_picked, &sc, &err);
 
 	if (!ok)
-		fprintf(a->out, "E %d %s\n", CTL_TRY, err);
+		fprintf(a->out, "E %d %s\n", CTL_TRY, err.reason);
 	*n += sc.n;
 	return ok;
 }
@@ -365,20 +364,20 @@ daemon_child_act(void *arg, FILE *out)
 {
 	struct daemon_actor a;
 	struct qsel s;
-	char err[300];
+	struct error err;
 	size_t n = 0;
 
 	daemon_act_start(&a, arg, out);
 	fprintf(out, "N %s\n", a.peer.name);
 	if (ctl_get(a.rq, "id") != NULL) {
-		if (!daemon_act_named(&a, DAEMON_NAMED_CHECK, &n, err, sizeof err))
-			fprintf(out, "E %d %s\n", CTL_NO, err);
-		else if (daemon_act_named(&a, DAEMON_NAMED_ACT, &n, err, sizeof err))
+		if (!daemon_act_named(&a, DAEMON_NAMED_CHECK, &n, &err))
+			fprintf(out, "E %d %s\n", CTL_NO, err.reason);
+		else if (daemon_act_named(&a, DAEMON_NAMED_ACT, &n, &err))
 			fprintf(out, "E %d\n", CTL_OK);
 		return;
 	}
-	if (!daemon_sel_make(a.rq, &s, err, sizeof err)) {
-		fprintf(out, "E %d %s\n", CTL_BAD, err);
+	if (!daemon_sel_make(a.rq, &s, &err)) {
+		fprintf(out, "E %d %s\n", CTL_BAD, err.reason);
 		return;
 	}
 	if (daemon_act_scan(&a, daemon_act_prefix(&a), &s, false, &n))
@@ -393,19 +392,19 @@ daemon_child_dry(void *arg, FILE *out)
 {
 	struct daemon_actor a;
 	struct qsel s;
-	char err[300];
+	struct error err;
 	size_t n = 0;
 
 	daemon_act_start(&a, arg, out);
 	if (ctl_get(a.rq, "id") != NULL) {
-		if (!daemon_act_named(&a, DAEMON_NAMED_CHECK, &n, err, sizeof err) ||
-		    !daemon_act_named(&a, DAEMON_NAMED_DESCRIBE, &n, err, sizeof err)) {
-			control_fprint_end(out, CTL_NO, "%s", err);
+		if (!daemon_act_named(&a, DAEMON_NAMED_CHECK, &n, &err) ||
+		    !daemon_act_named(&a, DAEMON_NAMED_DESCRIBE, &n, &err)) {
+			control_fprint_end(out, CTL_NO, "%s", err.reason);
 			return;
 		}
 	} else {
-		if (!daemon_sel_make(a.rq, &s, err, sizeof err)) {
-			control_fprint_end(out, CTL_BAD, "%s", err);
+		if (!daemon_sel_make(a.rq, &s, &err)) {
+			control_fprint_end(out, CTL_BAD, "%s", err.reason);
 			return;
 		}
 		if (!daemon_act_scan(&a, daemon_act_prefix(&a), &s, true, &n)) {
@@ -427,7 +426,8 @@ daemon_cmd_act(struct daemon *d, control_token t, const struct daemon_peer *p,
 	struct daemon_reader r = { d, p, rq };
 	struct daemon_flushq *q;
 	enum daemon_act act = DAEMON_ACT_HOLD;
-	char what[300], err[300];
+	struct error err;
+	char what[300];
 	const char *id;
 	size_t pos = 0, k;
 	bool named = ctl_get(rq, "id") != NULL;
@@ -444,8 +444,8 @@ daemon_cmd_act(struct daemon *d, control_token t, const struct daemon_peer *p,
 			control_end(d->ctl, t, CTL_BAD, "%s: '%.60s' is not a queue ID", rq->command, id);
 			return;
 		}
-	if (!daemon_sel_check(rq, what, sizeof what, err, sizeof err)) {
-		control_end(d->ctl, t, CTL_BAD, "%s: %s", rq->command, err);
+	if (!daemon_sel_check(rq, what, sizeof what, &err)) {
+		control_end(d->ctl, t, CTL_BAD, "%s: %s", rq->command, err.reason);
 		return;
 	}
 	if (named && what[0] != '\0') {

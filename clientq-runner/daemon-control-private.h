@@ -110,7 +110,7 @@ bool daemon_mine(const struct daemon *d, const struct daemon_peer *p,
  * queue cannot be read. */
 bool daemon_select(struct daemon *d, const struct daemon_peer *p, char prefix,
     const struct qsel *s, bool (*fn)(void *arg, const struct daemon_msg *m), void *arg,
-    char *err, size_t errsize);
+    struct error *err);
 
 /* daemon_sel_check: on the loop, without NSS or a regex: the request's
  * selectors are well formed (false, and why in err), and what they say
@@ -118,9 +118,8 @@ bool daemon_select(struct daemon *d, const struct daemon_peer *p, char prefix,
  * make (the user's name resolved, the expression compiled); false, and
  * why, when that fails.  Free with qsel_free. */
 bool daemon_sel_check(const struct ctl_request *rq, char *what, size_t whatsize,
-    char *err, size_t errsize);
-bool daemon_sel_make(const struct ctl_request *rq, struct qsel *s, char *err,
-    size_t errsize);
+    struct error *err);
+bool daemon_sel_make(const struct ctl_request *rq, struct qsel *s, struct error *err);
 
 /* daemon_flushq_new: a request whose child is to be started, in the
  * daemon's list (daemon_flushq_free takes it out). */

@@ -117,21 +117,21 @@ daemon_sel_age(const char *v)
 
 bool
 daemon_sel_check(const struct ctl_request *rq, char *what, size_t whatsize,
-    char *err, size_t errsize)
+    struct error *err)
 {
 	static const char *const strs[] = { "sender", "recipient", "user", "reason" };
 	struct strbuf sb = STRBUF_INIT;
 	size_t i;
 
 	if (!daemon_sel_age(ctl_get(rq, "older")) || !daemon_sel_age(ctl_get(rq, "newer"))) {
-		snprintf(err, errsize, "an age must be a number of seconds");
+		error_set(err, 0, "an age must be a number of seconds");
 		return false;
 	}
 	for (i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		const char *v = ctl_get(rq, strs[i]);
 
 		if (v != NULL && (v[0] == '\0' || strlen(v) > DAEMON_SEL_MAX)) {
-			snprintf(err, errsize, "--%s: empty, or longer than %d characters",
+			error_set(err, 0, "--%s: empty, or longer than %d characters",
 			    strs[i], DAEMON_SEL_MAX);
 			return false;
 		}
@@ -156,7 +156,7 @@ daemon_sel_check(const struct ctl_request *rq, char *what, size_t whatsize,
 }
 
 bool
-daemon_sel_make(const struct ctl_request *rq, struct qsel *s, char *err, size_t errsize)
+daemon_sel_make(const struct ctl_request *rq, struct qsel *s, struct error *err)
 {
 	const char *v;
 
@@ -173,7 +173,7 @@ daemon_sel_make(const struct ctl_request *rq, struct qsel *s, char *err, size_t 
 
 		/* NSS here, in the child, where waiting holds nobody up. */
 		if (getpwnam_r(v, &pw, tmp, sizeof tmp, &res) != 0 || res == NULL) {
-			snprintf(err, errsize, "--user: no such user '%.64s'", v);
+			error_set(err, 0, "--user: no such user '%.64s'", v);
 			return false;
 		}
 		s->by_user = true;
@@ -181,10 +181,10 @@ daemon_sel_make(const struct ctl_request *rq, struct qsel *s, char *err, size_t 
 		s->user = v;
 	}
 	if ((v = ctl_get(rq, "reason")) != NULL) {
-		char why[200];
+		struct error why;
 
-		if (!qsel_set_reason(s, v, why, sizeof why)) {
-			snprintf(err, errsize, "--reason: not a regular expression: %s", why);
+		if (!qsel_set_reason(s, v, &why)) {
+			error_set(err, 0, "--reason: not a regular expression: %s", why.reason);
 			return false;
 		}
 	}
@@ -193,7 +193,7 @@ daemon_sel_make(const struct ctl_request *rq, struct qsel *s, char *err, size_t 
 
 bool
 daemon_select(struct daemon *d, const struct daemon_peer *p, char prefix, const struct qsel *s,
-    bool (*fn)(void *arg, const struct daemon_msg *m), void *arg, char *err, size_t errsize)
+    bool (*fn)(void *arg, const struct daemon_msg *m), void *arg, struct error *err)
 {
 	struct spool_scan scan;
 	struct error serr;
@@ -202,7 +202,7 @@ daemon_select(struct daemon *d, const struct daemon_peer *p, char prefix, const 
 	size_t i;
 
 	if (!spool_scan(d->sp, prefix, &scan, &serr)) {
-		snprintf(err, errsize, "%s", serr.reason);
+		error_set(err, 0, "%s", serr.reason);
 		return false;
 	}
 	for (i = 0; go && i < scan.nids; i++) {

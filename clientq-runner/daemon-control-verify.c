@@ -188,7 +188,8 @@ daemon_cmd_verify(struct daemon *d, control_token t, const struct daemon_peer *p
     const struct ctl_request *rq)
 {
 	struct daemon_reader r = { d, p, rq };
-	char out[VERIFY_ADDR_MAX + 1], why[128], who[200], relay[200];
+	char out[VERIFY_ADDR_MAX + 1], who[200], relay[200];
+	struct error why;
 	const char *a;
 	size_t n = 0, pos = 0;
 	long long left;
@@ -198,9 +199,9 @@ daemon_cmd_verify(struct daemon *d, control_token t, const struct daemon_peer *p
 		return;
 	}
 	while ((a = ctl_get_next(rq, "address", &pos)) != NULL) {
-		if (!verify_address(a, out, sizeof out, why, sizeof why)) {
+		if (!verify_address(a, out, sizeof out, &why)) {
 			control_end(d->ctl, t, CTL_BAD, "verify: address %zu refused: %s; nothing was sent",
-			    n + 1, why);
+			    n + 1, why.reason);
 			return;
 		}
 		/* What goes out is the stripped form: the child reads it

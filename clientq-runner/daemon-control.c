@@ -441,7 +441,7 @@ daemon_child_select(void *arg, FILE *out)
 	struct spool_scan scan;
 	struct error err;
 	struct qsel sel;
-	char why[300];
+	struct error why;
 	const char *id;
 	long long now = (long long)time(NULL);
 	size_t pos = 0, i;
@@ -478,8 +478,8 @@ daemon_child_select(void *arg, FILE *out)
 		fprintf(out, "E %d\n", CTL_OK);
 		return;
 	}
-	if (!daemon_sel_make(r->rq, &sel, why, sizeof why)) {
-		fprintf(out, "E %d flush: %s\n", CTL_BAD, why);
+	if (!daemon_sel_make(r->rq, &sel, &why)) {
+		fprintf(out, "E %d flush: %s\n", CTL_BAD, why.reason);
 		return;
 	}
 	select = !qsel_empty(&sel);
@@ -582,14 +582,15 @@ daemon_cmd_flush(struct daemon *d, control_token t, const struct daemon_peer *p,
 	long long left;
 	const char *id;
 	size_t pos = 0;
-	char who[200], what[300], err[300];
+	struct error err;
+	char who[200], what[300];
 
 	if (d->stopping) {
 		control_end(d->ctl, t, CTL_TRY, "the daemon is stopping");
 		return;
 	}
-	if (!daemon_sel_check(rq, what, sizeof what, err, sizeof err)) {
-		control_end(d->ctl, t, CTL_BAD, "flush: %s", err);
+	if (!daemon_sel_check(rq, what, sizeof what, &err)) {
+		control_end(d->ctl, t, CTL_BAD, "flush: %s", err.reason);
 		return;
 	}
 	select = what[0] != '\0';
@@ -835,12 +836,12 @@ daemon_child_list(void *arg, FILE *out)
 		daemon_child_recent(r, out, jsonl);
 		return;
 	}
-	char why[300];
+	struct error why;
 	size_t k = 0;
 	long long now = (long long)time(NULL);
 
-	if (!daemon_sel_make(r->rq, &sel, why, sizeof why)) {
-		control_fprint_end(out, CTL_BAD, "list: %s", why);
+	if (!daemon_sel_make(r->rq, &sel, &why)) {
+		control_fprint_end(out, CTL_BAD, "list: %s", why.reason);
 		return;
 	}
 	if (!daemon_gather_from(r, out, &ql, true, jsonl || held)) {
@@ -1047,20 +1048,20 @@ daemon_child_show(void *arg, FILE *out)
 	struct daemon_show_scan sc = { r, out, 0 };
 	struct daemon_peer p = *r->peer;
 	struct qsel sel;
-	char err[300];
+	struct error err;
 
 	if (id != NULL) {
 		daemon_show_one(r, id, out);
 		return;
 	}
 	(void)daemon_peer_named(&p);
-	if (!daemon_sel_make(r->rq, &sel, err, sizeof err)) {
-		control_fprint_end(out, CTL_BAD, "show: %s", err);
+	if (!daemon_sel_make(r->rq, &sel, &err)) {
+		control_fprint_end(out, CTL_BAD, "show: %s", err.reason);
 		return;
 	}
 	if (!daemon_select(r->d, &p, ctl_get(r->rq, "held") != NULL ? 'h' : 'q', &sel,
-	    daemon_show_picked, &sc, err, sizeof err))
-		control_fprint_end(out, CTL_TRY, "%s", err);
+	    daemon_show_picked, &sc, &err))
+		control_fprint_end(out, CTL_TRY, "%s", err.reason);
 	else if (sc.n == 0)
 		control_fprint_end(out, CTL_NO, "no queued message matches");
 	else
@@ -1267,10 +1268,11 @@ daemon_cmd_list(struct daemon *d, control_token t, const struct daemon_peer *p,
     const struct ctl_request *rq)
 {
 	const char *fmt = ctl_get(rq, "format");
-	char what[300], err[300];
+	struct error err;
+	char what[300];
 
-	if (!daemon_sel_check(rq, what, sizeof what, err, sizeof err)) {
-		control_end(d->ctl, t, CTL_BAD, "list: %s", err);
+	if (!daemon_sel_check(rq, what, sizeof what, &err)) {
+		control_end(d->ctl, t, CTL_BAD, "list: %s", err.reason);
 		return;
 	}
 	if (ctl_get(rq, "all") != NULL && !p->admin) {
@@ -1291,10 +1293,11 @@ daemon_cmd_show(struct daemon *d, control_token t, const struct daemon_peer *p,
     const struct ctl_request *rq)
 {
 	const char *id = ctl_get(rq, "id");
-	char what[300], err[300];
+	struct error err;
+	char what[300];
 
-	if (!daemon_sel_check(rq, what, sizeof what, err, sizeof err)) {
-		control_end(d->ctl, t, CTL_BAD, "show: %s", err);
+	if (!daemon_sel_check(rq, what, sizeof what, &err)) {
+		control_end(d->ctl, t, CTL_BAD, "show: %s", err.reason);
 		return;
 	}
 	if (id != NULL ? !qid_valid(id) || what[0] != '\0' : what[0] == '\0') {

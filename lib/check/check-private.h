@@ -85,7 +85,7 @@ void ck_owner_str(const struct check_ctx *c, uid_t uid, gid_t gid, char *buf, si
 bool ck_resolve(const struct check_ctx *c, const char *path, char **out, struct strbuf *chain);
 char *ck_rooted(const struct check_ctx *c, const char *path);
 bool ck_run_as(const struct check_ctx *c, const char *v, uid_t *uid, gid_t *gid,
-    char *why, size_t whysz);
+    struct error *why);
 bool ck_user_by_name(const struct check_ctx *c, const char *name, uid_t *uid, gid_t *gid);
 void ck_user_str(const struct check_ctx *c, uid_t uid, char *buf, size_t size);
 

@@ -159,7 +159,8 @@ ck_cf_runasuser(struct check_ctx *c)
 {
 	const char *name = "submit.cf-runasuser";
 	const char *v;
-	char why[300], found[600], owner[160];
+	struct error why;
+	char found[700], owner[160];
 	uid_t uid;
 	gid_t gid;
 
@@ -171,8 +172,8 @@ ck_cf_runasuser(struct check_ctx *c)
 		    "RunAsUser=smmsp (FEATURE(msp) sets it)", CK_CF_BUILD);
 		return;
 	}
-	if (!ck_run_as(c, v, &uid, &gid, why, sizeof why)) {
-		snprintf(found, sizeof found, "RunAsUser=%s: %s", v, why);
+	if (!ck_run_as(c, v, &uid, &gid, &why)) {
+		snprintf(found, sizeof found, "RunAsUser=%s: %s", v, why.reason);
 		ck_add(c, name, CHECK_ERROR, c->cf_path, found, "RunAsUser=smmsp, an existing user",
 		    "create the user, or correct RunAsUser in submit.mc and rebuild submit.cf");
 		return;
@@ -651,12 +652,12 @@ ck_mta_one(struct check_ctx *c, const char *dir, const struct submitcf *mcf)
 	if (mcf != NULL && !owner_ok) {
 		const char *opts[2] = { submitcf_option(mcf, "RunAsUser"),
 		    submitcf_option(mcf, "TrustedUser") };
-		char why[200];
+		struct error why;
 		gid_t g;
 		int k;
 
 		for (k = 0; k < 2 && !owner_ok; k++)
-			owner_ok = opts[k] != NULL && ck_run_as(c, opts[k], &u, &g, why, sizeof why) &&
+			owner_ok = opts[k] != NULL && ck_run_as(c, opts[k], &u, &g, &why) &&
 			    u == sb.st_uid;
 	}
 	/* Whoever can write the MTA's queue makes the MTA, which runs as

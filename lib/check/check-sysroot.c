@@ -297,9 +297,9 @@ ck_acc_group(void *arg, const char *name, gid_t *gid)
  * wrong otherwise. */
 bool
 ck_run_as(const struct check_ctx *c, const char *v, uid_t *uid, gid_t *gid,
-    char *why, size_t whysz)
+    struct error *why)
 {
 	struct submitcf_accounts acc = { ck_acc_user, ck_acc_group, (void *)c };
 
-	return submitcf_run_as_value(v, &acc, uid, gid, why, whysz);
+	return submitcf_run_as_value(v, &acc, uid, gid, why);
 }

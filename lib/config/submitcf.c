@@ -654,7 +654,7 @@ submitcf_sys_group(void *arg, const char *name, gid_t *gid)
 
 bool
 submitcf_run_as_value(const char *v, const struct submitcf_accounts *acc,
-    uid_t *uid, gid_t *gid, char *why, size_t whysz)
+    uid_t *uid, gid_t *gid, struct error *why)
 {
 	static const struct submitcf_accounts sys = { submitcf_sys_user,
 	    submitcf_sys_group, NULL };
@@ -674,19 +674,19 @@ submitcf_run_as_value(const char *v, const struct submitcf_accounts *acc,
 		if (!acc->user(acc->arg, NULL, *uid, &u, gid))
 			*gid = (gid_t)-1;
 	} else if (!acc->user(acc->arg, user, 0, uid, gid)) {
-		snprintf(why, whysz, "no such user");
+		error_set(why, 0, "no such user");
 		return false;
 	}
 	if (group != NULL && *group != '\0') {
 		if (submitcf_number(group, &n))
 			*gid = (gid_t)n;
 		else if (!acc->group(acc->arg, group, gid)) {
-			snprintf(why, whysz, "no such group");
+			error_set(why, 0, "no such group");
 			return false;
 		}
 	}
 	if (*gid == (gid_t)-1) {
-		snprintf(why, whysz, "no group for that uid");
+		error_set(why, 0, "no group for that uid");
 		return false;
 	}
 	return true;
@@ -697,14 +697,14 @@ submitcf_run_as(const struct submitcf *cf, uid_t *uid, gid_t *gid,
     struct error *err)
 {
 	const char *v = submitcf_option(cf, "RunAsUser");
-	char why[64];
+	struct error why;
 
 	if (v == NULL || *v == '\0') {
 		submitcf_fail(err, 0, "%s: no RunAsUser option", cf->path);
 		return false;
 	}
-	if (!submitcf_run_as_value(v, NULL, uid, gid, why, sizeof why)) {
-		submitcf_fail(err, 0, "%s: RunAsUser=%s: %s", cf->path, v, why);
+	if (!submitcf_run_as_value(v, NULL, uid, gid, &why)) {
+		submitcf_fail(err, 0, "%s: RunAsUser=%s: %s", cf->path, v, why.reason);
 		return false;
 	}
 	return true;

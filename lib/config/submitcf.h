@@ -132,6 +132,6 @@ struct submitcf_accounts {
  * does, through acc (NULL: the system's accounts); false with why ("no
  * such user", "no such group", "no group for that uid") otherwise. */
 bool submitcf_run_as_value(const char *v, const struct submitcf_accounts *acc,
-    uid_t *uid, gid_t *gid, char *why, size_t whysz);
+    uid_t *uid, gid_t *gid, struct error *why);
 
 #endif

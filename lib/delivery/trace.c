@@ -371,7 +371,7 @@ trace_format_time(long long usec, bool fine, char *buf, size_t size)
 
 bool
 trace_read_file(struct trace *t, const char *path, unsigned fileno, int pass, time_t now,
-    int *err, char *why, size_t whylen)
+    struct error *err)
 {
 	unsigned long long lineno = 0;
 	size_t before;
@@ -379,10 +379,10 @@ trace_read_file(struct trace *t, const char *path, unsigned fileno, int pass, ti
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
+	bool bad;
 
 	if (fp == NULL) {
-		*err = errno;
-		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		error_set(err, errno, "%s: %s", path, strerror(errno));
 		return false;
 	}
 	while ((len = getline(&line, &cap, fp)) > 0) {
@@ -404,11 +404,11 @@ trace_read_file(struct trace *t, const char *path, unsigned fileno, int pass, ti
 		if (t->n > before)
 			t->lines[before].seq = (unsigned long long)fileno << 40 | lineno;
 	}
-	*err = ferror(fp) ? EIO : 0;
+	bad = ferror(fp);
 	free(line);
 	fclose(fp);
-	if (*err != 0) {
-		snprintf(why, whylen, "%s: read error", path);
+	if (bad) {
+		error_set(err, EIO, "%s: read error", path);
 		return false;
 	}
 	return true;
@@ -458,7 +458,7 @@ trace_journal_add(struct trace *t, sd_journal *j, enum trace_side side, const ch
 #endif
 
 bool
-trace_read_journal(struct trace *t, bool *none, char *why, size_t whylen)
+trace_read_journal(struct trace *t, bool *none, struct error *why)
 {
 #ifdef HAVE_LIBSYSTEMD
 	static char text[TRACE_LINE_MAX + 1];
@@ -471,13 +471,13 @@ trace_read_journal(struct trace *t, bool *none, char *why, size_t whylen)
 
 	*none = false;
 	if ((r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY)) < 0) {
-		snprintf(why, whylen, "cannot open the journal: %s", strerror(-r));
+		error_set(why, 0, "cannot open the journal: %s", strerror(-r));
 		return false;
 	}
 	if (sd_journal_has_runtime_files(j) <= 0 && sd_journal_has_persistent_files(j) <= 0) {
 		*none = true;
 		sd_journal_close(j);
-		snprintf(why, whylen, "no journal files that you may read");
+		error_set(why, 0, "no journal files that you may read");
 		return false;
 	}
 	(void)sd_journal_set_data_threshold(j, TRACE_LINE_MAX);
@@ -485,7 +485,7 @@ trace_read_journal(struct trace *t, bool *none, char *why, size_t whylen)
 	snprintf(match, sizeof match, "QUEUE_ID=%s", t->qid);
 	if ((r = sd_journal_add_match(j, match, 0)) < 0) {
 		sd_journal_close(j);
-		snprintf(why, whylen, "journal match: %s", strerror(-r));
+		error_set(why, 0, "journal match: %s", strerror(-r));
 		return false;
 	}
 	while (sd_journal_next(j) > 0) {
@@ -512,7 +512,7 @@ trace_read_journal(struct trace *t, bool *none, char *why, size_t whylen)
 	sd_journal_flush_matches(j);
 	if ((r = sd_journal_add_match(j, "SYSLOG_FACILITY=2", 0)) < 0) {
 		sd_journal_close(j);
-		snprintf(why, whylen, "journal match: %s", strerror(-r));
+		error_set(why, 0, "journal match: %s", strerror(-r));
 		return false;
 	}
 	if (start > 60000000)
@@ -535,7 +535,7 @@ trace_read_journal(struct trace *t, bool *none, char *why, size_t whylen)
 			trace_free(t);
 			t->n_client = t->n_mta = t->dropped = 0;
 			sd_journal_close(j);
-			return trace_read_journal(t, none, why, whylen);
+			return trace_read_journal(t, none, why);
 		}
 		trace_journal_add(t, j, (enum trace_side)side, text);
 	}
@@ -544,7 +544,7 @@ trace_read_journal(struct trace *t, bool *none, char *why, size_t whylen)
 #else
 	(void)t;
 	*none = true;
-	snprintf(why, whylen, "built without libsystemd: no journal");
+	error_set(why, 0, "built without libsystemd: no journal");
 	return false;
 #endif
 }

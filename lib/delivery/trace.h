@@ -46,6 +46,7 @@
 
 #include "queue/qid.h"
 #include "smtp/mtaqid.h"
+#include "util/error.h"
 
 #define TRACE_MTA_IDS 8
 #define TRACE_MAX_LINES 100000
@@ -105,16 +106,17 @@ void trace_add(struct trace *t, long long usec, bool fine, enum trace_side side,
 void trace_sort(struct trace *t);
 
 /* trace_read_file: one pass (1 or 2) over the syslog file path, the
- * fileno'th given (for the order of ties).  False
- * with errno-like *err set and why filled when it cannot be read. */
+ * fileno'th given (for the order of ties).  False, and why in err (its
+ * errnum EACCES for a file the caller may not read), when it cannot be
+ * read. */
 bool trace_read_file(struct trace *t, const char *path, unsigned fileno, int pass, time_t now,
-    int *err, char *why, size_t whylen);
+    struct error *err);
 
 /* trace_read_journal: both passes over the journal (local entries, what
  * the caller may read).  False and why when the build has no libsystemd
  * or the journal cannot be opened; *none set when it has no files the
  * caller can read at all. */
-bool trace_read_journal(struct trace *t, bool *none, char *why, size_t whylen);
+bool trace_read_journal(struct trace *t, bool *none, struct error *why);
 
 /* trace_format_time: "2026-12-05 11:35:52.123456" (local time; the
  * fraction only for a fine stamp). */

@@ -22,7 +22,7 @@ qsel_init(struct qsel *s)
 }
 
 bool
-qsel_set_reason(struct qsel *s, const char *re, char *err, size_t errsize)
+qsel_set_reason(struct qsel *s, const char *re, struct error *err)
 {
 	int rc;
 
@@ -32,7 +32,10 @@ qsel_set_reason(struct qsel *s, const char *re, char *err, size_t errsize)
 	}
 	rc = regcomp(&s->reason, re, REG_EXTENDED | REG_ICASE | REG_NOSUB);
 	if (rc != 0) {
-		regerror(rc, &s->reason, err, errsize);
+		char words[200];
+
+		regerror(rc, &s->reason, words, sizeof words);
+		error_set(err, 0, "%s", words);
 		return false;
 	}
 	s->by_reason = true;

@@ -35,6 +35,7 @@
 #include <sys/types.h>
 
 #include "queue/qlist.h"
+#include "util/error.h"
 
 struct qsel {
 	long long older_than;	/* seconds, or -1 */
@@ -53,7 +54,7 @@ void qsel_init(struct qsel *s);
 
 /* qsel_set_reason: compile re into s.  False, with the regex library's
  * words in err, when it is not a valid extended expression. */
-bool qsel_set_reason(struct qsel *s, const char *re, char *err, size_t errsize);
+bool qsel_set_reason(struct qsel *s, const char *re, struct error *err);
 
 /* qsel_free: what qsel_set_reason compiled. */
 void qsel_free(struct qsel *s);

@@ -418,7 +418,7 @@ tls_load_key(const char *path, struct error *why)
 
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		error_set(why, 0, "tls.key %s: %s", path,
+		error_set(why, errno, "tls.key %s: %s", path,
 		    errno == ELOOP ? "is a symbolic link" : strerror(errno));
 		return NULL;
 	}
@@ -439,7 +439,7 @@ tls_load_key(const char *path, struct error *why)
 	buf = xmalloc((size_t)st.st_size + 1);
 	n = read(fd, buf, (size_t)st.st_size);
 	if (n < 0) {
-		error_set(why, 0, "tls.key %s: %s", path, strerror(errno));
+		error_set(why, errno, "tls.key %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if ((b = BIO_new_mem_buf(buf, (int)n)) == NULL ||
@@ -464,7 +464,7 @@ tls_path_ok(const char *what, const char *path, bool dir, struct error *why)
 	struct stat st;
 
 	if (stat(path, &st) < 0) {
-		error_set(why, 0, "%s %s: %s", what, path, strerror(errno));
+		error_set(why, errno, "%s %s: %s", what, path, strerror(errno));
 		return false;
 	}
 	if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {

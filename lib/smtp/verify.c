@@ -6,14 +6,14 @@
 #include <string.h>
 
 static bool
-verify_fail(char *why, size_t whysize, const char *text)
+verify_fail(struct error *why, const char *text)
 {
-	snprintf(why, whysize, "%s", text);
+	error_set(why, 0, "%s", text);
 	return false;
 }
 
 bool
-verify_address(const char *in, char *out, size_t outsize, char *why, size_t whysize)
+verify_address(const char *in, char *out, size_t outsize, struct error *why)
 {
 	size_t len = strlen(in), i;
 	const unsigned char *p;
@@ -23,25 +23,25 @@ verify_address(const char *in, char *out, size_t outsize, char *why, size_t whys
 		len -= 2;
 	}
 	if (len == 0)
-		return verify_fail(why, whysize, "empty address (the null sender is not a recipient)");
+		return verify_fail(why, "empty address (the null sender is not a recipient)");
 	if (len > VERIFY_ADDR_MAX) {
-		snprintf(why, whysize, "address longer than %d octets", VERIFY_ADDR_MAX);
+		error_set(why, 0, "address longer than %d octets", VERIFY_ADDR_MAX);
 		return false;
 	}
 	if (len >= outsize)
-		return verify_fail(why, whysize, "address too long");
+		return verify_fail(why, "address too long");
 	if (in[0] == '-')
-		return verify_fail(why, whysize, "address starts with '-'");
+		return verify_fail(why, "address starts with '-'");
 	p = (const unsigned char *)in;
 	for (i = 0; i < len; i++) {
 		if (p[i] == '\r' || p[i] == '\n')
-			return verify_fail(why, whysize, "address contains a line break (CR or LF)");
+			return verify_fail(why, "address contains a line break (CR or LF)");
 		if (p[i] < 0x20 || p[i] == 0x7f)
-			return verify_fail(why, whysize, "address contains a control character");
+			return verify_fail(why, "address contains a control character");
 		if (p[i] == ' ')
-			return verify_fail(why, whysize, "address contains a space");
+			return verify_fail(why, "address contains a space");
 		if (p[i] == '<' || p[i] == '>')
-			return verify_fail(why, whysize, "address contains '<' or '>'");
+			return verify_fail(why, "address contains '<' or '>'");
 	}
 	memcpy(out, in, len);
 	out[len] = '\0';

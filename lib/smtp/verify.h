@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "util/error.h"
+
 /* Addresses per request (also the relay mailer's recipients per
  * transaction, ENVELOPE_MAX_RCPT: one transaction answers them all). */
 #define VERIFY_MAX_ADDRS 100
@@ -39,8 +41,7 @@
 
 /* verify_address: in (NUL-terminated) checked and stripped into out
  * (at least VERIFY_ADDR_MAX + 1 octets); false and why otherwise. */
-bool verify_address(const char *in, char *out, size_t outsize, char *why,
-    size_t whysize);
+bool verify_address(const char *in, char *out, size_t outsize, struct error *why);
 
 struct verify_bucket {
 	uid_t uid;

@@ -80,7 +80,7 @@ Test(qsel, each_test_alone_and_together)
 	struct qlist_entry new_alice = qsel_entry(600, 1001, "<alice@host.example>", NULL,
 	    "<bob@live.example>", "<carol@dead.example>");
 	struct qsel s;
-	char err[200];
+	struct error err;
 
 	qsel_init(&s);
 	cr_expect(qsel_empty(&s));
@@ -124,15 +124,15 @@ Test(qsel, each_test_alone_and_together)
 	cr_expect(qsel_match(&s, &old_root, NOW, DOMAIN), "unqualified sender root");
 	s.by_user = false;
 
-	cr_assert(qsel_set_reason(&s, "refused", err, sizeof err));
+	cr_assert(qsel_set_reason(&s, "refused", &err));
 	cr_expect(qsel_match(&s, &old_root, NOW, DOMAIN));
 	cr_expect_not(qsel_match(&s, &new_alice, NOW, DOMAIN), "never deferred: no reason");
-	cr_assert(qsel_set_reason(&s, "^Deferred: CONNECTION", err, sizeof err),
+	cr_assert(qsel_set_reason(&s, "^Deferred: CONNECTION", &err),
 	    "a second expression replaces the first");
 	cr_expect(qsel_match(&s, &old_root, NOW, DOMAIN), "case is ignored");
 	qsel_free(&s);
-	cr_expect_not(qsel_set_reason(&s, "(unclosed", err, sizeof err));
-	cr_expect_neq(err[0], '\0', "the library's words say why");
+	cr_expect_not(qsel_set_reason(&s, "(unclosed", &err));
+	cr_expect_neq(err.reason[0], '\0', "the library's words say why");
 
 	/* Together: AND. */
 	qsel_init(&s);

@@ -106,10 +106,11 @@ Test(trace, sort_is_by_time_and_stable)
 Test(trace, file_two_passes, .init = utc)
 {
 	char path[] = "/tmp/test-trace-XXXXXX";
-	int fd = mkstemp(path), err;
+	int fd = mkstemp(path);
+	struct error err;
 	FILE *fp;
 	struct trace t;
-	char why[200], when[64];
+	char when[64];
 	int pass;
 
 	cr_assert_geq(fd, 0);
@@ -126,7 +127,7 @@ Test(trace, file_two_passes, .init = utc)
 	fclose(fp);
 	trace_init(&t, QID);
 	for (pass = 1; pass <= 2; pass++)
-		cr_assert(trace_read_file(&t, path, 0, pass, NOW, &err, why, sizeof why), "%s", why);
+		cr_assert(trace_read_file(&t, path, 0, pass, NOW, &err), "%s", err.reason);
 	trace_sort(&t);
 	cr_assert_eq(t.n, 6);
 	cr_assert_eq(t.n_client, 2);
@@ -146,7 +147,8 @@ Test(trace, file_two_passes, .init = utc)
 	trace_free(&t);
 	unlink(path);
 	trace_init(&t, QID);
-	cr_assert(!trace_read_file(&t, path, 0, 1, NOW, &err, why, sizeof why));
-	cr_assert_eq(err, ENOENT);
+	cr_assert(!trace_read_file(&t, path, 0, 1, NOW, &err));
+	cr_assert_eq(err.errnum, ENOENT);
+	cr_assert(strstr(err.reason, path) != NULL, "%s", err.reason);
 	trace_free(&t);
 }

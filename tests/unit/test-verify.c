@@ -28,17 +28,18 @@ Test(verify, addresses_checked_and_stripped)
 		{ "-oQ/tmp", NULL },
 		{ "\xc3\xa9t\xc3\xa9@example.test", "\xc3\xa9t\xc3\xa9@example.test" },
 	};
-	char out[VERIFY_ADDR_MAX + 1], why[128];
+	char out[VERIFY_ADDR_MAX + 1];
+	struct error why;
 	size_t i;
 
 	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-		bool ok = verify_address(rows[i].in, out, sizeof out, why, sizeof why);
+		bool ok = verify_address(rows[i].in, out, sizeof out, &why);
 
 		if (rows[i].want == NULL) {
 			cr_expect(!ok, "row %zu must be refused", i);
-			cr_expect(why[0] != '\0', "row %zu says why", i);
+			cr_expect(why.reason[0] != '\0', "row %zu says why", i);
 		} else {
-			cr_expect(ok, "row %zu: %s", i, why);
+			cr_expect(ok, "row %zu: %s", i, why.reason);
 			if (ok)
 				cr_expect_str_eq(out, rows[i].want, "row %zu", i);
 		}
@@ -47,28 +48,30 @@ Test(verify, addresses_checked_and_stripped)
 
 Test(verify, line_breaks_are_named)
 {
-	char out[VERIFY_ADDR_MAX + 1], why[128];
+	char out[VERIFY_ADDR_MAX + 1];
+	struct error why;
 
-	cr_assert(!verify_address("a@b\r\nDATA", out, sizeof out, why, sizeof why));
-	cr_assert(strstr(why, "CR or LF") != NULL, "%s", why);
+	cr_assert(!verify_address("a@b\r\nDATA", out, sizeof out, &why));
+	cr_assert(strstr(why.reason, "CR or LF") != NULL, "%s", why.reason);
 }
 
 Test(verify, length_bound)
 {
-	char in[VERIFY_ADDR_MAX + 8], out[VERIFY_ADDR_MAX + 1], why[128];
+	char in[VERIFY_ADDR_MAX + 8], out[VERIFY_ADDR_MAX + 1];
+	struct error why;
 
 	memset(in, 'a', VERIFY_ADDR_MAX);
 	in[VERIFY_ADDR_MAX] = '\0';
-	cr_assert(verify_address(in, out, sizeof out, why, sizeof why), "%s", why);
+	cr_assert(verify_address(in, out, sizeof out, &why), "%s", why.reason);
 	in[VERIFY_ADDR_MAX] = 'a';
 	in[VERIFY_ADDR_MAX + 1] = '\0';
-	cr_assert(!verify_address(in, out, sizeof out, why, sizeof why));
-	cr_assert(strstr(why, "254") != NULL, "%s", why);
+	cr_assert(!verify_address(in, out, sizeof out, &why));
+	cr_assert(strstr(why.reason, "254") != NULL, "%s", why.reason);
 	/* The brackets do not count. */
 	in[0] = '<';
 	in[VERIFY_ADDR_MAX + 1] = '>';
 	in[VERIFY_ADDR_MAX + 2] = '\0';
-	cr_assert(verify_address(in, out, sizeof out, why, sizeof why), "%s", why);
+	cr_assert(verify_address(in, out, sizeof out, &why), "%s", why.reason);
 	cr_assert_eq(strlen(out), VERIFY_ADDR_MAX);
 }
 
