@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "queue/qlist.h"
+#include "util/fileread.h"
 #include "util/xalloc.h"
 
 /* ------------------------------------------------------------- paths */
@@ -55,22 +56,23 @@ ck_list_free(char **v, size_t n)
 	free(v);
 }
 
-/* A file's lines, bounded, or NULL (errno set) when it cannot be read. */
+/* A file's lines, its first CK_FILE_MAX octets, or NULL (errno set) when
+ * it cannot be read. */
 static char *
 ck_read_file(const char *path, size_t *len)
 {
-	FILE *fp = fopen(path, "re");
-	struct strbuf sb = STRBUF_INIT;
-	char buf[8192];
+	const struct fileread_opts o = { NULL, CK_FILE_MAX, true, false, NULL, NULL };
+	struct error err;
 	size_t n;
+	char *text;
 
-	if (fp == NULL)
+	if (!fileread(path, &o, &text, &n, &err)) {
+		errno = err.errnum != 0 ? err.errnum : EINVAL;
 		return NULL;
-	while ((n = fread(buf, 1, sizeof buf, fp)) > 0 && sb.len < CK_FILE_MAX)
-		strbuf_append(&sb, buf, n);
-	fclose(fp);
-	strbuf_addstr(&sb, "");
-	return strbuf_detach(&sb, len);
+	}
+	if (len != NULL)
+		*len = n;
+	return text;
 }
 
 /* Calls fn for each line of the file at path (NUL-terminated, the

@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "util/fileread.h"
 #include "util/xalloc.h"
 
 /* A private key larger than this is not a key. */
@@ -401,59 +402,46 @@ tls_no_passphrase(char *buf, int size, int rwflag, void *u)
 	return -1;	/* never a prompt on a terminal */
 }
 
+/* fileread's check of the key: not open to other users (its group may
+ * read it: root:smmsp 0640 is how such keys are kept). */
+static bool
+tls_key_check(const char *path, const struct stat *st, void *arg, struct error *why)
+{
+	(void)arg;
+	if (st->st_mode & (S_IRWXO | S_IWGRP)) {
+		error_set(why, 0,
+		    "tls.key %s: mode %04o lets other users read or change the key; refused (0600 or 0640)",
+		    path, (unsigned)(st->st_mode & 07777));
+		return false;
+	}
+	return true;
+}
+
 /*
  * The client key: opened without following a symbolic link, a regular
- * file not open to other users (its group may read it: root:smmsp 0640
- * is how such keys are kept), read as the runner's user.
+ * file that passes tls_key_check, read as the runner's user, wiped once
+ * OpenSSL has it.
  */
 static EVP_PKEY *
 tls_load_key(const char *path, struct error *why)
 {
-	struct stat st;
+	const struct fileread_opts o = { "tls.key", TLS_KEY_MAX, false, true, tls_key_check,
+	    NULL };
 	EVP_PKEY *pk = NULL;
 	BIO *b = NULL;
-	char *buf = NULL;
-	ssize_t n;
-	int fd;
+	char *buf;
+	size_t len;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		error_set(why, errno, "tls.key %s: %s", path,
-		    errno == ELOOP ? "is a symbolic link" : strerror(errno));
+	if (!fileread(path, &o, &buf, &len, why))
 		return NULL;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		error_set(why, 0, "tls.key %s: not a regular file", path);
-		goto out;
-	}
-	if (st.st_mode & (S_IRWXO | S_IWGRP)) {
-		error_set(why, 0,
-		    "tls.key %s: mode %04o lets other users read or change the key; refused (0600 or 0640)",
-		    path, (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	if (st.st_size > TLS_KEY_MAX) {
-		error_set(why, 0, "tls.key %s: too large for a key", path);
-		goto out;
-	}
-	buf = xmalloc((size_t)st.st_size + 1);
-	n = read(fd, buf, (size_t)st.st_size);
-	if (n < 0) {
-		error_set(why, errno, "tls.key %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if ((b = BIO_new_mem_buf(buf, (int)n)) == NULL ||
+	if ((b = BIO_new_mem_buf(buf, (int)len)) == NULL ||
 	    (pk = PEM_read_bio_PrivateKey(b, NULL, tls_no_passphrase, NULL)) == NULL)
 		error_set(why, 0,
 		    "tls.key %s: no private key in it (PEM; a key with a passphrase cannot be used): %s",
 		    path, tls_ossl_reason());
-out:
 	BIO_free(b);
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, (size_t)st.st_size + 1);
-		free(buf);
-	}
-	close(fd);
+	OPENSSL_cleanse(buf, len + 1);
+	free(buf);
 	return pk;
 }
 

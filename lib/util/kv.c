@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/fileread.h"
 #include "util/xalloc.h"
 
 static void
@@ -111,89 +112,53 @@ kv_user(uid_t uid, char *buf, size_t size)
 	return buf;
 }
 
+/* fileread's check: a file of secrets belongs to the runner's user and
+ * is closed to everyone else; any other is not writable by others. */
+static bool
+kv_check(const char *path, const struct stat *st, void *arg, struct error *err)
+{
+	uid_t secret_owner = *(const uid_t *)arg;
+	char a[300], b[300];
+
+	if (secret_owner != (uid_t)-1) {
+		if (st->st_uid != secret_owner) {
+			kv_fail(err, "%s: owned by %s, not by the runner's user %s; refused",
+			    path, kv_user(st->st_uid, a, sizeof a), kv_user(secret_owner, b, sizeof b));
+			return false;
+		}
+		if (st->st_mode & (S_IRWXG | S_IRWXO)) {
+			kv_fail(err,
+			    "%s: mode %04o lets other users at the credentials; refused (chmod 0600)",
+			    path, (unsigned)(st->st_mode & 07777));
+			return false;
+		}
+	} else if (st->st_mode & S_IWOTH) {
+		kv_fail(err, "%s: mode %04o lets any user change it; refused", path,
+		    (unsigned)(st->st_mode & 07777));
+		return false;
+	}
+	return true;
+}
+
 bool
 kv_read(const char *path, uid_t secret_owner, char **text, size_t *len, bool *missing,
     struct error *err)
 {
-	bool secret = secret_owner != (uid_t)-1;
+	const struct fileread_opts o = { NULL, KV_FILE_MAX, false, true, kv_check, &secret_owner };
 	struct stat st;
-	char *buf = NULL;
-	size_t got = 0;
-	int fd;
+	char a[300], b[300];
 
-	*text = NULL;
-	*len = 0;
 	if (missing != NULL)
 		*missing = false;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-		char a[300], b[300];
-
-		if (e == ENOENT && missing != NULL)
-			*missing = true;
-		/* A secret the runner cannot even open is most likely
-		 * someone else's: say whose. */
-		if (secret && e == EACCES && lstat(path, &st) == 0 && st.st_uid != secret_owner)
-			kv_fail(err, "%s: owned by %s, not by the runner's user %s; refused",
-			    path, kv_user(st.st_uid, a, sizeof a), kv_user(secret_owner, b, sizeof b));
-		else
-			kv_fail(err, "%s: %s", path, e == ELOOP ?
-			    "is a symbolic link; refused" : strerror(e));
-		return false;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		kv_fail(err, "%s: not a regular file", path);
-		goto fail;
-	}
-	if (secret) {
-		char a[300], b[300];
-
-		/* The descriptor's file, checked as the runner's user: what
-		 * is read is what was checked. */
-		if (st.st_uid != secret_owner) {
-			kv_fail(err, "%s: owned by %s, not by the runner's user %s; refused",
-			    path, kv_user(st.st_uid, a, sizeof a),
-			    kv_user(secret_owner, b, sizeof b));
-			goto fail;
-		}
-		if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-			kv_fail(err,
-			    "%s: mode %04o lets other users at the credentials; refused (chmod 0600)",
-			    path, (unsigned)(st.st_mode & 07777));
-			goto fail;
-		}
-	} else if (st.st_mode & S_IWOTH) {
-		kv_fail(err, "%s: mode %04o lets any user change it; refused", path,
-		    (unsigned)(st.st_mode & 07777));
-		goto fail;
-	}
-	if (st.st_size > KV_FILE_MAX) {
-		kv_fail(err, "%s: larger than %d octets; not a configuration file", path,
-		    KV_FILE_MAX);
-		goto fail;
-	}
-	buf = xmalloc((size_t)st.st_size + 1);
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			kv_fail(err, "%s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	close(fd);
-	*text = buf;
-	*len = got;
-	return true;
-fail:
-	free(buf);
-	close(fd);
+	if (fileread(path, &o, text, len, err))
+		return true;
+	if (err->errnum == ENOENT && missing != NULL)
+		*missing = true;
+	/* A secret the runner cannot even open is most likely someone
+	 * else's: say whose. */
+	if (secret_owner != (uid_t)-1 && err->errnum == EACCES && lstat(path, &st) == 0 &&
+	    st.st_uid != secret_owner)
+		error_set(err, EACCES, "%s: owned by %s, not by the runner's user %s; refused",
+		    path, kv_user(st.st_uid, a, sizeof a), kv_user(secret_owner, b, sizeof b));
 	return false;
 }
