@@ -10,11 +10,13 @@
 #include "check-cmd.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check/check.h"
+#include "config/conf.h"
 #include "queue/log.h"
 #include "util/xalloc.h"
 
@@ -28,7 +30,8 @@ cc_usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: clientq-runner --check [--fix [--fix-binary]] [--suidroot] [--json]\n"
-	    "                      [-C submit.cf] [-O Option=value]... [--root DIR]\n"
+	    "                      [-C submit.cf] [--config FILE] [-O Option=value]...\n"
+	    "                      [--root DIR]\n"
 	    "                      [--sendmail FILE] [--sendmail-cf FILE] [--mta-queue DIR]\n"
 	    "                      [--cron PATHS] [--systemd-dirs DIRS] [--rc-conf FILES]\n"
 	    "                      [--sendmail-conf FILE] [--proc DIR] [--passwd FILE]\n"
@@ -46,6 +49,11 @@ cc_usage(FILE *fp)
 	    "                  every path read from its files, is taken inside DIR; users\n"
 	    "                  and groups come from DIR/etc/passwd and DIR/etc/group\n"
 	    "  -C FILE         submit.cf (default %s, under --root)\n"
+	    "  --config FILE   clientq.conf, whose tls.* and auth.* the relay check uses\n"
+	    "                  as delivery does (default %s; one missing means\n"
+	    "                  plain SMTP; under --root read only when named)\n"
+	    "  -O Option=value a submit.cf option, or a clientq.conf key, as the daemon\n"
+	    "                  takes them\n"
 	    "  --sendmail FILE the binary (default: sendmail on PATH, else /usr/sbin/sendmail)\n"
 	    "  --sendmail-cf FILE, --mta-queue DIR\n"
 	    "                  the MTA's sendmail.cf (default /etc/mail/sendmail.cf) and\n"
@@ -59,7 +67,8 @@ cc_usage(FILE *fp)
 	    "  --proc DIR      where processes are listed (default /proc)\n"
 	    "  --passwd FILE, --group FILE  the account files to read\n"
 	    "  (paths given with these options are used as given, not under --root)\n",
-	    CQ_DEFAULT_SUBMIT_CF, CHECK_CRON_PATHS, CHECK_SYSTEMD_DIRS, CHECK_RC_CONF);
+	    CQ_DEFAULT_SUBMIT_CF, CQ_DEFAULT_CONFIG, CHECK_CRON_PATHS, CHECK_SYSTEMD_DIRS,
+	    CHECK_RC_CONF);
 }
 
 bool
@@ -82,7 +91,7 @@ runner_check_main(int argc, char **argv)
 	enum {
 		O_CHECK = 256, O_FIX, O_FIX_BINARY, O_SUIDROOT, O_JSON, O_ROOT, O_SENDMAIL,
 		O_SENDMAIL_CF, O_MTA_QUEUE, O_CRON, O_SYSTEMD, O_RC_CONF, O_SENDMAIL_CONF,
-		O_PROC, O_PASSWD, O_GROUP, O_HELP,
+		O_PROC, O_PASSWD, O_GROUP, O_CONFIG, O_HELP,
 	};
 	static const struct option longopts[] = {
 		{ "check", no_argument, NULL, O_CHECK },
@@ -101,13 +110,19 @@ runner_check_main(int argc, char **argv)
 		{ "proc", required_argument, NULL, O_PROC },
 		{ "passwd", required_argument, NULL, O_PASSWD },
 		{ "group", required_argument, NULL, O_GROUP },
+		{ "config", required_argument, NULL, O_CONFIG },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct check_config cfg;
 	struct check_report *rep;
+	struct conf conf;
+	struct error err;
 	char **overrides = xcalloc((size_t)argc + 1, sizeof *overrides);
-	bool json = false;
+	char **conf_keys = xcalloc((size_t)argc + 1, sizeof *conf_keys);
+	const char *confpath = NULL;
+	size_t nconf_keys = 0, i;
+	bool json = false, conf_ok;
 	int c, rc;
 
 	memset(&cfg, 0, sizeof cfg);
@@ -119,7 +134,14 @@ runner_check_main(int argc, char **argv)
 			cfg.submit_cf = optarg;
 			break;
 		case 'O':
-			overrides[cfg.noverrides++] = optarg;
+			/* Each to its file, as the daemon takes them. */
+			if (conf_is_key(optarg))
+				conf_keys[nconf_keys++] = optarg;
+			else
+				overrides[cfg.noverrides++] = optarg;
+			break;
+		case O_CONFIG:
+			confpath = optarg;
 			break;
 		case O_CHECK:
 			break;
@@ -170,21 +192,40 @@ runner_check_main(int argc, char **argv)
 			break;
 		case O_HELP:
 			cc_usage(stdout);
-			free(overrides);
-			return 0;
+			rc = 0;
+			goto out;
 		default:
 			fprintf(stderr, "clientq-runner: --check takes the options below (not the daemon's)\n");
 			cc_usage(stderr);
-			free(overrides);
-			return CC_EXIT_USAGE;
+			rc = CC_EXIT_USAGE;
+			goto out;
 		}
 	}
 	if (optind != argc) {
 		fprintf(stderr, "clientq-runner: unexpected argument '%s'\n", argv[optind]);
 		cc_usage(stderr);
-		free(overrides);
-		return CC_EXIT_USAGE;
+		rc = CC_EXIT_USAGE;
+		goto out;
 	}
+	/* clientq.conf as the daemon reads it, for the relay check's TLS and
+	 * AUTH.  Under --root another installation is looked at: its file is
+	 * read only when named. */
+	conf_init(&conf);
+	conf_ok = (confpath != NULL || cfg.root == NULL || *cfg.root == '\0' ||
+	    strcmp(cfg.root, "/") == 0) ?
+	    conf_load(&conf, confpath != NULL ? confpath : CQ_DEFAULT_CONFIG, confpath != NULL,
+	    &err) : true;
+	for (i = 0; conf_ok && i < nconf_keys; i++)
+		conf_ok = conf_set(&conf, conf_keys[i], &err);
+	if (!conf_ok || !conf_finish(&conf, &err)) {
+		fprintf(stderr, "clientq-runner: --check: %s\n", err.reason);
+		conf_free(&conf);
+		rc = CHECK_ERROR;
+		goto out;
+	}
+	/* OpenSSL writes to the relay's socket with write(2). */
+	signal(SIGPIPE, SIG_IGN);
+	cfg.conf = &conf;
 	cfg.overrides = overrides;
 	rep = check_run(&cfg);
 	if (json)
@@ -193,9 +234,12 @@ runner_check_main(int argc, char **argv)
 		check_print_text(rep, stdout);
 	rc = (int)check_worst(rep);
 	check_report_free(rep);
-	free(overrides);
+	conf_free(&conf);
 	if (fflush(stdout) != 0)
-		return CC_EXIT_IOERR;
+		rc = CC_EXIT_IOERR;
+out:
+	free(overrides);
+	free(conf_keys);
 	return rc;
 }
 

@@ -741,14 +741,7 @@ run_secure(struct run *r)
 {
 	struct error why;
 
-	/* NULL with no reason: no TLS, or no AUTH, is configured. */
-	r->tls = tls_client_new(&r->conf.tls, &why);
-	if (r->tls == NULL && why.reason[0] != '\0') {
-		log_msg(LOG_LVL_ERR, "%s: %s", run_conf_source(&r->conf), why.reason);
-		return false;
-	}
-	r->auth = auth_client_new(&r->conf.auth, geteuid(), &why);
-	if (r->auth == NULL && why.reason[0] != '\0') {
+	if (!conf_secure(&r->conf, geteuid(), &r->tls, &r->auth, &why)) {
 		log_msg(LOG_LVL_ERR, "%s: %s", run_conf_source(&r->conf), why.reason);
 		return false;
 	}

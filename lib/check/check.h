@@ -33,8 +33,11 @@
  *   rewritten; submit.cf, the MTA's queue, cron and rc.conf are only read.
  *   Each change is recorded (what, and whether it worked); the results
  *   then describe the state after the changes.
- * - The relay check connects to the relay named in submit.cf with a
- *   short timeout and reads its greeting (then says QUIT).
+ * - The relay check meets the relay named in submit.cf as delivery will:
+ *   through the runner's own SMTP client (smtp.h), with a short timeout
+ *   on each step, it reads the greeting, says EHLO, and goes through
+ *   STARTTLS and AUTH as conf asks (tls.policy, auth.mechanisms); then
+ *   QUIT.  It never sends MAIL.
  * - Everything the report holds belongs to it: check_report_free.
  */
 #ifndef CQ_CHECK_H
@@ -44,6 +47,8 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/types.h>
+
+struct conf;
 
 enum check_status {
 	CHECK_OK = 0,
@@ -94,6 +99,10 @@ struct check_config {
 	bool suidroot;			/* sendmail is setuid root, no MSP */
 	bool fix, fix_binary;
 	int relay_timeout_ms;		/* 0: CHECK_RELAY_TIMEOUT_MS */
+	/* clientq.conf as the runner reads it: the relay check goes
+	 * through STARTTLS and AUTH as its TLS and AUTH settings say (the
+	 * credentials must belong to RunAsUser).  NULL: plain SMTP. */
+	const struct conf *conf;
 	enum check_scope scope;
 };
 

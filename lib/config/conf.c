@@ -443,3 +443,21 @@ conf_finish(struct conf *c, struct error *err)
 		    err, "AUTH would never be used: tls.policy = none, and auth.cleartext is no");
 	return true;
 }
+
+bool
+conf_secure(const struct conf *c, uid_t owner, struct tls_client **tls,
+    struct auth_client **auth, struct error *err)
+{
+	/* NULL with no reason: no TLS, or no AUTH, is configured. */
+	*auth = NULL;
+	*tls = tls_client_new(&c->tls, err);
+	if (*tls == NULL && err->reason[0] != '\0')
+		return false;
+	*auth = auth_client_new(&c->auth, owner, err);
+	if (*auth == NULL && err->reason[0] != '\0') {
+		tls_client_free(*tls);
+		*tls = NULL;
+		return false;
+	}
+	return true;
+}

@@ -84,5 +84,13 @@ bool conf_load(struct conf *c, const char *path, bool required, struct error *er
 bool conf_set(struct conf *c, const char *arg, struct error *err);
 /* conf_finish: the settings checked together. */
 bool conf_finish(struct conf *c, struct error *err);
+/* conf_secure: the TLS client and the AUTH client c's settings make
+ * (tls_client_new, auth_client_new: the credentials file must belong to
+ * owner), each NULL when not configured.  False, both NULL, and why (not
+ * naming clientq.conf: the caller says where c came from) when one
+ * cannot be made.  Delivery and --check's relay probe both make theirs
+ * here, so the probe meets the relay as delivery will. */
+bool conf_secure(const struct conf *c, uid_t owner, struct tls_client **tls,
+    struct auth_client **auth, struct error *err);
 
 #endif

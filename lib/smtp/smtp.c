@@ -105,6 +105,8 @@ struct smtp_conn {
 	enum auth_mech auth_mech;
 	int auth_step;
 	bool auth_done;
+	struct smtp_reply greeting;	/* code 0 until it came */
+	struct error tls_err;		/* the last TLS failure; reason "" */
 
 	char rbuf[SMTP_LINE_MAX + 2];
 	size_t rlen;
@@ -374,6 +376,7 @@ smtp_log_tls_error(struct smtp_conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
+	error_set(&c->tls_err, 0, "%s", why);
 	{
 		const struct log_field f[] = {
 			{ "MESSAGE_ID", LOG_MID_STARTTLS_FAILED },
@@ -865,6 +868,7 @@ smtp_dispatch(struct smtp_conn *c, const struct smtp_reply *r)
 
 	switch (c->expect) {
 	case X_GREETING:
+		c->greeting = *r;
 		if (r->code != 220) {
 			c->setup_reply = *r;
 			return smtp_die(c, st == SMTP_OK ? SMTP_TEMPFAIL : st, "%s", r->full);
@@ -1344,6 +1348,24 @@ bool
 smtp_tls_active(const struct smtp_conn *c)
 {
 	return c->tls_up;
+}
+
+const char *
+smtp_tls_error(const struct smtp_conn *c)
+{
+	return c->tls_err.reason;
+}
+
+bool
+smtp_authenticated(const struct smtp_conn *c)
+{
+	return c->auth_done;
+}
+
+const struct smtp_reply *
+smtp_greeting(const struct smtp_conn *c)
+{
+	return &c->greeting;
 }
 
 int

@@ -244,6 +244,14 @@ enum smtp_setup_kind smtp_setup_kind(const struct smtp_conn *c);
 const char *smtp_setup_kind_str(enum smtp_setup_kind k);
 /* smtp_tls_active: the session runs over TLS now. */
 bool smtp_tls_active(const struct smtp_conn *c);
+/* smtp_tls_error: the last TLS failure in words, as it was logged
+ * ("certificate verify failed: ..."); "" when there was none. */
+const char *smtp_tls_error(const struct smtp_conn *c);
+/* smtp_authenticated: AUTH succeeded on this session. */
+bool smtp_authenticated(const struct smtp_conn *c);
+/* smtp_greeting: the relay's greeting, its last line (code 0 before it
+ * came). */
+const struct smtp_reply *smtp_greeting(const struct smtp_conn *c);
 
 int smtp_fd(const struct smtp_conn *c);
 /* POLLIN and/or POLLOUT as the connection needs them now. */

@@ -9,6 +9,7 @@
 # Then the daemon's and --once's start-up checks, a real sendmail -Ac
 # -q30m found running, and the machine's own installation.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/tls-lib.sh"
 it_need_root_sendmail
 it_setup
 RUNNER=$top_builddir/clientq-runner/clientq-runner
@@ -353,11 +354,42 @@ check "... not the MTA's runner" sh -c "! grep -q 4243 '$W/out'"
 # ---------------------------------------------------------------- relay
 it_recorder_stop "$W/relay"
 mktree t; chk
-expect "nothing listens at the relay" 1 warning relay "\\[127.0.0.1\\]:$PORT: found Connection refused;"
+expect "nothing listens at the relay" 1 warning relay "\\[127.0.0.1\\]:$PORT: found Connection refused by \\[127.0.0.1\\];"
 it_recorder_start "$PORT" "$W/relay554" --reply 'greeting=554 5.3.2 not now'
 chk
 expect "a relay that greets with 554" 1 warning relay "[^ ]*: found 554 5.3.2 not now \\(it refuses mail\\);"
 it_recorder_stop "$W/relay554"
+
+# The relay as delivery meets it: STARTTLS as clientq.conf's tls.policy
+# asks (tls.name the name the certificate says; the relay is [127.0.0.1]).
+if command -v openssl >/dev/null 2>&1 && tls_make_certs "$W/certs"; then
+	it_recorder_start "$PORT" "$W/relaytls" --tls "$W/certs/mx.pem,$W/certs/mx.key"
+	printf 'tls.policy = verify\ntls.cafile = %s\ntls.name = mx.example.test\n' \
+	    "$W/certs/ca.pem" >"$W/tls.conf"
+	chk --config "$W/tls.conf"
+	expect "tls.policy=verify, a certificate that verifies: the relay is ok, over TLS" 0 ok relay \
+	    "[^ ]*: found 220 .*; over TLS; expected an SMTP greeting \\(220\\), EHLO and STARTTLS as tls.policy=verify asks"
+	check "... the check went through STARTTLS and said QUIT, no MAIL" sh -c \
+	    "grep -q '^STARTTLS' '$W'/relaytls/session-*.txt && grep -q '^QUIT' '$W'/relaytls/session-*.txt && ! grep -q '^MAIL' '$W'/relaytls/session-*.txt"
+	chk --config "$W/tls.conf" -O tls.cafile="$W/certs/other-ca.pem"
+	expect "a certificate another CA signed (the CA by -O): a warning naming the TLS failure" 1 warning relay \
+	    "[^ ]*: found without TLS as tls.policy wants it: certificate verify failed"
+	it_recorder_stop "$W/relaytls"
+	it_recorder_start "$PORT" "$W/relayclear"
+	chk --config "$W/tls.conf"
+	expect "tls.policy=verify and a relay without STARTTLS: a warning" 1 warning relay \
+	    "[^ ]*: found without TLS as tls.policy wants it: "
+	it_recorder_stop "$W/relayclear"
+	printf 'tls.policy = sideways\n' >"$W/bad.conf"
+	chk --config "$W/bad.conf"
+	if [ "$rc" -eq 2 ] && grep -q "bad.conf:1: tls.policy = sideways: not a policy" "$W/err" && [ ! -s "$W/out" ]; then
+		ok "a clientq.conf with an error: exit 2, the file, line and problem on stderr"
+	else
+		fail "bad clientq.conf" "exit $rc" "$(cat "$W/out" "$W/err")"
+	fi
+else
+	echo "# no openssl, or no certificates: the relay's TLS is not checked here"
+fi
 it_recorder_start "$PORT" "$W/relay"
 
 # ------------------------------------------------------- --json, errors
