@@ -78,6 +78,10 @@ struct smtp_conn {
 	long long size_limit;
 	struct smtp_timeouts t;
 	long long deadline;		/* -1: none */
+	long long end;			/* the session's bound (total_ms);
+					 * -1: none */
+	bool cut;			/* deadline is end, before the
+					 * phase's own */
 	char helo_name[256];
 	char ip[64];
 	char ip_br[80];			/* "[ip]" */
@@ -140,12 +144,18 @@ smtp_timeouts_default(struct smtp_timeouts *t)
 	 * command phases; AUTH the same (sendmail: 10m). */
 	t->starttls = 300;
 	t->auth = 300;
+	t->total_ms = 0;
 }
 
+/* The next wait's deadline: its phase's timeout, cut to the session's
+ * bound (total_ms) when that comes first. */
 static void
 smtp_arm(struct smtp_conn *c, int seconds)
 {
 	c->deadline = monotime_ms() + (long long)seconds * 1000;
+	c->cut = c->end >= 0 && c->end < c->deadline;
+	if (c->cut)
+		c->deadline = c->end;
 }
 
 const char *
@@ -435,8 +445,12 @@ smtp_timed_out(struct smtp_conn *c)
 		return smtp_die_why(c, SMTP_TEMPFAIL, true, "Connection timed out with [%s]", c->ip);
 	if (c->state == ST_HANDSHAKE) {
 		/* A relay that took STARTTLS and then said nothing. */
-		smtp_log_tls_error(c, "TLS handshake failed: no progress in %d s (Timeout.starttls)",
-		    c->t.starttls);
+		if (c->cut)
+			smtp_log_tls_error(c, "TLS handshake failed: no progress before the "
+			    "session's end (%d ms after it began)", c->t.total_ms);
+		else
+			smtp_log_tls_error(c, "TLS handshake failed: no progress in %d s "
+			    "(Timeout.starttls)", c->t.starttls);
 		return smtp_refuse(c, SMTP_SETUP_TLS, "%s", SMTP_TLS_FAILED);
 	}
 	return smtp_die_why(c, SMTP_IOERR, true, "timeout waiting for input from [%s] during %s",
@@ -1296,6 +1310,7 @@ smtp_open(const char *ip, int port, const char *helo_name,
 	c->fd = fd;
 	c->t = *t;
 	c->deadline = -1;
+	c->end = t->total_ms > 0 ? monotime_ms() + t->total_ms : -1;
 	snprintf(c->helo_name, sizeof c->helo_name, "%s", helo_name);
 	snprintf(c->ip, sizeof c->ip, "%s", ip);
 	snprintf(c->ip_br, sizeof c->ip_br, "[%s]", ip);
@@ -1357,9 +1372,18 @@ smtp_tls_error(const struct smtp_conn *c)
 }
 
 bool
+smtp_tls_info(const struct smtp_conn *c, struct tls_info *info)
+{
+	if (!c->tls_up)
+		return false;
+	tls_session_info(c->tls, info);
+	return true;
+}
+
+const char *
 smtp_authenticated(const struct smtp_conn *c)
 {
-	return c->auth_done;
+	return c->auth_done ? auth_mech_str(c->auth_mech) : NULL;
 }
 
 const struct smtp_reply *

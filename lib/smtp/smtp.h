@@ -12,7 +12,10 @@
  * - Every wait has a deadline: the RFC 5321 section 4.5.3.2 timeout of its
  *   phase (configurable as sendmail's Timeout.* options), restarted by each
  *   reply and by each block of the body written, so a silent or slow relay
- *   costs at most that long.
+ *   costs at most that long.  A session may also have a bound of its own
+ *   (struct smtp_timeouts' total_ms, for a probe that must end soon): no
+ *   wait then lasts past it, and a wait it cuts short ends as that
+ *   phase's timeout would, in the same words.
  * - The commands are sendmail's, in sendmail's order: EHLO (HELO when EHLO
  *   gets a 5xx), RSET before a connection is reused, MAIL, every RCPT,
  *   DATA, the body, ".", QUIT.  With PIPELINING, RSET, MAIL, the RCPTs and
@@ -83,12 +86,15 @@ enum smtp_ext {
 
 /* Per-phase timeouts in seconds (sendmail's Timeout.* options;
  * starttls covers the reply to STARTTLS and the handshake, auth each
- * reply of the AUTH exchange). */
+ * reply of the AUTH exchange); total_ms bounds the whole session, from
+ * smtp_open on, in milliseconds (0: no bound but the phases'). */
 struct smtp_timeouts {
 	int connect, initial, helo, mail, rcpt, datainit, datablock, datafinal,
 	    rset, quit, starttls, auth;
+	int total_ms;
 };
 
+/* smtp_timeouts_default: RFC 5321's (and sendmail's) values; no total. */
 void smtp_timeouts_default(struct smtp_timeouts *t);
 
 enum smtp_status {
@@ -247,8 +253,14 @@ bool smtp_tls_active(const struct smtp_conn *c);
 /* smtp_tls_error: the last TLS failure in words, as it was logged
  * ("certificate verify failed: ..."); "" when there was none. */
 const char *smtp_tls_error(const struct smtp_conn *c);
-/* smtp_authenticated: AUTH succeeded on this session. */
-bool smtp_authenticated(const struct smtp_conn *c);
+/* smtp_tls_info: what the handshake gave (tls.h: version, cipher,
+ * verify=...), as the STARTTLS=client line logs it; false, info
+ * untouched, when the session is not over TLS. */
+bool smtp_tls_info(const struct smtp_conn *c, struct tls_info *info);
+/* smtp_authenticated: the mechanism AUTH succeeded with on this session
+ * ("PLAIN"); NULL when it did not (not configured, not offered, or not
+ * yet). */
+const char *smtp_authenticated(const struct smtp_conn *c);
 /* smtp_greeting: the relay's greeting, its last line (code 0 before it
  * came). */
 const struct smtp_reply *smtp_greeting(const struct smtp_conn *c);

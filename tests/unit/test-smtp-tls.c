@@ -293,6 +293,7 @@ Test(smtp_tls, starttls_then_ehlo_again_then_the_message_over_tls)
 	struct smtp_rcpt_result res[1];
 	struct body b = { 30000 };	/* 2 MB: more than the socket takes */
 	struct smtp_txn t;
+	struct tls_info in;
 	enum smtp_event ev;
 	struct smtp_conn *c;
 
@@ -300,6 +301,10 @@ Test(smtp_tls, starttls_then_ehlo_again_then_the_message_over_tls)
 	c = start(script, &ev, 5);
 	cr_assert_eq(ev, SMTP_EV_READY, "%s", smtp_error(c));
 	cr_expect(smtp_tls_active(c));
+	cr_assert(smtp_tls_info(c, &in));
+	cr_expect_str_eq(in.verify, "OK");
+	cr_expect(strncmp(in.version, "TLSv1.", 6) == 0, "%s", in.version);
+	cr_expect_null(smtp_authenticated(c), "no AUTH configured");
 	cr_expect_eq(smtp_extensions(c) & SMTP_EXT_STARTTLS, 0, "what it said in clear is forgotten");
 	cr_expect_eq(smtp_size_limit(c), 100000000, "the second EHLO's");
 	memset(&t, 0, sizeof t);
@@ -324,6 +329,7 @@ Test(smtp_tls, may_goes_on_in_clear_when_starttls_is_refused)
 	static const char *const script[] = {
 		"S:220 mx.test ESMTP", "R:EHLO host.test", "S:250-mx.test", "S:250 STARTTLS",
 		"R:STARTTLS", "S:454 4.7.0 TLS not available", "R:QUIT", "S:221 bye", NULL };
+	struct tls_info in;
 	enum smtp_event ev;
 	struct smtp_conn *c;
 
@@ -331,6 +337,7 @@ Test(smtp_tls, may_goes_on_in_clear_when_starttls_is_refused)
 	c = start(script, &ev, 5);
 	cr_assert_eq(ev, SMTP_EV_READY, "%s", smtp_error(c));
 	cr_expect_not(smtp_tls_active(c));
+	cr_expect_not(smtp_tls_info(c, &in));
 	smtp_quit(c);
 	cr_expect_eq(smtp_wait(c), SMTP_EV_CLOSED);
 	done(c);
@@ -580,6 +587,7 @@ Test(smtp_tls, auth_plain_over_tls)
 	with_auth("PLAIN LOGIN", false);
 	c = start(script, &ev, 5);
 	cr_assert_eq(ev, SMTP_EV_READY, "%s", smtp_error(c));
+	cr_expect_str_eq(smtp_authenticated(c), "PLAIN");
 	smtp_quit(c);
 	(void)smtp_wait(c);
 	done(c);

@@ -15,6 +15,7 @@
 
 #include "smtp/smtp.h"
 #include "testutil.h"
+#include "util/monotime.h"
 
 Test(smtp, reply_lines)
 {
@@ -239,6 +240,33 @@ Test(smtp, silence_times_out)
 	peer_status();
 }
 
+/* total_ms bounds the session, whatever the phases' own timeouts: EHLO's
+ * 5 s are cut to what is left of 700 ms, and the timeout reads as
+ * EHLO's own. */
+Test(smtp, the_session_bound_cuts_a_phase_short)
+{
+	static const char *const script[] = { "S:220 hi", "R:EHLO host.test", "W", NULL };
+	struct smtp_timeouts t;
+	struct smtp_conn *c;
+	struct error err;
+	long long t0;
+
+	peer(script);
+	smtp_timeouts_default(&t);
+	t.initial = t.helo = 5;
+	t.total_ms = 700;
+	t0 = monotime_ms();
+	c = smtp_open("127.0.0.1", peer_port, "host.test", &t, &err);
+	cr_assert_not_null(c, "%s", err.reason);
+	cr_assert_eq(smtp_wait(c), SMTP_EV_FAILED);
+	cr_expect_str_eq(smtp_error(c),
+	    "timeout waiting for input from [127.0.0.1] during client EHLO");
+	cr_expect_geq(monotime_ms() - t0, 650);
+	cr_expect_lt(monotime_ms() - t0, 1500, "the bound, not Timeout.helo's 5 s");
+	smtp_free(c);
+	kill(peer_pid, SIGKILL);
+	peer_status();
+}
 Test(smtp, an_endless_reply_line_is_a_protocol_error)
 {
 	static const char *const script[] = { "S:220 hi", "R:EHLO host.test", "X", "W", NULL };
