@@ -16,12 +16,10 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stddef.h>
 #include <grp.h>
-#include <netdb.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +40,7 @@
 #include "check-cmd.h"
 #include "smtp/classify.h"
 #include "config/conf.h"
+#include "config/relay.h"
 #include "control.h"
 #include "daemon.h"
 #include "daemon-control.h"
@@ -77,17 +76,13 @@ struct run {
 	struct tls_client *tls;
 	struct auth_client *auth;
 	struct smtp_security sec;
-	char tls_name[256];	/* the relay's name, no brackets */
 	struct spool *sp;
 	const char *qdir;	/* QueueDirectory, in cf */
 	mode_t file_mode;	/* QueueFileMode */
 	struct submitcf_mailer mailer;
 	struct smtp_timeouts timeouts;
-	char relay_host[256];	/* as named: "[127.0.0.1]" */
-	char relay_ip[64];
-	char domain[256];	/* $j */
-	char hostname[256];	/* gethostname() */
-	char canon[256];	/* its canonical name */
+	struct relay_target relay;	/* D{MTAHost}, resolved */
+	struct relay_local local;	/* this host's names: $j, ... */
 	struct deliver_config dc;
 	bool relay_down;	/* a connection failed: the rest deferred */
 	enum smtp_setup_kind relay_down_kind;
@@ -152,31 +147,6 @@ run_cf_macro(const char *name, void *arg)
 	return submitcf_macro(arg, name);
 }
 
-/* $j: the submit.cf's Dj, else this host's canonical name. */
-static void
-run_domain(struct run *r)
-{
-	const char *j = submitcf_macro(r->cf, "j");
-	struct addrinfo hints, *ai = NULL;
-
-	if (gethostname(r->hostname, sizeof r->hostname) < 0)
-		snprintf(r->hostname, sizeof r->hostname, "localhost");
-	r->hostname[sizeof r->hostname - 1] = '\0';
-	memset(&hints, 0, sizeof hints);
-	hints.ai_flags = AI_CANONNAME;
-	if (getaddrinfo(r->hostname, NULL, &hints, &ai) == 0 && ai != NULL &&
-	    ai->ai_canonname != NULL)
-		snprintf(r->canon, sizeof r->canon, "%s", ai->ai_canonname);
-	else
-		snprintf(r->canon, sizeof r->canon, "%s", r->hostname);
-	if (ai != NULL)
-		freeaddrinfo(ai);
-	if (j != NULL && *j != '\0' && strchr(j, '$') == NULL)
-		snprintf(r->domain, sizeof r->domain, "%s", j);
-	else
-		snprintf(r->domain, sizeof r->domain, "%s", r->canon);
-}
-
 /* Class w, as sendmail fills it at start-up: localhost, the host's own
  * names, $j, and the cf's Cw words. */
 static bool
@@ -185,40 +155,10 @@ run_is_local(const char *host, void *arg)
 	const struct run *r = arg;
 
 	return strcasecmp(host, "localhost") == 0 ||
-	    strcasecmp(host, r->domain) == 0 ||
-	    strcasecmp(host, r->hostname) == 0 ||
-	    strcasecmp(host, r->canon) == 0 ||
+	    strcasecmp(host, r->local.domain) == 0 ||
+	    strcasecmp(host, r->local.hostname) == 0 ||
+	    strcasecmp(host, r->local.canon) == 0 ||
 	    submitcf_class_has(r->cf, "w", host);
-}
-
-/* The relay: D{MTAHost}, "[address]" as FEATURE(msp) writes it, or a host
- * name (resolved by address records; the MSP does no MX lookup for a
- * bracketed name, which is what FEATURE(msp) writes). */
-static bool
-run_relay(struct run *r)
-{
-	struct addrinfo hints, *ai = NULL;
-
-	submitcf_relay(r->cf, r->relay_host, sizeof r->relay_host, r->relay_ip,
-	    sizeof r->relay_ip);
-	/* The name the relay's certificate must carry: as submit.cf names
-	 * it ("[mailhub.example]" is mailhub.example; "[192.0.2.1]" an
-	 * address), unless tls.name says otherwise. */
-	snprintf(r->tls_name, sizeof r->tls_name, "%s", r->relay_ip);
-	memset(&hints, 0, sizeof hints);
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(r->relay_ip, NULL, &hints, &ai) != 0 || ai == NULL) {
-		log_msg(LOG_LVL_ERR, "%s: relay %s: cannot resolve it",
-		    submitcf_path(r->cf), r->relay_host);
-		return false;
-	}
-	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, r->relay_ip,
-	    sizeof r->relay_ip, NULL, 0, NI_NUMERICHOST) != 0) {
-		freeaddrinfo(ai);
-		return false;
-	}
-	freeaddrinfo(ai);
-	return true;
 }
 
 /* The SMTP phase timeouts: sendmail's Timeout.* options when submit.cf or
@@ -315,9 +255,9 @@ run_dsn_config(struct run *r)
 		}
 	}
 	dc->postmaster = pm != NULL && *pm != '\0' ? pm : "postmaster";
-	dc->dsn.hostname = r->domain;
+	dc->dsn.hostname = r->local.domain;
 	dc->dsn.program = "clientq-runner " PACKAGE_VERSION;
-	dc->dsn.relay_host = r->relay_host;
+	dc->dsn.relay_host = r->relay.name;
 	dc->dsn.mtatype = r->mailer.mtatype;
 	dc->dsn.addrtype = r->mailer.addrtype;
 	dc->dsn.diagtype = r->mailer.diagtype;
@@ -581,9 +521,9 @@ run_all(struct run *r, const struct qlist *ql)
 	memset(&ec, 0, sizeof ec);
 	ec.loop = o.loop;
 	ec.dc = &r->dc;
-	ec.relay_ip = r->relay_ip;
+	ec.relay_ip = r->relay.ip;
 	ec.port = r->mailer.port;
-	ec.helo = r->domain;
+	ec.helo = r->local.domain;
 	ec.timeouts = &r->timeouts;
 	ec.security = &r->sec;
 	ec.setup = ENGINE_SETUP_PER_MESSAGE;
@@ -745,10 +685,7 @@ run_secure(struct run *r)
 		log_msg(LOG_LVL_ERR, "%s: %s", run_conf_source(&r->conf), why.reason);
 		return false;
 	}
-	r->sec.tls = r->tls;
-	r->sec.tls_name = r->tls_name;
-	r->sec.auth = r->auth;
-	r->sec.relay = r->relay_host;
+	relay_security(&r->relay, r->tls, r->auth, &r->sec);
 	return true;
 }
 
@@ -780,12 +717,16 @@ run_configure(const struct run_opts *o, int *rc)
 		log_msg(LOG_LVL_ERR, "%s", cferr.reason);
 		goto fail;
 	}
-	run_domain(r);
-	if (!run_relay(r) || !run_timeouts(r))
+	relay_local(r->cf, &r->local);
+	if (!relay_resolve(r->cf, &r->relay, &cferr)) {
+		log_msg(LOG_LVL_ERR, "%s: %s", submitcf_path(r->cf), cferr.reason);
+		goto fail;
+	}
+	if (!run_timeouts(r))
 		goto fail;
 	r->dc.ropts.mailer_flags = r->mailer.flags;
 	r->dc.ropts.linelimit = r->mailer.linelimit;
-	r->dc.ropts.domain = r->domain;
+	r->dc.ropts.domain = r->local.domain;
 	r->dc.ropts.macro = run_cf_macro;
 	r->dc.ropts.macro_arg = r->cf;
 	/* Masquerading: DM for header senders; the envelope too only with
@@ -800,8 +741,8 @@ run_configure(const struct run_opts *o, int *rc)
 	r->dc.env_opts = r->dc.ropts;
 	if (r->dc.masq_envelope)
 		r->dc.env_opts.domain = r->dc.ropts.masq;
-	r->dc.relay_host = r->relay_host;
-	r->dc.relay_ip = r->relay_ip;
+	r->dc.relay_host = r->relay.name;
+	r->dc.relay_ip = r->relay.ip;
 	if (!run_dsn_config(r))
 		goto fail;
 	r->file_mode = 0660;	/* the spool's default */
@@ -819,9 +760,9 @@ static void
 run_daemon_relay(struct run *r, struct daemon_config *dcfg)
 {
 	dcfg->dc = &r->dc;
-	dcfg->relay_ip = r->relay_ip;
+	dcfg->relay_ip = r->relay.ip;
 	dcfg->port = r->mailer.port;
-	dcfg->helo = r->domain;
+	dcfg->helo = r->local.domain;
 	dcfg->timeouts = &r->timeouts;
 	dcfg->security = &r->sec;
 	dcfg->policy.min_delay = r->retry_min;
@@ -891,7 +832,7 @@ run_reload(void *arg, struct daemon_config *dcfg)
 	run_daemon_relay(r, dcfg);
 	log_msg(LOG_LVL_INFO, "reloaded %s%s%s: relay %s [%s]:%d, tls.policy %s, %d connections",
 	    rd->opts->cfpath, r->conf.path != NULL ? " and " : "",
-	    r->conf.path != NULL ? r->conf.path : "", r->relay_host, r->relay_ip, r->mailer.port,
+	    r->conf.path != NULL ? r->conf.path : "", r->relay.name, r->relay.ip, r->mailer.port,
 	    tls_policy_str(r->conf.tls.policy), (int)r->connections);
 	return true;
 }
@@ -1117,7 +1058,7 @@ main(int argc, char **argv)
 		rc = run_once(r);
 		if (r->relay_down)
 			log_msg(LOG_LVL_NOTICE, "relay %s [%s]:%d %s: %s; %lu messages deferred",
-			    r->relay_host, r->relay_ip, r->mailer.port,
+			    r->relay.name, r->relay.ip, r->mailer.port,
 			    smtp_setup_kind_str(r->relay_down_kind),
 			    r->relay_down_why, r->tally.deferred);
 	} else {
