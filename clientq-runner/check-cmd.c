@@ -121,8 +121,8 @@ runner_check_main(int argc, char **argv)
 	char **overrides = xcalloc((size_t)argc + 1, sizeof *overrides);
 	char **conf_keys = xcalloc((size_t)argc + 1, sizeof *conf_keys);
 	const char *confpath = NULL;
-	size_t nconf_keys = 0, i;
-	bool json = false, conf_ok;
+	size_t nconf_keys = 0;
+	bool json = false, conf_named;
 	int c, rc;
 
 	memset(&cfg, 0, sizeof cfg);
@@ -210,14 +210,10 @@ runner_check_main(int argc, char **argv)
 	/* clientq.conf as the daemon reads it, for the relay check's TLS and
 	 * AUTH.  Under --root another installation is looked at: its file is
 	 * read only when named. */
-	conf_init(&conf);
-	conf_ok = (confpath != NULL || cfg.root == NULL || *cfg.root == '\0' ||
-	    strcmp(cfg.root, "/") == 0) ?
-	    conf_load(&conf, confpath != NULL ? confpath : CQ_DEFAULT_CONFIG, confpath != NULL,
-	    &err) : true;
-	for (i = 0; conf_ok && i < nconf_keys; i++)
-		conf_ok = conf_set(&conf, conf_keys[i], &err);
-	if (!conf_ok || !conf_finish(&conf, &err)) {
+	conf_named = confpath != NULL;
+	if (!conf_named && (cfg.root == NULL || *cfg.root == '\0' || strcmp(cfg.root, "/") == 0))
+		confpath = CQ_DEFAULT_CONFIG;
+	if (!conf_read(&conf, confpath, conf_named, conf_keys, nconf_keys, NULL, &err)) {
 		fprintf(stderr, "clientq-runner: --check: %s\n", err.reason);
 		conf_free(&conf);
 		rc = CHECK_ERROR;

@@ -640,34 +640,30 @@ run_tunables(struct run *r, const struct run_opts *o, int *rc)
 	return false;
 }
 
-/* clientq.conf, then the -O options (each to clientq.conf or submit.cf,
- * by its name), then clientq.conf's settings together. */
+/* clientq.conf and the -O options that are its keys (conf_read, as
+ * --check reads them too), then the other -O options, submit.cf's. */
 static bool
 run_conf(struct run *r, const struct run_opts *o, int *rc)
 {
 	struct error cferr;
 	struct error err;
+	bool by_arg;
 	size_t i;
 
-	conf_init(&r->conf);
-	if (!conf_load(&r->conf, o->confpath, o->conf_named, &err)) {
+	if (!conf_read(&r->conf, o->confpath, o->conf_named, o->overrides, o->noverrides,
+	    &by_arg, &err)) {
 		log_msg(LOG_LVL_ERR, "%s", err.reason);
+		if (by_arg)
+			*rc = RUN_EXIT_USAGE;
 		return false;
 	}
-	for (i = 0; i < o->noverrides; i++) {
-		bool ours = conf_is_key(o->overrides[i]);
-
-		if (ours ? !conf_set(&r->conf, o->overrides[i], &err) :
+	for (i = 0; i < o->noverrides; i++)
+		if (!conf_is_key(o->overrides[i]) &&
 		    !submitcf_set_option(r->cf, o->overrides[i], &cferr)) {
-			log_msg(LOG_LVL_ERR, "%s", ours ? err.reason : cferr.reason);
+			log_msg(LOG_LVL_ERR, "%s", cferr.reason);
 			*rc = RUN_EXIT_USAGE;
 			return false;
 		}
-	}
-	if (!conf_finish(&r->conf, &err)) {
-		log_msg(LOG_LVL_ERR, "%s", err.reason);
-		return false;
-	}
 	return run_tunables(r, o, rc);
 }
 

@@ -445,6 +445,27 @@ conf_finish(struct conf *c, struct error *err)
 }
 
 bool
+conf_read(struct conf *c, const char *path, bool required, char *const *args,
+    size_t nargs, bool *by_arg, struct error *err)
+{
+	size_t i;
+
+	if (by_arg != NULL)
+		*by_arg = false;
+	conf_init(c);
+	if (path != NULL && !conf_load(c, path, required, err))
+		return false;
+	/* The command line after the file: -O overrides it. */
+	for (i = 0; i < nargs; i++)
+		if (conf_is_key(args[i]) && !conf_set(c, args[i], err)) {
+			if (by_arg != NULL)
+				*by_arg = true;
+			return false;
+		}
+	return conf_finish(c, err);
+}
+
+bool
 conf_secure(const struct conf *c, uid_t owner, struct tls_client **tls,
     struct auth_client **auth, struct error *err)
 {

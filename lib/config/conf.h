@@ -84,6 +84,16 @@ bool conf_load(struct conf *c, const char *path, bool required, struct error *er
 bool conf_set(struct conf *c, const char *arg, struct error *err);
 /* conf_finish: the settings checked together. */
 bool conf_finish(struct conf *c, struct error *err);
+/* conf_read: clientq.conf as the runner takes it, for the daemon, --once
+ * and --check alike: c made anew (conf_init), the file at path (NULL:
+ * none; required: it was named, so a missing one is an error), then each
+ * of the -O args that is a key of its own (conf_is_key; the others are
+ * submit.cf's, left to the caller), then conf_finish.  False and why,
+ * with *by_arg (when by_arg is not NULL) true when one of args was at
+ * fault (a usage error) and false when the file or the settings together
+ * were.  conf_free c either way. */
+bool conf_read(struct conf *c, const char *path, bool required, char *const *args,
+    size_t nargs, bool *by_arg, struct error *err);
 /* conf_secure: the TLS client and the AUTH client c's settings make
  * (tls_client_new, auth_client_new: the credentials file must belong to
  * owner), each NULL when not configured.  False, both NULL, and why (not

@@ -190,6 +190,38 @@ Test(conf, command_line_overrides_the_file)
 	conf_free(&c);
 }
 
+/* conf_read, as the daemon and --check read clientq.conf: the file, its
+ * keys among the -O options (submit.cf's passed over), then the whole;
+ * by_arg tells a bad -O from a bad file. */
+Test(conf, read_takes_the_file_then_its_own_options)
+{
+	char *args[] = { "Timeout.connect=5s", "tls.policy=encrypt", "QueueDirectory=/q" };
+	char *bad[] = { "tls.policy=sometimes" };
+	const char *text = "tls.policy = verify\ndaemon.connections = 3\n";
+	struct conf c;
+	struct error err;
+	bool by_arg;
+
+	tu_write(dir, "clientq.conf", text, strlen(text), 0644);
+	cr_assert(conf_read(&c, tu_path(dir, "clientq.conf"), true, args, 3, &by_arg, &err),
+	    "%s", err.reason);
+	cr_expect_eq(c.tls.policy, TLS_POLICY_ENCRYPT);
+	cr_expect_eq(c.connections, 3);
+	conf_free(&c);
+	cr_assert_not(conf_read(&c, tu_path(dir, "clientq.conf"), true, bad, 1, &by_arg, &err));
+	cr_expect(by_arg);
+	conf_free(&c);
+	cr_assert_not(conf_read(&c, tu_path(dir, "absent.conf"), true, args, 3, &by_arg, &err));
+	cr_expect_not(by_arg, "a named file that is missing is the file's fault");
+	conf_free(&c);
+	cr_assert(conf_read(&c, tu_path(dir, "absent.conf"), false, NULL, 0, NULL, &err));
+	cr_expect_null(c.path, "a default file that is missing is an empty one");
+	conf_free(&c);
+	cr_assert(conf_read(&c, NULL, false, args, 3, NULL, &err), "%s", err.reason);
+	cr_expect_eq(c.tls.policy, TLS_POLICY_ENCRYPT, "no file: the options alone");
+	conf_free(&c);
+}
+
 Test(conf, auth_file_alone_means_plain_and_login)
 {
 	struct conf c;
