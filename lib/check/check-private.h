@@ -10,7 +10,7 @@
  * parts (submit.cf, smmsp, the binary, the client and MTA queues);
  * check-runners.c those of the other runners (cron, Debian's
  * sendmail.conf, systemd, rc.conf, running processes); check-relay.c the
- * relay's greeting.  A check adds its results with ck_add and its repairs
+ * relay, met as delivery meets it.  A check adds its results with ck_add and its repairs
  * with ck_fix; what several checks need is kept in struct check_ctx,
  * filled by the checks that come first in the table.  The calls go one
  * way: check.c calls the checks, the checks call check-report.c,

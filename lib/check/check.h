@@ -34,10 +34,16 @@
  *   Each change is recorded (what, and whether it worked); the results
  *   then describe the state after the changes.
  * - The relay check meets the relay named in submit.cf as delivery will:
- *   through the runner's own SMTP client (smtp.h), with a short timeout
- *   on each step, it reads the greeting, says EHLO, and goes through
- *   STARTTLS and AUTH as conf asks (tls.policy, auth.mechanisms); then
- *   QUIT.  It never sends MAIL.
+ *   at the address and with the EHLO name delivery uses (relay.h),
+ *   through the runner's own SMTP client (smtp.h), it reads the greeting,
+ *   says EHLO, and goes through STARTTLS and AUTH as conf asks
+ *   (tls.policy, auth.mechanisms, with the TLS and AUTH clients
+ *   conf_secure makes for delivery); then QUIT.  It never sends MAIL.
+ *   The whole session is bounded by relay_timeout_ms (the relay's name
+ *   looked up in DNS aside).  Ok says what TLS gave and whether AUTH was
+ *   accepted; a warning names the failure in the words delivery would log
+ *   (smtp_error): no answer, a greeting that refuses mail, or STARTTLS or
+ *   AUTH not as the policy demands.  The start-up scope does not run it.
  * - Everything the report holds belongs to it: check_report_free.
  */
 #ifndef CQ_CHECK_H
@@ -98,10 +104,12 @@ struct check_config {
 					 * root; NULL: $PATH */
 	bool suidroot;			/* sendmail is setuid root, no MSP */
 	bool fix, fix_binary;
-	int relay_timeout_ms;		/* 0: CHECK_RELAY_TIMEOUT_MS */
-	/* clientq.conf as the runner reads it: the relay check goes
-	 * through STARTTLS and AUTH as its TLS and AUTH settings say (the
-	 * credentials must belong to RunAsUser).  NULL: plain SMTP. */
+	int relay_timeout_ms;		/* the relay check's whole session;
+					 * 0: CHECK_RELAY_TIMEOUT_MS */
+	/* clientq.conf as the runner reads it (conf_read): the relay check
+	 * goes through STARTTLS and AUTH as its TLS and AUTH settings say
+	 * (the credentials must belong to RunAsUser, as the runner reads
+	 * them as that user).  NULL: plain SMTP, no STARTTLS, no AUTH. */
 	const struct conf *conf;
 	enum check_scope scope;
 };

@@ -359,6 +359,16 @@ it_recorder_start "$PORT" "$W/relay554" --reply 'greeting=554 5.3.2 not now'
 chk
 expect "a relay that greets with 554" 1 warning relay "[^ ]*: found 554 5.3.2 not now \\(it refuses mail\\);"
 it_recorder_stop "$W/relay554"
+# A relay that never answers EHLO: the check's 3 s are the bound on the
+# whole session, and the timeout is named as delivery's log names it.
+it_recorder_start "$PORT" "$W/relayhang" --reply 'ehlo=hang'
+t0=$(date +%s)
+chk
+t1=$(date +%s)
+expect "a relay that never answers EHLO" 1 warning relay \
+    "[^ ]*: found timeout waiting for input from \\[127.0.0.1\\] during client EHLO;"
+check "... given up within the check's 3 s (took $((t1 - t0)) s)" test $((t1 - t0)) -le 5
+it_recorder_stop "$W/relayhang"
 
 # The relay as delivery meets it: STARTTLS as clientq.conf's tls.policy
 # asks (tls.name the name the certificate says; the relay is [127.0.0.1]).
@@ -368,17 +378,29 @@ if command -v openssl >/dev/null 2>&1 && tls_make_certs "$W/certs"; then
 	    "$W/certs/ca.pem" >"$W/tls.conf"
 	chk --config "$W/tls.conf"
 	expect "tls.policy=verify, a certificate that verifies: the relay is ok, over TLS" 0 ok relay \
-	    "[^ ]*: found 220 .*; over TLS; expected an SMTP greeting \\(220\\), EHLO and STARTTLS as tls.policy=verify asks"
+	    "[^ ]*: found 220 .*; over TLS: version=TLSv1\\.[23], verify=OK; expected an SMTP greeting \\(220\\), EHLO and STARTTLS as tls.policy=verify asks"
 	check "... the check went through STARTTLS and said QUIT, no MAIL" sh -c \
 	    "grep -q '^STARTTLS' '$W'/relaytls/session-*.txt && grep -q '^QUIT' '$W'/relaytls/session-*.txt && ! grep -q '^MAIL' '$W'/relaytls/session-*.txt"
 	chk --config "$W/tls.conf" -O tls.cafile="$W/certs/other-ca.pem"
-	expect "a certificate another CA signed (the CA by -O): a warning naming the TLS failure" 1 warning relay \
-	    "[^ ]*: found without TLS as tls.policy wants it: certificate verify failed"
+	expect "tls.cafile another CA's (by -O): a warning naming the TLS failure" 1 warning relay \
+	    "[^ ]*: found without TLS as tls.policy wants it: certificate verify failed: unable to get local issuer certificate \\(issuer CN=clientq test CA\\);"
+	chk --config "$W/tls.conf" -O tls.name=wrong.example.test
+	expect "a certificate for another name than tls.name: a warning naming the mismatch" 1 warning relay \
+	    "[^ ]*: found without TLS as tls.policy wants it: certificate verify failed: hostname mismatch \\(wanted wrong.example.test, got mx.example.test\\);"
+	printf '' >"$W/may.conf"
+	chk --config "$W/may.conf"
+	expect "the default policy (may) without the CA: ok over TLS, verify=FAIL and why" 0 ok relay \
+	    "[^ ]*: found 220 .*; over TLS: version=TLSv1\\.[23], verify=FAIL \\(.*\\); expected an SMTP greeting \\(220\\) and EHLO \\(STARTTLS when offered\\)"
 	it_recorder_stop "$W/relaytls"
 	it_recorder_start "$PORT" "$W/relayclear"
 	chk --config "$W/tls.conf"
 	expect "tls.policy=verify and a relay without STARTTLS: a warning" 1 warning relay \
-	    "[^ ]*: found without TLS as tls.policy wants it: "
+	    "[^ ]*: found without TLS as tls.policy wants it: TLS required \\(tls.policy = verify\\), but \\[127.0.0.1\\] does not offer STARTTLS;"
+	check "... and it said QUIT, no MAIL" sh -c \
+	    "grep -q '^QUIT' '$W'/relayclear/session-*.txt && ! grep -q '^MAIL' '$W'/relayclear/session-*.txt"
+	chk --config "$W/may.conf"
+	expect "the default policy (may) and a relay without STARTTLS: ok, in clear" 0 ok relay \
+	    "[^ ]*: found 220 .*; in clear: the relay offers no STARTTLS;"
 	it_recorder_stop "$W/relayclear"
 	printf 'tls.policy = sideways\n' >"$W/bad.conf"
 	chk --config "$W/bad.conf"

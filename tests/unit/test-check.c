@@ -3,8 +3,7 @@
  * installation in a temporary root. */
 #include "config.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,6 +16,7 @@
 #include "check/check.h"
 #include "config/submitcf.h"
 #include "testutil.h"
+#include "util/monotime.h"
 #include "util/xalloc.h"
 
 Test(check, cron_lines)
@@ -356,9 +356,10 @@ Test(check, startup_checks_the_loaded_object, .init = tree_setup, .fini = tree_t
 }
 
 /* A relay that greets (a child process): one connection, a two-line
- * greeting, then it reads the QUIT. */
+ * greeting, EHLO answered, then it reads the QUIT; each reply after
+ * delay_ms. */
 static pid_t
-greeter(int ls)
+greeter(int ls, int delay_ms)
 {
 	pid_t pid = fork();
 	char buf[64];
@@ -369,9 +370,14 @@ greeter(int ls)
 	/* The greeting, then EHLO answered and QUIT: the session the relay
 	 * check holds, as delivery would up to MAIL. */
 	if ((fd = accept(ls, NULL, NULL)) >= 0) {
+		usleep((useconds_t)delay_ms * 1000);
 		(void)!write(fd, "220-relay.test hello\r\n220 relay.test ESMTP\r\n", 44);
-		if (read(fd, buf, sizeof buf) > 0 && strncmp(buf, "EHLO ", 5) == 0)
+		/* EHLO with the name delivery says: submit.cf's $j. */
+		if (read(fd, buf, sizeof buf) > 0 &&
+		    strncmp(buf, "EHLO client.test\r\n", 18) == 0) {
+			usleep((useconds_t)delay_ms * 1000);
 			(void)!write(fd, "250 relay.test\r\n", 16);
+		}
 		if (read(fd, buf, sizeof buf) > 0 && strncmp(buf, "QUIT", 4) == 0)
 			(void)!write(fd, "221 bye\r\n", 9);
 		close(fd);
@@ -379,28 +385,30 @@ greeter(int ls)
 	_exit(0);
 }
 
+/* A socket on 127.0.0.1 for the relay, and submit.cf naming it. */
+static int
+relay_listen(void)
+{
+	char cf[300];
+	int ls, port;
+
+	cr_assert_geq(ls = tu_listen_loopback(&port), 0);
+	snprintf(cf, sizeof cf, "V10/Berkeley\nO QueueDirectory=/var/spool/clientmqueue\n"
+	    "O RunAsUser=smmsp\nDjclient.test\nD{MTAHost}[127.0.0.1]\n"
+	    "Mrelay, P=[IPC], F=mDFMuXa8k, A=TCP $h %d\n", port);
+	put("/etc/mail/submit.cf", cf, 0644);
+	return ls;
+}
+
 Test(check, tree_relay_greets, .init = tree_setup, .fini = tree_teardown)
 {
-	struct sockaddr_in sa;
-	socklen_t len = sizeof sa;
-	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	int ls = relay_listen();
 	pid_t pid;
 	int status;
-	char cf[300];
 	struct check_report *rep;
 	const struct check_result *r;
 
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
-	cr_assert_eq(listen(ls, 1), 0);
-	cr_assert_eq(getsockname(ls, (struct sockaddr *)&sa, &len), 0);
-	snprintf(cf, sizeof cf, "V10/Berkeley\nO QueueDirectory=/var/spool/clientmqueue\n"
-	    "O RunAsUser=smmsp\nD{MTAHost}[127.0.0.1]\nMrelay, P=[IPC], F=mDFMuXa8k, A=TCP $h %d\n",
-	    ntohs(sa.sin_port));
-	put("/etc/mail/submit.cf", cf, 0644);
-	cr_assert_gt(pid = greeter(ls), 0);
+	cr_assert_gt(pid = greeter(ls, 0), 0);
 	rep = run(false, CHECK_SCOPE_ALL);
 	cr_expect_eq(waitpid(pid, &status, 0), pid);
 	close(ls);
@@ -408,5 +416,36 @@ Test(check, tree_relay_greets, .init = tree_setup, .fini = tree_teardown)
 	cr_assert_not_null(r);
 	cr_expect_eq(r->status, CHECK_OK, "%s", r->found);
 	cr_expect_str_eq(r->found, "220 relay.test ESMTP");
+	check_report_free(rep);
+}
+
+/* The relay check's timeout bounds the whole session, not each step: a
+ * relay that takes 400 ms for each reply has not answered EHLO when
+ * 600 ms are up, though no step took a second. */
+Test(check, tree_relay_timeout_bounds_the_whole_session, .init = tree_setup,
+    .fini = tree_teardown)
+{
+	int ls = relay_listen();
+	struct check_config cfg;
+	struct check_report *rep;
+	const struct check_result *r;
+	long long t0;
+	pid_t pid;
+
+	cr_assert_gt(pid = greeter(ls, 400), 0);
+	memset(&cfg, 0, sizeof cfg);
+	cfg.root = root;
+	cfg.relay_timeout_ms = 600;
+	t0 = monotime_ms();
+	rep = check_run(&cfg);
+	cr_expect_lt(monotime_ms() - t0, 1500);
+	kill(pid, SIGKILL);
+	(void)waitpid(pid, NULL, 0);
+	close(ls);
+	r = find(rep, "relay");
+	cr_assert_not_null(r);
+	cr_expect_eq(r->status, CHECK_WARNING, "%s", r->found);
+	cr_expect_str_eq(r->found,
+	    "timeout waiting for input from [127.0.0.1] during client EHLO");
 	check_report_free(rep);
 }
