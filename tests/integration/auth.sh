@@ -62,6 +62,20 @@ run() {
 	rc=$?
 }
 
+# relay_check NAME STATUS PATTERN < clientq.conf: --check with that
+# clientq.conf says STATUS on its relay line, whose "found" matches
+# PATTERN (grep -E); the password is not in what it printed.
+relay_check() {
+	cat >"$W/clientq.conf"
+	"$RUNNER" --check -C "$CF" --config "$W/clientq.conf" >"$W/check.out" 2>&1
+	if grep -Eq "^$2 +relay [^ ]*: found $3" "$W/check.out" &&
+	    ! grep -qF "$PASSWORD" "$W/check.out"; then
+		ok "--check, $1: $(grep -E "^$2 +relay " "$W/check.out" | sed 's/; expected .*//')"
+	else
+		fail "--check, $1: no $2 relay line matching '$3'" "$(cat "$W/check.out")"
+	fi
+}
+
 no_password_anywhere() {
 	if grep -rqF "$PASSWORD" "$out" "$Q" 2>/dev/null ||
 	    grep -rqF "$(printf '%s' "$PASSWORD" | base64)" "$out" "$Q" 2>/dev/null; then
@@ -115,6 +129,15 @@ auth.mechanisms = LOGIN
 EOF
 check "$name: delivered (exit 0)" test "$rc" -eq 0
 check "$name: the receiver saw LOGIN for alice" grep -qx 'LOGIN alice ok' "$W/r1/auth.log"
+# --check's relay check goes as far as delivery does before MAIL: over
+# TLS, then AUTH with the same credentials.
+auths=$(grep -c 'PLAIN alice ok' "$W/r1/auth.log")
+mails=$(grep -c '' "$W/r1/mail.log")
+relay_check "AUTH accepted" ok "220 .*; over TLS: version=TLSv1\\.3, verify=FAIL \\(.*\\); AUTH PLAIN accepted;" <<EOF
+auth.file = $W/auth
+EOF
+check "... the receiver saw that AUTH, and no MAIL from the check" \
+    sh -c "[ \$(grep -c 'PLAIN alice ok' '$W/r1/auth.log') -eq $((auths + 1)) ] && [ \$(grep -c '' '$W/r1/mail.log') -eq $mails ]"
 
 # ------------------------------------------------------- wrong password
 creds "user = alice
@@ -134,6 +157,10 @@ check "$name: deferred, never bounced: dsn=4.7.0, the reply as the status" \
 check "$name: the M line says so" grep -aqx 'MDeferred: 535 5.7.8 Authentication credentials invalid' "$Q/qf$id"
 check "$name: no notification was queued" test "$(ls "$Q" | wc -l)" -eq 2
 PASSWORD="not-$PASSWORD" no_password_anywhere
+PASSWORD="not-$PASSWORD" relay_check "a wrong password" warning \
+    "without AUTH: 535 5.7.8 Authentication credentials invalid;" <<EOF
+auth.file = $W/auth
+EOF
 creds "user = alice
 password = $PASSWORD"
 
@@ -147,6 +174,10 @@ check "$name: deferred (exit 75)" test "$rc" -eq 75
 check "$name: the runner says why" \
     grep -q 'stat=Deferred: AUTH not sent: the connection to \[127.0.0.1\] is not encrypted (auth.cleartext = no)' "$out"
 check "$name: nothing was sent to the receiver" test ! -s "$W/r2/auth.log"
+relay_check "AUTH offered in clear" warning \
+    "without AUTH: AUTH not sent: the connection to \\[127.0.0.1\\] is not encrypted \\(auth.cleartext = no\\);" <<EOF
+auth.file = $W/auth
+EOF
 run "AUTH in clear, allowed" <<EOF
 auth.file = $W/auth
 auth.cleartext = yes

@@ -8,7 +8,8 @@
 # refusal must defer (exit 75) with its reason in the log line and the M
 # line, and leave the message as sendmail's requeue would (only K, N, P and
 # M changed; the data file as it was); a delivery must arrive in Postfix,
-# with the protocol and cipher in both logs.
+# with the protocol and cipher in both logs.  --check's relay check, with
+# the same clientq.conf, must say what delivery found, in its words.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/postfix-lib.sh"
 . "$top_srcdir/tests/integration/tls-lib.sh"
@@ -252,6 +253,56 @@ EOF
 is_delivered
 check "Postfix verified the client certificate (Trusted TLS connection)" \
     wait_for grep -q "Trusted TLS connection established from .*\[127.0.0.1\]" "$PFD/maillog"
+
+# ------------------------------------------- --check's relay check
+# The same Postfix and clientq.conf files, through --check: the relay
+# line says what delivery found above, in the same words, and no
+# message is sent.
+
+# relay_check NAME PORT STATUS PATTERN < clientq.conf: --check's relay
+# line for PORT says STATUS and its "found" matches PATTERN (grep -E).
+relay_check() {
+	CASE=$((CASE + 1))
+	cat >"$W/clientq-$CASE.conf"
+	[ -f "$W/cf-$2" ] || it_make_cf "$Q" "$2" "$W/cf-$2"
+	"$RUNNER" --check -C "$W/cf-$2" --config "$W/clientq-$CASE.conf" >"$W/check-$CASE.out" 2>&1
+	if grep -Eq "^$3 +relay \\[127.0.0.1\\]:$2: found $4" "$W/check-$CASE.out"; then
+		ok "--check, $1: $(grep -E "^$3 +relay " "$W/check-$CASE.out" | sed 's/; expected .*//')"
+	else
+		fail "--check, $1: no $3 relay line matching '$4'" "$(cat "$W/check-$CASE.out")"
+	fi
+}
+
+relay_check "verify, the right CA" "$P_GOOD" ok \
+    "220 .*; over TLS: version=TLSv1\\.3, verify=OK; expected an SMTP greeting \\(220\\), EHLO and STARTTLS as tls.policy=verify asks" <<EOF
+tls.policy = verify
+tls.cafile = $C/ca.pem
+tls.name = mx.example.test
+EOF
+relay_check "verify, a certificate of another CA" "$P_OTHER" warning \
+    "without TLS as tls.policy wants it: certificate verify failed: unable to get local issuer certificate \\(issuer CN=clientq other CA\\);" <<EOF
+tls.policy = verify
+tls.cafile = $C/ca.pem
+tls.name = mx.example.test
+EOF
+relay_check "verify, an expired certificate" "$P_EXP" warning \
+    "without TLS as tls.policy wants it: certificate verify failed: certificate has expired" <<EOF
+tls.policy = verify
+tls.cafile = $C/ca.pem
+tls.name = mx.example.test
+EOF
+relay_check "verify without STARTTLS offered" "$PORT" warning \
+    "without TLS as tls.policy wants it: TLS required \\(tls.policy = verify\\), but \\[127.0.0.1\\] does not offer STARTTLS;" <<EOF
+tls.policy = verify
+tls.cafile = $C/ca.pem
+EOF
+relay_check "tls.min-version = TLSv1.3 against a TLS 1.2 relay" "$P_TLS12" warning \
+    "without TLS as tls.policy wants it: 454 4.7.0 TLS handshake failed. \\(TLS handshake failed: .*\\);" <<EOF
+tls.min-version = TLSv1.3
+EOF
+relay_check "may, the default" "$P_GOOD" ok \
+    "220 .*; over TLS: version=TLSv1\\.3, verify=FAIL \\(.*\\); expected" </dev/null
+check "--check sent Postfix no message" test "$(pf_messages "$PFD" | wc -l)" -eq "$delivered"
 
 pf_stop "$PFD"
 check "no Postfix process is left" test -z "$(pgrep -f "$PFD" || true)"
