@@ -206,7 +206,17 @@ ct clientqctl status >"$W/status" 2>&1 && grep -q '^running: 200 queued' "$W/sta
     fail "status after upgrade ($st)" "$(cat "$W/status")"
 ct systemctl start sendmail.service
 wait_until 120 '[ "$(nq)" -eq 0 ]' || fail "queue not empty 120 s after the MTA came back" "$(nq) left"
-wait_until 60 '[ "$(ct grep -c "^Subject: pkg-e2e [0-9]" /var/mail/cqbob)" -ge 200 ]'
+inbox() { ct grep -c "^Subject: pkg-e2e [0-9]" /var/mail/cqbob; }
+# All 200 are the MTA's now.  On a loaded machine sendmail keeps some in
+# its own queue (QueueLA) for its next run, half an hour away: if they
+# are not in the mailbox within 30 s, one queue run of the MTA's, its
+# load limits lifted, delivers them.  What is checked is that our side
+# handed each over once.
+if ! wait_until 30 '[ "$(inbox)" -ge 200 ]'; then
+	echo "# $(inbox) of 200 in the mailbox after 30 s; the MTA's queue: $(ct mailq 2>/dev/null | tail -n 1)"
+	ct sendmail -OQueueLA=999 -ORefuseLA=999 -q >/dev/null 2>&1 || true
+	wait_until 60 '[ "$(inbox)" -ge 200 ]'
+fi
 sleep 1	# anything delivered twice would follow
 ct grep '^Subject: pkg-e2e [0-9]' /var/mail/cqbob | sort >"$W/subjects"
 n=$(wc -l <"$W/subjects") u=$(uniq <"$W/subjects" | wc -l) d=$(uniq -d <"$W/subjects" | wc -l)
