@@ -17,6 +17,8 @@ import os
 import subprocess
 import sys
 
+from circles import circles
+
 
 def symbols(obj):
     out = subprocess.run(["nm", obj], capture_output=True, text=True, check=True).stdout
@@ -49,35 +51,7 @@ def main():
             for d in defs.get(s, ()):
                 if d != o:
                     calls[o].setdefault(d, set()).add(s)
-    # Tarjan's strongly connected components.
-    index, low, on, stack, sccs, n = {}, {}, set(), [], [], [0]
-
-    def visit(v):
-        index[v] = low[v] = n[0]
-        n[0] += 1
-        stack.append(v)
-        on.add(v)
-        for w in sorted(calls[v]):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            if len(comp) > 1:
-                sccs.append(sorted(comp))
-
-    sys.setrecursionlimit(10000)
-    for v in objs:
-        if v not in index:
-            visit(v)
+    sccs = circles(objs, lambda v: calls[v])
 
     def name(o):
         return os.path.relpath(o, top)[:-2] + ".c"

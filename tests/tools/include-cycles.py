@@ -21,6 +21,8 @@ import os
 import re
 import sys
 
+from circles import circles
+
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 LAYERS = ["util", "queue", "smtp", "config", "delivery", "check"]
 PROGRAMS = "clientq-runner"
@@ -81,36 +83,7 @@ def main():
             dst = module_of(inc)
             if dst != src and dst in modules:
                 deps.setdefault(src, set()).add(dst)
-    # Tarjan's strongly connected components: each with more than one
-    # module is a circle.
-    index, low, on, stack, sccs, n = {}, {}, set(), [], [], [0]
-
-    def visit(v):
-        index[v] = low[v] = n[0]
-        n[0] += 1
-        stack.append(v)
-        on.add(v)
-        for w in sorted(deps.get(v, ())):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            if len(comp) > 1:
-                sccs.append(sorted(comp))
-
-    sys.setrecursionlimit(10000)
-    for v in sorted(modules):
-        if v not in index:
-            visit(v)
+    sccs = circles(sorted(modules), lambda v: deps.get(v, ()))
     for comp in sccs:
         edges = ["%s -> %s" % (a, b) for a in comp for b in sorted(deps.get(a, ())) if b in comp]
         problems.append("circle: %s (%s)" % (", ".join(comp), "; ".join(edges)))
