@@ -196,15 +196,12 @@ daemon_select(struct daemon *d, const struct daemon_peer *p, char prefix, const 
     bool (*fn)(void *arg, const struct daemon_msg *m), void *arg, struct error *err)
 {
 	struct spool_scan scan;
-	struct error serr;
 	long long now = (long long)time(NULL);
 	bool go = true;
 	size_t i;
 
-	if (!spool_scan(d->sp, prefix, &scan, &serr)) {
-		error_set(err, 0, "%s", serr.reason);
+	if (!spool_scan(d->sp, prefix, &scan, err))
 		return false;
-	}
 	for (i = 0; go && i < scan.nids; i++) {
 		struct daemon_msg m;
 
