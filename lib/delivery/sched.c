@@ -15,15 +15,41 @@
  * megabyte).  Each entry knows its own hash slot, so that moving it in
  * the heap costs no hashing: a swap is two stores, not two look-ups
  * (which, at a million entries, made building the index 15 s and a
- * flush 0.6 s).  The sequence number that orders ties is 32 bits and
- * compared modulo 2^32: only entries scheduled over two billion changes
- * apart could tie out of order, and only among equal due times.
+ * flush 0.6 s).  The sequence number is 64 bits, in what the id's 19
+ * octets leave of the 40: it never wraps, so "set before" is exact.
+ *
+ * A flush (sched_advance) does not touch the entries: rewriting every
+ * due time and building the heap again is O(queue), 12-32 ms on the
+ * event loop at a million.  It records (the sequence number, its time)
+ * instead, and an entry set before that record and after the one
+ * before it is due at min(due, the record's time): its "when".  The
+ * heap is ordered by (when, due, seq).  A flush at F maps every when to
+ * min(when, F), which keeps that order: two entries it ties at F were
+ * either ordered by due already (both unflushed: when == due) or one
+ * of them was flushed earlier, at or before F (when <= that flush's
+ * time <= F, and a tie at F means both are at F, ordered by due).  So
+ * the heap stays a heap, and the flush is O(1).  A record goes when no
+ * entry set in its range is left (each counts its entries); past
+ * SCHED_FLUSHES of them, a flush is folded into the last record, which
+ * makes its entries due at that record's time, also past.  Only a
+ * clock that went back (a flush at a time before the last record's)
+ * takes the old pass over every entry.
  */
 struct sched_entry {
 	long long due;
-	uint32_t seq;		/* ties: first scheduled first */
+	uint64_t seq;		/* ties: first scheduled first */
 	uint32_t slot;		/* its index in slots */
 	char id[QID_MAX_LEN + 1];
+};
+
+_Static_assert(sizeof(struct sched_entry) <= 40, "the memory budget: 40 octets an entry");
+
+#define SCHED_FLUSHES 8
+
+struct sched_flush {
+	uint64_t seq;		/* entries set before this (and after the last) */
+	long long at;		/* are due at min(due, at) */
+	size_t live;		/* how many such entries are left */
 };
 
 struct sched {
@@ -33,10 +59,39 @@ struct sched {
 	 * deleted). */
 	uint32_t *slots;
 	size_t nslots, used;
-	uint32_t seq;
+	uint64_t seq;
+	struct sched_flush flush[SCHED_FLUSHES];	/* by seq, and by at */
+	size_t nflush;
 };
 
 #define SCHED_TOMB UINT32_MAX
+
+/* The record an entry was set under: the first set after it; nflush
+ * when none was (it is not flushed). */
+static size_t
+sched_gen(const struct sched *s, const struct sched_entry *e)
+{
+	size_t k;
+
+	for (k = 0; k < s->nflush; k++)
+		if (e->seq < s->flush[k].seq)
+			break;
+	return k;
+}
+
+/* When the entry is due, the flushes counted. */
+static long long
+sched_when(const struct sched *s, const struct sched_entry *e)
+{
+	size_t k;
+
+	if (s->nflush == 0)
+		return e->due;
+	k = sched_gen(s, e);
+	if (k < s->nflush && s->flush[k].at < e->due)
+		return s->flush[k].at;
+	return e->due;
+}
 
 /* The slot holding id, or the first free one on its probe path. */
 static size_t
@@ -126,7 +181,7 @@ sched_count_due(const struct sched *s, long long now, size_t limit)
 	while (top > 0 && n < limit) {
 		size_t i = stack[--top];
 
-		if (i >= s->n || s->heap[i].due > now)
+		if (i >= s->n || sched_when(s, &s->heap[i]) > now)
 			continue;
 		n++;
 		stack[top++] = 2 * i + 1;
@@ -136,9 +191,29 @@ sched_count_due(const struct sched *s, long long now, size_t limit)
 }
 
 static bool
-sched_before(const struct sched_entry *a, const struct sched_entry *b)
+sched_before(const struct sched *s, const struct sched_entry *a, const struct sched_entry *b)
 {
-	return a->due < b->due || (a->due == b->due && (int32_t)(a->seq - b->seq) < 0);
+	long long wa = sched_when(s, a), wb = sched_when(s, b);
+
+	if (wa != wb)
+		return wa < wb;
+	if (a->due != b->due)
+		return a->due < b->due;
+	return a->seq < b->seq;
+}
+
+/* The entry leaves its record (it is removed, or set again). */
+static void
+sched_unflush(struct sched *s, const struct sched_entry *e)
+{
+	size_t k = sched_gen(s, e);
+
+	if (k == s->nflush || --s->flush[k].live > 0)
+		return;
+	/* None of its entries is left: the next record's range takes in
+	 * an empty one. */
+	memmove(&s->flush[k], &s->flush[k + 1], (s->nflush - k - 1) * sizeof s->flush[0]);
+	s->nflush--;
 }
 
 /* Entry i is placed (moved or new): its slot points at it. */
@@ -153,7 +228,7 @@ sched_up(struct sched *s, size_t i)
 {
 	struct sched_entry e = s->heap[i];
 
-	while (i > 0 && sched_before(&e, &s->heap[(i - 1) / 2])) {
+	while (i > 0 && sched_before(s, &e, &s->heap[(i - 1) / 2])) {
 		s->heap[i] = s->heap[(i - 1) / 2];
 		sched_place(s, i);
 		i = (i - 1) / 2;
@@ -172,9 +247,9 @@ sched_down(struct sched *s, size_t i)
 
 		if (l >= s->n)
 			break;
-		if (r < s->n && sched_before(&s->heap[r], &s->heap[l]))
+		if (r < s->n && sched_before(s, &s->heap[r], &s->heap[l]))
 			m = r;
-		if (!sched_before(&s->heap[m], &e))
+		if (!sched_before(s, &s->heap[m], &e))
 			break;
 		s->heap[i] = s->heap[m];
 		sched_place(s, i);
@@ -192,6 +267,7 @@ sched_set(struct sched *s, const char *id, long long due)
 
 	if (found) {
 		i = s->slots[k] - 1;
+		sched_unflush(s, &s->heap[i]);
 		s->heap[i].due = due;
 		s->heap[i].seq = s->seq++;
 		sched_up(s, i);
@@ -224,6 +300,7 @@ sched_remove(struct sched *s, const char *id)
 	if (!found)
 		return false;
 	i = s->slots[k] - 1;
+	sched_unflush(s, &s->heap[i]);
 	s->slots[k] = SCHED_TOMB;
 	last = --s->n;
 	if (i != last) {
@@ -244,7 +321,7 @@ sched_due(const struct sched *s, const char *id, long long *due)
 	size_t k = sched_slot(s, id, &found);
 
 	if (found)
-		*due = s->heap[s->slots[k] - 1].due;
+		*due = sched_when(s, &s->heap[s->slots[k] - 1]);
 	return found;
 }
 
@@ -254,14 +331,14 @@ sched_next(const struct sched *s, const char **id, long long *due)
 	if (s->n == 0)
 		return false;
 	*id = s->heap[0].id;
-	*due = s->heap[0].due;
+	*due = sched_when(s, &s->heap[0]);
 	return true;
 }
 
 bool
 sched_pop(struct sched *s, long long now, char id[QID_MAX_LEN + 1])
 {
-	if (s->n == 0 || s->heap[0].due > now)
+	if (s->n == 0 || sched_when(s, &s->heap[0]) > now)
 		return false;
 	memcpy(id, s->heap[0].id, QID_MAX_LEN + 1);
 	return sched_remove(s, id);
@@ -270,13 +347,36 @@ sched_pop(struct sched *s, long long now, char id[QID_MAX_LEN + 1])
 void
 sched_advance(struct sched *s, long long now)
 {
-	size_t i;
+	size_t i, flushed = 0;
 
-	for (i = 0; i < s->n; i++)
-		if (s->heap[i].due > now)
-			s->heap[i].due = now;
-	/* min(due, now) keeps the order of the times but ties them; the
-	 * sequence numbers order ties, so heapify again. */
-	for (i = s->n / 2; i-- > 0;)
-		sched_down(s, i);
+	if (s->nflush > 0 && now < s->flush[s->nflush - 1].at) {
+		/* The clock went back: min(when, now) would not keep the
+		 * order.  Make every when its due, and min(due, now) ties
+		 * what it moves: the sequence numbers order ties, so build
+		 * the heap again. */
+		for (i = 0; i < s->n; i++) {
+			long long w = sched_when(s, &s->heap[i]);
+
+			s->heap[i].due = w < now ? w : now;
+		}
+		s->nflush = 0;
+		for (i = s->n / 2; i-- > 0;)
+			sched_down(s, i);
+		return;
+	}
+	for (i = 0; i < s->nflush; i++)
+		flushed += s->flush[i].live;
+	if (flushed == s->n)
+		return;		/* nothing set since the last flush */
+	if (s->nflush == SCHED_FLUSHES) {
+		/* Folded into the last record: due at its time, which is
+		 * no later than now. */
+		s->flush[s->nflush - 1].seq = s->seq;
+		s->flush[s->nflush - 1].live += s->n - flushed;
+		return;
+	}
+	s->flush[s->nflush].seq = s->seq;
+	s->flush[s->nflush].at = now;
+	s->flush[s->nflush].live = s->n - flushed;
+	s->nflush++;
 }

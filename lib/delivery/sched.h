@@ -50,8 +50,13 @@ size_t sched_capacity(const struct sched *s);
 #define SCHED_COUNT_DUE_MAX 64
 size_t sched_count_due(const struct sched *s, long long now, size_t limit);
 
-/* sched_advance: everything due later than now is due now (a flush);
- * the order among them is kept. */
+/* sched_advance: everything scheduled before this call and due later
+ * than now is due now (a flush); entries set after it are not.  The
+ * order among them is kept (earlier due first).  O(1): no entry is
+ * touched (sched.c says how), unless the clock went back since the last
+ * flush, which takes one pass over all of them.  After more than 8
+ * flushes whose entries are all still scheduled, one may make its
+ * entries due at an earlier flush's time (also past) rather than now. */
 void sched_advance(struct sched *s, long long now);
 
 #endif
