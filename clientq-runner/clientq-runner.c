@@ -551,7 +551,7 @@ run_once(struct run *r)
 
 	/* sendmail's default QueueSortOrder: ascending priority, ties in
 	 * directory order; qlist reads the queue the same way. */
-	if (!qlist_gather(r->sp, &ql, false, &serr)) {
+	if (!qlist_gather(r->sp, &ql, false, NULL, NULL, &serr)) {
 		log_msg(LOG_LVL_ERR, "%s", serr.reason);
 		return RUN_EXIT_OSERR;
 	}

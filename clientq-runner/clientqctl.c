@@ -1456,14 +1456,14 @@ cqctl_list_offline(const char *cfpath, const char *qdir, enum cqctl_list_format 
 		submitcf_free(cf);
 		return CTL_EXIT_FAILED;
 	}
-	if (!qlist_gather(sp, &ql, true, &serr)) {
+	if (!qlist_gather(sp, &ql, false, NULL, NULL, &serr)) {
 		fprintf(stderr, "%s: %s\n", cqctl_progname, serr.reason);
 		spool_free(sp);
 		submitcf_free(cf);
 		return CTL_EXIT_FAILED;
 	}
 	/* postqueue -j lists the hold queue too; mailq -Ac does not. */
-	if (fmt == CTL_LIST_JSONL && !qlist_gather_held(sp, &ql, &serr)) {
+	if (fmt == CTL_LIST_JSONL && !qlist_gather_held(sp, &ql, false, NULL, NULL, &serr)) {
 		fprintf(stderr, "%s: %s\n", cqctl_progname, serr.reason);
 		qlist_free(&ql);
 		spool_free(sp);
@@ -1476,11 +1476,11 @@ cqctl_list_offline(const char *cfpath, const char *qdir, enum cqctl_list_format 
 		fprintf(stderr, "%s: %s/%s: skipped: %s\n", cqctl_progname, qdir,
 		    ql.scan.skipped[i].name, ql.scan.skipped[i].reason);
 	if (fmt == CTL_LIST_JSONL)
-		qlist_print_jsonl(&ql, stdout);
+		qlist_print_jsonl(&ql, sp, stdout);
 	else if (fmt == CTL_LIST_ARRAY)
-		qlist_print_json(&ql, stdout);
+		qlist_print_json(&ql, sp, stdout);
 	else
-		qlist_print_mailq(&ql, qdir, stdout);
+		qlist_print_mailq(&ql, sp, qdir, stdout);
 	qlist_free(&ql);
 	spool_free(sp);
 	submitcf_free(cf);

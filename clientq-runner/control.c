@@ -844,6 +844,65 @@ control_fprint_data(FILE *out, const char *text, size_t len)
 	}
 }
 
+/* control_data_open's stream: the line so far. */
+struct control_data {
+	FILE *out;
+	struct strbuf line;
+};
+
+static ssize_t
+control_data_write(void *cookie, const char *buf, size_t size)
+{
+	struct control_data *c = cookie;
+	size_t i = 0;
+
+	while (i < size) {
+		const char *nl = memchr(buf + i, '\n', size - i);
+		size_t n = nl ? (size_t)(nl - (buf + i)) : size - i;
+
+		strbuf_append(&c->line, buf + i, n);
+		i += n;
+		if (nl == NULL)
+			break;
+		i++;
+		control_fprint_data(c->out, c->line.buf, c->line.len);
+		if (c->line.len == 0)
+			fputs("D \n", c->out);	/* an empty line is a line */
+		strbuf_reset(&c->line);
+	}
+	return ferror(c->out) ? -1 : (ssize_t)size;
+}
+
+static int
+control_data_close(void *cookie)
+{
+	struct control_data *c = cookie;
+	int r;
+
+	if (c->line.len > 0)
+		control_fprint_data(c->out, c->line.buf, c->line.len);
+	r = ferror(c->out) ? EOF : 0;
+	strbuf_free(&c->line);
+	free(c);
+	return r;
+}
+
+FILE *
+control_data_open(FILE *out)
+{
+	static const cookie_io_functions_t io = {
+		.write = control_data_write,
+		.close = control_data_close,
+	};
+	struct control_data *c = xcalloc(1, sizeof *c);
+	FILE *fp;
+
+	c->out = out;
+	if ((fp = fopencookie(c, "w", io)) == NULL)
+		free(c);
+	return fp;
+}
+
 void
 control_fprint_end(FILE *out, enum ctl_status st, const char *fmt, ...)
 {

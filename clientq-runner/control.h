@@ -129,6 +129,11 @@ void control_reap(struct control *ctl);
 /* For a child's FILE *: text (any number of lines) as "D" lines; the
  * status line. */
 void control_fprint_data(FILE *out, const char *text, size_t len);
+/* control_data_open: a stream whose lines go to out as "D" lines as
+ * they are written, so that a listing of a million messages is never
+ * held whole in memory; a last line without its newline goes at fclose.
+ * A write error on out is the stream's error.  NULL when out of memory. */
+FILE *control_data_open(FILE *out);
 void control_fprint_end(FILE *out, enum ctl_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

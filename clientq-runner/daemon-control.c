@@ -662,74 +662,70 @@ daemon_cmd_flush(struct daemon *d, control_token t, const struct daemon_peer *p,
 
 /* ------------------------------------------------------------ readers */
 
-/* In a child: the queue (with held, the held messages too); with mine,
- * only what the peer may see. */
+/* What a listing keeps: what the peer may see, and matches the
+ * selectors (with held, only held messages). */
+struct daemon_want {
+	const struct daemon_reader *r;
+	const struct qsel *sel;
+	bool held;
+	long long now;
+};
+
 static bool
-daemon_gather_from(const struct daemon_reader *r, FILE *out, struct qlist *ql, bool mine,
-    bool held)
+daemon_want(void *arg, const struct qlist_entry *e)
+{
+	const struct daemon_want *w = arg;
+
+	return daemon_mine(w->r->d, w->r->peer, e) && (!w->held || e->held) &&
+	    qsel_match(w->sel, e, w->now, w->r->d->cfg->helo);
+}
+
+/* In a child: the listing, ordered, without the envelopes (each file is
+ * read again as it is printed, so a listing of a million costs about
+ * 100 octets a message, not the envelopes'); the held messages too with
+ * with_held. */
+static bool
+daemon_gather(const struct daemon_reader *r, FILE *out, struct qlist *ql,
+    struct daemon_want *w, bool with_held)
 {
 	struct error err;
-	size_t i, k = 0;
 
-	if (!qlist_gather(r->d->sp, ql, true, &err)) {
+	if (!qlist_gather(r->d->sp, ql, false, daemon_want, w, &err)) {
 		control_fprint_end(out, CTL_TRY, "%s", err.reason);
 		return false;
 	}
-	if (held && !qlist_gather_held(r->d->sp, ql, &err)) {
+	if (with_held && !qlist_gather_held(r->d->sp, ql, false, daemon_want, w, &err)) {
 		control_fprint_end(out, CTL_TRY, "%s", err.reason);
 		qlist_free(ql);
 		return false;
 	}
-	for (i = 0; i < ql->n; i++) {
-		if (!mine || daemon_mine(r->d, r->peer, &ql->v[i])) {
-			ql->v[k++] = ql->v[i];
-		} else {
-			qf_free(ql->v[i].env);
-			free(ql->v[i].problem);
-		}
-	}
-	ql->n = k;	/* the order is kept */
 	return true;
 }
 
-static bool
-daemon_gather(const struct daemon_reader *r, FILE *out, struct qlist *ql, bool mine)
-{
-	return daemon_gather_from(r, out, ql, mine, false);
-}
+enum daemon_format { DAEMON_MAILQ, DAEMON_JSON, DAEMON_JSONL };
 
+/* The listing as the client reads it, a line at a time. */
 static void
-daemon_print(FILE *out, void (*fn)(const struct qlist *, const char *, FILE *),
-    const struct qlist *ql, const char *dir)
+daemon_print(const struct daemon_reader *r, FILE *out, enum daemon_format fmt,
+    const struct qlist *ql)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *mem = open_memstream(&buf, &len);
+	FILE *data = control_data_open(out);
 
-	if (mem == NULL) {
+	if (data == NULL) {
 		control_fprint_end(out, CTL_TRY, "out of memory");
 		return;
 	}
-	fn(ql, dir, mem);
-	fclose(mem);
-	control_fprint_data(out, buf, len);
-	free(buf);
+	if (fmt == DAEMON_JSONL) {
+		qlist_print_jsonl(ql, r->d->sp, data);
+	} else if (fmt == DAEMON_JSON) {
+		qlist_print_json(ql, r->d->sp, data);
+		putc('\n', data);
+	} else {
+		qlist_print_mailq(ql, r->d->sp, spool_path(r->d->sp), data);
+	}
+	if (fclose(data) != 0)
+		return;		/* the client went */
 	control_fprint_end(out, CTL_OK, "%s", "");
-}
-
-static void
-daemon_print_json(const struct qlist *ql, const char *dir, FILE *fp)
-{
-	(void)dir;
-	qlist_print_json(ql, fp);
-	putc('\n', fp);
-}
-
-static void
-daemon_print_jsonl(const struct qlist *ql, const char *dir, FILE *fp)
-{
-	(void)dir;
-	qlist_print_jsonl(ql, fp);
 }
 
 static void daemon_ctime(long long t, char *buf, size_t size);
@@ -826,46 +822,33 @@ daemon_child_list(void *arg, FILE *out)
 	const struct daemon_reader *r = arg;
 	const char *fmt = ctl_get(r->rq, "format");
 	bool jsonl = fmt != NULL && strcmp(fmt, "jsonl") == 0;
+	bool held = ctl_get(r->rq, "held") != NULL;
+	struct daemon_want w = { r, NULL, held, (long long)time(NULL) };
+	struct error why;
+	struct qsel sel;
 	struct qlist ql;
 	size_t i;
-
-	bool held = ctl_get(r->rq, "held") != NULL;
-	struct qsel sel;
 
 	if (ctl_get(r->rq, "recent") != NULL) {
 		daemon_child_recent(r, out, jsonl);
 		return;
 	}
-	struct error why;
-	size_t k = 0;
-	long long now = (long long)time(NULL);
-
 	if (!daemon_sel_make(r->rq, &sel, &why)) {
 		control_fprint_end(out, CTL_BAD, "list: %s", why.reason);
 		return;
 	}
-	if (!daemon_gather_from(r, out, &ql, true, jsonl || held)) {
+	w.sel = &sel;
+	if (!daemon_gather(r, out, &ql, &w, jsonl || held)) {
 		qsel_free(&sel);
 		return;
 	}
-	/* The selectors: what the listing keeps, in its order. */
-	for (i = 0; i < ql.n; i++) {
-		if ((!held || ql.v[i].held) && qsel_match(&sel, &ql.v[i], now, r->d->cfg->helo)) {
-			ql.v[k++] = ql.v[i];
-		} else {
-			qf_free(ql.v[i].env);
-			free(ql.v[i].problem);
-		}
-	}
-	ql.n = k;
 	qsel_free(&sel);
 	/* The child's snapshot of the jobs under way is the parent's at
 	 * the fork: close enough for a listing, as mailq's '*' is. */
 	for (i = 0; jsonl && i < ql.n; i++)
 		ql.v[i].active = !ql.v[i].held && daemon_active(r->d, ql.v[i].id);
-	daemon_print(out, jsonl ? daemon_print_jsonl :
-	    fmt != NULL && strcmp(fmt, "json") == 0 ? daemon_print_json :
-	    qlist_print_mailq, &ql, spool_path(r->d->sp));
+	daemon_print(r, out, jsonl ? DAEMON_JSONL : fmt != NULL && strcmp(fmt, "json") == 0 ?
+	    DAEMON_JSON : DAEMON_MAILQ, &ql);
 	qlist_free(&ql);
 }
 
@@ -1069,36 +1052,64 @@ daemon_child_show(void *arg, FILE *out)
 	qsel_free(&sel);
 }
 
-/* The queue's numbers, from the child's reading of it. */
+/* The queue's numbers, from the child's reading of it, a file at a
+ * time (qlist_walk: a million files cost one file's memory). */
 struct daemon_qstats {
 	size_t queued, deferred, older;
 	long long oldest;	/* age in s, 0 when empty */
+	const struct daemon *d;
+	long long now, age;	/* age: -1, none asked */
+	struct promhist *age_h, *size_h;	/* NULL: not asked */
 };
 
+/* qlist_walk's callback: the gauges count the queue the runner works
+ * on; the histograms (postfix_exporter's showq ones, by queue_name as
+ * list --json names it) count the held messages too, as hold.  A file
+ * without an envelope has no age: it is in the gauges only. */
 static void
-daemon_qstats(const struct daemon *d, const struct qlist *ql, long long age,
-    struct daemon_qstats *q)
+daemon_qstats_one(void *arg, const struct qlist_entry *e)
 {
-	long long now = daemon_now_ms() / 1000;
-	size_t i;
+	struct daemon_qstats *q = arg;
+	const struct qf_envelope *env = e->env;
+	long long a;
 
-	(void)d;
-	memset(q, 0, sizeof *q);
-	for (i = 0; i < ql->n; i++) {
-		const struct qf_envelope *env = ql->v[i].env;
-		long long a;
-
+	if (!e->held)
 		q->queued++;
-		if (env == NULL)
-			continue;
-		a = now - env->ctime;
-		if (a < 0)
-			a = 0;
+	if (env == NULL)
+		return;
+	a = q->now - env->ctime;
+	if (a < 0)
+		a = 0;
+	if (!e->held) {
 		q->deferred += env->ntries > 0;
-		q->older += age >= 0 && a >= age;
+		q->older += q->age >= 0 && a >= q->age;
 		if (a > q->oldest)
 			q->oldest = a;
 	}
+	if (q->age_h != NULL) {
+		struct qlist_entry c = *e;
+
+		c.active = !e->held && daemon_active(q->d, e->id);
+		promhist_observe(q->age_h, qlist_queue_name(&c), (double)a);
+		promhist_observe(q->size_h, qlist_queue_name(&c), (double)qlist_message_size(&c));
+	}
+}
+
+/* The numbers, held messages too when there are histograms; false when
+ * the queue cannot be read (answered). */
+static bool
+daemon_qstats(const struct daemon_reader *r, FILE *out, struct daemon_qstats *q)
+{
+	struct error err;
+
+	q->d = r->d;
+	q->now = daemon_now_ms() / 1000;
+	if (!qlist_walk(r->d->sp, 'q', daemon_qstats_one, q, &err) ||
+	    (q->age_h != NULL && !qlist_walk(r->d->sp, 'h', daemon_qstats_one, q, &err))) {
+		control_fprint_end(out, CTL_TRY, "%s", err.reason);
+		return false;
+	}
+	return true;
 }
 
 static void
@@ -1106,18 +1117,14 @@ daemon_child_check(void *arg, FILE *out)
 {
 	const struct daemon_reader *r = arg;
 	const char *a = ctl_get(r->rq, "age");
-	long long age = a != NULL ? strtoll(a, NULL, 10) : -1;
-	struct daemon_qstats q;
-	struct qlist ql;
+	struct daemon_qstats q = { .age = a != NULL ? strtoll(a, NULL, 10) : -1 };
 
-	if (!daemon_gather(r, out, &ql, false))
+	if (!daemon_qstats(r, out, &q))
 		return;
-	daemon_qstats(r->d, &ql, age, &q);
 	fprintf(out, "D queued=%zu older=%zu oldest=%lld relay=%s paused=%d\n", q.queued,
-	    age >= 0 ? q.older : q.queued, q.oldest,
+	    q.age >= 0 ? q.older : q.queued, q.oldest,
 	    r->d->breaker.state == RETRY_UP ? "up" : "down", r->d->paused);
 	control_fprint_end(out, CTL_OK, "%s", "");
-	qlist_free(&ql);
 }
 
 static void
@@ -1132,45 +1139,24 @@ daemon_child_stats(void *arg, FILE *out)
 	static const double size_bounds[] = PROMHIST_SHOWQ_SIZE_BOUNDS;
 	static const char *const queues[] = { "active", "deferred", "hold", "incoming" };
 	struct promhist age_h, size_h;
-	struct error err;
-	struct daemon_qstats q;
-	struct qlist ql;
+	struct daemon_qstats q = { .age = -1 };
 	unsigned long cum = 0;
-	long long now = daemon_now_ms() / 1000;
-	size_t i;
 	int b;
 	bool up = d->breaker.state == RETRY_UP;
 	bool prom = fmt != NULL && strcmp(fmt, "prometheus") == 0;
 
-	if (!daemon_gather(r, out, &ql, false))
-		return;
-	daemon_qstats(d, &ql, -1, &q);
-	/* The queue histograms (postfix_exporter's showq ones, by
-	 * queue_name as list --json names it) count the held messages too,
-	 * as hold; the gauges stay the queue the runner works on.  A file
-	 * without an envelope has no age: it is in the gauges only. */
 	promhist_init(&age_h, "clientq_showq_message_age_seconds",
 	    "Age of the messages in the client queue, in seconds.", "queue", age_bounds,
 	    PROMHIST_SHOWQ_AGE_NBOUNDS, queues, 4);
 	promhist_init(&size_h, "clientq_showq_message_size_bytes",
 	    "Size of the messages in the client queue, in bytes.", "queue", size_bounds,
 	    PROMHIST_SHOWQ_SIZE_NBOUNDS, queues, 4);
-	if (prom && !qlist_gather_held(d->sp, &ql, &err)) {
-		control_fprint_end(out, CTL_TRY, "%s", err.reason);
-		qlist_free(&ql);
+	if (prom) {
+		q.age_h = &age_h;
+		q.size_h = &size_h;
+	}
+	if (!daemon_qstats(r, out, &q))
 		return;
-	}
-	for (i = 0; prom && i < ql.n; i++) {
-		struct qlist_entry *e = &ql.v[i];
-
-		if (e->env == NULL)
-			continue;
-		e->active = !e->held && daemon_active(d, e->id);
-		promhist_observe(&age_h, qlist_queue_name(e),
-		    (double)(now > e->env->ctime ? now - e->env->ctime : 0));
-		promhist_observe(&size_h, qlist_queue_name(e), (double)qlist_message_size(e));
-	}
-	qlist_free(&ql);
 	if (prom) {
 		fprintf(out, "D # HELP clientq_queued_messages Messages in the client queue.\n"
 		    "D # TYPE clientq_queued_messages gauge\n"

@@ -34,10 +34,12 @@ qlist_cmp(const void *a, const void *b)
 
 /* One control file of the listing: false when it is left out (delivered
  * while we listed, or a qf with a q line, which gatherq() leaves out of a
- * normal listing; an hf file is listed whatever its q line says). */
+ * normal listing; an hf file is listed whatever its q line says).  With
+ * keep_env the envelope is kept; with size the data file's size is
+ * found (a stat more). */
 static bool
 qlist_read(struct spool *sp, char prefix, const char *id, size_t seq, bool keep_env,
-    struct qlist_entry *e)
+    bool size, struct qlist_entry *e)
 {
 	struct error serr;
 	struct error qerr;
@@ -52,7 +54,7 @@ qlist_read(struct spool *sp, char prefix, const char *id, size_t seq, bool keep_
 	if (e->sres == SPOOL_GONE)
 		return false;
 	e->seq = seq;
-	e->df_size = keep_env ? spool_df_size(sp, e->id) : -1;
+	e->df_size = size ? spool_df_size(sp, e->id) : -1;
 	if (e->sres != SPOOL_OK) {
 		e->problem = xstrdup(serr.reason);
 		return true;
@@ -77,9 +79,31 @@ qlist_read(struct spool *sp, char prefix, const char *id, size_t seq, bool keep_
 	return true;
 }
 
+/* Read one file; keep it in v[*n] if want does (its envelope dropped
+ * unless keep_env). */
+static void
+qlist_take(struct spool *sp, char prefix, const char *id, size_t seq, bool keep_env,
+    qlist_want_fn *want, void *arg, struct qlist_entry *v, size_t *n)
+{
+	struct qlist_entry *e = &v[*n];
+
+	if (!qlist_read(sp, prefix, id, seq, true, keep_env, e))
+		return;
+	if (want != NULL && !want(arg, e)) {
+		qf_free(e->env);
+		free(e->problem);
+		return;
+	}
+	if (!keep_env) {
+		qf_free(e->env);
+		e->env = NULL;
+	}
+	(*n)++;
+}
+
 bool
-qlist_gather(struct spool *sp, struct qlist *out, bool keep_env,
-    struct error *err)
+qlist_gather(struct spool *sp, struct qlist *out, bool keep_env, qlist_want_fn *want,
+    void *arg, struct error *err)
 {
 	size_t i, n = 0;
 
@@ -87,9 +111,15 @@ qlist_gather(struct spool *sp, struct qlist *out, bool keep_env,
 	if (!spool_scan(sp, 'q', &out->scan, err))
 		return false;
 	out->v = xcalloc(out->scan.nids ? out->scan.nids : 1, sizeof *out->v);
-	for (i = 0; i < out->scan.nids; i++)
-		if (qlist_read(sp, 'q', out->scan.ids[i], i, keep_env, &out->v[n]))
-			n++;
+	for (i = 0; i < out->scan.nids; i++) {
+		if (want == NULL && !keep_env) {
+			/* Only the order is wanted: no data file to stat. */
+			if (qlist_read(sp, 'q', out->scan.ids[i], i, false, false, &out->v[n]))
+				n++;
+		} else {
+			qlist_take(sp, 'q', out->scan.ids[i], i, keep_env, want, arg, out->v, &n);
+		}
+	}
 	out->n = n;
 	/* sendmail sorts with qsort(), which glibc makes a merge sort:
 	 * equal priorities stay in directory order.  The sequence number
@@ -99,7 +129,8 @@ qlist_gather(struct spool *sp, struct qlist *out, bool keep_env,
 }
 
 bool
-qlist_gather_held(struct spool *sp, struct qlist *ql, struct error *err)
+qlist_gather_held(struct spool *sp, struct qlist *ql, bool keep_env, qlist_want_fn *want,
+    void *arg, struct error *err)
 {
 	struct spool_scan scan;
 	size_t i, n = ql->n;
@@ -108,11 +139,65 @@ qlist_gather_held(struct spool *sp, struct qlist *ql, struct error *err)
 		return false;
 	ql->v = xreallocarray(ql->v, n + scan.nids + 1, sizeof *ql->v);
 	for (i = 0; i < scan.nids; i++)
-		if (qlist_read(sp, 'h', scan.ids[i], i, true, &ql->v[n]))
-			n++;
+		qlist_take(sp, 'h', scan.ids[i], i, keep_env, want, arg, ql->v, &n);
 	ql->n = n;
 	spool_scan_free(&scan);
 	return true;
+}
+
+bool
+qlist_walk(struct spool *sp, char prefix, void (*fn)(void *arg, const struct qlist_entry *e),
+    void *arg, struct error *err)
+{
+	struct spool_scan scan;
+	size_t i;
+
+	if (!spool_scan(sp, prefix, &scan, err))
+		return false;
+	for (i = 0; i < scan.nids; i++) {
+		struct qlist_entry e;
+
+		if (!qlist_read(sp, prefix, scan.ids[i], i, true, true, &e))
+			continue;
+		fn(arg, &e);
+		qf_free(e.env);
+		free(e.problem);
+	}
+	spool_scan_free(&scan);
+	return true;
+}
+
+/* e as printed: an entry gathered without its envelope is read again
+ * into *tmp (freed by qlist_done), as mailq reads each file again when
+ * it prints it; one whose file went meanwhile is SPOOL_GONE. */
+static const struct qlist_entry *
+qlist_reread(struct spool *sp, const struct qlist_entry *e, struct qlist_entry *tmp)
+{
+	struct qlist_entry r;
+
+	if (sp == NULL || e->env != NULL || e->sres != SPOOL_OK || e->qst != QF_OK)
+		return e;
+	*tmp = *e;
+	if (!qlist_read(sp, e->held ? 'h' : 'q', e->id, e->seq, true, true, &r)) {
+		tmp->sres = SPOOL_GONE;
+		return tmp;
+	}
+	tmp->env = r.env;
+	tmp->df_size = r.df_size;
+	tmp->sres = r.sres;
+	tmp->qst = r.qst;
+	tmp->problem = r.problem;
+	tmp->owner = r.owner;
+	return tmp;
+}
+
+static void
+qlist_done(const struct qlist_entry *e, struct qlist_entry *tmp)
+{
+	if (e != tmp)
+		return;
+	qf_free(tmp->env);
+	free(tmp->problem);
 }
 
 void
@@ -127,6 +212,15 @@ qlist_free(struct qlist *ql)
 	free(ql->v);
 	spool_scan_free(&ql->scan);
 	memset(ql, 0, sizeof *ql);
+}
+
+/* An entry without an envelope, in a word: the JSON listings' state. */
+static const char *
+qlist_state(const struct qlist_entry *e)
+{
+	if (e->sres == SPOOL_GONE)
+		return "completed";
+	return e->sres != SPOOL_OK ? "unsafe" : qf_status_str(e->qst);
 }
 
 /* prtstr(): at most ml columns; a backslash is doubled, anything not
@@ -176,6 +270,10 @@ qlist_print_entry(const struct qlist_entry *e, FILE *fp)
 	size_t i;
 
 	fprintf(fp, "%13s%c", e->id, e->locked ? '*' : ' ');
+	if (e->sres == SPOOL_GONE) {
+		fputs(" (job completed)\n", fp);	/* mailq's words */
+		return;
+	}
 	if (env == NULL) {
 		/* mailq's own words where it has them. */
 		if (e->qst == QF_EMPTY && e->sres == SPOOL_OK)
@@ -209,8 +307,9 @@ qlist_print_entry(const struct qlist_entry *e, FILE *fp)
 }
 
 void
-qlist_print_mailq(const struct qlist *ql, const char *queue_dir, FILE *fp)
+qlist_print_mailq(const struct qlist *ql, struct spool *sp, const char *queue_dir, FILE *fp)
 {
+	struct qlist_entry tmp;
 	size_t i;
 
 	if (ql->n == 0) {
@@ -219,8 +318,12 @@ qlist_print_mailq(const struct qlist *ql, const char *queue_dir, FILE *fp)
 		fprintf(fp, "\t\t%s (%zu request%s)\n", queue_dir, ql->n,
 		    ql->n == 1 ? "" : "s");
 		fputs("-----Q-ID----- --Size-- -----Q-Time----- ------------Sender/Recipient-----------\n", fp);
-		for (i = 0; i < ql->n; i++)
-			qlist_print_entry(&ql->v[i], fp);
+		for (i = 0; i < ql->n && !ferror(fp); i++) {
+			const struct qlist_entry *e = qlist_reread(sp, &ql->v[i], &tmp);
+
+			qlist_print_entry(e, fp);
+			qlist_done(e, &tmp);
+		}
 	}
 	fprintf(fp, "\t\tTotal requests: %zu\n", ql->n);
 }
@@ -236,13 +339,14 @@ qlist_json_opt(FILE *fp, const char *key, const char *value)
 }
 
 void
-qlist_print_json(const struct qlist *ql, FILE *fp)
+qlist_print_json(const struct qlist *ql, struct spool *sp, FILE *fp)
 {
+	struct qlist_entry tmp;
 	size_t i, k;
 
 	putc('[', fp);
-	for (i = 0; i < ql->n; i++) {
-		const struct qlist_entry *e = &ql->v[i];
+	for (i = 0; i < ql->n && !ferror(fp); i++) {
+		const struct qlist_entry *e = qlist_reread(sp, &ql->v[i], &tmp);
 		const struct qf_envelope *env = e->env;
 
 		fprintf(fp, "%s\n{\"id\":", i ? "," : "");
@@ -250,10 +354,10 @@ qlist_print_json(const struct qlist *ql, FILE *fp)
 		fprintf(fp, ",\"locked\":%s,\"size\":%lld", e->locked ? "true" : "false",
 		    e->df_size);
 		if (env == NULL) {
-			fprintf(fp, ",\"state\":\"%s\"",
-			    e->sres != SPOOL_OK ? "unsafe" : qf_status_str(e->qst));
+			fprintf(fp, ",\"state\":\"%s\"", qlist_state(e));
 			qlist_json_opt(fp, "problem", e->problem);
 			fputs("}", fp);
+			qlist_done(e, &tmp);
 			continue;
 		}
 		fprintf(fp, ",\"state\":\"ok\",\"ctime\":%lld,\"last_attempt\":%lld,\"tries\":%ld,\"priority\":%lld",
@@ -270,6 +374,7 @@ qlist_print_json(const struct qlist *ql, FILE *fp)
 			putc('}', fp);
 		}
 		fputs("]}", fp);
+		qlist_done(e, &tmp);
 	}
 	fputs(ql->n ? "\n]\n" : "]\n", fp);
 }
@@ -364,21 +469,26 @@ qlist_print_jsonl_entry(const struct qlist_entry *e, FILE *fp)
 			json_string(fp, env->quarantine);
 		}
 	} else {
-		fprintf(fp, ", \"clientq_problem\": \"%s: ",
-		    e->sres != SPOOL_OK ? "unsafe" : qf_status_str(e->qst));
-		json_chars(fp, e->problem != NULL ? e->problem : "?");
+		fprintf(fp, ", \"clientq_problem\": \"%s: ", qlist_state(e));
+		json_chars(fp, e->problem != NULL ? e->problem : e->sres == SPOOL_GONE ?
+		    "the file went while it was listed" : "?");
 		putc('"', fp);
 	}
 	fputs("}\n", fp);
 }
 
 void
-qlist_print_jsonl(const struct qlist *ql, FILE *fp)
+qlist_print_jsonl(const struct qlist *ql, struct spool *sp, FILE *fp)
 {
+	struct qlist_entry tmp;
 	size_t i;
 
-	for (i = 0; i < ql->n; i++)
-		qlist_print_jsonl_entry(&ql->v[i], fp);
+	for (i = 0; i < ql->n && !ferror(fp); i++) {
+		const struct qlist_entry *e = qlist_reread(sp, &ql->v[i], &tmp);
+
+		qlist_print_jsonl_entry(e, fp);
+		qlist_done(e, &tmp);
+	}
 }
 
 bool

@@ -47,19 +47,35 @@ struct qlist {
 	struct spool_scan scan;		/* .skipped: names that are not queue files */
 };
 
+/* qlist_want_fn: whether qlist_gather keeps an entry.  It sees the entry
+ * as read, with its envelope when the file could be parsed (env NULL
+ * otherwise); the envelope is dropped after unless keep_env. */
+typedef bool qlist_want_fn(void *arg, const struct qlist_entry *e);
+
 /* qlist_gather: read and order the queue (ascending priority, ties in
- * directory order; O(n log n)).  With keep_env false only what ordering
- * needs is kept (the runner's case: memory stays small whatever the size
- * of the backlog); the listing keeps the envelopes and data file sizes. */
-bool qlist_gather(struct spool *sp, struct qlist *out, bool keep_env,
-    struct error *err);
+ * directory order; O(n log n)); with want, only the entries it keeps.
+ * With keep_env false only what ordering needs is kept, about 100
+ * octets an entry (the runner's case, and a listing's: the printers
+ * below read each file again as they print it, as sendmail's mailq
+ * does, so memory stays small whatever the size of the backlog); with
+ * keep_env, the envelopes and data file sizes too. */
+bool qlist_gather(struct spool *sp, struct qlist *out, bool keep_env, qlist_want_fn *want,
+    void *arg, struct error *err);
 void qlist_free(struct qlist *ql);
 
 /* qlist_gather_held: append the held messages (hf files, sendmail's
- * quarantine, which mailq leaves out) to ql, in directory order, with
- * their envelopes; each has .held set.  Names that are not hf files are
- * not reported. */
-bool qlist_gather_held(struct spool *sp, struct qlist *ql, struct error *err);
+ * quarantine, which mailq leaves out) to ql, in directory order, as
+ * qlist_gather keeps them; each has .held set.  Names that are not hf
+ * files are not reported. */
+bool qlist_gather_held(struct spool *sp, struct qlist *ql, bool keep_env, qlist_want_fn *want,
+    void *arg, struct error *err);
+
+/* qlist_walk: each file of the queue (prefix 'q'; 'h' for the held ones)
+ * read as qlist_gather reads it, with its envelope and data file size,
+ * given to fn and freed when fn returns: one file's memory whatever the
+ * size of the queue.  Directory order. */
+bool qlist_walk(struct spool *sp, char prefix, void (*fn)(void *arg, const struct qlist_entry *e),
+    void *arg, struct error *err);
 
 /* qlist_belongs: the entry is the message of the user uid (login name
  * user) in a queue whose $j is domain: the control file is theirs
@@ -71,12 +87,18 @@ bool qlist_gather_held(struct spool *sp, struct qlist *ql, struct error *err);
 bool qlist_belongs(const struct qlist_entry *e, uid_t uid, const char *user,
     const char *domain);
 
+/* The printers.  An entry gathered without its envelope is read again
+ * from sp as it is printed (sp NULL: printed as it is); one whose file
+ * went meanwhile is printed as mailq prints it, "(job completed)", and
+ * in JSON with the state "completed".  They stop at a write error on
+ * fp (a reader that went away). */
+
 /* qlist_print_mailq: the listing as `mailq -Ac` prints it for queue_dir. */
-void qlist_print_mailq(const struct qlist *ql, const char *queue_dir, FILE *fp);
+void qlist_print_mailq(const struct qlist *ql, struct spool *sp, const char *queue_dir, FILE *fp);
 
 /* qlist_print_json: a JSON array with one object per entry (the listing
  * of `list --json-array`; to go after one release). */
-void qlist_print_json(const struct qlist *ql, FILE *fp);
+void qlist_print_json(const struct qlist *ql, struct spool *sp, FILE *fp);
 
 /* qlist_print_jsonl: JSON Lines as Postfix's `postqueue -j` writes them:
  * one object per entry and line, with postqueue's members, names and JSON
@@ -90,7 +112,7 @@ void qlist_print_json(const struct qlist *ql, FILE *fp);
  * when there is one.  An entry without an envelope (unreadable, being
  * written) gets arrival_time 0, sender "", no recipients and a
  * clientq_problem.  Strings as json_string() (util/json.h) writes them. */
-void qlist_print_jsonl(const struct qlist *ql, FILE *fp);
+void qlist_print_jsonl(const struct qlist *ql, struct spool *sp, FILE *fp);
 
 /* qlist_queue_name: "hold" (held), "active" (e->active: being delivered),
  * "deferred" (tried before: N > 0) or "incoming" (never tried, or no

@@ -39,9 +39,10 @@ teardown(void)
 
 TestSuite(qlist, .init = setup, .fini = teardown);
 
-/* The listing of the queue, as a string. */
+/* The listing of the queue, as a string: gathered with the envelopes
+ * (keep) or without, each file read again as it is printed. */
 static char *
-listing(bool json)
+listing_as(bool json, bool keep)
 {
 	struct error err;
 	struct qlist ql;
@@ -49,14 +50,25 @@ listing(bool json)
 	size_t len = 0;
 	FILE *fp = open_memstream(&buf, &len);
 
-	cr_assert(qlist_gather(sp, &ql, true, &err), "%s", err.reason);
+	cr_assert(qlist_gather(sp, &ql, keep, NULL, NULL, &err), "%s", err.reason);
 	if (json)
-		qlist_print_json(&ql, fp);
+		qlist_print_json(&ql, keep ? NULL : sp, fp);
 	else
-		qlist_print_mailq(&ql, "/q", fp);
+		qlist_print_mailq(&ql, keep ? NULL : sp, "/q", fp);
 	qlist_free(&ql);
 	fclose(fp);
 	return buf;
+}
+
+/* Both ways give the same bytes. */
+static char *
+listing(bool json)
+{
+	char *kept = listing_as(json, true), *again = listing_as(json, false);
+
+	cr_assert_str_eq(again, kept, "read again as printed, the listing differs");
+	free(again);
+	return kept;
 }
 
 Test(qlist, empty_queue)
@@ -160,13 +172,13 @@ Test(qlist, sorted_by_priority_ties_in_directory_order)
 				strcpy(order[n++], scan.ids[i]);
 		spool_scan_free(&scan);
 	}
-	cr_assert(qlist_gather(sp, &ql, true, &err));
+	cr_assert(qlist_gather(sp, &ql, true, NULL, NULL, &err));
 	cr_assert_eq(ql.n, 4);
 	for (i = 0; i < 4; i++)
 		cr_assert_str_eq(ql.v[i].id, order[i]);
 	qlist_free(&ql);
 	/* The runner's lean mode: the same order, no envelopes kept. */
-	cr_assert(qlist_gather(sp, &ql, false, &err));
+	cr_assert(qlist_gather(sp, &ql, false, NULL, NULL, &err));
 	cr_assert_eq(ql.n, 4);
 	for (i = 0; i < 4; i++) {
 		cr_assert_str_eq(ql.v[i].id, order[i]);
@@ -211,9 +223,10 @@ Test(qlist, belongs_by_owner_or_sender)
 
 /* ------------------------------------------------------ JSON Lines */
 
-/* list --json: the queue and the hold queue, as JSON Lines. */
+/* list --json: the queue and the hold queue, as JSON Lines (both ways,
+ * as listing()). */
 static char *
-jsonl(void)
+jsonl_as(bool keep)
 {
 	struct error err;
 	struct qlist ql;
@@ -221,12 +234,22 @@ jsonl(void)
 	size_t len = 0;
 	FILE *fp = open_memstream(&buf, &len);
 
-	cr_assert(qlist_gather(sp, &ql, true, &err), "%s", err.reason);
-	cr_assert(qlist_gather_held(sp, &ql, &err), "%s", err.reason);
-	qlist_print_jsonl(&ql, fp);
+	cr_assert(qlist_gather(sp, &ql, keep, NULL, NULL, &err), "%s", err.reason);
+	cr_assert(qlist_gather_held(sp, &ql, keep, NULL, NULL, &err), "%s", err.reason);
+	qlist_print_jsonl(&ql, keep ? NULL : sp, fp);
 	qlist_free(&ql);
 	fclose(fp);
 	return buf;
+}
+
+static char *
+jsonl(void)
+{
+	char *kept = jsonl_as(true), *again = jsonl_as(false);
+
+	cr_assert_str_eq(again, kept, "read again as printed, the JSON Lines differ");
+	free(again);
+	return kept;
 }
 
 Test(qlist, jsonl_empty_queue_is_no_lines)
@@ -340,4 +363,125 @@ Test(qlist, json_array_leaves_held_out)
 	s = listing(true);
 	cr_assert_str_eq(s, "[]\n");
 	free(s);
+}
+
+/* ------------------------------------- read again as printed, and kept */
+
+static bool
+want_carol(void *arg, const struct qlist_entry *e)
+{
+	int *seen = arg;
+
+	(*seen)++;
+	return e->env != NULL && strcmp(e->env->sender, "carol@example.test") == 0;
+}
+
+/* The filter sees each envelope; only what it keeps is kept, without its
+ * envelope; printed, each is read again. */
+Test(qlist, a_filter_keeps_what_it_wants_and_no_envelope)
+{
+	struct error err;
+	struct qlist ql;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+	int seen = 0;
+
+	tu_write_str(dir, "qf6AOMct2T000001", "V8\nT1795559935\nK0\nN0\nP100\nScarol@example.test\nRPFD:a@b.test\n.\n");
+	tu_write_str(dir, "df6AOMct2T000001", "hello\n");
+	tu_write_str(dir, "qf6AOMct2T000002", "V8\nT1795559935\nK0\nN0\nP200\nSdave@example.test\nRPFD:a@b.test\n.\n");
+	tu_write_str(dir, "qf6AOMct2T000003", "V8\nT1795559936\nK0\nN0\nP50\nScarol@example.test\nRPFD:c@b.test\n.\n");
+	cr_assert(qlist_gather(sp, &ql, false, want_carol, &seen, &err), "%s", err.reason);
+	cr_expect_eq(seen, 3);
+	cr_assert_eq(ql.n, 2);
+	cr_expect_str_eq(ql.v[0].id, "6AOMct2T000003", "by priority");
+	cr_expect_str_eq(ql.v[1].id, "6AOMct2T000001");
+	cr_expect_null(ql.v[0].env);
+	cr_expect_eq(ql.v[1].df_size, -1, "no data file stat before printing");
+	fp = open_memstream(&buf, &len);
+	qlist_print_mailq(&ql, sp, "/q", fp);
+	fclose(fp);
+	cr_expect_str_eq(buf, "\t\t/q (2 requests)\n"
+	    "-----Q-ID----- --Size-- -----Q-Time----- ------------Sender/Recipient-----------\n"
+	    "6AOMct2T000003       -1 Tue Nov 24 22:38 carol@example.test\n"
+	    "\t\t\t\t\t c@b.test\n"
+	    "6AOMct2T000001        6 Tue Nov 24 22:38 carol@example.test\n"
+	    "\t\t\t\t\t a@b.test\n"
+	    "\t\tTotal requests: 2\n");
+	free(buf);
+	qlist_free(&ql);
+}
+
+/* A file that goes between the gathering and the printing: mailq's
+ * "(job completed)", and "completed" in JSON. */
+Test(qlist, a_file_gone_before_it_is_printed_is_a_completed_job)
+{
+	struct error err;
+	struct qlist ql;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	tu_write_str(dir, "qf6AOMct2T000001", "V8\nT1795559935\nK0\nN0\nP100\nScarol@example.test\nRPFD:a@b.test\n.\n");
+	cr_assert(qlist_gather(sp, &ql, false, NULL, NULL, &err), "%s", err.reason);
+	cr_assert_eq(unlink(tu_path(dir, "qf6AOMct2T000001")), 0);
+	fp = open_memstream(&buf, &len);
+	qlist_print_mailq(&ql, sp, "/q", fp);
+	fclose(fp);
+	cr_expect_str_eq(buf, "\t\t/q (1 request)\n"
+	    "-----Q-ID----- --Size-- -----Q-Time----- ------------Sender/Recipient-----------\n"
+	    "6AOMct2T000001  (job completed)\n"
+	    "\t\tTotal requests: 1\n");
+	free(buf);
+	buf = NULL;
+	fp = open_memstream(&buf, &len);
+	qlist_print_json(&ql, sp, fp);
+	fclose(fp);
+	cr_expect(strstr(buf, "\"state\":\"completed\"") != NULL, "%s", buf);
+	free(buf);
+	buf = NULL;
+	fp = open_memstream(&buf, &len);
+	qlist_print_jsonl(&ql, sp, fp);
+	fclose(fp);
+	cr_expect(strstr(buf, "\"clientq_problem\": \"completed: the file went while it was listed\"") != NULL,
+	    "%s", buf);
+	free(buf);
+	qlist_free(&ql);
+}
+
+struct walked {
+	int n, with_env;
+	long long size;
+};
+
+static void
+walk_one(void *arg, const struct qlist_entry *e)
+{
+	struct walked *w = arg;
+
+	w->n++;
+	w->with_env += e->env != NULL;
+	if (e->df_size > 0)
+		w->size += e->df_size;
+}
+
+/* Every file, with its envelope and data file size; the held ones
+ * apart. */
+Test(qlist, walk_hands_over_each_file_once)
+{
+	struct walked w = { 0, 0, 0 };
+	struct error err;
+
+	tu_write_str(dir, "qf6AOMct2T000001", "V8\nT1795559935\nK0\nN0\nP100\nScarol@example.test\nRPFD:a@b.test\n.\n");
+	tu_write_str(dir, "df6AOMct2T000001", "hello\n");
+	tu_write_str(dir, "qf6AOMct2T000002", "not a control file\n");
+	tu_write_str(dir, "hf6AOMct2T000003", "V8\nT1795559935\nK0\nN0\nP100\nqheld\nScarol@example.test\nRPFD:a@b.test\n.\n");
+	cr_assert(qlist_walk(sp, 'q', walk_one, &w, &err), "%s", err.reason);
+	cr_expect_eq(w.n, 2);
+	cr_expect_eq(w.with_env, 1, "the broken file comes without an envelope");
+	cr_expect_eq(w.size, 6);
+	memset(&w, 0, sizeof w);
+	cr_assert(qlist_walk(sp, 'h', walk_one, &w, &err), "%s", err.reason);
+	cr_expect_eq(w.n, 1);
+	cr_expect_eq(w.with_env, 1);
 }
