@@ -216,6 +216,15 @@ sched_unflush(struct sched *s, const struct sched_entry *e)
 	s->nflush--;
 }
 
+/* The heap's room, grown or shrunk (a large array is mapped memory,
+ * which realloc moves or cuts without copying). */
+static void
+sched_resize(struct sched *s, size_t cap)
+{
+	s->heap = xreallocarray(s->heap, cap, sizeof *s->heap);
+	s->cap = cap;
+}
+
 /* Entry i is placed (moved or new): its slot points at it. */
 static void
 sched_place(struct sched *s, size_t i)
@@ -274,10 +283,8 @@ sched_set(struct sched *s, const char *id, long long due)
 		sched_down(s, s->slots[k] - 1);
 		return;
 	}
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 64;
-		s->heap = xreallocarray(s->heap, s->cap, sizeof *s->heap);
-	}
+	if (s->n == s->cap)
+		sched_resize(s, s->cap ? s->cap * 2 : 64);
 	i = s->n++;
 	snprintf(s->heap[i].id, sizeof s->heap[i].id, "%s", id);
 	s->heap[i].due = due;
@@ -311,7 +318,19 @@ sched_remove(struct sched *s, const char *id)
 		sched_up(s, i);
 		sched_down(s, i);
 	}
+	/* A queue that drained gives its memory back: half, once three
+	 * quarters are unused (growing doubles; the gap keeps the two
+	 * from taking turns). */
+	if (s->cap > 1024 && s->n < s->cap / 4)
+		sched_resize(s, s->cap / 2);
 	return true;
+}
+
+void
+sched_trim(struct sched *s)
+{
+	if (s->cap > 64 && s->cap > s->n)
+		sched_resize(s, s->n > 64 ? s->n : 64);
 }
 
 bool

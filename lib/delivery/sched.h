@@ -42,8 +42,13 @@ bool sched_pop(struct sched *s, long long now, char id[QID_MAX_LEN + 1]);
 
 size_t sched_count(const struct sched *s);
 /* sched_capacity: entries it has room for without growing (its memory:
- * about 48 octets each). */
+ * about 48 octets each).  It doubles when full, and halves when three
+ * quarters are unused. */
 size_t sched_capacity(const struct sched *s);
+/* sched_trim: no more room than its entries use (one that is emptied
+ * in steps, such as the daemon's set of files still to read, gives its
+ * memory back as it goes, not at the end).  O(1) for a large one. */
+void sched_trim(struct sched *s);
 
 /* sched_count_due: how many are due at now, counted up to limit (at
  * most SCHED_COUNT_DUE_MAX): O(limit), whatever the size. */

@@ -377,3 +377,38 @@ Test(sched, many_random_flushes_keep_a_heap)
 	for (unsigned seed = 30; seed < 34; seed++)
 		sched_run_model(seed, 5, false, 30000);
 }
+
+Test(sched, gives_its_room_back)
+{
+	struct sched *s = sched_new();
+	char id[QID_MAX_LEN + 1];
+	int i;
+
+	for (i = 0; i < 10000; i++) {
+		id_of(i, id);
+		sched_set(s, id, i);
+	}
+	cr_expect_geq(sched_capacity(s), 10000);
+	for (i = 0; i < 9000; i++) {
+		id_of(i, id);
+		cr_assert(sched_remove(s, id));
+	}
+	cr_expect_leq(sched_capacity(s), 4000, "halved once three quarters were unused: %zu",
+	    sched_capacity(s));
+	sched_trim(s);
+	cr_expect_eq(sched_capacity(s), 1000);
+	for (i = 9000; i < 10000; i++) {
+		const char *p;
+		long long due;
+
+		cr_assert(sched_next(s, &p, &due));
+		id_of(i, id);
+		cr_assert_str_eq(p, id, "the order survives");
+		cr_assert(sched_pop(s, due, id));
+	}
+	sched_trim(s);
+	cr_expect_eq(sched_capacity(s), 64);
+	sched_set(s, "6AP1bfLb000001", 1);
+	cr_expect_eq(sched_count(s), 1);
+	sched_free(s);
+}
