@@ -11,7 +11,9 @@
 # WATCHDOG_USEC=1000000.  Printed:
 #   1. the index at start: from the daemon's exec to its READY=1;
 #   2. RSS per queued message over the empty daemon's (started the same
-#      way on an empty queue), and VmHWM per message;
+#      way on an empty queue): 3 s after READY=1, while every file is
+#      still being read, and once that is over (no CPU used for a
+#      second); and VmHWM per message;
 #   3. the flood: BENCH_USERS (10) ordinary users, made for the run with
 #      useradd and removed after, each sending whole-queue requests back
 #      to back for BENCH_WINDOW (30) s as themselves (setpriv): flush
@@ -24,7 +26,8 @@
 #      answers (OK; NO and TRY, the refusals and rate limits; HANG, CLOSED
 #      or NOCONN for no answer) and the latency's p50/p99/max; and the
 #      longest pause between WATCHDOG=1 pings during the flood (and since
-#      READY=1);
+#      READY=1); and the daemon's time on a CPU and waiting for one (from
+#      /proc/PID/schedstat), which tells a busy loop from a busy machine;
 #   4. the drain: bench/sink comes up, a flush (SIGUSR1), the rate as
 #      sink counts it, against `clientq-runner --once` on the same queue
 #      made again (the share; target: at least 90 %);
@@ -116,6 +119,9 @@ empty_daemon() {
 	CF=$_ed_cf
 }
 
+# bench_per KB MESSAGES: octets per message of KB over the empty daemon's.
+bench_per() { echo "$1 $rss0 $2" | awk '{ printf "%.0f", ($1 - $2) * 1024 / $3 }'; }
+
 # flood_one MESSAGES: 1-4 above; appends a row to $W/rows.
 flood_one() {
 	n=$1
@@ -131,14 +137,26 @@ flood_one() {
 	echo "index: READY=1 $index s after the start (\"watching\" logged after $BENCH_UP_S s;" \
 	    "sendmail -bp -Ac: $BENCH_BP_S s)"
 	sleep 3
+	rss=$(bench_kb "$BENCH_DPID" VmRSS)
+	echo "memory 3 s after READY=1 (the start-up read of every file under way):" \
+	    "VmRSS $rss kB, $(bench_per "$rss" "$n") bytes per queued message over the empty daemon"
+	# Then until the start-up read is over: the daemon, relay down and
+	# nobody asking, uses no CPU for a second.
+	_fo_t=$(bench_ticks "$BENCH_DPID") _fo_i=0
+	while sleep 1 && [ "$_fo_i" -lt 300 ]; do
+		_fo_u=$(bench_ticks "$BENCH_DPID")
+		[ "$_fo_u" -eq "$_fo_t" ] && break
+		_fo_t=$_fo_u _fo_i=$((_fo_i + 1))
+	done
 	rss=$(bench_kb "$BENCH_DPID" VmRSS) hwm=$(bench_kb "$BENCH_DPID" VmHWM)
-	per=$(echo "$rss $rss0 $n" | awk '{ printf "%.0f", ($1 - $2) * 1024 / $3 }')
-	echo "memory: VmRSS $rss kB, VmHWM $hwm kB: $per bytes per queued message over the empty" \
-	    "daemon, $(echo "$hwm $rss0 $n" | awk '{ printf "%.0f", ($1 - $2) * 1024 / $3 }') at the peak" \
+	per=$(bench_per "$rss" "$n")
+	echo "memory once every file is read ($((_fo_i + 1)) s later): VmRSS $rss kB, VmHWM $hwm kB:" \
+	    "$per bytes per queued message over the empty daemon, $(bench_per "$hwm" "$n") at the peak" \
 	    "(sendmail -bp -Ac's peak RSS: $BENCH_BP_KB kB)"
 
 	echo "the flood: $USERS users, $WINDOW s, relay down (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
 	rm -f "$W"/load/*
+	sched0=$(cat "/proc/$BENCH_DPID/schedstat")
 	pids=
 	as cqfprobe "$USER_PY" "$LOAD" run "$BENCH_SOCKET" --seconds "$WINDOW" --every 100 \
 	    --timeout 60 --out "$W/load/probe" status &
@@ -155,6 +173,12 @@ flood_one() {
 	# shellcheck disable=SC2086  # one PID a word
 	wait $pids || true
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	# What the daemon had of the CPUs meanwhile (/proc/PID/schedstat: on
+	# a CPU, waiting for one, in ns): a pause between pings that is a
+	# wait for a CPU is the machine's, not the loop's.
+	echo "$sched0 $(cat "/proc/$BENCH_DPID/schedstat")" | awk -v w="$WINDOW" '{
+	    printf "the daemon during the flood: %.1f s on a CPU (%.0f %% of one), %.1f s runnable but waiting for one\n",
+	    ($4 - $1) / 1e9, ($4 - $1) / 1e7 / w, ($5 - $2) / 1e9 }'
 	"$BENCH_PY" "$LOAD" summary "probe (status every 100 ms)" "$W/load/probe"
 	"$BENCH_PY" "$LOAD" summary --each "the users' requests" "$W"/load/user*
 	# shellcheck disable=SC2046  # two numbers
@@ -176,7 +200,7 @@ flood_one() {
 	bench_drain "$n"
 	bench_stop_daemon
 	bench_once "$n"
-	echo "$n $BENCH_CLONE_S $BENCH_BP_S $index $per $probe99 $probemax $all99 $allmax $answered $gap $BENCH_D_RATE $BENCH_O_RATE $BENCH_SHARE" >>"$W/rows"
+	echo "$n $BENCH_CLONE_S $BENCH_BP_S $index $per $(bench_per "$hwm" "$n") $probe99 $probemax $all99 $allmax $answered $gap $BENCH_D_RATE $BENCH_O_RATE $BENCH_SHARE" >>"$W/rows"
 }
 
 echo "relay [127.0.0.1]:$PORT down until each drain; $USERS users, windows of $WINDOW s; code: $RUNNER"
@@ -188,11 +212,12 @@ echo
 bench_sendmail_qf "$max"
 echo
 echo "== one row per size"
-printf '%9s %7s %8s %7s %6s %9s %9s %9s %9s %20s %7s %8s %8s %6s\n' queued clone-s sm-bp-s index-s B/msg \
-    probe-p99 probe-max all-p99 all-max ok/answered/sent wd-gap drain/s once/s share
-awk '{ printf "%9d %7.1f %8.2f %7.2f %6d %9.1f %9.1f %9.1f %9.1f %20s %7.3f %8d %8d %5s%%\n",
-    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 }' "$W/rows"
-echo "(latencies in ms; ok/answered/sent: the users' requests served, answered at all (OK, NO, TRY, BAD)" \
+printf '%9s %7s %8s %7s %6s %6s %9s %9s %9s %9s %20s %7s %8s %8s %6s\n' queued clone-s sm-bp-s \
+    index-s B/msg peak probe-p99 probe-max all-p99 all-max ok/answered/sent wd-gap drain/s once/s share
+awk '{ printf "%9d %7.1f %8.2f %7.2f %6d %6d %9.1f %9.1f %9.1f %9.1f %20s %7.3f %8d %8d %5s%%\n",
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 }' "$W/rows"
+echo "(B/msg: octets per queued message over the empty daemon once every file is read; peak: VmHWM's;" \
+    "latencies in ms; ok/answered/sent: the users' requests served, answered at all (OK, NO, TRY, BAD)" \
     "and sent; wd-gap: the longest pause between WATCHDOG=1 pings during the flood, s;" \
     "sendmail -Ac -qf: ${BENCH_SM_RATE:-not run} msg/s)"
 bench_tmpfs_done

@@ -39,9 +39,6 @@
  * of its backoff). */
 #define DAEMON_UNREAD (-1LL)
 #define DAEMON_UNREAD_FLUSHED (-2LL)
-/* An empty unread set larger than this is made anew (its memory
- * returned). */
-#define DAEMON_UNREAD_KEEP 4096
 /* Reading those takes at most this long per turn of the loop. */
 #define DAEMON_VERIFY_MS 5
 /* A rescan reads this many directory entries per turn of the loop. */

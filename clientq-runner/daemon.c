@@ -300,10 +300,7 @@ daemon_verify_some(struct daemon *d)
 	d->flushed_unread = false;	/* none is left to cover */
 	/* Its arrays were sized for the whole queue at start: given back,
 	 * or the index would cost twice its size from then on. */
-	if (sched_capacity(d->unread) > DAEMON_UNREAD_KEEP) {
-		sched_free(d->unread);
-		d->unread = sched_new();
-	}
+	sched_trim(d->unread);
 	return false;
 }
 

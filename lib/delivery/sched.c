@@ -329,8 +329,17 @@ sched_remove(struct sched *s, const char *id)
 void
 sched_trim(struct sched *s)
 {
+	size_t nslots = 64;
+
 	if (s->cap > 64 && s->cap > s->n)
 		sched_resize(s, s->n > 64 ? s->n : 64);
+	/* The table too, once it is a sixteenth full: to a quarter full,
+	 * O(n) for a sixteenth of what it held, so each entry pays for
+	 * its rehash about once. */
+	while (nslots < 4 * s->n)
+		nslots *= 2;
+	if (nslots * 4 <= s->nslots)
+		sched_rehash(s, nslots);
 }
 
 bool

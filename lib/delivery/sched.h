@@ -47,7 +47,9 @@ size_t sched_count(const struct sched *s);
 size_t sched_capacity(const struct sched *s);
 /* sched_trim: no more room than its entries use (one that is emptied
  * in steps, such as the daemon's set of files still to read, gives its
- * memory back as it goes, not at the end).  O(1) for a large one. */
+ * memory back as it goes, not at the end).  The heap is cut in O(1);
+ * the hash table is built again, O(entries), once it is a sixteenth
+ * full, so that each entry pays for that about once. */
 void sched_trim(struct sched *s);
 
 /* sched_count_due: how many are due at now, counted up to limit (at

@@ -410,5 +410,23 @@ Test(sched, gives_its_room_back)
 	cr_expect_eq(sched_capacity(s), 64);
 	sched_set(s, "6AP1bfLb000001", 1);
 	cr_expect_eq(sched_count(s), 1);
+	cr_expect(sched_remove(s, "6AP1bfLb000001"));
+	/* Filled and emptied again: the table is rebuilt small, and every
+	 * entry is still found. */
+	for (i = 0; i < 20000; i++) {
+		id_of(i, id);
+		sched_set(s, id, i);
+	}
+	for (i = 0; i < 19990; i++) {
+		id_of(i, id);
+		cr_assert(sched_remove(s, id));
+	}
+	sched_trim(s);
+	for (i = 0; i < 20000; i++) {
+		long long due;
+
+		id_of(i, id);
+		cr_assert_eq(sched_due(s, id, &due), i >= 19990, "%s", id);
+	}
 	sched_free(s);
 }
