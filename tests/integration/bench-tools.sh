@@ -78,4 +78,21 @@ X 3" ] && [ "$(head -n 1 "$W/client.out")" = "250 451 354 250 " ]; then
 		fail "sink -l / -t" "record: $(cat "$W/rec")" "client: $(cat "$W/client.out")"
 	fi
 fi
+
+# sched-flush: runs small, drains every entry it flushed (it exits 1
+# when any is left), and refuses what it cannot parse.
+if "$top_builddir/bench/sched-flush" 2000 1 >"$W/sf.out" 2>&1 &&
+    grep -q '^entries 2000, runs 1' "$W/sf.out" &&
+    grep -q '^  flush (sched_advance): ' "$W/sf.out"; then
+	ok "sched-flush 2000 1: $(grep flush "$W/sf.out")"
+else
+	fail "sched-flush 2000 1" "$(cat "$W/sf.out")"
+fi
+"$top_builddir/bench/sched-flush" 12x >"$W/sf.out" 2>&1
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q '^usage: sched-flush' "$W/sf.out"; then
+	ok "sched-flush 12x: a usage error, status 2"
+else
+	fail "sched-flush 12x" "status $rc" "$(cat "$W/sf.out")"
+fi
 it_finish
