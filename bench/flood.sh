@@ -33,6 +33,9 @@
 #      made again (the share; target: at least 90 %);
 #   5. `sendmail -Ac -qf` on BENCH_SENDMAIL_SAMPLE (1000) queued the same
 #      way, its rate against the daemon's (BENCH_SENDMAIL=no skips it).
+# With each drain, the runner's time on a CPU, waiting for one, and its
+# context switches; BENCH_PERF=DIR also records both drains with `perf
+# record -g` (DIR/daemon.data, DIR/once.data; needs linux-perf).
 # BENCH_TMPFS=yes puts the queue on a tmpfs of its own (12 MB per 1,000
 # messages).  BENCH_CURVE="100000 300000 1000000" runs 1-4 for each size
 # (MESSAGES is then ignored) and ends with a table, one row per size, so

@@ -164,13 +164,31 @@ bench_sink_rate() {
 # the sink after a flush (SIGUSR1); sets BENCH_D_RATE.
 bench_drain() {
 	bench_sink_start "$1"
+	_dr_sched=$(cat "/proc/$BENCH_DPID/schedstat")
+	_dr_csw=$(bench_csw "$BENCH_DPID")
+	if [ -n "${BENCH_PERF-}" ]; then
+		perf record -g -q -o "$BENCH_PERF/daemon.data" -p "$BENCH_DPID" 2>/dev/null &
+		_dr_perf=$!
+		sleep 1
+	fi
 	_dr_t0=$(bench_now)
 	kill -USR1 "$BENCH_DPID"
 	bench_sink_rate
 	while [ "$(bench_qf_count "$Q")" -gt 0 ]; do sleep 0.05; done
+	[ -z "${BENCH_PERF-}" ] || { kill -INT "$_dr_perf"; wait "$_dr_perf" || true; }
 	BENCH_D_RATE=$BENCH_RATE
 	echo "daemon: $BENCH_GOT messages in $BENCH_SECS s as sink counts (${BENCH_RATE} msg/s)," \
 	    "$(bench_since "$_dr_t0") s from the flush to the last control file gone"
+	bench_cpu_line daemon "$_dr_sched" "$(cat "/proc/$BENCH_DPID/schedstat")" \
+	    $(($(bench_csw "$BENCH_DPID") - _dr_csw))
+}
+
+# bench_cpu_line WHO SCHEDSTAT0 SCHEDSTAT1 SWITCHES: its time on a CPU and
+# waiting for one between the two readings of /proc/PID/schedstat, and
+# its context switches (mostly waits for the disk or the relay).
+bench_cpu_line() {
+	echo "$2 $3 $4" | awk -v who="$1" '{ printf "%s: %.1f s on a CPU, %.1f s waiting for one, %d context switches\n",
+	    who, ($4 - $1) / 1e9, ($5 - $2) / 1e9, $7 }'
 }
 
 # bench_once MESSAGES: `clientq-runner --once` on the same queue made
@@ -179,11 +197,30 @@ bench_once() {
 	bench_queue_again "$1"
 	bench_sink_start "$1"
 	_bo_t0=$(bench_now)
-	"$RUNNER" --once -C "$CF" 2>/dev/null || true
+	if [ -n "${BENCH_PERF-}" ]; then
+		perf record -g -q -o "$BENCH_PERF/once.data" -- "$RUNNER" --once -C "$CF" 2>/dev/null &
+	else
+		"$RUNNER" --once -C "$CF" 2>/dev/null &
+	fi
+	_bo_pid=$!
+	# Its CPU as the daemon's is read: from /proc while it runs (perf's
+	# child when under perf).
+	sleep 0.2
+	_bo_run=$(pgrep -n -f -- "--once -C $CF" || echo "$_bo_pid")
+	_bo_sched=$(cat "/proc/$_bo_run/schedstat" 2>/dev/null || echo "0 0 0")
+	_bo_csw=$(bench_csw "$_bo_run" 2>/dev/null || echo 0)
+	_bo_last=$_bo_sched _bo_lcsw=$_bo_csw
+	while kill -0 "$_bo_run" 2>/dev/null; do
+		_bo_last=$(cat "/proc/$_bo_run/schedstat" 2>/dev/null || echo "$_bo_last")
+		_bo_lcsw=$(bench_csw "$_bo_run" 2>/dev/null || echo "$_bo_lcsw")
+		sleep 0.2
+	done
+	wait "$_bo_pid" || true
 	bench_sink_rate
 	BENCH_O_RATE=$BENCH_RATE
 	echo "clientq-runner --once on the same queue: $BENCH_GOT messages in $BENCH_SECS s" \
 	    "(${BENCH_RATE} msg/s), $(bench_since "$_bo_t0") s in all"
+	bench_cpu_line "--once (to its last 0.2 s)" "$_bo_sched" "$_bo_last" $((_bo_lcsw - _bo_csw))
 	BENCH_SHARE=$(echo "$BENCH_D_RATE $BENCH_O_RATE" | awk '$2 > 0 { printf "%.0f", $1 / $2 * 100; exit } { print "?" }')
 	echo "the daemon drains at $BENCH_SHARE % of --once's rate"
 }
